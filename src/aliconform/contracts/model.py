@@ -1,0 +1,474 @@
+"""The contract format: pydantic models for one operation's documented promises.
+
+A contract says, for one API operation, what the documentation (and the official SDK model)
+promise about the request, the success response, the errors, and the relations between fields.
+It is data only: the drift engine, the JSON Schema export and every later consumer read it, and
+nothing here decides how a response is judged.
+
+The models are strict (unknown keys are errors) so a typo in a contract never goes unnoticed.
+Their JSON Schema is exported to contracts/schema.json for editors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr, model_validator
+
+__all__ = [
+    "FIELD_TYPES",
+    "FORMATS",
+    "Claim",
+    "ConditionalInvariant",
+    "Contract",
+    "CountInvariant",
+    "Divergence",
+    "DocumentRef",
+    "EchoInvariant",
+    "Endpoint",
+    "EnumValue",
+    "ErrorCatalog",
+    "ErrorCode",
+    "ErrorEnvelope",
+    "ErrorGroup",
+    "ErrorsSpec",
+    "Example",
+    "FieldSpec",
+    "FieldType",
+    "Invariant",
+    "OmittedSdkField",
+    "OrderInvariant",
+    "Parameter",
+    "Payload",
+    "PrefixInvariant",
+    "RequestSpec",
+    "ResponseSpec",
+    "SdkRef",
+    "Source",
+    "SourceRefs",
+    "When",
+]
+
+FieldType = Literal["string", "integer", "number", "boolean", "object", "array"]
+FIELD_TYPES: tuple[str, ...] = ("string", "integer", "number", "boolean", "object", "array")
+
+#: String formats a contract can name. Each is checked by the drift engine; the meaning of each
+#: is written here once so that contract authors and the engine agree.
+FORMATS: dict[str, str] = {
+    "date-time": "RFC 3339 timestamp with zone, any fraction of a second (2021-12-24T03:00:38.89Z)",
+    "local-date-time": "date and time without zone, space separated (2022-12-02 16:14:06)",
+    "oss-uri": "Object Storage Service URI: oss://bucket/object",
+    "url": "absolute http or https URL",
+    "media-location": "oss://bucket/object, an http(s) OSS URL, or a media asset ID",
+    "decimal-string": "a decimal number written as a string (\"28278.25\")",
+    "language-tag": "BCP 47 language tag (zh-Hans, en)",
+    "json": "a string that must parse as JSON, shape not documented",
+}
+FormatName = Literal[
+    "date-time",
+    "local-date-time",
+    "oss-uri",
+    "url",
+    "media-location",
+    "decimal-string",
+    "language-tag",
+    "json",
+]
+
+
+class Source(StrEnum):
+    """Where a fact in a contract comes from."""
+
+    DOC_TABLE = "doc-table"  # a parameter table of the documentation page
+    DOC_EXAMPLE = "doc-example"  # only the page's example response shows it
+    DOC_TEXT = "doc-text"  # the page's prose or a result-structure section outside the tables
+    SDK = "sdk"  # the official SDK's model for the operation
+    CATALOG = "catalog"  # the shared error catalog (contracts/common/errors.yaml)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class EnumValue(_Strict):
+    """An enum value with its meaning and, where it differs from the field's, its own source."""
+
+    meaning: str | None = None
+    sources: list[Source] | None = None
+
+
+class Claim(_Strict):
+    """What one source says about one aspect of a field."""
+
+    source: Source
+    where: str | None = Field(default=None, description="The table, section or model that says it")
+    says: JsonValue
+
+
+class Divergence(_Strict):
+    """A place where the sources disagree, stated rather than silently resolved."""
+
+    aspect: Literal["type", "enum", "format", "presence", "shape", "value", "status", "description"]
+    claims: list[Claim] = Field(min_length=2, description="What each side says")
+    kept: JsonValue = Field(description="What the contract keeps, and so what responses are held to")
+    reason: str = Field(min_length=1)
+
+
+class Payload(_Strict):
+    """The JSON document carried inside a string field.
+
+    Either one fixed shape, or a shape chosen by the value of a sibling field (the
+    discriminator), such as QuerySmarttagJob's Data chosen by Type.
+    """
+
+    description: str | None = None
+    shape: FieldSpec | None = None
+    discriminator: str | None = Field(
+        default=None, description="Name of the sibling field whose value picks the variant"
+    )
+    variants: dict[str, FieldSpec] | None = None
+    unlisted_variants: Literal["finding", "accept"] = Field(
+        default="finding",
+        description="What a discriminator value with no variant here means: a finding, or accept "
+        "any JSON (for values whose payload the documentation does not describe)",
+    )
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Payload:
+        if self.shape is not None and (self.discriminator or self.variants):
+            raise ValueError("give either 'shape' or 'discriminator' with 'variants', not both")
+        if self.shape is None and not (self.discriminator and self.variants):
+            raise ValueError("give 'shape', or 'discriminator' together with 'variants'")
+        return self
+
+
+class FieldSpec(_Strict):
+    """One field of a response (or of a JSON payload): its type, constraints and provenance."""
+
+    type: FieldType | None = None
+    ref: str | None = Field(
+        default=None, description="Name of a shape in 'definitions' to use instead of 'type'"
+    )
+    description: str | None = None
+    required: bool = False
+    nullable: bool = False
+    enum: dict[str, str | EnumValue | None] | None = None
+    format: FormatName | None = None
+    pattern: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    example: JsonValue = None
+    sources: list[Source] | None = Field(
+        default=None,
+        min_length=1,
+        description="Where the field is documented, first the one its type is taken from; "
+        "inherited from the enclosing field when omitted",
+    )
+    fields: dict[str, FieldSpec] | None = None
+    open: bool = Field(
+        default=False,
+        description="Object whose keys are free-form (user data): keys beyond 'fields' are not drift",
+    )
+    items: FieldSpec | None = None
+    json_payload: Payload | None = Field(default=None, alias="json")
+    divergences: list[Divergence] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FieldSpec:
+        if (self.type is None) == (self.ref is None):
+            raise ValueError("give exactly one of 'type' or 'ref'")
+        if self.ref is not None:
+            shaping = ("fields", "items", "json_payload", "enum", "format", "pattern", "minimum", "maximum")
+            given = [name for name in shaping if getattr(self, name) is not None] + (
+                ["open"] if self.open else []
+            )
+            if given:
+                keys = ", ".join("json" if name == "json_payload" else name for name in given)
+                raise ValueError(f"a 'ref' field takes its shape from the definition; remove {keys}")
+            return self
+        problems = []
+        if self.fields is not None and self.type != "object":
+            problems.append(f"'fields' needs type object, not {self.type}")
+        if self.open and self.type != "object":
+            problems.append(f"'open' needs type object, not {self.type}")
+        if self.type == "array" and self.items is None:
+            problems.append("type array needs 'items'")
+        if self.items is not None and self.type != "array":
+            problems.append(f"'items' needs type array, not {self.type}")
+        if self.json_payload is not None and self.type != "string":
+            problems.append(f"'json' needs type string, not {self.type}")
+        if (self.format is not None or self.pattern is not None) and self.type != "string":
+            problems.append(f"'format' and 'pattern' need type string, not {self.type}")
+        if (self.minimum is not None or self.maximum is not None) and self.type not in (
+            "integer",
+            "number",
+        ):
+            problems.append(f"'minimum' and 'maximum' need a numeric type, not {self.type}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def enum_values(self) -> list[str] | None:
+        return list(self.enum) if self.enum is not None else None
+
+
+class Parameter(FieldSpec):
+    """A request parameter: a field plus where it travels."""
+
+    location: Literal["query", "body", "header"] = Field(default="query", alias="in")
+
+
+class DocumentRef(_Strict):
+    """The documentation page a contract is transcribed from."""
+
+    file: str = Field(description="Seed file name under shared/seeds/")
+    title: str
+    last_updated: dt.date | None = Field(
+        default=None, description="The page's 'Last Updated' date; null when the page shows none"
+    )
+    url: str | None = None
+    notes: str | None = None
+
+
+class SdkRef(_Strict):
+    """The official SDK model that is the contract's second source."""
+
+    package: str
+    version: str
+    module: str
+    request_model: str
+    response_model: str
+
+
+class SourceRefs(_Strict):
+    documentation: DocumentRef
+    sdk: SdkRef
+
+
+class Endpoint(_Strict):
+    pattern: str = Field(description="Host name with {region}, e.g. imm.{region}.aliyuncs.com")
+    regions: list[str] = Field(min_length=1)
+
+
+class RequestSpec(_Strict):
+    parameters: dict[str, Parameter]
+
+
+class ResponseSpec(_Strict):
+    description: str | None = None
+    fields: dict[str, FieldSpec]
+
+
+class OmittedSdkField(_Strict):
+    """A field of the SDK model the contract deliberately leaves out, and why."""
+
+    path: str
+    reason: str = Field(min_length=1)
+
+
+class _InvariantBase(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$", description="Stable slug")
+    description: str
+    sources: list[Source] = Field(min_length=1)
+    scope: str = Field(
+        default="",
+        description="Field path the rule applies within, once per element (e.g. persons[]); "
+        "empty for the response root",
+    )
+
+
+class OrderInvariant(_InvariantBase):
+    """The named fields, where present, are in non-decreasing (or increasing) order."""
+
+    kind: Literal["order"]
+    fields: list[str] = Field(min_length=2)
+    compare: Literal["number", "date-time", "decimal-string"]
+    strict: bool = False
+
+
+class PrefixInvariant(_InvariantBase):
+    """A field starts with the value of another field plus a separator (TaskId and TaskType)."""
+
+    kind: Literal["prefix"]
+    field: str
+    prefix_field: str
+    separator: str = "-"
+
+
+class When(_Strict):
+    field: str
+    values: list[str] = Field(min_length=1, alias="in")
+
+
+class ConditionalInvariant(_InvariantBase):
+    """When a field has one of some values, other fields must be present or absent."""
+
+    kind: Literal["conditional"]
+    when: When
+    present: list[str] = Field(default_factory=list)
+    absent: list[str] = Field(
+        default_factory=list,
+        description="Fields that must be missing, null or empty strings (what a consumer's "
+        "'if not value' treats as absent)",
+    )
+
+    @model_validator(mode="after")
+    def _says_something(self) -> ConditionalInvariant:
+        if not (self.present or self.absent):
+            raise ValueError("a conditional invariant needs 'present' or 'absent'")
+        return self
+
+
+class CountInvariant(_InvariantBase):
+    """An array has no more elements than a count field says (BlockFrames and TotalCount)."""
+
+    kind: Literal["count"]
+    array: str
+    at_most: str
+
+
+class EchoInvariant(_InvariantBase):
+    """A response field repeats a request parameter (checkable when the request is known)."""
+
+    kind: Literal["echo"]
+    field: str
+    parameter: str
+
+
+Invariant = Annotated[
+    OrderInvariant | PrefixInvariant | ConditionalInvariant | CountInvariant | EchoInvariant,
+    Field(discriminator="kind"),
+]
+
+
+class ErrorCode(_Strict):
+    """One documented error code. A code may contain {Placeholder} parts (Missing{ParameterName})
+    that stand for any name made of letters and digits."""
+
+    http_status: int = Field(ge=400, le=599)
+    message: str | None = None
+    description: str | None = None
+    when: str | None = Field(default=None, description="The situation that produces the code")
+    sources: list[Source] = Field(min_length=1)
+    divergences: list[Divergence] = Field(default_factory=list)
+
+
+class ErrorsSpec(_Strict):
+    """The errors an operation documents, plus the shared groups it inherits."""
+
+    envelope: str = Field(default="rpc", description="Name of an envelope in the error catalog")
+    include: list[str] = Field(
+        default_factory=list, description="Error groups of the catalog this operation can return"
+    )
+    codes: dict[str, ErrorCode] = Field(default_factory=dict)
+
+
+class Example(_Strict):
+    """An example response exactly as the documentation prints it."""
+
+    name: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    status: int = 200
+    of: str | None = Field(
+        default=None,
+        description="Field path of the part the example shows (e.g. Result(Cover)); "
+        "null for a whole response",
+    )
+    location: str = Field(description="Where on the page the example stands")
+    body: str = Field(description="The example verbatim, as text; parsed only when checked")
+
+
+class Contract(_Strict):
+    """Everything the documentation and the SDK promise about one operation."""
+
+    format_version: Literal[1]
+    operation: str = Field(pattern=r"^[A-Z][A-Za-z]+$")
+    product: Literal["imm", "ice"]
+    product_name: str
+    api_version: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
+    style: Literal["RPC", "ROA"]
+    methods: list[Literal["GET", "POST"]] = Field(min_length=1)
+    endpoint: Endpoint
+    summary: str
+    sources: SourceRefs
+    request: RequestSpec
+    response: ResponseSpec
+    definitions: dict[str, FieldSpec] = Field(default_factory=dict)
+    invariants: list[Invariant] = Field(default_factory=list)
+    errors: ErrorsSpec
+    examples: list[Example] = Field(default_factory=list)
+    omitted_sdk_fields: list[OmittedSdkField] = Field(default_factory=list)
+
+    # Filled by the loader: where the contract came from and where each key stands in it.
+    _path: str = PrivateAttr(default="<memory>")
+    _positions: dict[tuple[str | int, ...], tuple[int, int]] = PrivateAttr(default_factory=dict)
+    _catalog: ErrorCatalog | None = PrivateAttr(default=None)
+
+    @property
+    def path(self) -> str:
+        """The contract file, as given to the loader."""
+        return self._path
+
+    @property
+    def catalog(self) -> ErrorCatalog:
+        if self._catalog is None:
+            raise RuntimeError(f"{self.operation}: contract was not loaded with an error catalog")
+        return self._catalog
+
+    def location(self, key_path: tuple[str | int, ...]) -> str:
+        """'file:line' of a key in the contract file (the nearest enclosing key if not found)."""
+        for end in range(len(key_path), -1, -1):
+            pos = self._positions.get(key_path[:end])
+            if pos is not None:
+                return f"{self._path}:{pos[0]}"
+        return self._path
+
+    def resolve(self, spec: FieldSpec) -> FieldSpec:
+        """Follow a 'ref' to its definition (references are checked when loading)."""
+        seen = 0
+        while spec.ref is not None:
+            spec = self.definitions[spec.ref]
+            seen += 1
+            if seen > len(self.definitions):
+                raise RuntimeError(f"{self.operation}: reference cycle at {spec.ref}")
+        return spec
+
+    def error_codes(self) -> dict[str, ErrorCode]:
+        """Every error code the operation can return: included groups, then its own."""
+        codes: dict[str, ErrorCode] = {}
+        for group in self.errors.include:
+            codes.update(self.catalog.groups[group].codes)
+        codes.update(self.errors.codes)
+        return codes
+
+    def envelope(self) -> ErrorEnvelope:
+        return self.catalog.envelopes[self.errors.envelope]
+
+
+class ErrorEnvelope(_Strict):
+    description: str
+    url: str | None = None
+    fields: dict[str, FieldSpec]
+
+
+class ErrorGroup(_Strict):
+    description: str
+    url: str | None = None
+    codes: dict[str, ErrorCode]
+
+
+class ErrorCatalog(_Strict):
+    """Error envelopes and error codes shared by several operations, written once."""
+
+    format_version: Literal[1]
+    envelopes: dict[str, ErrorEnvelope]
+    groups: dict[str, ErrorGroup]
+
+    _path: str = PrivateAttr(default="<memory>")
+    _positions: dict[tuple[str | int, ...], tuple[int, int]] = PrivateAttr(default_factory=dict)
+
+
+Payload.model_rebuild()
+FieldSpec.model_rebuild()
+Parameter.model_rebuild()

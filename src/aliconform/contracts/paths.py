@@ -1,0 +1,122 @@
+"""Field paths: the flat view of a contract's response tree.
+
+A field path puts dots between object keys and `[]` after an array, so
+`ModerationResult.Frames.BlockFrames[].Rate`. Inside a string that carries JSON, the path goes on
+after the string field with the payload's variant in parentheses, `(json)` for a payload of one
+fixed shape: `Results.Result[].Data(VideoLabel).persons[].name`, `UserData(json)`.
+
+References to `definitions` are followed; a recursive shape (a mind-map topic that holds topics)
+is listed once and marked recursive instead of being expanded forever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from aliconform.contracts.model import Contract, FieldSpec, Source
+from aliconform.contracts.yamlsource import KeyPath
+
+__all__ = ["FieldEntry", "PLAIN_PAYLOAD", "index_fields", "iter_fields", "join_path"]
+
+#: The variant name used in paths for a JSON payload with one fixed shape.
+PLAIN_PAYLOAD = "json"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldEntry:
+    """One field of the response tree, with everything a listing or a check needs."""
+
+    path: str
+    spec: FieldSpec  # with references followed
+    key_path: KeyPath  # where the field's definition stands in the contract file
+    sources: tuple[Source, ...]  # declared, or inherited from the nearest enclosing field
+    in_payload: bool  # inside a JSON document carried by a string
+    ref: str | None = None  # the definition it was reached through
+    recursive: bool = False  # a definition already being expanded: not expanded again
+
+    @property
+    def source(self) -> Source:
+        return self.sources[0]
+
+
+def join_path(scope: str, relative: str) -> str:
+    """`persons[]` + `from` -> `persons[].from`; the root scope is the empty string."""
+    if not scope:
+        return relative
+    if not relative:
+        return scope
+    return f"{scope}.{relative}"
+
+
+def iter_fields(contract: Contract) -> Iterator[FieldEntry]:
+    """Every field of the success response, depth first, in contract order."""
+    for name, spec in contract.response.fields.items():
+        yield from _walk(contract, name, spec, ("response", "fields", name), (), False, ())
+
+
+def index_fields(contract: Contract) -> Mapping[str, FieldEntry]:
+    """Field path -> entry, for resolving the paths that invariants and findings name."""
+    return {entry.path: entry for entry in iter_fields(contract)}
+
+
+def _walk(
+    contract: Contract,
+    path: str,
+    spec: FieldSpec,
+    key_path: KeyPath,
+    inherited: tuple[Source, ...],
+    in_payload: bool,
+    expanding: tuple[str, ...],
+) -> Iterator[FieldEntry]:
+    sources = tuple(spec.sources) if spec.sources else inherited
+    ref = spec.ref
+    if ref is not None:
+        if ref not in contract.definitions:
+            return  # reported by the loader's reference check
+        if ref in expanding:
+            target = contract.definitions[ref]
+            yield FieldEntry(path, target, ("definitions", ref), sources, in_payload, ref, True)
+            return
+        expanding = (*expanding, ref)
+        key_path = ("definitions", ref)
+        spec = contract.definitions[ref]
+        sources = tuple(spec.sources) if spec.sources else sources
+    yield FieldEntry(path, spec, key_path, sources, in_payload, ref)
+
+    for child, child_spec in (spec.fields or {}).items():
+        yield from _walk(
+            contract,
+            f"{path}.{child}",
+            child_spec,
+            (*key_path, "fields", child),
+            sources,
+            in_payload,
+            expanding,
+        )
+    if spec.items is not None:
+        yield from _walk(
+            contract, f"{path}[]", spec.items, (*key_path, "items"), sources, in_payload, expanding
+        )
+    payload = spec.json_payload
+    if payload is not None:
+        if payload.shape is not None:
+            yield from _walk(
+                contract,
+                f"{path}({PLAIN_PAYLOAD})",
+                payload.shape,
+                (*key_path, "json", "shape"),
+                sources,
+                True,
+                expanding,
+            )
+        for variant, variant_spec in (payload.variants or {}).items():
+            yield from _walk(
+                contract,
+                f"{path}({variant})",
+                variant_spec,
+                (*key_path, "json", "variants", variant),
+                sources,
+                True,
+                expanding,
+            )

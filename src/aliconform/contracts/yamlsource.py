@@ -1,0 +1,132 @@
+"""Reading YAML with positions: plain Python data plus the line and column of every key.
+
+ruamel.yaml's round-trip loader knows where each key stands; pydantic wants plain data. This
+module bridges the two, and turns every way a file can be unreadable into a ContractIssue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from aliconform.errors import ContractIssue
+
+__all__ = ["KeyPath", "Positions", "YamlDocument", "display_path", "format_key_path", "read_yaml"]
+
+KeyPath = tuple[str | int, ...]
+Positions = dict[KeyPath, tuple[int, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class YamlDocument:
+    path: str  # as displayed in messages
+    data: Any  # plain dicts, lists and scalars
+    positions: Positions  # key path -> (line, column), both 1-based
+
+    def issue(self, key_path: KeyPath, message: str) -> ContractIssue:
+        """An issue at the nearest key of key_path that exists in the file."""
+        for end in range(len(key_path), -1, -1):
+            pos = self.positions.get(key_path[:end])
+            if pos is not None:
+                return ContractIssue(self.path, pos[0], pos[1], format_key_path(key_path), message)
+        return ContractIssue(self.path, None, None, format_key_path(key_path), message)
+
+
+def display_path(path: Path) -> str:
+    """The path relative to the working directory when it lies below it, as people type it."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # a different drive on Windows
+        return str(path)
+    return str(path) if relative.startswith("..") else relative
+
+
+def format_key_path(key_path: KeyPath) -> str:
+    text = ""
+    for key in key_path:
+        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
+    return text
+
+
+def read_yaml(path: Path) -> YamlDocument | ContractIssue:
+    """Parse one YAML file, or say precisely why it cannot be parsed."""
+    shown = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        return ContractIssue(shown, None, None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+    except OSError as exc:
+        return ContractIssue(shown, None, None, "", f"cannot read file: {exc.strerror or exc}")
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    try:
+        tree = yaml.load(text)
+    except DuplicateKeyError as exc:
+        return _marked_issue(shown, exc, _duplicate_key_message(exc))
+    except MarkedYAMLError as exc:
+        problem = exc.problem or exc.context or "invalid YAML"
+        return _marked_issue(shown, exc, f"YAML syntax error: {problem}")
+    except YAMLError as exc:
+        return ContractIssue(shown, None, None, "", f"YAML error: {exc}")
+    positions: Positions = {}
+    data = _plain(tree, (), positions)
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        return ContractIssue(shown, 1, 1, "", f"expected a mapping at the top level, found {kind}")
+    return YamlDocument(shown, data, positions)
+
+
+def _marked_issue(shown: str, exc: MarkedYAMLError, message: str) -> ContractIssue:
+    mark = exc.problem_mark or exc.context_mark
+    if mark is None:
+        return ContractIssue(shown, None, None, "", message)
+    return ContractIssue(shown, mark.line + 1, mark.column + 1, "", message)
+
+
+def _duplicate_key_message(exc: DuplicateKeyError) -> str:
+    problem = (exc.problem or "").strip()
+    # ruamel says: found duplicate key "X" with value "..." (original value: "...")
+    key = problem.split('"')[1] if problem.count('"') >= 2 else problem
+    first = exc.context_mark.line + 1 if exc.context_mark is not None else None
+    where = f" (the mapping starts at line {first})" if first else ""
+    return f"duplicate key '{key}'{where}"
+
+
+def _plain(node: Any, key_path: KeyPath, positions: Positions) -> Any:
+    """Copy a ruamel tree into plain Python, recording where every key and item stands."""
+    if isinstance(node, CommentedMap):
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            name = str(key)
+            line, col = node.lc.key(key)
+            positions[(*key_path, name)] = (line + 1, col + 1)
+            out[name] = _plain(value, (*key_path, name), positions)
+        return out
+    if isinstance(node, CommentedSeq):
+        items = []
+        for index, value in enumerate(node):
+            line, col = node.lc.item(index)
+            positions[(*key_path, index)] = (line + 1, col + 1)
+            items.append(_plain(value, (*key_path, index), positions))
+        return items
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, dt.datetime | dt.date):
+        # Contracts carry dates as data; keep them ISO strings so pydantic parses them once.
+        is_midnight = isinstance(node, dt.datetime) and node.time() == dt.time(0)
+        return node.date().isoformat() if is_midnight else node.isoformat()
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    return node
