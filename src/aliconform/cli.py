@@ -1,0 +1,301 @@
+"""The aliconform command line.
+
+Exit codes: 0 success; 1 the check ran and found a problem (invalid contracts, out-of-date
+schema); 2 usage error or unreadable input. Errors are one line each, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from aliconform import __version__
+from aliconform.contracts import Contract, ContractSet, iter_fields, load_contracts
+from aliconform.contracts.jsonschema import (
+    catalog_format_schema,
+    contract_format_schema,
+    response_schema,
+)
+from aliconform.contracts.listing import field_rows
+from aliconform.contracts.loader import default_contracts_dir
+from aliconform.errors import AliconformError, ContractError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="aliconform",
+    help="Contract tests and drift reports for Alibaba Cloud IMM and ICE media-analysis APIs.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+contracts_app = typer.Typer(
+    help="Inspect and validate the operation contracts.", no_args_is_help=True
+)
+app.add_typer(contracts_app, name="contracts")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+ContractsDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--contracts",
+        "-c",
+        envvar="ALICONFORM_CONTRACTS",
+        help="Contracts directory (default: ./contracts, else the packaged contracts).",
+        show_default=False,
+    ),
+]
+Operation = Annotated[str, typer.Argument(help="Operation name, e.g. GetImageModerationResult.")]
+
+
+class _Exit(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"aliconform {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """aliconform: is the API still what its documentation promises?"""
+
+
+def _load(directory: Path | None) -> ContractSet:
+    return load_contracts(directory)
+
+
+def _contract(directory: Path | None, operation: str) -> Contract:
+    return _load(directory)[operation]
+
+
+@contracts_app.command("validate")
+def validate(directory: ContractsDir = None) -> None:
+    """Load every contract and check it; print each problem as file:line:column: key: message."""
+    root = directory or default_contracts_dir()
+    try:
+        contracts = load_contracts(root)
+    except ContractError as exc:
+        for issue in exc.issues:
+            err.print(str(issue), markup=False, highlight=False)
+        err.print(f"[red]{len(exc.issues)} problem(s) in {root}[/red]")
+        raise _Exit(1) from None
+    out.print(f"[green]{len(contracts)} contracts valid[/green] in {contracts.root}")
+
+
+@contracts_app.command("list")
+def list_contracts(
+    directory: ContractsDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the operations with their product, version, size and sources."""
+    contracts = _load(directory)
+    rows = [_summary(contract) for contract in contracts.values()]
+    if as_json:
+        out.print_json(data=rows)
+        return
+    table = Table(title=f"Contracts in {contracts.root}")
+    for column in ("operation", "product", "api", "fields", "invariants", "errors", "examples", "page", "updated"):
+        table.add_column(column, justify="right" if column in ("fields", "invariants", "errors", "examples") else "left")
+    for row in rows:
+        table.add_row(*(str(row[key]) for key in ("operation", "product", "api_version", "fields", "invariants", "error_codes", "examples", "document", "last_updated")))
+    out.print(table)
+
+
+def _summary(contract: Contract) -> dict[str, Any]:
+    doc = contract.sources.documentation
+    return {
+        "operation": contract.operation,
+        "product": contract.product,
+        "api_version": contract.api_version,
+        "fields": sum(1 for _ in iter_fields(contract)),
+        "invariants": len(contract.invariants),
+        "error_codes": len(contract.error_codes()),
+        "examples": len(contract.examples),
+        "document": doc.file,
+        "last_updated": doc.last_updated.isoformat() if doc.last_updated else "not shown",
+        "contract": contract.path,
+    }
+
+
+@contracts_app.command("show")
+def show(operation: Operation, directory: ContractsDir = None) -> None:
+    """Show one contract: request, response tree, invariants and errors."""
+    contract = _contract(directory, operation)
+    doc = contract.sources.documentation
+    sdk = contract.sources.sdk
+    out.print(f"[bold]{contract.operation}[/bold] ({contract.product_name} {contract.api_version}, {contract.style} {'/'.join(contract.methods)})")
+    out.print(contract.summary)
+    out.print(f"endpoint: {contract.endpoint.pattern} ({len(contract.endpoint.regions)} regions)")
+    out.print(f"documentation: {doc.file} '{doc.title}', last updated {doc.last_updated or 'not shown'}")
+    out.print(f"sdk: {sdk.package} {sdk.version} {sdk.response_model}")
+    out.print(f"contract: {contract.path}\n")
+
+    params = Table(title="Request parameters")
+    for column in ("name", "in", "type", "required", "enum", "example"):
+        params.add_column(column)
+    for name, param in contract.request.parameters.items():
+        params.add_row(name, param.location, param.type or f"ref {param.ref}", "yes" if param.required else "", ", ".join(param.enum or ()), _short(param.example))
+    out.print(params)
+
+    tree = Tree("[bold]Response[/bold]")
+    nodes: dict[str, Tree] = {}
+    for entry in iter_fields(contract):
+        parent_path = _parent(entry.path)
+        parent = nodes.get(parent_path, tree) if parent_path else tree
+        label = f"{_leaf(entry.path)} [cyan]{entry.spec.type}[/cyan]"
+        if entry.spec.required:
+            label += " [bold]required[/bold]"
+        if entry.spec.enum:
+            label += f" enum({', '.join(entry.spec.enum)})"
+        if entry.spec.format:
+            label += f" format={entry.spec.format}"
+        label += f" [dim]{'+'.join(s.value for s in entry.sources)}[/dim]"
+        if entry.recursive:
+            label += " [dim](recursive)[/dim]"
+        nodes[entry.path] = parent.add(label)
+    out.print(tree)
+
+    if contract.invariants:
+        out.print("\n[bold]Invariants[/bold]")
+        for inv in contract.invariants:
+            out.print(f"  {inv.id} ({inv.kind}): {inv.description}")
+    codes = contract.error_codes()
+    out.print(f"\n[bold]Errors[/bold] (envelope {contract.errors.envelope}; groups {', '.join(contract.errors.include) or 'none'}): {len(codes)} codes")
+    for code, spec in contract.errors.codes.items():
+        out.print(f"  {spec.http_status} {code}: {spec.message or ''}")
+
+
+def _parent(path: str) -> str:
+    """The enclosing field's path: strip the last `.name`, `[]` or `(Variant)`."""
+    if path.endswith("[]"):
+        return path[:-2]
+    depth = 0
+    for index in range(len(path) - 1, -1, -1):
+        char = path[index]
+        if char == ")":
+            depth += 1
+        elif char == "(":
+            depth -= 1
+            if depth == 0 and path.endswith(")") and index > 0:
+                return path[:index]
+        elif char == "." and depth == 0:
+            return path[:index]
+    return ""
+
+
+def _leaf(path: str) -> str:
+    parent = _parent(path)
+    return path[len(parent):].lstrip(".") if parent else path
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+@contracts_app.command("fields")
+def fields(
+    operation: Operation,
+    directory: ContractsDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array, one object per field.")] = False,
+) -> None:
+    """List every response field with its path, type, constraints and source."""
+    contract = _contract(directory, operation)
+    rows = field_rows(contract)
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+        return
+    table = Table(title=f"{operation}: {len(rows)} fields")
+    for column in ("path", "type", "required", "enum", "format", "source"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["path"], row["type"], "yes" if row["required"] else "", ", ".join(row["enum"] or ()), row["format"] or "", row["source"])
+    out.print(table)
+
+
+@contracts_app.command("jsonschema")
+def jsonschema(
+    operation: Operation,
+    directory: ContractsDir = None,
+    closed: Annotated[bool, typer.Option("--closed", help="Forbid undocumented keys.")] = False,
+) -> None:
+    """Print the JSON Schema (Draft 2020-12) of the operation's success response."""
+    contract = _contract(directory, operation)
+    sys.stdout.write(json.dumps(response_schema(contract, closed=closed), indent=2, ensure_ascii=False) + "\n")
+
+
+@contracts_app.command("schema")
+def schema(
+    directory: ContractsDir = None,
+    check: Annotated[bool, typer.Option("--check", help="Only report whether the files are current.")] = False,
+) -> None:
+    """Write the contract format's JSON Schema (schema.json, errors.schema.json) for editors."""
+    root = directory or default_contracts_dir()
+    stale = []
+    for name, document in (("schema.json", contract_format_schema()), ("errors.schema.json", catalog_format_schema())):
+        target = root / name
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        current = target.read_text(encoding="utf-8") if target.is_file() else None
+        if current == text:
+            continue
+        stale.append(target)
+        if not check:
+            target.write_text(text, encoding="utf-8")
+            out.print(f"wrote {target}")
+    if check and stale:
+        for target in stale:
+            err.print(f"{target} is out of date: run 'aliconform contracts schema'")
+        raise _Exit(1)
+    if not stale:
+        out.print("schema files are current")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI and turn every expected error into a message and an exit code."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except _Exit as exc:
+        return exc.code
+    except ContractError as exc:
+        for issue in exc.issues:
+            err.print(str(issue), markup=False, highlight=False)
+        return 2
+    except AliconformError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        return 2
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        err.print("aborted")
+        return 130
+    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

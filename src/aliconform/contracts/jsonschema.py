@@ -1,0 +1,157 @@
+"""JSON Schema exports: of the contract format (for editors) and of an operation's response.
+
+The response schema (Draft 2020-12) is for other tools. It carries what JSON Schema can say;
+a string that carries JSON gets `contentMediaType` and `contentSchema`, and a payload chosen by
+a sibling field becomes an `if`/`then` on the enclosing object. Cross-field invariants are not
+expressible and are left to the drift engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aliconform.contracts.model import Contract, ErrorCatalog, FieldSpec
+
+__all__ = [
+    "JSON_SCHEMA_DIALECT",
+    "catalog_format_schema",
+    "contract_format_schema",
+    "response_schema",
+]
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+# Formats JSON Schema defines; the contract's other formats travel as a pattern or annotation.
+_STANDARD_FORMATS = {"date-time": "date-time", "url": "uri"}
+_FORMAT_PATTERNS = {
+    "oss-uri": r"^oss://[^/]+/.+",
+    "decimal-string": r"^-?\d+(\.\d+)?$",
+}
+
+
+def contract_format_schema() -> dict[str, Any]:
+    """JSON Schema of a contract file (contracts/schema.json)."""
+    schema = Contract.model_json_schema(by_alias=True, mode="validation")
+    return {"$schema": JSON_SCHEMA_DIALECT, "title": "aliconform operation contract", **schema}
+
+
+def catalog_format_schema() -> dict[str, Any]:
+    """JSON Schema of the shared error catalog (contracts/errors.schema.json)."""
+    schema = ErrorCatalog.model_json_schema(by_alias=True, mode="validation")
+    return {"$schema": JSON_SCHEMA_DIALECT, "title": "aliconform error catalog", **schema}
+
+
+def response_schema(contract: Contract, *, closed: bool = False) -> dict[str, Any]:
+    """Draft 2020-12 JSON Schema of the operation's success response.
+
+    closed=True forbids undocumented keys (additionalProperties: false) except in objects the
+    contract marks open; the default leaves objects open, as most consumers tolerate additions.
+    """
+    builder = _Builder(contract, closed)
+    root = builder.object_schema(contract.response.fields, open_object=False)
+    schema: dict[str, Any] = {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": f"urn:aliconform:{contract.product}:{contract.api_version}:{contract.operation}",
+        "title": f"{contract.operation} success response",
+        "description": contract.response.description or contract.summary,
+        **root,
+    }
+    if builder.defs:
+        schema["$defs"] = builder.defs
+    return schema
+
+
+class _Builder:
+    def __init__(self, contract: Contract, closed: bool) -> None:
+        self.contract = contract
+        self.closed = closed
+        self.defs: dict[str, Any] = {}
+
+    def field(self, spec: FieldSpec) -> dict[str, Any]:
+        if spec.ref is not None:
+            self._define(spec.ref)
+            ref: dict[str, Any] = {"$ref": f"#/$defs/{spec.ref}"}
+            if spec.description:
+                ref["description"] = spec.description
+            return ref
+        assert spec.type is not None  # the model guarantees type or ref
+        schema: dict[str, Any] = {"type": [spec.type, "null"] if spec.nullable else spec.type}
+        if spec.description:
+            schema["description"] = spec.description
+        if spec.enum is not None:
+            schema["enum"] = [_enum_value(spec.type, key) for key in spec.enum]
+            if spec.nullable:
+                schema["enum"].append(None)
+        if spec.format is not None:
+            schema["format"] = _STANDARD_FORMATS.get(spec.format, spec.format)
+            if spec.format in _FORMAT_PATTERNS and spec.pattern is None:
+                schema["pattern"] = _FORMAT_PATTERNS[spec.format]
+        if spec.pattern is not None:
+            schema["pattern"] = spec.pattern
+        if spec.minimum is not None:
+            schema["minimum"] = spec.minimum
+        if spec.maximum is not None:
+            schema["maximum"] = spec.maximum
+        if spec.example is not None:
+            schema["examples"] = [spec.example]
+        if spec.type == "object":
+            schema.update(self.object_schema(spec.fields or {}, open_object=spec.open))
+        if spec.items is not None:
+            schema["items"] = self.field(spec.items)
+        payload = spec.json_payload
+        if payload is not None:
+            schema["contentMediaType"] = "application/json"
+            if payload.shape is not None:
+                schema["contentSchema"] = self.field(payload.shape)
+        return schema
+
+    def object_schema(self, fields: dict[str, FieldSpec], *, open_object: bool) -> dict[str, Any]:
+        schema: dict[str, Any] = {
+            "type": "object",
+            "properties": {name: self.field(spec) for name, spec in fields.items()},
+        }
+        required = [name for name, spec in fields.items() if spec.required]
+        if required:
+            schema["required"] = required
+        if self.closed and not open_object:
+            schema["additionalProperties"] = False
+        conditions = [
+            self._variant_condition(name, spec) for name, spec in fields.items() if _chosen(spec)
+        ]
+        if conditions:
+            schema["allOf"] = [c for group in conditions for c in group]
+        return schema
+
+    def _variant_condition(self, name: str, spec: FieldSpec) -> list[dict[str, Any]]:
+        payload = spec.json_payload
+        assert payload is not None and payload.discriminator and payload.variants
+        return [
+            {
+                "if": {
+                    "properties": {payload.discriminator: {"const": variant}},
+                    "required": [payload.discriminator],
+                },
+                "then": {"properties": {name: {"contentSchema": self.field(variant_spec)}}},
+            }
+            for variant, variant_spec in payload.variants.items()
+        ]
+
+    def _define(self, name: str) -> None:
+        if name in self.defs:
+            return
+        self.defs[name] = {}  # placeholder first: recursive definitions refer to themselves
+        self.defs[name] = self.field(self.contract.definitions[name])
+
+
+def _chosen(spec: FieldSpec) -> bool:
+    return spec.json_payload is not None and spec.json_payload.discriminator is not None
+
+
+def _enum_value(field_type: str, key: str) -> Any:
+    if field_type == "integer":
+        return int(key)
+    if field_type == "number":
+        return float(key)
+    if field_type == "boolean":
+        return key == "true"
+    return key
