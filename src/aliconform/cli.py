@@ -57,11 +57,6 @@ ContractsDir = Annotated[
 Operation = Annotated[str, typer.Argument(help="Operation name, e.g. GetImageModerationResult.")]
 
 
-class _Exit(Exception):
-    def __init__(self, code: int) -> None:
-        self.code = code
-
-
 def _version(value: bool) -> None:
     if value:
         out.print(f"aliconform {__version__}")
@@ -95,7 +90,7 @@ def validate(directory: ContractsDir = None) -> None:
         for issue in exc.issues:
             err.print(str(issue), markup=False, highlight=False)
         err.print(f"[red]{len(exc.issues)} problem(s) in {root}[/red]")
-        raise _Exit(1) from None
+        raise typer.Exit(1) from None
     out.print(f"[green]{len(contracts)} contracts valid[/green] in {contracts.root}")
 
 
@@ -264,7 +259,7 @@ def schema(
     if check and stale:
         for target in stale:
             err.print(f"{target} is out of date: run 'aliconform contracts schema'")
-        raise _Exit(1)
+        raise typer.Exit(1)
     if not stale:
         out.print("schema files are current")
 
@@ -272,9 +267,9 @@ def schema(
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and turn every expected error into a message and an exit code."""
     try:
-        app(args=argv, standalone_mode=False)
-    except _Exit as exc:
-        return exc.code
+        app(args=argv, standalone_mode=True)
+    except SystemExit as exc:  # click ends every run, successful or not, with SystemExit
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     except ContractError as exc:
         for issue in exc.issues:
             err.print(str(issue), markup=False, highlight=False)
@@ -282,18 +277,6 @@ def main(argv: list[str] | None = None) -> int:
     except AliconformError as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
         return 2
-    except typer.Exit as exc:
-        return exc.exit_code
-    except typer.Abort:
-        err.print("aborted")
-        return 130
-    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
     return 0
 
 

@@ -222,6 +222,13 @@ def _message(error: ErrorDetails, key_path: KeyPath) -> str:
         return f"missing required key '{key_path[-1] if key_path else '?'}'"
     if kind == "string_pattern_mismatch":
         return f"{value!r} does not match the pattern {ctx.get('pattern')}"
+    if kind in ("greater_than_equal", "less_than_equal"):
+        bound = ctx.get("ge", ctx.get("le"))
+        return f"{value!r} is {'below the minimum' if kind == 'greater_than_equal' else 'above the maximum'} {bound}"
+    if kind in ("dict_type", "model_type"):
+        return f"expected a mapping (key: value), got {_short(value)}"
+    if kind == "list_type":
+        return f"expected a list, got {_short(value)}"
     message = str(error["msg"]).removeprefix("Value error, ")
     if kind.endswith("_type") or kind.endswith("_parsing"):
         return f"{message}, got {_short(value)}"

@@ -6,7 +6,6 @@ module bridges the two, and turns every way a file can be unreadable into a Cont
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,8 +13,9 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
 from aliconform.errors import ContractIssue
 
@@ -56,6 +56,17 @@ def format_key_path(key_path: KeyPath) -> str:
     return text
 
 
+class _Constructor(RoundTripConstructor):
+    """Round-trip constructor that leaves timestamps as text.
+
+    pydantic then parses dates with a precise error (an impossible date such as 2024-13-45 would
+    otherwise fail inside ruamel without a position).
+    """
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_str)
+
+
 def read_yaml(path: Path) -> YamlDocument | ContractIssue:
     """Parse one YAML file, or say precisely why it cannot be parsed."""
     shown = display_path(path)
@@ -66,17 +77,19 @@ def read_yaml(path: Path) -> YamlDocument | ContractIssue:
     except OSError as exc:
         return ContractIssue(shown, None, None, "", f"cannot read file: {exc.strerror or exc}")
     yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
     yaml.allow_duplicate_keys = False
     try:
         tree = yaml.load(text)
     except DuplicateKeyError as exc:
-        return _marked_issue(shown, exc, _duplicate_key_message(exc))
+        issue = _marked_issue(shown, exc, _duplicate_key_message(exc))
+        return ContractIssue(issue.file, issue.line, issue.column, _duplicate_key_path(yaml, text, exc), issue.message)
     except MarkedYAMLError as exc:
         problem = exc.problem or exc.context or "invalid YAML"
         return _marked_issue(shown, exc, f"YAML syntax error: {problem}")
-    except YAMLError as exc:
+    except (YAMLError, ValueError) as exc:
         return ContractIssue(shown, None, None, "", f"YAML error: {exc}")
-    positions: Positions = {}
+    positions: Positions = {(): (1, 1)}
     data = _plain(tree, (), positions)
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"
@@ -100,6 +113,29 @@ def _duplicate_key_message(exc: DuplicateKeyError) -> str:
     return f"duplicate key '{key}'{where}"
 
 
+def _duplicate_key_path(yaml: YAML, text: str, exc: DuplicateKeyError) -> str:
+    """The key path of the repeated key, found on the node graph (which keeps duplicates)."""
+    mark = exc.problem_mark
+    if mark is None:
+        return ""
+    try:
+        root = yaml.compose(text)
+    except YAMLError:
+        return ""
+    stack: list[tuple[Node, KeyPath]] = [(root, ())]
+    while stack:
+        node, key_path = stack.pop()
+        if isinstance(node, MappingNode):
+            for key_node, value_node in node.value:
+                child = (*key_path, str(key_node.value))
+                if key_node.start_mark.line == mark.line and key_node.start_mark.column == mark.column:
+                    return format_key_path(child)
+                stack.append((value_node, child))
+        elif isinstance(node, SequenceNode):
+            stack.extend((item, (*key_path, index)) for index, item in enumerate(node.value))
+    return ""
+
+
 def _plain(node: Any, key_path: KeyPath, positions: Positions) -> Any:
     """Copy a ruamel tree into plain Python, recording where every key and item stands."""
     if isinstance(node, CommentedMap):
@@ -119,10 +155,6 @@ def _plain(node: Any, key_path: KeyPath, positions: Positions) -> Any:
         return items
     if isinstance(node, bool) or node is None:
         return node
-    if isinstance(node, dt.datetime | dt.date):
-        # Contracts carry dates as data; keep them ISO strings so pydantic parses them once.
-        is_midnight = isinstance(node, dt.datetime) and node.time() == dt.time(0)
-        return node.date().isoformat() if is_midnight else node.isoformat()
     if isinstance(node, int):
         return int(node)
     if isinstance(node, float):

@@ -1,0 +1,114 @@
+"""Every field the seed documents name is in the contract.
+
+The pages are flattened web tables: a row reads `NameType...` (IMM) or `name<TAB>type` style runs
+(ICE result structures). This suite pulls the parameter names out of those tables and out of the
+example responses and checks that each has a field in the contract.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from aliconform import load_contracts
+from aliconform.contracts import index_fields
+
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+CONTRACTS = load_contracts()
+
+pytestmark = pytest.mark.skipif(not SEEDS.is_dir(), reason="the seed documents are not beside this checkout")
+
+# `RequestIdstring`, `BlockFramesarray<object>`, `Ratedouble`: an IMM response table row.
+IMM_ROW = re.compile(r"^([A-Z][A-Za-z]*?)(string|integer|array<object>|array|object|double|boolean)$")
+# `persons.occurrences.scoredoubleThe confidence...`: an ICE result-structure row.
+ICE_ROW = re.compile(
+    r"^([a-z][A-Za-z0-9]*(?:(?:\[i\])?\.[a-zA-Z][A-Za-z0-9]*)*(?:\[i\])?)"
+    r"(JSONArray|JSONObject|String|string|double|float|int\[\]|integer\[\]|int|long|object|list\[object\]|list\[\])"
+)
+
+
+def _normalise(path: str) -> str:
+    """Field path without array marks or payload variants: comparable with the page's dotted names."""
+    return re.sub(r"\([^)]*\)", "", path).replace("[]", "")
+
+
+def _names_in_example(value: object, prefix: str = "") -> set[str]:
+    names = set()
+    if isinstance(value, dict):
+        for key, item in value.items():
+            path = f"{prefix}.{key}" if prefix else key
+            names.add(path)
+            names |= _names_in_example(item, path)
+    elif isinstance(value, list):
+        for item in value:
+            names |= _names_in_example(item, prefix)
+    return names
+
+
+@pytest.mark.parametrize("operation", list(CONTRACTS))
+def test_every_example_key_is_a_field(operation: str) -> None:
+    contract = CONTRACTS[operation]
+    known = {_normalise(path): entry.spec for path, entry in index_fields(contract).items()}
+
+    def covered(name: str) -> bool:
+        if name in known:
+            return True
+        # Keys below a documented string (the page's example contradicts its own table, which
+        # the documentation lint reports) or below a free-form object are not separate fields.
+        parts = name.split(".")
+        prefixes = (".".join(parts[:end]) for end in range(len(parts) - 1, 0, -1))
+        return any(
+            (spec := known.get(prefix)) is not None and (spec.type == "string" or spec.open)
+            for prefix in prefixes
+        )
+
+    for example in contract.examples:
+        if example.of is not None:
+            continue
+        missing = {name for name in _names_in_example(json.loads(example.body)) if not covered(name)}
+        assert not missing, f"{example.name}: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("operation", [op for op in CONTRACTS if CONTRACTS[op].product == "imm"])
+def test_every_imm_table_row_is_a_field(operation: str) -> None:
+    contract = CONTRACTS[operation]
+    page = (SEEDS / contract.sources.documentation.file).read_text(encoding="utf-8")
+    start = page.index("Response parameters")
+    response_table = page[start : page.index("\nExamples\n", start)]
+    rows = {m.group(1) for line in response_table.splitlines() if (m := IMM_ROW.match(line.strip()))}
+    assert len(rows) >= 11, "the table parser found the rows"
+    leaves = {_normalise(path).rsplit(".", 1)[-1] for path in index_fields(contract)}
+    # The Labels table row names its item type (Label), which the contract holds as a definition.
+    missing = {row for row in rows if row not in leaves and row not in contract.definitions}
+    assert not missing, sorted(missing)
+
+
+def test_every_smarttag_result_row_is_a_field() -> None:
+    contract = CONTRACTS["QuerySmarttagJob"]
+    page = (SEEDS / contract.sources.documentation.file).read_text(encoding="utf-8")
+    start = page.index("Result parameters")
+    results = page[start : page.index("\nExamples\n", start)]
+    rows = {
+        m.group(1).replace("[i]", "")
+        for line in results.splitlines()
+        if (m := ICE_ROW.match(line.strip()))
+    }
+    assert len(rows) > 100, "the table parser found the rows"
+    paths = {_normalise(path) for path in index_fields(contract)}
+    missing = {row for row in rows if not any(p == f"Results.Result.Data.{row}" for p in paths)}
+    assert not missing, sorted(missing)
+
+
+def test_iproduction_result_sections_are_variants() -> None:
+    contract = CONTRACTS["QueryIProductionJob"]
+    page = (SEEDS / contract.sources.documentation.file).read_text(encoding="utf-8")
+    section = page[page.index("Parameters of Result") : page.index("Examples\nSample")]
+    lines = section.splitlines()
+    documented = {lines[i - 1].strip() for i, line in enumerate(lines) if line.startswith("Example: ")}
+    assert len(documented) == 13
+    payload = contract.response.fields["Result"].json_payload
+    assert payload is not None and payload.variants is not None
+    assert documented == set(payload.variants)

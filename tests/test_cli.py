@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from aliconform.cli import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_fields_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "contracts", "fields", "GetImageModerationResult", "--json")
+    assert code == 0
+    rows = {row["path"]: row for row in json.loads(out)}
+    rate = rows["ModerationResult.Frames.BlockFrames[].Rate"]
+    assert {k: rate[k] for k in ("type", "required", "enum", "format", "source")} == {
+        "type": "number", "required": False, "enum": None, "format": None, "source": "doc-table",
+    }
+    assert rows["Status"]["enum"] == ["Running", "Succeeded", "Failed"]
+    assert rows["ModerationResult.URI"]["format"] == "oss-uri"
+    assert rows["ModerationResult.Frames.BlockFrames[].Label(json)"]["source"] == "doc-example"
+
+
+def test_fields_json_reaches_into_payloads(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "contracts", "fields", "QuerySmarttagJob", "--json")
+    assert code == 0
+    paths = [row["path"] for row in json.loads(out)]
+    assert "Results.Result[].Data(VideoLabel).persons[].name" in paths
+    assert len(paths) == len(set(paths))
+
+
+def test_list_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "contracts", "list", "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert [row["operation"] for row in rows] == sorted(row["operation"] for row in rows)
+    assert len(rows) == 5
+
+
+def test_show_and_jsonschema(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "contracts", "show", "QueryIProductionJob")
+    assert code == 0
+    assert "IdempotentParameterMismatch" in out and "Result(Cover)" not in out and "Cover" in out
+    code, out, _ = run(capsys, "contracts", "jsonschema", "QueryIProductionJob")
+    assert code == 0
+    assert json.loads(out)["title"] == "QueryIProductionJob success response"
+
+
+def test_unknown_operation_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "contracts", "fields", "GetImageModeration")
+    assert code == 2
+    assert "did you mean 'GetImageModerationResult'" in err
+
+
+def test_validate_and_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "contracts", "validate")[0] == 0
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.startswith("aliconform ")

@@ -1,0 +1,96 @@
+"""The exported JSON Schemas: in sync with the models, valid, and useful to other tools."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+from ruamel.yaml import YAML
+
+from aliconform import ContractSet
+from aliconform.cli import main
+from aliconform.contracts.jsonschema import (
+    catalog_format_schema,
+    contract_format_schema,
+    response_schema,
+)
+
+CONTRACTS = Path(__file__).resolve().parents[1] / "contracts"
+
+
+def _yaml(path: Path) -> object:
+    return json.loads(json.dumps(YAML(typ="safe").load(path.read_text()), default=str))
+
+
+def test_committed_format_schemas_are_current() -> None:
+    assert json.loads((CONTRACTS / "schema.json").read_text()) == contract_format_schema(), (
+        "contracts/schema.json is stale: run 'aliconform contracts schema'"
+    )
+    assert json.loads((CONTRACTS / "errors.schema.json").read_text()) == catalog_format_schema()
+
+
+def test_schema_check_command_detects_staleness(copy_of_contracts: Path) -> None:
+    assert main(["contracts", "schema", "--check", "-c", str(copy_of_contracts)]) == 0
+    (copy_of_contracts / "schema.json").write_text("{}\n")
+    assert main(["contracts", "schema", "--check", "-c", str(copy_of_contracts)]) == 1
+    assert main(["contracts", "schema", "-c", str(copy_of_contracts)]) == 0
+    assert main(["contracts", "schema", "--check", "-c", str(copy_of_contracts)]) == 0
+
+
+def test_editors_accept_the_contracts_with_the_format_schema() -> None:
+    validator = jsonschema.Draft202012Validator(contract_format_schema())
+    for path in sorted(CONTRACTS.glob("*/*.yaml")):
+        if path.parent.name == "common":
+            continue
+        errors = list(validator.iter_errors(_yaml(path)))
+        assert not errors, f"{path}: {errors[0].message}"
+    catalog = jsonschema.Draft202012Validator(catalog_format_schema())
+    assert not list(catalog.iter_errors(_yaml(CONTRACTS / "common" / "errors.yaml")))
+
+
+def test_format_schema_rejects_a_wrong_type() -> None:
+    document = _yaml(CONTRACTS / "imm" / "GetImageModerationResult.yaml")
+    assert isinstance(document, dict)
+    document["response"]["fields"]["Status"]["type"] = "objekt"
+    assert list(jsonschema.Draft202012Validator(contract_format_schema()).iter_errors(document))
+
+
+@pytest.mark.parametrize(
+    "operation",
+    ["GetVideoLabelClassificationResult", "GetImageModerationResult", "GetVideoModerationResult", "QuerySmarttagJob", "QueryIProductionJob"],
+)
+def test_response_schema_is_valid_draft_2020_12(contracts: ContractSet, operation: str) -> None:
+    for closed in (False, True):
+        schema = response_schema(contracts[operation], closed=closed)
+        jsonschema.Draft202012Validator.check_schema(schema)
+        assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+
+
+def test_response_schema_judges_examples(contracts: ContractSet) -> None:
+    image = contracts["GetImageModerationResult"]
+    assert not list(jsonschema.Draft202012Validator(response_schema(image)).iter_errors(json.loads(image.examples[0].body)))
+    # The video page's example shows UserData and Label as objects where its table says string.
+    video = contracts["GetVideoModerationResult"]
+    errors = jsonschema.Draft202012Validator(response_schema(video)).iter_errors(json.loads(video.examples[0].body))
+    assert {"/" + "/".join(map(str, e.absolute_path)) for e in errors} == {
+        "/UserData",
+        "/ModerationResult/Frames/BlockFrames/0/Label",
+    }
+
+
+def test_closed_schema_rejects_undocumented_keys(contracts: ContractSet) -> None:
+    image = contracts["GetImageModerationResult"]
+    body = json.loads(image.examples[0].body)
+    body["NewField"] = 1
+    assert list(jsonschema.Draft202012Validator(response_schema(image, closed=True)).iter_errors(body))
+    assert not list(jsonschema.Draft202012Validator(response_schema(image)).iter_errors(body))
+
+
+def test_payload_variants_become_content_schemas(contracts: ContractSet) -> None:
+    schema = response_schema(contracts["QuerySmarttagJob"])
+    item = schema["properties"]["Results"]["properties"]["Result"]["items"]
+    assert item["properties"]["Data"]["contentMediaType"] == "application/json"
+    variants = {rule["if"]["properties"]["Type"]["const"] for rule in item["allOf"]}
+    assert {"VideoLabel", "NLP", "subtitles"} <= variants
