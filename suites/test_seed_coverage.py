@@ -19,10 +19,14 @@ from aliconform.contracts import index_fields
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
 CONTRACTS = load_contracts()
 
-pytestmark = pytest.mark.skipif(not SEEDS.is_dir(), reason="the seed documents are not beside this checkout")
+pytestmark = pytest.mark.skipif(
+    not SEEDS.is_dir(), reason="the seed documents are not beside this checkout"
+)
 
 # `RequestIdstring`, `BlockFramesarray<object>`, `Ratedouble`: an IMM response table row.
-IMM_ROW = re.compile(r"^([A-Z][A-Za-z]*?)(string|integer|array<object>|array|object|double|boolean)$")
+IMM_ROW = re.compile(
+    r"^([A-Z][A-Za-z]*?)(string|integer|array<object>|array|object|double|boolean)$"
+)
 # `persons.occurrences.scoredoubleThe confidence...`: an ICE result-structure row.
 ICE_ROW = re.compile(
     r"^([a-z][A-Za-z0-9]*(?:(?:\[i\])?\.[a-zA-Z][A-Za-z0-9]*)*(?:\[i\])?)"
@@ -68,7 +72,9 @@ def test_every_example_key_is_a_field(operation: str) -> None:
     for example in contract.examples:
         if example.of is not None:
             continue
-        missing = {name for name in _names_in_example(json.loads(example.body)) if not covered(name)}
+        missing = {
+            name for name in _names_in_example(json.loads(example.body)) if not covered(name)
+        }
         assert not missing, f"{example.name}: {sorted(missing)}"
 
 
@@ -78,7 +84,9 @@ def test_every_imm_table_row_is_a_field(operation: str) -> None:
     page = (SEEDS / contract.sources.documentation.file).read_text(encoding="utf-8")
     start = page.index("Response parameters")
     response_table = page[start : page.index("\nExamples\n", start)]
-    rows = {m.group(1) for line in response_table.splitlines() if (m := IMM_ROW.match(line.strip()))}
+    rows = {
+        m.group(1) for line in response_table.splitlines() if (m := IMM_ROW.match(line.strip()))
+    }
     assert len(rows) >= 11, "the table parser found the rows"
     leaves = {_normalise(path).rsplit(".", 1)[-1] for path in index_fields(contract)}
     # The Labels table row names its item type (Label), which the contract holds as a definition.
@@ -107,8 +115,11 @@ def test_iproduction_result_sections_are_variants() -> None:
     page = (SEEDS / contract.sources.documentation.file).read_text(encoding="utf-8")
     section = page[page.index("Parameters of Result") : page.index("Examples\nSample")]
     lines = section.splitlines()
-    documented = {lines[i - 1].strip() for i, line in enumerate(lines) if line.startswith("Example: ")}
+    documented = {
+        lines[i - 1].strip() for i, line in enumerate(lines) if line.startswith("Example: ")
+    }
     assert len(documented) == 13
     payload = contract.response.fields["Result"].json_payload
-    assert payload is not None and payload.variants is not None
+    assert payload is not None
+    assert payload.variants is not None
     assert documented == set(payload.variants)

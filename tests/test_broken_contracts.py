@@ -19,7 +19,8 @@ EXPECT_MESSAGE = re.compile(r"^# expect-message: (.+)$", re.MULTILINE)
 def expectation(text: str) -> tuple[int, int, str, str]:
     where = EXPECT.search(text)
     message = EXPECT_MESSAGE.search(text)
-    assert where and message, "each broken contract states its expected error in its header"
+    assert where, "each broken contract states its expected position in its header"
+    assert message, "each broken contract states its expected message in its header"
     key_path = "" if where.group(3) == "-" else where.group(3)
     return int(where.group(1)), int(where.group(2)), key_path, message.group(1)
 
@@ -66,7 +67,10 @@ def test_file_that_is_not_utf8(contract_dir: Callable[[str], Path]) -> None:
 def test_every_broken_file_is_reported_in_one_run(contract_dir: Callable[[str, str], Path]) -> None:
     first, second = BROKEN[0], BROKEN[1]
     contract_dir(first.read_text(encoding="utf-8"), "imm/Sample.yaml")
-    root = contract_dir(second.read_text(encoding="utf-8").replace("operation: Sample\n", "operation: Other\n"), "ice/Other.yaml")
+    root = contract_dir(
+        second.read_text(encoding="utf-8").replace("operation: Sample\n", "operation: Other\n"),
+        "ice/Other.yaml",
+    )
     with pytest.raises(ContractError) as caught:
         load_contracts(root)
     files = {Path(issue.file).name for issue in caught.value.issues}

@@ -19,7 +19,11 @@ def test_fields_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
     rows = {row["path"]: row for row in json.loads(out)}
     rate = rows["ModerationResult.Frames.BlockFrames[].Rate"]
     assert {k: rate[k] for k in ("type", "required", "enum", "format", "source")} == {
-        "type": "number", "required": False, "enum": None, "format": None, "source": "doc-table",
+        "type": "number",
+        "required": False,
+        "enum": None,
+        "format": None,
+        "source": "doc-table",
     }
     assert rows["Status"]["enum"] == ["Running", "Succeeded", "Failed"]
     assert rows["ModerationResult.URI"]["format"] == "oss-uri"
@@ -45,7 +49,9 @@ def test_list_json(capsys: pytest.CaptureFixture[str]) -> None:
 def test_show_and_jsonschema(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "contracts", "show", "QueryIProductionJob")
     assert code == 0
-    assert "IdempotentParameterMismatch" in out and "Result(Cover)" not in out and "Cover" in out
+    assert "IdempotentParameterMismatch" in out
+    assert "Result(Cover)" not in out
+    assert "Cover" in out
     code, out, _ = run(capsys, "contracts", "jsonschema", "QueryIProductionJob")
     assert code == 0
     assert json.loads(out)["title"] == "QueryIProductionJob success response"
@@ -60,4 +66,5 @@ def test_unknown_operation_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
 def test_validate_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "contracts", "validate")[0] == 0
     code, out, _ = run(capsys, "--version")
-    assert code == 0 and out.startswith("aliconform ")
+    assert code == 0
+    assert out.startswith("aliconform ")

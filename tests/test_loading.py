@@ -48,10 +48,26 @@ def test_field_locations_point_into_the_contract(contracts: ContractSet) -> None
 def test_payload_paths_name_their_variant(contracts: ContractSet) -> None:
     paths = set(index_fields(contracts["QuerySmarttagJob"]))
     assert "Results.Result[].Data(VideoLabel).persons[].name" in paths
-    for variant in ("VideoLabel", "ImageLabel", "TextLabel", "CPVLabel", "ASR", "OCR", "Meta", "subtitles", "NLP"):
+    for variant in (
+        "VideoLabel",
+        "ImageLabel",
+        "TextLabel",
+        "CPVLabel",
+        "ASR",
+        "OCR",
+        "Meta",
+        "subtitles",
+        "NLP",
+    ):
         assert f"Results.Result[].Data({variant})" in paths
     iproduction = set(index_fields(contracts["QueryIProductionJob"]))
-    for variant in ("Cover", "VideoClip", "MusicSegmentDetect", "AudioQualityAssessment", "VideoDelogo"):
+    for variant in (
+        "Cover",
+        "VideoClip",
+        "MusicSegmentDetect",
+        "AudioQualityAssessment",
+        "VideoDelogo",
+    ):
         assert f"Result({variant})" in iproduction
     assert "JobParams(json)" in iproduction
 
@@ -71,11 +87,22 @@ def test_sources_are_inherited(contracts: ContractSet) -> None:
 def test_error_codes_merge_shared_groups(contracts: ContractSet) -> None:
     codes = contracts["QueryIProductionJob"].error_codes()
     assert codes["IdempotentParameterMismatch"].http_status == 400
-    assert {"MissingParameter", "InvalidParameter", "SignatureDoesNotMatch", "Throttling.User"} <= set(codes)
+    assert {
+        "MissingParameter",
+        "InvalidParameter",
+        "SignatureDoesNotMatch",
+        "Throttling.User",
+    } <= set(codes)
     imm = contracts["GetImageModerationResult"].error_codes()
     assert imm["ResourceNotFound"].http_status == 400
     assert "IdempotentParameterMismatch" not in imm
-    assert set(contracts["QuerySmarttagJob"].envelope().fields) >= {"RequestId", "HostId", "Code", "Message", "Recommend"}
+    assert set(contracts["QuerySmarttagJob"].envelope().fields) >= {
+        "RequestId",
+        "HostId",
+        "Code",
+        "Message",
+        "Recommend",
+    }
 
 
 def test_examples_are_kept_verbatim(contracts: ContractSet) -> None:

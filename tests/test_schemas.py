@@ -59,7 +59,13 @@ def test_format_schema_rejects_a_wrong_type() -> None:
 
 @pytest.mark.parametrize(
     "operation",
-    ["GetVideoLabelClassificationResult", "GetImageModerationResult", "GetVideoModerationResult", "QuerySmarttagJob", "QueryIProductionJob"],
+    [
+        "GetVideoLabelClassificationResult",
+        "GetImageModerationResult",
+        "GetVideoModerationResult",
+        "QuerySmarttagJob",
+        "QueryIProductionJob",
+    ],
 )
 def test_response_schema_is_valid_draft_2020_12(contracts: ContractSet, operation: str) -> None:
     for closed in (False, True):
@@ -70,10 +76,16 @@ def test_response_schema_is_valid_draft_2020_12(contracts: ContractSet, operatio
 
 def test_response_schema_judges_examples(contracts: ContractSet) -> None:
     image = contracts["GetImageModerationResult"]
-    assert not list(jsonschema.Draft202012Validator(response_schema(image)).iter_errors(json.loads(image.examples[0].body)))
+    assert not list(
+        jsonschema.Draft202012Validator(response_schema(image)).iter_errors(
+            json.loads(image.examples[0].body)
+        )
+    )
     # The video page's example shows UserData and Label as objects where its table says string.
     video = contracts["GetVideoModerationResult"]
-    errors = jsonschema.Draft202012Validator(response_schema(video)).iter_errors(json.loads(video.examples[0].body))
+    errors = jsonschema.Draft202012Validator(response_schema(video)).iter_errors(
+        json.loads(video.examples[0].body)
+    )
     assert {"/" + "/".join(map(str, e.absolute_path)) for e in errors} == {
         "/UserData",
         "/ModerationResult/Frames/BlockFrames/0/Label",
@@ -84,7 +96,9 @@ def test_closed_schema_rejects_undocumented_keys(contracts: ContractSet) -> None
     image = contracts["GetImageModerationResult"]
     body = json.loads(image.examples[0].body)
     body["NewField"] = 1
-    assert list(jsonschema.Draft202012Validator(response_schema(image, closed=True)).iter_errors(body))
+    assert list(
+        jsonschema.Draft202012Validator(response_schema(image, closed=True)).iter_errors(body)
+    )
     assert not list(jsonschema.Draft202012Validator(response_schema(image)).iter_errors(body))
 
 

@@ -42,8 +42,15 @@ def test_removed_field_is_reported(copy_of_contracts: Path) -> None:
 
 
 def test_removed_field_is_accepted_when_the_omission_is_recorded(copy_of_contracts: Path) -> None:
-    _edit(copy_of_contracts, "ice/QueryIProductionJob.yaml", "    OutputMediaIds:\n      type: array\n      description: The output media asset IDs.\n      sources: [sdk]\n      items:\n        type: string\n", "")
-    assert [m.path for m in compare_with_sdk(load_contracts(copy_of_contracts)["QueryIProductionJob"])] == [
+    _edit(
+        copy_of_contracts,
+        "ice/QueryIProductionJob.yaml",
+        "    OutputMediaIds:\n      type: array\n      description: The output media asset IDs.\n      sources: [sdk]\n      items:\n        type: string\n",
+        "",
+    )
+    assert [
+        m.path for m in compare_with_sdk(load_contracts(copy_of_contracts)["QueryIProductionJob"])
+    ] == [
         "OutputMediaIds",
         "OutputMediaIds[]",
     ]
@@ -60,8 +67,16 @@ def test_incompatible_type_needs_a_recorded_divergence(copy_of_contracts: Path) 
     relative = "ice/QuerySmarttagJob.yaml"
     text = (copy_of_contracts / relative).read_text()
     assert "    RequestId:\n      type: string\n" in text
-    _edit(copy_of_contracts, relative, "    RequestId:\n      type: string\n", "    RequestId:\n      type: integer\n")
-    kinds = {(m.kind, m.path) for m in compare_with_sdk(load_contracts(copy_of_contracts)["QuerySmarttagJob"])}
+    _edit(
+        copy_of_contracts,
+        relative,
+        "    RequestId:\n      type: string\n",
+        "    RequestId:\n      type: integer\n",
+    )
+    kinds = {
+        (m.kind, m.path)
+        for m in compare_with_sdk(load_contracts(copy_of_contracts)["QuerySmarttagJob"])
+    }
     assert kinds == {("type-mismatch", "RequestId")}
     _edit(
         copy_of_contracts,
@@ -83,4 +98,5 @@ def test_a_field_claimed_from_the_sdk_must_exist_there(copy_of_contracts: Path) 
     )
     mismatches = compare_with_sdk(load_contracts(copy_of_contracts)["QueryIProductionJob"])
     assert [(m.kind, m.path) for m in mismatches] == [("not-in-sdk", "Invented")]
-    assert mismatches[0].contract_location and "QueryIProductionJob.yaml:" in mismatches[0].contract_location
+    assert mismatches[0].contract_location
+    assert "QueryIProductionJob.yaml:" in mismatches[0].contract_location

@@ -41,8 +41,10 @@ contracts_app = typer.Typer(
 )
 app.add_typer(contracts_app, name="contracts")
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# Piped output (CI logs, tox) has no terminal width; give tables room instead of 80 columns.
+_WIDTH = None if sys.stdout.isatty() else 200
+out = Console(soft_wrap=True, width=_WIDTH)
+err = Console(stderr=True, soft_wrap=True, width=_WIDTH)
 
 ContractsDir = Annotated[
     Path | None,
@@ -106,10 +108,38 @@ def list_contracts(
         out.print_json(data=rows)
         return
     table = Table(title=f"Contracts in {contracts.root}")
-    for column in ("operation", "product", "api", "fields", "invariants", "errors", "examples", "page", "updated"):
-        table.add_column(column, justify="right" if column in ("fields", "invariants", "errors", "examples") else "left")
+    for column in (
+        "operation",
+        "product",
+        "api",
+        "fields",
+        "invariants",
+        "errors",
+        "examples",
+        "page",
+        "updated",
+    ):
+        table.add_column(
+            column,
+            justify="right" if column in ("fields", "invariants", "errors", "examples") else "left",
+        )
     for row in rows:
-        table.add_row(*(str(row[key]) for key in ("operation", "product", "api_version", "fields", "invariants", "error_codes", "examples", "document", "last_updated")))
+        table.add_row(
+            *(
+                str(row[key])
+                for key in (
+                    "operation",
+                    "product",
+                    "api_version",
+                    "fields",
+                    "invariants",
+                    "error_codes",
+                    "examples",
+                    "document",
+                    "last_updated",
+                )
+            )
+        )
     out.print(table)
 
 
@@ -135,10 +165,14 @@ def show(operation: Operation, directory: ContractsDir = None) -> None:
     contract = _contract(directory, operation)
     doc = contract.sources.documentation
     sdk = contract.sources.sdk
-    out.print(f"[bold]{contract.operation}[/bold] ({contract.product_name} {contract.api_version}, {contract.style} {'/'.join(contract.methods)})")
+    out.print(
+        f"[bold]{contract.operation}[/bold] ({contract.product_name} {contract.api_version}, {contract.style} {'/'.join(contract.methods)})"
+    )
     out.print(contract.summary)
     out.print(f"endpoint: {contract.endpoint.pattern} ({len(contract.endpoint.regions)} regions)")
-    out.print(f"documentation: {doc.file} '{doc.title}', last updated {doc.last_updated or 'not shown'}")
+    out.print(
+        f"documentation: {doc.file} '{doc.title}', last updated {doc.last_updated or 'not shown'}"
+    )
     out.print(f"sdk: {sdk.package} {sdk.version} {sdk.response_model}")
     out.print(f"contract: {contract.path}\n")
 
@@ -146,7 +180,14 @@ def show(operation: Operation, directory: ContractsDir = None) -> None:
     for column in ("name", "in", "type", "required", "enum", "example"):
         params.add_column(column)
     for name, param in contract.request.parameters.items():
-        params.add_row(name, param.location, param.type or f"ref {param.ref}", "yes" if param.required else "", ", ".join(param.enum or ()), _short(param.example))
+        params.add_row(
+            name,
+            param.location,
+            param.type or f"ref {param.ref}",
+            "yes" if param.required else "",
+            ", ".join(param.enum or ()),
+            _short(param.example),
+        )
     out.print(params)
 
     tree = Tree("[bold]Response[/bold]")
@@ -172,7 +213,9 @@ def show(operation: Operation, directory: ContractsDir = None) -> None:
         for inv in contract.invariants:
             out.print(f"  {inv.id} ({inv.kind}): {inv.description}")
     codes = contract.error_codes()
-    out.print(f"\n[bold]Errors[/bold] (envelope {contract.errors.envelope}; groups {', '.join(contract.errors.include) or 'none'}): {len(codes)} codes")
+    out.print(
+        f"\n[bold]Errors[/bold] (envelope {contract.errors.envelope}; groups {', '.join(contract.errors.include) or 'none'}): {len(codes)} codes"
+    )
     for code, spec in contract.errors.codes.items():
         out.print(f"  {spec.http_status} {code}: {spec.message or ''}")
 
@@ -197,7 +240,7 @@ def _parent(path: str) -> str:
 
 def _leaf(path: str) -> str:
     parent = _parent(path)
-    return path[len(parent):].lstrip(".") if parent else path
+    return path[len(parent) :].lstrip(".") if parent else path
 
 
 def _short(value: Any) -> str:
@@ -211,7 +254,9 @@ def _short(value: Any) -> str:
 def fields(
     operation: Operation,
     directory: ContractsDir = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array, one object per field.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON array, one object per field.")
+    ] = False,
 ) -> None:
     """List every response field with its path, type, constraints and source."""
     contract = _contract(directory, operation)
@@ -223,7 +268,14 @@ def fields(
     for column in ("path", "type", "required", "enum", "format", "source"):
         table.add_column(column)
     for row in rows:
-        table.add_row(row["path"], row["type"], "yes" if row["required"] else "", ", ".join(row["enum"] or ()), row["format"] or "", row["source"])
+        table.add_row(
+            row["path"],
+            row["type"],
+            "yes" if row["required"] else "",
+            ", ".join(row["enum"] or ()),
+            row["format"] or "",
+            row["source"],
+        )
     out.print(table)
 
 
@@ -235,18 +287,25 @@ def jsonschema(
 ) -> None:
     """Print the JSON Schema (Draft 2020-12) of the operation's success response."""
     contract = _contract(directory, operation)
-    sys.stdout.write(json.dumps(response_schema(contract, closed=closed), indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(
+        json.dumps(response_schema(contract, closed=closed), indent=2, ensure_ascii=False) + "\n"
+    )
 
 
 @contracts_app.command("schema")
 def schema(
     directory: ContractsDir = None,
-    check: Annotated[bool, typer.Option("--check", help="Only report whether the files are current.")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Only report whether the files are current.")
+    ] = False,
 ) -> None:
     """Write the contract format's JSON Schema (schema.json, errors.schema.json) for editors."""
     root = directory or default_contracts_dir()
     stale = []
-    for name, document in (("schema.json", contract_format_schema()), ("errors.schema.json", catalog_format_schema())):
+    for name, document in (
+        ("schema.json", contract_format_schema()),
+        ("errors.schema.json", catalog_format_schema()),
+    ):
         target = root / name
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
         current = target.read_text(encoding="utf-8") if target.is_file() else None

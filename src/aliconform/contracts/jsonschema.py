@@ -124,7 +124,9 @@ class _Builder:
 
     def _variant_condition(self, name: str, spec: FieldSpec) -> list[dict[str, Any]]:
         payload = spec.json_payload
-        assert payload is not None and payload.discriminator and payload.variants
+        assert payload is not None
+        assert payload.discriminator
+        assert payload.variants
         return [
             {
                 "if": {

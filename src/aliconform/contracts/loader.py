@@ -92,7 +92,9 @@ def load_contracts(path: str | os.PathLike[str] | None = None) -> ContractSet:
     """
     root = Path(path) if path is not None else default_contracts_dir()
     if not root.is_dir():
-        raise ContractError([ContractIssue(str(root), None, None, "", "no such contracts directory")])
+        raise ContractError(
+            [ContractIssue(str(root), None, None, "", "no such contracts directory")]
+        )
     catalog_or_issues = load_catalog(root / CATALOG_FILE)
     if not isinstance(catalog_or_issues, ErrorCatalog):
         raise ContractError(catalog_or_issues)
@@ -109,15 +111,10 @@ def load_contracts(path: str | os.PathLike[str] | None = None) -> ContractSet:
         loaded = load_contract(file, catalog)
         if isinstance(loaded, Contract):
             if loaded.operation in contracts:
-                issues.append(
-                    ContractIssue(
-                        loaded.path,
-                        *loaded._positions.get(("operation",), (None, None)),
-                        "operation",
-                        f"operation '{loaded.operation}' is also declared by "
-                        f"{contracts[loaded.operation].path}",
-                    )
-                )
+                line, column = loaded._positions.get(("operation",), (1, 1))
+                first = contracts[loaded.operation].path
+                message = f"operation '{loaded.operation}' is also declared by {first}"
+                issues.append(ContractIssue(loaded.path, line, column, "operation", message))
             contracts[loaded.operation] = loaded
         else:
             issues.extend(loaded)
@@ -188,15 +185,24 @@ def _data_key_path(data: Any, loc: tuple[str | int, ...], missing: bool) -> KeyP
     node = data
     for index, part in enumerate(loc):
         last = index == len(loc) - 1
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-            key_path.append(part)
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            node = node[part]
+        child = _child(node, part)
+        if child is not _ABSENT:
+            node = child
             key_path.append(part)
         elif last and missing and isinstance(part, str):
             key_path.append(part)
     return tuple(key_path)
+
+
+_ABSENT = object()
+
+
+def _child(node: Any, part: str | int) -> Any:
+    if isinstance(node, dict):
+        return node.get(part, _ABSENT)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return _ABSENT
 
 
 _QUOTED = re.compile(r"'([^']*)'")
@@ -280,7 +286,9 @@ def _check_references(
             )
         )
     definitions = contract.definitions
-    issues += _check_field_tree(contract.response.fields, ("response", "fields"), definitions, document)
+    issues += _check_field_tree(
+        contract.response.fields, ("response", "fields"), definitions, document
+    )
     issues += _check_field_tree(
         dict(contract.request.parameters), ("request", "parameters"), definitions, document
     )
@@ -296,7 +304,9 @@ def _check_references(
         fields = index_fields(contract)
         for index, example in enumerate(contract.examples):
             if example.of is not None and example.of not in fields:
-                issues.append(_unknown_path(document, ("examples", index, "of"), example.of, fields))
+                issues.append(
+                    _unknown_path(document, ("examples", index, "of"), example.of, fields)
+                )
     return issues
 
 
@@ -326,20 +336,28 @@ def _check_field(
             document.issue(
                 (*key_path, "ref"),
                 f"reference to undefined definition '{spec.ref}'{did_you_mean(spec.ref, known)}"
-                + (f"; defined: {', '.join(known)}" if known else "; the contract has no definitions"),
+                + (
+                    f"; defined: {', '.join(known)}"
+                    if known
+                    else "; the contract has no definitions"
+                ),
             )
         )
     if spec.pattern is not None:
         try:
             re.compile(spec.pattern)
         except re.error as exc:
-            issues.append(document.issue((*key_path, "pattern"), f"invalid regular expression: {exc}"))
+            issues.append(
+                document.issue((*key_path, "pattern"), f"invalid regular expression: {exc}")
+            )
     if spec.fields:
         issues += _check_field_tree(spec.fields, (*key_path, "fields"), definitions, document)
     if spec.items is not None:
         issues += _check_field(spec.items, (*key_path, "items"), definitions, document, {})
     if spec.json_payload is not None:
-        issues += _check_payload(spec.json_payload, (*key_path, "json"), definitions, document, siblings)
+        issues += _check_payload(
+            spec.json_payload, (*key_path, "json"), definitions, document, siblings
+        )
     return issues
 
 
@@ -424,8 +442,12 @@ def _invariant_paths(invariant: Invariant) -> list[tuple[str, str]]:
 def _unknown_path(
     document: YamlDocument, key_path: KeyPath, path: str, fields: Mapping[str, Any]
 ) -> ContractIssue:
-    key_path = tuple(int(part) if isinstance(part, str) and part.isdigit() else part for part in key_path)
-    return document.issue(key_path, f"'{path}' is not a field of the response{did_you_mean(path, fields)}")
+    key_path = tuple(
+        int(part) if isinstance(part, str) and part.isdigit() else part for part in key_path
+    )
+    return document.issue(
+        key_path, f"'{path}' is not a field of the response{did_you_mean(path, fields)}"
+    )
 
 
 def _check_errors(
@@ -463,7 +485,9 @@ def _check_unique(
         if value in first:
             path = (*base, index, key) if key else (*base, index)
             issues.append(
-                document.issue(path, f"duplicate '{value}' (first at {_format_index(base, first[value])})")
+                document.issue(
+                    path, f"duplicate '{value}' (first at {_format_index(base, first[value])})"
+                )
             )
         else:
             first[value] = index

@@ -62,7 +62,7 @@ FORMATS: dict[str, str] = {
     "oss-uri": "Object Storage Service URI: oss://bucket/object",
     "url": "absolute http or https URL",
     "media-location": "oss://bucket/object, an http(s) OSS URL, or a media asset ID",
-    "decimal-string": "a decimal number written as a string (\"28278.25\")",
+    "decimal-string": 'a decimal number written as a string ("28278.25")',
     "language-tag": "BCP 47 language tag (zh-Hans, en)",
     "json": "a string that must parse as JSON, shape not documented",
 }
@@ -112,7 +112,9 @@ class Divergence(_Strict):
 
     aspect: Literal["type", "enum", "format", "presence", "shape", "value", "status", "description"]
     claims: list[Claim] = Field(min_length=2, description="What each side says")
-    kept: JsonValue = Field(description="What the contract keeps, and so what responses are held to")
+    kept: JsonValue = Field(
+        description="What the contract keeps, and so what responses are held to"
+    )
     reason: str = Field(min_length=1)
 
 
@@ -180,13 +182,24 @@ class FieldSpec(_Strict):
         if (self.type is None) == (self.ref is None):
             raise ValueError("give exactly one of 'type' or 'ref'")
         if self.ref is not None:
-            shaping = ("fields", "items", "json_payload", "enum", "format", "pattern", "minimum", "maximum")
+            shaping = (
+                "fields",
+                "items",
+                "json_payload",
+                "enum",
+                "format",
+                "pattern",
+                "minimum",
+                "maximum",
+            )
             given = [name for name in shaping if getattr(self, name) is not None] + (
                 ["open"] if self.open else []
             )
             if given:
                 keys = ", ".join("json" if name == "json_payload" else name for name in given)
-                raise ValueError(f"a 'ref' field takes its shape from the definition; remove {keys}")
+                raise ValueError(
+                    f"a 'ref' field takes its shape from the definition; remove {keys}"
+                )
             return self
         problems = []
         if self.fields is not None and self.type != "object":

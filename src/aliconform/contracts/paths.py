@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from aliconform.contracts.model import Contract, FieldSpec, Source
 from aliconform.contracts.yamlsource import KeyPath
 
-__all__ = ["FieldEntry", "PLAIN_PAYLOAD", "index_fields", "iter_fields", "join_path"]
+__all__ = ["PLAIN_PAYLOAD", "FieldEntry", "index_fields", "iter_fields", "join_path"]
 
 #: The variant name used in paths for a JSON payload with one fixed shape.
 PLAIN_PAYLOAD = "json"

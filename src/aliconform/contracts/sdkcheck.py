@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -132,20 +132,25 @@ def compare_with_sdk(contract: Contract) -> list[SdkMismatch]:
     mismatches = _compare(
         contract,
         walk_sdk_model(sdk_model(contract, "response")),
-        {path: (e.spec, e.sources, e.key_path, e.in_payload) for path, e in index_fields(contract).items()},
+        {
+            path: (e.spec, e.sources, e.key_path, e.in_payload)
+            for path, e in index_fields(contract).items()
+        },
     )
     parameters = {
         name: (spec, tuple(spec.sources or ()), ("request", "parameters", name), False)
         for name, spec in contract.request.parameters.items()
     }
-    mismatches += _compare(contract, walk_sdk_model(sdk_model(contract, "request")), parameters, "request parameter ")
+    mismatches += _compare(
+        contract, walk_sdk_model(sdk_model(contract, "request")), parameters, "request parameter "
+    )
     return mismatches
 
 
 def _compare(
     contract: Contract,
     sdk_fields: list[SdkField],
-    known: dict[str, tuple[FieldSpec, tuple[Source, ...], tuple[str | int, ...], bool]],
+    known: Mapping[str, tuple[FieldSpec, tuple[Source, ...], tuple[str | int, ...], bool]],
     noun: str = "",
 ) -> list[SdkMismatch]:
     omitted = {item.path for item in contract.omitted_sdk_fields}
@@ -209,6 +214,7 @@ def _compatible(contract_type: str | None, sdk_type: str) -> bool:
 
 def _records_sdk_divergence(spec: FieldSpec, aspect: str) -> bool:
     return any(
-        divergence.aspect == aspect and any(claim.source is Source.SDK for claim in divergence.claims)
+        divergence.aspect == aspect
+        and any(claim.source is Source.SDK for claim in divergence.claims)
         for divergence in spec.divergences
     )

@@ -73,7 +73,9 @@ def read_yaml(path: Path) -> YamlDocument | ContractIssue:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        return ContractIssue(shown, None, None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+        return ContractIssue(
+            shown, None, None, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+        )
     except OSError as exc:
         return ContractIssue(shown, None, None, "", f"cannot read file: {exc.strerror or exc}")
     yaml = YAML(typ="rt")
@@ -83,7 +85,13 @@ def read_yaml(path: Path) -> YamlDocument | ContractIssue:
         tree = yaml.load(text)
     except DuplicateKeyError as exc:
         issue = _marked_issue(shown, exc, _duplicate_key_message(exc))
-        return ContractIssue(issue.file, issue.line, issue.column, _duplicate_key_path(yaml, text, exc), issue.message)
+        return ContractIssue(
+            issue.file,
+            issue.line,
+            issue.column,
+            _duplicate_key_path(yaml, text, exc),
+            issue.message,
+        )
     except MarkedYAMLError as exc:
         problem = exc.problem or exc.context or "invalid YAML"
         return _marked_issue(shown, exc, f"YAML syntax error: {problem}")
@@ -128,7 +136,10 @@ def _duplicate_key_path(yaml: YAML, text: str, exc: DuplicateKeyError) -> str:
         if isinstance(node, MappingNode):
             for key_node, value_node in node.value:
                 child = (*key_path, str(key_node.value))
-                if key_node.start_mark.line == mark.line and key_node.start_mark.column == mark.column:
+                if (
+                    key_node.start_mark.line == mark.line
+                    and key_node.start_mark.column == mark.column
+                ):
                     return format_key_path(child)
                 stack.append((value_node, child))
         elif isinstance(node, SequenceNode):
