@@ -1,0 +1,272 @@
+"""check_response: the one place a response is judged against its contract.
+
+A success status is checked against the response tree and the invariants; an error status
+against the error envelope and the documented error codes. Any body becomes findings, never an
+exception: empty, not JSON, an HTML error page, truncated, nested past any parser's limit.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aliconform.contracts import Contract, ContractSet, FieldEntry, index_fields, load_contracts
+from aliconform.contracts.model import ErrorCode, FieldSpec
+from aliconform.drift.checker import Walker, json_type
+from aliconform.drift.findings import Finding, Kind, excerpt
+from aliconform.drift.invariants import evaluate_invariants
+from aliconform.drift.policy import DEFAULT_SEVERITY
+
+__all__ = ["CompiledContract", "check_body", "check_response", "compiled", "parse_body"]
+
+Body = bytes | bytearray | memoryview | str | dict[str, Any] | list[Any] | int | float | bool | None
+_NOT_JSON = object()
+
+
+@dataclass
+class CompiledContract:
+    """What a contract needs at check time, worked out once per contract."""
+
+    contract: Contract
+    fields: Mapping[str, FieldEntry]
+    codes: dict[str, ErrorCode]
+    templates: list[tuple[re.Pattern[str], str]]
+    statuses: set[int]
+    fast: Any = field(default=None)  # the compiled fast path, when built
+
+    @classmethod
+    def build(cls, contract: Contract) -> CompiledContract:
+        codes = contract.error_codes()
+        templates = [
+            (re.compile("^" + re.sub(r"\\\{[A-Za-z]+\\\}", "[A-Za-z0-9]+", re.escape(code)) + "$"), code)
+            for code in codes
+            if "{" in code
+        ]
+        statuses = {200}
+        for code in codes.values():
+            statuses.add(code.http_status)
+            statuses.update(_claimed_statuses(code))
+        return cls(contract, index_fields(contract), codes, templates, statuses)
+
+    def lookup_code(self, code: str) -> tuple[str, ErrorCode] | None:
+        if code in self.codes:
+            return code, self.codes[code]
+        for pattern, name in self.templates:
+            if pattern.match(code):
+                return name, self.codes[name]
+        return None
+
+
+def _claimed_statuses(code: ErrorCode) -> set[int]:
+    return {
+        claim.says
+        for divergence in code.divergences
+        if divergence.aspect == "status"
+        for claim in divergence.claims
+        if isinstance(claim.says, int)
+    }
+
+
+_COMPILED: dict[int, CompiledContract] = {}
+_DEFAULT_CONTRACTS: list[ContractSet] = []
+
+
+def compiled(contract: Contract) -> CompiledContract:
+    """The compiled form of a contract, built on first use and kept for the process."""
+    entry = _COMPILED.get(id(contract))
+    if entry is None or entry.contract is not contract:
+        entry = _COMPILED[id(contract)] = CompiledContract.build(contract)
+    return entry
+
+
+def _default_contracts() -> ContractSet:
+    if not _DEFAULT_CONTRACTS:
+        _DEFAULT_CONTRACTS.append(load_contracts())
+    return _DEFAULT_CONTRACTS[0]
+
+
+def parse_body(body: Body) -> tuple[Any, Finding | None]:
+    """(parsed JSON, None) or (_NOT_JSON, a description of why it is not JSON)."""
+    if isinstance(body, memoryview | bytearray):
+        body = bytes(body)
+    if not isinstance(body, bytes | str):
+        return body, None
+    if not body.strip():
+        return _NOT_JSON, _unparseable("the body is empty", body)
+    try:
+        return json.loads(body), None
+    except RecursionError:
+        return _NOT_JSON, _unparseable("the body nests deeper than any JSON parser accepts", body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        looks = "an HTML page" if _looks_like_html(body) else "not JSON"
+        return _NOT_JSON, _unparseable(f"the body is {looks}: {exc}", body)
+
+
+def _looks_like_html(body: bytes | str) -> bool:
+    head = body[:200].lstrip().lower()
+    return head.startswith((b"<", "<")) if isinstance(head, bytes) else head.startswith("<")
+
+
+def _unparseable(message: str, body: bytes | str) -> Finding:
+    text = body[:120].decode("utf-8", "replace") if isinstance(body, bytes) else body[:120]
+    return Finding(
+        operation="",
+        kind=Kind.UNPARSEABLE_BODY,
+        severity=DEFAULT_SEVERITY[Kind.UNPARSEABLE_BODY],
+        path="",
+        message=message,
+        expected="a JSON object",
+        observed=excerpt(text),
+    )
+
+
+def check_response(
+    operation: str,
+    body: Body,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    *,
+    contracts: ContractSet | None = None,
+    request: Mapping[str, Any] | None = None,
+    source: str | None = None,
+) -> list[Finding]:
+    """Every divergence between one response and the operation's contract.
+
+    body may be bytes, str or already-parsed JSON. request (the business parameters sent) lets
+    the echo invariants run. Raises only UnknownOperationError, for an operation with no contract.
+    """
+    contract = (contracts if contracts is not None else _default_contracts())[operation]
+    return check_body(compiled(contract), body, status, headers, request=request, source=source)
+
+
+def check_body(
+    entry: CompiledContract,
+    body: Body,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    *,
+    request: Mapping[str, Any] | None = None,
+    source: str | None = None,
+) -> list[Finding]:
+    contract = entry.contract
+    findings: list[Finding] = []
+    if status not in entry.statuses and not 200 <= status < 300:
+        findings.append(
+            Finding(
+                operation=contract.operation,
+                kind=Kind.UNDOCUMENTED_HTTP_STATUS,
+                severity=DEFAULT_SEVERITY[Kind.UNDOCUMENTED_HTTP_STATUS],
+                path="",
+                message=f"HTTP {status} is not a status the operation documents",
+                expected=sorted(entry.statuses),
+                observed=str(status),
+                contract_location=contract.location(("errors",)),
+            )
+        )
+    data, problem = parse_body(body)
+    if problem is not None:
+        content_type = _header(headers, "content-type")
+        suffix = f" (Content-Type: {content_type})" if content_type else ""
+        findings.append(_with(problem, contract.operation, problem.message + suffix))
+    else:
+        try:
+            if 200 <= status < 300:
+                findings += _check_success(entry, data, request)
+            elif status >= 400:
+                findings += _check_error(entry, data, status)
+        except RecursionError:
+            findings.append(
+                _with(_unparseable("the body nests too deeply to check", ""), contract.operation)
+            )
+    return [f.with_source(source) for f in findings] if source else findings
+
+
+def _with(finding: Finding, operation: str, message: str | None = None) -> Finding:
+    from dataclasses import replace
+
+    return replace(finding, operation=operation, message=message or finding.message)
+
+
+def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _check_success(entry: CompiledContract, data: Any, request: Mapping[str, Any] | None) -> list[Finding]:
+    contract = entry.contract
+    walker = Walker(contract)
+    if not isinstance(data, dict):
+        walker.add(
+            Kind.TYPE_MISMATCH,
+            "",
+            f"the body is a JSON {json_type(data)}, not an object",
+            key_path=("response",),
+            expected="object",
+            observed=data,
+        )
+        return walker.findings
+    walker.object_fields(data, contract.response.fields, "", "", ("response",), ())
+    walker.findings += evaluate_invariants(
+        contract, entry.fields, data, decoded=walker.decoded, request=request
+    )
+    return walker.findings
+
+
+def _check_error(entry: CompiledContract, data: Any, status: int) -> list[Finding]:
+    contract = entry.contract
+    envelope = contract.envelope()
+    catalog = contract.catalog
+    walker = Walker(contract, locate=lambda key_path: _catalog_location(catalog, key_path))
+    base = ("envelopes", contract.errors.envelope)
+    if not isinstance(data, dict):
+        walker.add(Kind.TYPE_MISMATCH, "", f"the error body is a JSON {json_type(data)}, not an object", key_path=base, expected="object", observed=data)
+        return walker.findings
+    walker.object_fields(data, envelope.fields, "", "", base, ())
+    code = data.get("Code")
+    if not isinstance(code, str):
+        return walker.findings
+    found = entry.lookup_code(code)
+    if found is None:
+        walker.locate = contract.location
+        walker.add(
+            Kind.UNDOCUMENTED_ERROR_CODE,
+            "/Code",
+            f"error code {excerpt(code)} is not documented for {contract.operation}",
+            key_path=("errors",),
+            expected=None,
+            observed=code,
+        )
+        return walker.findings
+    name, spec = found
+    allowed = {spec.http_status} | _claimed_statuses(spec)
+    if status not in allowed:
+        walker.locate = contract.location
+        walker.add(
+            Kind.ERROR_STATUS_MISMATCH,
+            "/Code",
+            f"{name} is documented with HTTP {spec.http_status}, not {status}",
+            key_path=("errors",),
+            expected=sorted(allowed),
+            observed=status,
+            rule=name,
+        )
+    return walker.findings
+
+
+def _catalog_location(catalog: Any, key_path: tuple[str | int, ...]) -> str:
+    positions: dict[tuple[str | int, ...], tuple[int, int]] = catalog._positions
+    for end in range(len(key_path), -1, -1):
+        pos = positions.get(key_path[:end])
+        if pos is not None:
+            return f"{catalog._path}:{pos[0]}"
+    return str(catalog._path)
+
+
+def envelope_spec(contract: Contract) -> FieldSpec:
+    """The error envelope as an object field (for generators and exports)."""
+    return FieldSpec(type="object", fields=dict(contract.envelope().fields))

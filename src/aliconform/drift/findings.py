@@ -1,0 +1,98 @@
+"""Findings: one divergence between a response and its contract, as data.
+
+A finding has a stable `kind` slug, a `severity`, an RFC 6901 JSON pointer into the response
+(continuing into the decoded JSON of a string field, with `decoded_at` naming where decoding
+happened), the contract location of the field, what was expected and what was observed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+__all__ = ["Finding", "Kind", "Severity", "excerpt", "pointer_join"]
+
+
+class Kind(StrEnum):
+    """Stable slugs: reports, waivers and severity overrides refer to findings by these."""
+
+    UNPARSEABLE_BODY = "unparseable-body"
+    UNDOCUMENTED_FIELD = "undocumented-field"
+    MISSING_REQUIRED_FIELD = "missing-required-field"
+    TYPE_MISMATCH = "type-mismatch"
+    UNEXPECTED_NULL = "unexpected-null"
+    UNDOCUMENTED_ENUM_VALUE = "undocumented-enum-value"
+    FORMAT_VIOLATION = "format-violation"
+    OUT_OF_RANGE = "out-of-range"
+    INVALID_JSON_PAYLOAD = "invalid-json-payload"
+    UNDOCUMENTED_VARIANT = "undocumented-variant"
+    INVARIANT_VIOLATION = "invariant-violation"
+    UNDOCUMENTED_HTTP_STATUS = "undocumented-http-status"
+    UNDOCUMENTED_ERROR_CODE = "undocumented-error-code"
+    ERROR_STATUS_MISMATCH = "error-status-mismatch"
+    DOCUMENTED_DIVERGENCE = "documented-divergence"
+
+
+class Severity(StrEnum):
+    BREAKING = "breaking"  # code written from the documentation fails on this response
+    WARNING = "warning"  # code keeps working but sees something the documentation does not promise
+    INFO = "info"  # worth knowing; nothing a consumer does is affected
+
+    @property
+    def rank(self) -> int:
+        return {"breaking": 2, "warning": 1, "info": 0}[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    operation: str
+    kind: Kind
+    severity: Severity
+    path: str  # JSON pointer into the response ("" is the whole body)
+    message: str
+    expected: Any = None
+    observed: str | None = None  # a short, escaped excerpt, never the whole value
+    field: str | None = None  # contract field path, e.g. Results.Result[].Data(VideoLabel).persons[]
+    contract_location: str | None = None  # file:line of the field (or invariant, or code)
+    decoded_at: tuple[str, ...] = ()  # pointers of the JSON-string fields decoded on the way
+    rule: str | None = None  # invariant id, error code, or divergence aspect
+    source: str | None = None  # what was checked: a cassette, a documentation example, a file
+
+    def with_source(self, source: str | None) -> Finding:
+        return self if source is None or self.source == source else replace(self, source=source)
+
+    def with_severity(self, severity: Severity) -> Finding:
+        return self if severity is self.severity else replace(self, severity=severity)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["kind"] = self.kind.value
+        data["severity"] = self.severity.value
+        data["decoded_at"] = list(self.decoded_at)
+        return data
+
+    def __str__(self) -> str:
+        where = self.path or "/"
+        inside = f" (inside the JSON of {self.decoded_at[-1]})" if self.decoded_at else ""
+        return f"{self.severity.value}: {self.kind.value} at {where}{inside}: {self.message}"
+
+
+def pointer_join(pointer: str, token: str | int) -> str:
+    """Append one reference token, escaped per RFC 6901 (~ as ~0, / as ~1)."""
+    text = str(token).replace("~", "~0").replace("/", "~1")
+    return f"{pointer}/{text}"
+
+
+_EXCERPT = 80
+
+
+def excerpt(value: Any, limit: int = _EXCERPT) -> str:
+    """A short JSON rendering of a value: bounded, control characters escaped, safe to print."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=repr)
+    except (ValueError, RecursionError):
+        text = repr(type(value))
+    text = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,187 @@
+"""Evaluating a contract's declarative invariants on a parsed response.
+
+Paths in invariants are contract field paths; they are resolved to the steps recorded by
+contracts.paths, and those steps are followed through the data (arrays fan out, JSON strings are
+decoded, a payload variant matches only when its sibling discriminator says so).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from typing import Any
+
+from aliconform.contracts.model import (
+    ConditionalInvariant,
+    Contract,
+    CountInvariant,
+    EchoInvariant,
+    Invariant,
+    OrderInvariant,
+    PrefixInvariant,
+)
+from aliconform.contracts.paths import FieldEntry, Items, Key, PayloadStep, Step, join_path
+from aliconform.drift.findings import Finding, Kind, excerpt, pointer_join
+from aliconform.drift.formats import parse_date_time, parse_decimal
+from aliconform.drift.policy import DEFAULT_SEVERITY
+
+__all__ = ["evaluate_invariants", "resolve"]
+
+Match = tuple[str, Any, tuple[str, ...]]  # pointer, value, pointers of decoded JSON strings
+
+
+def resolve(
+    value: Any,
+    steps: tuple[Step, ...],
+    pointer: str = "",
+    decoded_at: tuple[str, ...] = (),
+    decoded: Mapping[str, Any] | None = None,
+    parent: Any = None,
+) -> Iterator[Match]:
+    """Every (pointer, value) the steps reach in the data; missing keys reach nothing."""
+    if not steps:
+        yield pointer, value, decoded_at
+        return
+    step, rest = steps[0], steps[1:]
+    if isinstance(step, Key):
+        if isinstance(value, dict) and step.name in value:
+            yield from resolve(
+                value[step.name], rest, pointer_join(pointer, step.name), decoded_at, decoded, value
+            )
+    elif isinstance(step, Items):
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                yield from resolve(item, rest, pointer_join(pointer, index), decoded_at, decoded)
+    elif isinstance(step, PayloadStep) and isinstance(value, str):
+        if step.discriminator is not None and (
+            not isinstance(parent, dict) or parent.get(step.discriminator) != step.variant
+        ):
+            return
+        if decoded is not None and pointer in decoded:
+            inner = decoded[pointer]
+        else:
+            try:
+                inner = json.loads(value)
+            except (ValueError, RecursionError):
+                return  # reported by the checker as invalid-json-payload
+        yield from resolve(inner, rest, pointer, (*decoded_at, pointer), decoded)
+
+
+def evaluate_invariants(
+    contract: Contract,
+    fields: Mapping[str, FieldEntry],
+    body: Any,
+    *,
+    decoded: Mapping[str, Any] | None = None,
+    request: Mapping[str, Any] | None = None,
+) -> list[Finding]:
+    findings: list[Finding] = []
+    for index, invariant in enumerate(contract.invariants):
+        scope_steps = fields[invariant.scope].steps if invariant.scope else ()
+        location = contract.location(("invariants", index))
+        for pointer, scope, decoded_at in resolve(body, scope_steps, decoded=decoded):
+
+            def at(relative: str, scope: Any = scope, pointer: str = pointer, decoded_at: tuple[str, ...] = decoded_at) -> Match | None:
+                steps = fields[join_path(invariant.scope, relative)].steps[len(scope_steps):]
+                return next(resolve(scope, steps, pointer, decoded_at, decoded), None)
+
+            for where, message, expected, observed in _violations(invariant, at, request):
+                findings.append(
+                    Finding(
+                        operation=contract.operation,
+                        kind=Kind.INVARIANT_VIOLATION,
+                        severity=DEFAULT_SEVERITY[Kind.INVARIANT_VIOLATION],
+                        path=where[0],
+                        message=f"{invariant.id}: {message}",
+                        expected=expected,
+                        observed=observed,
+                        field=join_path(invariant.scope, _field_of(invariant)),
+                        contract_location=location,
+                        decoded_at=where[2],
+                        rule=invariant.id,
+                    )
+                )
+    return findings
+
+
+def _field_of(invariant: Invariant) -> str:
+    match invariant:
+        case OrderInvariant():
+            return invariant.fields[-1]
+        case PrefixInvariant() | EchoInvariant():
+            return invariant.field
+        case ConditionalInvariant():
+            return invariant.when.field
+        case CountInvariant():
+            return invariant.array
+
+
+Violation = tuple[Match, str, Any, str | None]
+
+
+def _violations(invariant: Invariant, at: Any, request: Mapping[str, Any] | None) -> Iterator[Violation]:
+    match invariant:
+        case OrderInvariant():
+            yield from _order(invariant, at)
+        case PrefixInvariant():
+            field, prefix = at(invariant.field), at(invariant.prefix_field)
+            if field and prefix and isinstance(field[1], str) and isinstance(prefix[1], str):
+                head = prefix[1] + invariant.separator
+                if not field[1].startswith(head):
+                    yield field, f"{invariant.field} does not start with '{head}'", f"{head}…", excerpt(field[1])
+        case ConditionalInvariant():
+            when = at(invariant.when.field)
+            if when is None or when[1] not in invariant.when.values:
+                return
+            state = f"{invariant.when.field} is {when[1]}"
+            for name in invariant.present:
+                found = at(name)
+                if found is None or _absent(found[1]):
+                    yield (found or when), f"{state} but {name} is missing", f"{name} present", None
+            for name in invariant.absent:
+                found = at(name)
+                if found is not None and not _absent(found[1]):
+                    yield found, f"{state} but {name} is set", f"no {name}", excerpt(found[1])
+        case CountInvariant():
+            array, bound = at(invariant.array), at(invariant.at_most)
+            if array and bound and isinstance(array[1], list) and isinstance(bound[1], int):
+                if len(array[1]) > bound[1]:
+                    yield array, f"{len(array[1])} {invariant.array} but {invariant.at_most} is {bound[1]}", f"at most {bound[1]}", str(len(array[1]))
+        case EchoInvariant():
+            if request is None or invariant.parameter not in request:
+                return
+            found = at(invariant.field)
+            if found is not None and found[1] != request[invariant.parameter]:
+                yield found, f"{invariant.field} differs from the request's {invariant.parameter}", excerpt(request[invariant.parameter]), excerpt(found[1])
+
+
+def _absent(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def _order(invariant: OrderInvariant, at: Any) -> Iterator[Violation]:
+    present = [(name, found) for name in invariant.fields if (found := at(name)) is not None]
+    keyed = [(name, found, _sort_key(invariant.compare, found[1])) for name, found in present]
+    comparable = [item for item in keyed if item[2] is not None]
+    for (before, first, low), (after, second, high) in zip(comparable, comparable[1:], strict=False):
+        if high < low or (invariant.strict and high == low):
+            relation = "<" if invariant.strict else "<="
+            yield (
+                second,
+                f"{after} ({excerpt(second[1])}) is before {before} ({excerpt(first[1])})",
+                f"{before} {relation} {after}",
+                f"{before}={excerpt(first[1])}, {after}={excerpt(second[1])}",
+            )
+
+
+def _sort_key(compare: str, value: Any) -> Any:
+    if compare == "number":
+        return value if type(value) in (int, float) else None
+    if not isinstance(value, str):
+        return None
+    if compare == "date-time":
+        parsed = parse_date_time(value)
+        return None if parsed is None else (parsed[0].timestamp(), parsed[1])
+    result: Decimal | None = parse_decimal(value)
+    return result
