@@ -25,6 +25,11 @@ from aliconform.contracts.jsonschema import (
 )
 from aliconform.contracts.listing import field_rows
 from aliconform.contracts.loader import default_contracts_dir
+from aliconform.drift.doclint import lint_docs
+from aliconform.drift.engine import check_response
+from aliconform.drift.findings import Finding
+from aliconform.drift.policy import SEVERITY_RATIONALE
+from aliconform.drift.waivers import Verdict, judge, load_policy
 from aliconform.errors import AliconformError, ContractError
 
 __all__ = ["app", "main"]
@@ -321,6 +326,104 @@ def schema(
         raise typer.Exit(1)
     if not stale:
         out.print("schema files are current")
+
+
+Format = Annotated[
+    str, typer.Option("--format", "-f", help="Output: text or json.", case_sensitive=False)
+]
+PolicyFile = Annotated[
+    Path | None,
+    typer.Option("--policy", help="Drift policy file (default: ./drift-policy.yaml if present)."),
+]
+FINDINGS_SCHEMA_VERSION = 1
+
+
+def _output_format(value: str) -> str:
+    value = value.lower()
+    if value not in ("text", "json"):
+        raise typer.BadParameter(f"'{value}' is not one of text, json", param_hint="--format")
+    return value
+
+
+@app.command("check")
+def check(
+    operation: Operation,
+    file: Annotated[Path, typer.Argument(help="Response body file; - reads standard input.")],
+    status: Annotated[int, typer.Option("--status", help="HTTP status of the response.")] = 200,
+    output: Format = "text",
+    directory: ContractsDir = None,
+    policy_file: PolicyFile = None,
+) -> None:
+    """Check one response body against the operation's contract. Exit 1 on new breaking drift."""
+    output = _output_format(output)
+    contracts = _load(directory)
+    contract = contracts[operation]
+    if str(file) == "-":
+        body, source = sys.stdin.buffer.read(), "<stdin>"
+    else:
+        try:
+            body, source = file.read_bytes(), str(file)
+        except OSError as exc:
+            raise AliconformError(f"{file}: cannot read file: {exc.strerror or exc}") from None
+    findings = check_response(contract.operation, body, status, contracts=contracts, source=source)
+    verdict = judge(findings, load_policy(policy_file), operations=[])
+    _emit(verdict, output, f"{operation} {source}")
+    raise typer.Exit(verdict.exit_code)
+
+
+@app.command("lint-docs")
+def lint_docs_command(
+    output: Format = "text",
+    directory: ContractsDir = None,
+    policy_file: PolicyFile = None,
+) -> None:
+    """Check the documentation's own examples against its tables; list its contradictions."""
+    output = _output_format(output)
+    contracts = _load(directory)
+    verdict = judge(lint_docs(contracts), load_policy(policy_file), operations=list(contracts))
+    _emit(verdict, output, "documentation lint")
+    raise typer.Exit(verdict.exit_code)
+
+
+def _emit(verdict: Verdict, output: str, title: str) -> None:
+    if output == "json":
+        sys.stdout.write(json.dumps(_verdict_json(verdict), indent=2, ensure_ascii=False) + "\n")
+        return
+    rows = [(f, None) for f in verdict.new] + [(f, w.id) for f, w in verdict.waived]
+    table = Table(title=f"{title}: {len(verdict.new)} new, {len(verdict.waived)} waived")
+    for column in ("severity", "kind", "operation", "path", "message", "contract", "waiver"):
+        table.add_column(column, overflow="fold")
+    for finding, waiver in rows:
+        table.add_row(
+            finding.severity.value,
+            finding.kind.value,
+            finding.operation,
+            finding.path or "/",
+            finding.message,
+            finding.contract_location or "",
+            waiver or "",
+        )
+    out.print(table)
+    for waiver in verdict.expired:
+        out.print(f"[yellow]expired waiver[/yellow] {waiver.id} (expired {waiver.expires}): {waiver.reason}")
+    for waiver in verdict.unused:
+        out.print(f"[yellow]unused waiver[/yellow] {waiver.id}: matches nothing any more")
+    breaking = len(verdict.new_breaking)
+    out.print(f"[{'red' if breaking else 'green'}]{breaking} new breaking finding(s)[/]")
+
+
+def _verdict_json(verdict: Verdict) -> dict[str, Any]:
+    def row(finding: Finding, waiver: str | None) -> dict[str, Any]:
+        return {**finding.to_dict(), "waived_by": waiver}
+
+    return {
+        "schema_version": FINDINGS_SCHEMA_VERSION,
+        "passed": verdict.passed,
+        "findings": [row(f, None) for f in verdict.new] + [row(f, w.id) for f, w in verdict.waived],
+        "expired_waivers": [w.id for w in verdict.expired],
+        "unused_waivers": [w.id for w in verdict.unused],
+        "severity_rationale": {k.value: {"severity": s.value, "why": why} for k, (s, why) in SEVERITY_RATIONALE.items()},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,6 +34,7 @@ __all__ = [
     "load_catalog",
     "load_contract",
     "load_contracts",
+    "validate_document",
 ]
 
 CATALOG_FILE = Path("common") / "errors.yaml"
@@ -130,7 +131,7 @@ def load_catalog(path: Path) -> ErrorCatalog | list[ContractIssue]:
     document = read_yaml(path)
     if isinstance(document, ContractIssue):
         return [document]
-    catalog = _validate(ErrorCatalog, document)
+    catalog = validate_document(ErrorCatalog, document)
     if isinstance(catalog, list):
         return catalog
     catalog._path = document.path
@@ -146,7 +147,7 @@ def load_contract(path: Path, catalog: ErrorCatalog) -> Contract | list[Contract
     document = read_yaml(path)
     if isinstance(document, ContractIssue):
         return [document]
-    contract = _validate(Contract, document)
+    contract = validate_document(Contract, document)
     if isinstance(contract, list):
         return contract
     contract._path = document.path
@@ -159,7 +160,8 @@ def load_contract(path: Path, catalog: ErrorCatalog) -> Contract | list[Contract
 # --- pydantic errors -> issues ------------------------------------------------------------
 
 
-def _validate(model: type[M], document: YamlDocument) -> M | list[ContractIssue]:
+def validate_document(model: type[M], document: YamlDocument) -> M | list[ContractIssue]:
+    """Validate YAML data with a pydantic model; issues carry file:line:column and key path."""
     try:
         return model.model_validate(document.data)
     except ValidationError as exc:

@@ -86,7 +86,7 @@ def evaluate_invariants(
                 steps = fields[join_path(invariant.scope, relative)].steps[len(scope_steps):]
                 return next(resolve(scope, steps, pointer, decoded_at, decoded), None)
 
-            for where, message, expected, observed in _violations(invariant, at, request):
+            for where, relative, message, expected, observed in _violations(invariant, at, request):
                 findings.append(
                     Finding(
                         operation=contract.operation,
@@ -96,7 +96,7 @@ def evaluate_invariants(
                         message=f"{invariant.id}: {message}",
                         expected=expected,
                         observed=observed,
-                        field=join_path(invariant.scope, _field_of(invariant)),
+                        field=join_path(invariant.scope, relative),
                         contract_location=location,
                         decoded_at=where[2],
                         rule=invariant.id,
@@ -105,19 +105,7 @@ def evaluate_invariants(
     return findings
 
 
-def _field_of(invariant: Invariant) -> str:
-    match invariant:
-        case OrderInvariant():
-            return invariant.fields[-1]
-        case PrefixInvariant() | EchoInvariant():
-            return invariant.field
-        case ConditionalInvariant():
-            return invariant.when.field
-        case CountInvariant():
-            return invariant.array
-
-
-Violation = tuple[Match, str, Any, str | None]
+Violation = tuple[Match, str, str, Any, str | None]  # where, field, message, expected, observed
 
 
 def _violations(invariant: Invariant, at: Any, request: Mapping[str, Any] | None) -> Iterator[Violation]:
@@ -129,7 +117,7 @@ def _violations(invariant: Invariant, at: Any, request: Mapping[str, Any] | None
             if field and prefix and isinstance(field[1], str) and isinstance(prefix[1], str):
                 head = prefix[1] + invariant.separator
                 if not field[1].startswith(head):
-                    yield field, f"{invariant.field} does not start with '{head}'", f"{head}…", excerpt(field[1])
+                    yield field, invariant.field, f"{invariant.field} does not start with '{head}'", f"{head}…", excerpt(field[1])
         case ConditionalInvariant():
             when = at(invariant.when.field)
             if when is None or when[1] not in invariant.when.values:
@@ -138,22 +126,22 @@ def _violations(invariant: Invariant, at: Any, request: Mapping[str, Any] | None
             for name in invariant.present:
                 found = at(name)
                 if found is None or _absent(found[1]):
-                    yield (found or when), f"{state} but {name} is missing", f"{name} present", None
+                    yield (found or when), name, f"{state} but {name} is missing", f"{name} present", None
             for name in invariant.absent:
                 found = at(name)
                 if found is not None and not _absent(found[1]):
-                    yield found, f"{state} but {name} is set", f"no {name}", excerpt(found[1])
+                    yield found, name, f"{state} but {name} is set", f"no {name}", excerpt(found[1])
         case CountInvariant():
             array, bound = at(invariant.array), at(invariant.at_most)
             if array and bound and isinstance(array[1], list) and isinstance(bound[1], int):
                 if len(array[1]) > bound[1]:
-                    yield array, f"{len(array[1])} {invariant.array} but {invariant.at_most} is {bound[1]}", f"at most {bound[1]}", str(len(array[1]))
+                    yield array, invariant.array, f"{len(array[1])} {invariant.array} but {invariant.at_most} is {bound[1]}", f"at most {bound[1]}", str(len(array[1]))
         case EchoInvariant():
             if request is None or invariant.parameter not in request:
                 return
             found = at(invariant.field)
             if found is not None and found[1] != request[invariant.parameter]:
-                yield found, f"{invariant.field} differs from the request's {invariant.parameter}", excerpt(request[invariant.parameter]), excerpt(found[1])
+                yield found, invariant.field, f"{invariant.field} differs from the request's {invariant.parameter}", excerpt(request[invariant.parameter]), excerpt(found[1])
 
 
 def _absent(value: Any) -> bool:
@@ -169,6 +157,7 @@ def _order(invariant: OrderInvariant, at: Any) -> Iterator[Violation]:
             relation = "<" if invariant.strict else "<="
             yield (
                 second,
+                after,
                 f"{after} ({excerpt(second[1])}) is before {before} ({excerpt(first[1])})",
                 f"{before} {relation} {after}",
                 f"{before}={excerpt(first[1])}, {after}={excerpt(second[1])}",

@@ -1,0 +1,89 @@
+"""Documentation lint: the pages' own examples checked against the pages' own tables.
+
+Every example a contract keeps (whole responses and the per-variant payload examples) is run
+through the drift engine, and every disagreement between sources that a contract records is
+reported too, so each self-contradiction of the documentation becomes a finding.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+
+from aliconform.contracts import Contract, ContractSet, iter_fields
+from aliconform.contracts.model import Divergence
+from aliconform.drift.checker import Walker
+from aliconform.drift.engine import check_body, compiled, parse_body
+from aliconform.drift.findings import Finding, Kind, excerpt
+from aliconform.drift.policy import DEFAULT_SEVERITY
+
+__all__ = ["field_pointer", "lint_contract", "lint_docs"]
+
+
+def lint_docs(contracts: ContractSet) -> list[Finding]:
+    return [finding for contract in contracts.values() for finding in lint_contract(contract)]
+
+
+def lint_contract(contract: Contract) -> list[Finding]:
+    return list(_example_findings(contract)) + list(_divergence_findings(contract))
+
+
+def _source(contract: Contract, location: str) -> str:
+    return f"documentation {contract.sources.documentation.file} > {location}"
+
+
+def _example_findings(contract: Contract) -> Iterator[Finding]:
+    entry = compiled(contract)
+    for example in contract.examples:
+        source = _source(contract, example.location)
+        if example.of is None:
+            yield from check_body(entry, example.body, example.status, source=source)
+            continue
+        data, problem = parse_body(example.body)
+        if problem is not None:
+            yield replace(problem, operation=contract.operation, source=source)
+            continue
+        field = entry.fields[example.of]
+        walker = Walker(contract)
+        walker.value(data, field.spec, "", example.of, field.key_path, (), None)
+        for finding in walker.findings:
+            yield finding.with_source(source)
+
+
+def field_pointer(field_path: str) -> str:
+    """A JSON-pointer pattern for a contract field path: `A.B[].C(X).d` -> `/A/B/*/C/d`."""
+    without_variants = re.sub(r"\((?:[^()]|\([^()]*\))*\)(?=$|[.\[])", "", field_path)
+    return "/" + without_variants.replace("[]", "/*").replace(".", "/").replace("//", "/")
+
+
+def _divergence_findings(contract: Contract) -> Iterator[Finding]:
+    for entry in iter_fields(contract):
+        for index, divergence in enumerate(entry.spec.divergences):
+            yield _divergence(contract, divergence, entry.path, contract.location((*entry.key_path, "divergences", index)))
+    for name, spec in contract.request.parameters.items():
+        for index, divergence in enumerate(spec.divergences):
+            yield _divergence(contract, divergence, f"request {name}", contract.location(("request", "parameters", name, "divergences", index)))
+    for code, spec in contract.errors.codes.items():
+        for index, divergence in enumerate(spec.divergences):
+            yield _divergence(contract, divergence, f"error {code}", contract.location(("errors", "codes", code, "divergences", index)))
+
+
+def _divergence(contract: Contract, divergence: Divergence, field: str, location: str) -> Finding:
+    claims = "; ".join(
+        f"{claim.source.value}{f' ({claim.where})' if claim.where else ''} says {excerpt(claim.says, 60)}"
+        for claim in divergence.claims
+    )
+    return Finding(
+        operation=contract.operation,
+        kind=Kind.DOCUMENTED_DIVERGENCE,
+        severity=DEFAULT_SEVERITY[Kind.DOCUMENTED_DIVERGENCE],
+        path=field_pointer(field) if not field.startswith(("request ", "error ")) else "",
+        message=f"the sources disagree on the {divergence.aspect} of {field}: {claims}",
+        expected=divergence.kept,
+        observed=excerpt([claim.says for claim in divergence.claims], 160),
+        field=field,
+        contract_location=location,
+        rule=divergence.aspect,
+        source=_source(contract, "recorded divergence"),
+    )

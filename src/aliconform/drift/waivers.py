@@ -1,0 +1,147 @@
+"""Known drift, on purpose: the drift policy file, waivers, and the verdict of a run.
+
+The policy file (drift-policy.yaml at the project root, reviewed like code) overrides severities
+and accepts specific findings with a reason and an optional expiry date. A waiver that has
+expired no longer waives, and a waiver that matched nothing in a run is reported: both are
+themselves part of the verdict.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aliconform.contracts.loader import validate_document
+from aliconform.contracts.yamlsource import read_yaml
+from aliconform.drift.findings import Finding, Kind, Severity
+from aliconform.drift.policy import SeverityOverride, SeverityPolicy
+from aliconform.errors import ContractError, ContractIssue
+
+__all__ = ["DEFAULT_POLICY_FILE", "DriftPolicy", "Verdict", "Waiver", "judge", "load_policy"]
+
+DEFAULT_POLICY_FILE = Path("drift-policy.yaml")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Waiver(_Strict):
+    """Accept findings that match every given criterion."""
+
+    id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    operation: str
+    kind: Kind
+    path: str | None = Field(default=None, description="Glob over the finding's JSON pointer")
+    rule: str | None = Field(default=None, description="Invariant id, error code or aspect")
+    source: str | None = Field(default=None, description="Glob over the checked source")
+    reason: str = Field(min_length=10)
+    expires: dt.date | None = None
+
+    def matches(self, finding: Finding) -> bool:
+        return (
+            self.operation == finding.operation
+            and self.kind is finding.kind
+            and (self.path is None or fnmatch.fnmatchcase(finding.path, self.path))
+            and (self.rule is None or self.rule == finding.rule)
+            and (self.source is None or fnmatch.fnmatchcase(finding.source or "", self.source))
+        )
+
+    def expired(self, today: dt.date) -> bool:
+        return self.expires is not None and self.expires < today
+
+
+class _Override(_Strict):
+    severity: Severity
+    reason: str = Field(min_length=10)
+    kind: Kind | None = None
+    operation: str | None = None
+    path: str | None = None
+
+
+class DriftPolicy(_Strict):
+    format_version: Literal[1] = 1
+    severity: list[_Override] = Field(default_factory=list)
+    waivers: list[Waiver] = Field(default_factory=list)
+
+    def severity_policy(self) -> SeverityPolicy:
+        return SeverityPolicy(
+            [SeverityOverride(o.severity, o.reason, o.kind, o.operation, o.path) for o in self.severity]
+        )
+
+
+def load_policy(path: str | os.PathLike[str] | None = None) -> DriftPolicy:
+    """The drift policy; an absent default file means no overrides and no waivers."""
+    target = Path(path) if path is not None else DEFAULT_POLICY_FILE
+    if path is None and not target.is_file():
+        return DriftPolicy()
+    document = read_yaml(target)
+    if isinstance(document, ContractIssue):
+        raise ContractError([document])
+    policy = validate_document(DriftPolicy, document)
+    if isinstance(policy, list):
+        raise ContractError(policy)
+    ids = [waiver.id for waiver in policy.waivers]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        issue = document.issue(("waivers",), f"duplicate waiver id(s): {', '.join(duplicates)}")
+        raise ContractError([issue])
+    return policy
+
+
+@dataclass
+class Verdict:
+    """New findings, waived ones, and the waivers that need attention."""
+
+    new: list[Finding] = field(default_factory=list)
+    waived: list[tuple[Finding, Waiver]] = field(default_factory=list)
+    expired: list[Waiver] = field(default_factory=list)
+    unused: list[Waiver] = field(default_factory=list)
+
+    @property
+    def new_breaking(self) -> list[Finding]:
+        return [f for f in self.new if f.severity is Severity.BREAKING]
+
+    @property
+    def passed(self) -> bool:
+        return not self.new_breaking
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.passed else 1
+
+
+def judge(
+    findings: Sequence[Finding],
+    policy: DriftPolicy | None = None,
+    *,
+    operations: Iterable[str] | None = None,
+    today: dt.date | None = None,
+) -> Verdict:
+    """Apply severity overrides and waivers. operations: the scope of the run, for unused waivers."""
+    policy = policy or DriftPolicy()
+    today = today or dt.date.today()
+    findings = policy.severity_policy().apply(list(findings))
+    verdict = Verdict()
+    active = [w for w in policy.waivers if not w.expired(today)]
+    verdict.expired = [w for w in policy.waivers if w.expired(today)]
+    used: set[str] = set()
+    for finding in findings:
+        waiver = next((w for w in active if w.matches(finding)), None)
+        if waiver is None:
+            verdict.new.append(finding)
+        else:
+            used.add(waiver.id)
+            verdict.waived.append((finding, waiver))
+    scope = set(operations) if operations is not None else None
+    verdict.unused = [
+        w for w in active if w.id not in used and (scope is None or w.operation in scope)
+    ]
+    return verdict
