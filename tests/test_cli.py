@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +69,43 @@ def test_validate_and_version(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--version")
     assert code == 0
     assert out.startswith("aliconform ")
+
+
+def test_check_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    good = tmp_path / "good.json"
+    good.write_text('{"RequestId": "r", "JobStatus": "Processing"}')
+    assert run(capsys, "check", "QuerySmarttagJob", str(good))[0] == 0
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"RequestId": 1, "JobStatus": "Processing"}')
+    code, out, _ = run(capsys, "check", "QuerySmarttagJob", str(bad), "--format", "json")
+    assert code == 1
+    report = json.loads(out)
+    assert report["schema_version"] == 1
+    assert [(f["kind"], f["path"], f["source"]) for f in report["findings"]] == [
+        ("type-mismatch", "/RequestId", str(bad))
+    ]
+    code, _, err = run(capsys, "check", "QuerySmarttagJob", str(tmp_path / "missing.json"))
+    assert code == 2
+    assert "cannot read file" in err
+    error_body = tmp_path / "error.json"
+    error_body.write_text('{"RequestId": "r", "Code": "Throttling.User", "Message": "m"}')
+    assert run(capsys, "check", "QuerySmarttagJob", str(error_body), "--status", "400")[0] == 0
+
+
+def test_lint_docs_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "lint-docs", "--format", "json")
+    report = json.loads(out)
+    waived = {f["waived_by"] for f in report["findings"] if f["waived_by"]}
+    assert code == 0, "the known contradictions are waived in drift-policy.yaml"
+    assert waived == {
+        "video-moderation-example-userdata-object",
+        "video-moderation-example-label-object",
+        "iproduction-example-cover-result-empty",
+    }
+    assert len(report["findings"]) == 17
+    assert report["unused_waivers"] == []
+    assert report["expired_waivers"] == []
+
+
+def test_bad_format_option(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(capsys, "lint-docs", "--format", "xml")[0] == 2

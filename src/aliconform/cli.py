@@ -389,11 +389,12 @@ def _emit(verdict: Verdict, output: str, title: str) -> None:
     if output == "json":
         sys.stdout.write(json.dumps(_verdict_json(verdict), indent=2, ensure_ascii=False) + "\n")
         return
-    rows = [(f, None) for f in verdict.new] + [(f, w.id) for f, w in verdict.waived]
+    rows: list[tuple[Finding, str | None]] = [(f, None) for f in verdict.new]
+    rows += [(f, w.id) for f, w in verdict.waived]
     table = Table(title=f"{title}: {len(verdict.new)} new, {len(verdict.waived)} waived")
     for column in ("severity", "kind", "operation", "path", "message", "contract", "waiver"):
         table.add_column(column, overflow="fold")
-    for finding, waiver in rows:
+    for finding, waiver_id in rows:
         table.add_row(
             finding.severity.value,
             finding.kind.value,
@@ -401,11 +402,13 @@ def _emit(verdict: Verdict, output: str, title: str) -> None:
             finding.path or "/",
             finding.message,
             finding.contract_location or "",
-            waiver or "",
+            waiver_id or "",
         )
     out.print(table)
     for waiver in verdict.expired:
-        out.print(f"[yellow]expired waiver[/yellow] {waiver.id} (expired {waiver.expires}): {waiver.reason}")
+        out.print(
+            f"[yellow]expired waiver[/yellow] {waiver.id} (expired {waiver.expires}): {waiver.reason}"
+        )
     for waiver in verdict.unused:
         out.print(f"[yellow]unused waiver[/yellow] {waiver.id}: matches nothing any more")
     breaking = len(verdict.new_breaking)
@@ -422,7 +425,9 @@ def _verdict_json(verdict: Verdict) -> dict[str, Any]:
         "findings": [row(f, None) for f in verdict.new] + [row(f, w.id) for f, w in verdict.waived],
         "expired_waivers": [w.id for w in verdict.expired],
         "unused_waivers": [w.id for w in verdict.unused],
-        "severity_rationale": {k.value: {"severity": s.value, "why": why} for k, (s, why) in SEVERITY_RATIONALE.items()},
+        "severity_rationale": {
+            k.value: {"severity": s.value, "why": why} for k, (s, why) in SEVERITY_RATIONALE.items()
+        },
     }
 
 

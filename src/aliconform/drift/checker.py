@@ -131,7 +131,9 @@ class Walker:
                         decoded_at=decoded_at,
                     )
                 continue
-            self.value(item, child, child_pointer, child_path, (*fields_key, key), decoded_at, value)
+            self.value(
+                item, child, child_pointer, child_path, (*fields_key, key), decoded_at, value
+            )
         for key, child in fields.items():
             if child.required and key not in value:
                 self.add(
@@ -201,7 +203,13 @@ class Walker:
             self._range(value, spec, pointer, field, key_path, decoded_at)
         elif expected == "object":
             self.object_fields(
-                value, spec.fields or {}, pointer, field, key_path, decoded_at, open_object=spec.open
+                value,
+                spec.fields or {},
+                pointer,
+                field,
+                key_path,
+                decoded_at,
+                open_object=spec.open,
             )
         elif expected == "array":
             assert spec.items is not None
@@ -302,7 +310,8 @@ class Walker:
         if payload.shape is not None:
             variant, shape, shape_key = PLAIN_PAYLOAD, payload.shape, (*key_path, "json", "shape")
         else:
-            assert payload.discriminator is not None and payload.variants is not None
+            assert payload.discriminator is not None
+            assert payload.variants is not None
             chosen = (siblings or {}).get(payload.discriminator)
             variant = chosen if isinstance(chosen, str) else ""
             found = payload.variants.get(variant)

@@ -58,15 +58,22 @@ def field_pointer(field_path: str) -> str:
 
 
 def _divergence_findings(contract: Contract) -> Iterator[Finding]:
-    for entry in iter_fields(contract):
-        for index, divergence in enumerate(entry.spec.divergences):
-            yield _divergence(contract, divergence, entry.path, contract.location((*entry.key_path, "divergences", index)))
-    for name, spec in contract.request.parameters.items():
-        for index, divergence in enumerate(spec.divergences):
-            yield _divergence(contract, divergence, f"request {name}", contract.location(("request", "parameters", name, "divergences", index)))
-    for code, spec in contract.errors.codes.items():
-        for index, divergence in enumerate(spec.divergences):
-            yield _divergence(contract, divergence, f"error {code}", contract.location(("errors", "codes", code, "divergences", index)))
+    """Each divergence a contract records, on fields, request parameters and error codes."""
+    places: list[tuple[str, list[Divergence], tuple[str | int, ...]]] = [
+        (entry.path, entry.spec.divergences, entry.key_path) for entry in iter_fields(contract)
+    ]
+    places += [
+        (f"request {name}", parameter.divergences, ("request", "parameters", name))
+        for name, parameter in contract.request.parameters.items()
+    ]
+    places += [
+        (f"error {code}", error.divergences, ("errors", "codes", code))
+        for code, error in contract.errors.codes.items()
+    ]
+    for label, divergences, key_path in places:
+        for index, divergence in enumerate(divergences):
+            location = contract.location((*key_path, "divergences", index))
+            yield _divergence(contract, divergence, label, location)
 
 
 def _divergence(contract: Contract, divergence: Divergence, field: str, location: str) -> Finding:

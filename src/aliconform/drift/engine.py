@@ -41,7 +41,12 @@ class CompiledContract:
     def build(cls, contract: Contract) -> CompiledContract:
         codes = contract.error_codes()
         templates = [
-            (re.compile("^" + re.sub(r"\\\{[A-Za-z]+\\\}", "[A-Za-z0-9]+", re.escape(code)) + "$"), code)
+            (
+                re.compile(
+                    "^" + re.sub(r"\\\{[A-Za-z]+\\\}", "[A-Za-z0-9]+", re.escape(code)) + "$"
+                ),
+                code,
+            )
             for code in codes
             if "{" in code
         ]
@@ -106,8 +111,8 @@ def parse_body(body: Body) -> tuple[Any, Finding | None]:
 
 
 def _looks_like_html(body: bytes | str) -> bool:
-    head = body[:200].lstrip().lower()
-    return head.startswith((b"<", "<")) if isinstance(head, bytes) else head.startswith("<")
+    head = body[:200].lstrip()
+    return head.startswith(b"<") if isinstance(head, bytes) else head.startswith("<")
 
 
 def _unparseable(message: str, body: bytes | str) -> Finding:
@@ -197,7 +202,9 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
     return None
 
 
-def _check_success(entry: CompiledContract, data: Any, request: Mapping[str, Any] | None) -> list[Finding]:
+def _check_success(
+    entry: CompiledContract, data: Any, request: Mapping[str, Any] | None
+) -> list[Finding]:
     contract = entry.contract
     walker = Walker(contract)
     if not isinstance(data, dict):
@@ -224,7 +231,14 @@ def _check_error(entry: CompiledContract, data: Any, status: int) -> list[Findin
     walker = Walker(contract, locate=lambda key_path: _catalog_location(catalog, key_path))
     base = ("envelopes", contract.errors.envelope)
     if not isinstance(data, dict):
-        walker.add(Kind.TYPE_MISMATCH, "", f"the error body is a JSON {json_type(data)}, not an object", key_path=base, expected="object", observed=data)
+        walker.add(
+            Kind.TYPE_MISMATCH,
+            "",
+            f"the error body is a JSON {json_type(data)}, not an object",
+            key_path=base,
+            expected="object",
+            observed=data,
+        )
         return walker.findings
     walker.object_fields(data, envelope.fields, "", "", base, ())
     code = data.get("Code")

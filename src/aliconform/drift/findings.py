@@ -54,7 +54,9 @@ class Finding:
     message: str
     expected: Any = None
     observed: str | None = None  # a short, escaped excerpt, never the whole value
-    field: str | None = None  # contract field path, e.g. Results.Result[].Data(VideoLabel).persons[]
+    field: str | None = (
+        None  # contract field path, e.g. Results.Result[].Data(VideoLabel).persons[]
+    )
     contract_location: str | None = None  # file:line of the field (or invariant, or code)
     decoded_at: tuple[str, ...] = ()  # pointers of the JSON-string fields decoded on the way
     rule: str | None = None  # invariant id, error code, or divergence aspect

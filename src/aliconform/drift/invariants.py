@@ -7,8 +7,10 @@ decoded, a payload variant matches only when its sibling discriminator says so).
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -68,6 +70,23 @@ def resolve(
         yield from resolve(inner, rest, pointer, (*decoded_at, pointer), decoded)
 
 
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """One instance of an invariant's scope in the data; resolves the invariant's field paths."""
+
+    value: Any
+    pointer: str
+    decoded_at: tuple[str, ...]
+    scope: str
+    depth: int  # number of steps from the root to the scope
+    fields: Mapping[str, FieldEntry]
+    decoded: Mapping[str, Any] | None
+
+    def at(self, relative: str) -> Match | None:
+        steps = self.fields[join_path(self.scope, relative)].steps[self.depth :]
+        return next(resolve(self.value, steps, self.pointer, self.decoded_at, self.decoded), None)
+
+
 def evaluate_invariants(
     contract: Contract,
     fields: Mapping[str, FieldEntry],
@@ -80,13 +99,13 @@ def evaluate_invariants(
     for index, invariant in enumerate(contract.invariants):
         scope_steps = fields[invariant.scope].steps if invariant.scope else ()
         location = contract.location(("invariants", index))
-        for pointer, scope, decoded_at in resolve(body, scope_steps, decoded=decoded):
-
-            def at(relative: str, scope: Any = scope, pointer: str = pointer, decoded_at: tuple[str, ...] = decoded_at) -> Match | None:
-                steps = fields[join_path(invariant.scope, relative)].steps[len(scope_steps):]
-                return next(resolve(scope, steps, pointer, decoded_at, decoded), None)
-
-            for where, relative, message, expected, observed in _violations(invariant, at, request):
+        for pointer, value, decoded_at in resolve(body, scope_steps, decoded=decoded):
+            scope = _Scope(
+                value, pointer, decoded_at, invariant.scope, len(scope_steps), fields, decoded
+            )
+            for where, relative, message, expected, observed in _violations(
+                invariant, scope.at, request
+            ):
                 findings.append(
                     Finding(
                         operation=contract.operation,
@@ -108,7 +127,9 @@ def evaluate_invariants(
 Violation = tuple[Match, str, str, Any, str | None]  # where, field, message, expected, observed
 
 
-def _violations(invariant: Invariant, at: Any, request: Mapping[str, Any] | None) -> Iterator[Violation]:
+def _violations(
+    invariant: Invariant, at: Any, request: Mapping[str, Any] | None
+) -> Iterator[Violation]:
     match invariant:
         case OrderInvariant():
             yield from _order(invariant, at)
@@ -117,7 +138,13 @@ def _violations(invariant: Invariant, at: Any, request: Mapping[str, Any] | None
             if field and prefix and isinstance(field[1], str) and isinstance(prefix[1], str):
                 head = prefix[1] + invariant.separator
                 if not field[1].startswith(head):
-                    yield field, invariant.field, f"{invariant.field} does not start with '{head}'", f"{head}…", excerpt(field[1])
+                    yield (
+                        field,
+                        invariant.field,
+                        f"{invariant.field} does not start with '{head}'",
+                        f"{head}…",
+                        excerpt(field[1]),
+                    )
         case ConditionalInvariant():
             when = at(invariant.when.field)
             if when is None or when[1] not in invariant.when.values:
@@ -126,33 +153,56 @@ def _violations(invariant: Invariant, at: Any, request: Mapping[str, Any] | None
             for name in invariant.present:
                 found = at(name)
                 if found is None or _absent(found[1]):
-                    yield (found or when), name, f"{state} but {name} is missing", f"{name} present", None
+                    yield (
+                        (found or when),
+                        name,
+                        f"{state} but {name} is missing",
+                        f"{name} present",
+                        None,
+                    )
             for name in invariant.absent:
                 found = at(name)
                 if found is not None and not _absent(found[1]):
                     yield found, name, f"{state} but {name} is set", f"no {name}", excerpt(found[1])
         case CountInvariant():
             array, bound = at(invariant.array), at(invariant.at_most)
-            if array and bound and isinstance(array[1], list) and isinstance(bound[1], int):
-                if len(array[1]) > bound[1]:
-                    yield array, invariant.array, f"{len(array[1])} {invariant.array} but {invariant.at_most} is {bound[1]}", f"at most {bound[1]}", str(len(array[1]))
+            if (
+                array
+                and bound
+                and isinstance(array[1], list)
+                and isinstance(bound[1], int)
+                and len(array[1]) > bound[1]
+            ):
+                yield (
+                    array,
+                    invariant.array,
+                    f"{len(array[1])} {invariant.array} but {invariant.at_most} is {bound[1]}",
+                    f"at most {bound[1]}",
+                    str(len(array[1])),
+                )
         case EchoInvariant():
             if request is None or invariant.parameter not in request:
                 return
             found = at(invariant.field)
             if found is not None and found[1] != request[invariant.parameter]:
-                yield found, invariant.field, f"{invariant.field} differs from the request's {invariant.parameter}", excerpt(request[invariant.parameter]), excerpt(found[1])
+                yield (
+                    found,
+                    invariant.field,
+                    f"{invariant.field} differs from the request's {invariant.parameter}",
+                    excerpt(request[invariant.parameter]),
+                    excerpt(found[1]),
+                )
 
 
 def _absent(value: Any) -> bool:
     return value is None or value == ""
 
 
-def _order(invariant: OrderInvariant, at: Any) -> Iterator[Violation]:
+def _order(invariant: OrderInvariant, at: Callable[[str], Match | None]) -> Iterator[Violation]:
     present = [(name, found) for name in invariant.fields if (found := at(name)) is not None]
     keyed = [(name, found, _sort_key(invariant.compare, found[1])) for name, found in present]
     comparable = [item for item in keyed if item[2] is not None]
-    for (before, first, low), (after, second, high) in zip(comparable, comparable[1:], strict=False):
+    for (before, first, low), (after, second, high) in itertools.pairwise(comparable):
         if high < low or (invariant.strict and high == low):
             relation = "<" if invariant.strict else "<="
             yield (

@@ -14,12 +14,15 @@ from aliconform.drift.findings import Finding, Kind, Severity
 
 __all__ = ["DEFAULT_SEVERITY", "SEVERITY_RATIONALE", "SeverityOverride", "SeverityPolicy"]
 
-B, W, I = Severity.BREAKING, Severity.WARNING, Severity.INFO
+B, W, INFO = Severity.BREAKING, Severity.WARNING, Severity.INFO
 
 #: kind -> (default severity, why). Read this table to know what fails a build.
 SEVERITY_RATIONALE: dict[Kind, tuple[Severity, str]] = {
     Kind.UNPARSEABLE_BODY: (B, "a parser gets no JSON at all"),
-    Kind.MISSING_REQUIRED_FIELD: (B, "code that reads the field gets nothing where it was promised"),
+    Kind.MISSING_REQUIRED_FIELD: (
+        B,
+        "code that reads the field gets nothing where it was promised",
+    ),
     Kind.TYPE_MISMATCH: (B, "typed access (an int, a list, a dict) fails or misreads the value"),
     Kind.UNEXPECTED_NULL: (B, "a null where a value is documented fails typed access"),
     Kind.INVALID_JSON_PAYLOAD: (B, "decoding the JSON inside the string raises"),
@@ -30,15 +33,26 @@ SEVERITY_RATIONALE: dict[Kind, tuple[Severity, str]] = {
     ),
     Kind.UNDOCUMENTED_HTTP_STATUS: (B, "error handling keyed on the documented statuses misses it"),
     Kind.UNDOCUMENTED_FIELD: (W, "tolerant readers ignore an added field; strict models reject it"),
-    Kind.FORMAT_VIOLATION: (W, "the value has the right type but parsing it (a date, a URI) may fail"),
+    Kind.FORMAT_VIOLATION: (
+        W,
+        "the value has the right type but parsing it (a date, a URI) may fail",
+    ),
     Kind.OUT_OF_RANGE: (W, "the value is typed right but outside the documented range"),
     Kind.UNDOCUMENTED_VARIANT: (W, "the payload shape for this type is not documented"),
-    Kind.INVARIANT_VIOLATION: (W, "each field is well-formed but together they contradict the docs"),
+    Kind.INVARIANT_VIOLATION: (
+        W,
+        "each field is well-formed but together they contradict the docs",
+    ),
     Kind.UNDOCUMENTED_ERROR_CODE: (W, "the error falls through to generic handling"),
     Kind.ERROR_STATUS_MISMATCH: (W, "the code is documented, with another HTTP status"),
-    Kind.DOCUMENTED_DIVERGENCE: (I, "the sources disagree; the contract records it with a reason"),
+    Kind.DOCUMENTED_DIVERGENCE: (
+        INFO,
+        "the sources disagree; the contract records it with a reason",
+    ),
 }
-DEFAULT_SEVERITY: dict[Kind, Severity] = {kind: sev for kind, (sev, _) in SEVERITY_RATIONALE.items()}
+DEFAULT_SEVERITY: dict[Kind, Severity] = {
+    kind: sev for kind, (sev, _) in SEVERITY_RATIONALE.items()
+}
 
 
 @dataclass(frozen=True, slots=True)

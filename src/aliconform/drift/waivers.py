@@ -73,7 +73,10 @@ class DriftPolicy(_Strict):
 
     def severity_policy(self) -> SeverityPolicy:
         return SeverityPolicy(
-            [SeverityOverride(o.severity, o.reason, o.kind, o.operation, o.path) for o in self.severity]
+            [
+                SeverityOverride(o.severity, o.reason, o.kind, o.operation, o.path)
+                for o in self.severity
+            ]
         )
 
 

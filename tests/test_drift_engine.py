@@ -1,0 +1,340 @@
+"""check_response on hand-made responses: each finding kind, error bodies, the verdict."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from aliconform import ContractSet, UnknownOperationError
+from aliconform.drift import Kind, Severity, check_response
+from aliconform.drift.doclint import field_pointer, lint_docs
+from aliconform.drift.waivers import DriftPolicy, Waiver, judge, load_policy
+from aliconform.errors import ContractError
+
+OPERATIONS = [
+    "GetVideoLabelClassificationResult",
+    "GetImageModerationResult",
+    "GetVideoModerationResult",
+    "QuerySmarttagJob",
+    "QueryIProductionJob",
+]
+
+
+def kinds(findings: list) -> list[tuple[str, str]]:
+    return [(f.kind.value, f.path) for f in findings]
+
+
+def image(**changes: object) -> dict:
+    body = {
+        "RequestId": "E6A120B1-BEB3-0F63-A7C2-0783B6AAAAAA",
+        "ProjectName": "test-project",
+        "Status": "Succeeded",
+        "StartTime": "2023-04-03T09:44:31.029Z",
+        "EndTime": "2023-04-03T09:44:32Z",
+        "TaskType": "ImageModeration",
+        "TaskId": "ImageModeration-ff207203-3f93-4645-a041-7b8f0f000000",
+        "ModerationResult": {
+            "URI": "oss://test-bucket/test-object",
+            "Suggestion": "block",
+            "Categories": ["porn"],
+            "Frames": {"TotalCount": 30, "BlockFrames": [{"Rate": 30, "Offset": 2, "Label": "{}"}]},
+        },
+    }
+    body.update(changes)
+    return body
+
+
+def test_a_clean_response(contracts: ContractSet) -> None:
+    assert (
+        check_response("GetImageModerationResult", json.dumps(image()), contracts=contracts) == []
+    )
+    assert check_response("GetImageModerationResult", image(), contracts=contracts) == []
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"", [("unparseable-body", "")]),
+        (b"   ", [("unparseable-body", "")]),
+        (b"<html><body>502 Bad Gateway</body></html>", [("unparseable-body", "")]),
+        (b'{"RequestId": "x", "Status"', [("unparseable-body", "")]),
+        (b"[" * 50_000 + b"]" * 50_000, [("unparseable-body", "")]),
+        (b"\xff\xfe\x00", [("unparseable-body", "")]),
+        (b"[]", [("type-mismatch", "")]),
+        (b"null", [("type-mismatch", "")]),
+    ],
+    ids=["empty", "blank", "html", "truncated", "deep", "binary", "array", "null"],
+)
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_bodies_that_are_not_a_json_object(
+    contracts: ContractSet, operation: str, body: bytes, expected: list
+) -> None:
+    assert kinds(check_response(operation, body, contracts=contracts)) == expected
+
+
+def test_html_error_page_names_the_content_type(contracts: ContractSet) -> None:
+    findings = check_response(
+        "QuerySmarttagJob",
+        b"<html>busy</html>",
+        503,
+        {"Content-Type": "text/html"},
+        contracts=contracts,
+    )
+    assert kinds(findings) == [("unparseable-body", "")]
+    assert "HTML" in findings[0].message
+    assert "text/html" in findings[0].message
+
+
+def test_very_large_body(contracts: ContractSet) -> None:
+    frames = [{"Rate": 1.5, "Offset": i, "Label": "{}"} for i in range(50_000)]
+    body = image(ModerationResult={"Frames": {"TotalCount": 50_000, "BlockFrames": frames}})
+    assert check_response("GetImageModerationResult", json.dumps(body), contracts=contracts) == []
+
+
+def test_format_range_and_enum_findings(contracts: ContractSet) -> None:
+    body = image(StartTime="yesterday", EndTime="2023-04-03 09:44:32")
+    body["ModerationResult"]["URI"] = "https://bucket/object"
+    body["ModerationResult"]["Frames"]["TotalCount"] = -1
+    found = kinds(check_response("GetImageModerationResult", body, contracts=contracts))
+    assert ("format-violation", "/StartTime") in found
+    assert ("format-violation", "/EndTime") in found
+    assert ("format-violation", "/ModerationResult/URI") in found
+    assert ("out-of-range", "/ModerationResult/Frames/TotalCount") in found
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"TaskId": "VideoModeration-1"},
+            ("invariant-violation", "/TaskId", "task-id-carries-task-type"),
+        ),
+        (
+            {"EndTime": "2023-04-03T09:44:30.999999999Z"},
+            ("invariant-violation", "/EndTime", "end-not-before-start"),
+        ),
+        ({"Status": "Failed"}, ("invariant-violation", "/Status", "failed-has-error")),
+        ({"Status": "Running"}, ("invariant-violation", "/EndTime", "running-has-not-ended")),
+        ({"Code": "InternalError"}, ("invariant-violation", "/Code", "succeeded-has-no-error")),
+    ],
+)
+def test_invariants(contracts: ContractSet, changes: dict, expected: tuple) -> None:
+    findings = check_response("GetImageModerationResult", image(**changes), contracts=contracts)
+    assert [(f.kind.value, f.path, f.rule) for f in findings][:1] == [expected]
+    assert findings[0].contract_location
+    assert "GetImageModerationResult.yaml:" in findings[0].contract_location
+
+
+def test_count_and_echo_invariants(contracts: ContractSet) -> None:
+    body = image()
+    body["ModerationResult"]["Frames"]["TotalCount"] = 0
+    found = check_response(
+        "GetImageModerationResult",
+        body,
+        contracts=contracts,
+        request={"ProjectName": "other", "TaskId": body["TaskId"]},
+    )
+    assert [(f.path, f.rule) for f in found] == [
+        ("/ModerationResult/Frames/BlockFrames", "block-frames-within-total"),
+        ("/ProjectName", "project-echoes-request"),
+    ]
+
+
+def test_findings_inside_a_payload_chosen_by_its_sibling(contracts: ContractSet) -> None:
+    data = {
+        "persons": [{"name": 7, "occurrences": [{"from": 9.0, "to": 1.0, "scene": "closeUp"}]}],
+        "extra": 1,
+    }
+    body = {
+        "JobStatus": "Success",
+        "RequestId": "r",
+        "Results": {"Result": [{"Type": "VideoLabel", "Data": json.dumps(data)}]},
+    }
+    findings = check_response("QuerySmarttagJob", body, contracts=contracts, source="unit")
+    assert {(f.kind.value, f.path) for f in findings} == {
+        ("type-mismatch", "/Results/Result/0/Data/persons/0/name"),
+        ("undocumented-field", "/Results/Result/0/Data/extra"),
+        ("invariant-violation", "/Results/Result/0/Data/persons/0/occurrences/0/to"),
+    }
+    assert all(f.decoded_at == ("/Results/Result/0/Data",) for f in findings)
+    assert all(f.source == "unit" for f in findings)
+    assert {f.field for f in findings} >= {"Results.Result[].Data(VideoLabel).persons[].name"}
+    # The same payload under Type=Meta is judged by the Meta shape instead.
+    body["Results"]["Result"][0]["Type"] = "Meta"
+    meta = {f.path for f in check_response("QuerySmarttagJob", body, contracts=contracts)}
+    assert meta == {"/Results/Result/0/Data/persons", "/Results/Result/0/Data/extra"}
+
+
+def test_payload_that_is_not_json(contracts: ContractSet) -> None:
+    body = {
+        "RequestId": "r",
+        "JobId": "j",
+        "Status": "Success",
+        "FunctionName": "Cover",
+        "Result": "{oops",
+        "FinishTime": "2024-01-01T00:00:00Z",
+    }
+    findings = check_response("QueryIProductionJob", body, contracts=contracts)
+    assert kinds(findings) == [("invalid-json-payload", "/Result")]
+    assert findings[0].severity is Severity.BREAKING
+
+
+def test_error_bodies(contracts: ContractSet) -> None:
+    envelope = {
+        "RequestId": "r",
+        "HostId": "ice.cn-shanghai.aliyuncs.com",
+        "Code": "IdempotentParameterMismatch",
+        "Message": "m",
+        "Recommend": "https://next.api.aliyun.com/troubleshoot?q=x",
+    }
+    assert check_response("QueryIProductionJob", envelope, 400, contracts=contracts) == []
+    assert kinds(check_response("QueryIProductionJob", envelope, 404, contracts=contracts)) == [
+        ("error-status-mismatch", "/Code")
+    ]
+    assert kinds(check_response("QuerySmarttagJob", envelope, 400, contracts=contracts)) == [
+        ("undocumented-error-code", "/Code")
+    ]
+    missing = {
+        "RequestId": "r",
+        "HostId": "h",
+        "Code": "MissingJobId",
+        "Message": "JobId is mandatory for this action.",
+    }
+    assert check_response("QuerySmarttagJob", missing, 400, contracts=contracts) == []
+    odd = {"RequestId": "r", "Code": "Throttling.User", "Message": "m", "Retry": 1}
+    assert kinds(check_response("QuerySmarttagJob", odd, 429, contracts=contracts)) == [
+        ("undocumented-http-status", ""),
+        ("undocumented-field", "/Retry"),
+        ("error-status-mismatch", "/Code"),
+    ]
+    assert kinds(
+        check_response("QuerySmarttagJob", {"RequestId": "r"}, 500, contracts=contracts)
+    ) == [
+        ("missing-required-field", "/Code"),
+        ("missing-required-field", "/Message"),
+    ]
+
+
+def test_status_divergence_in_the_catalog_is_accepted(contracts: ContractSet) -> None:
+    body = {"RequestId": "r", "Code": "SignatureDoesNotMatch", "Message": "m"}
+    assert check_response("GetVideoModerationResult", body, 403, contracts=contracts) == []
+    assert check_response("GetVideoModerationResult", body, 400, contracts=contracts) == []
+
+
+def test_unknown_operation_is_the_only_exception(contracts: ContractSet) -> None:
+    with pytest.raises(UnknownOperationError):
+        check_response("QuerySmartTagJob", b"{}", contracts=contracts)
+
+
+# --- documentation lint ---------------------------------------------------------------------
+
+#: The seed documents' self-contradictions, as lint-docs reports them. Changing a contract or a
+#: seed page changes this list on purpose.
+DOCUMENTATION_CONTRADICTIONS = {
+    ("GetImageModerationResult", "invariant-violation", "/Code"),
+    ("GetImageModerationResult", "invariant-violation", "/Message"),
+    ("GetVideoLabelClassificationResult", "invariant-violation", "/Code"),
+    ("GetVideoLabelClassificationResult", "invariant-violation", "/Message"),
+    ("GetVideoLabelClassificationResult", "documented-divergence", "/Status"),
+    ("GetVideoModerationResult", "type-mismatch", "/UserData"),
+    ("GetVideoModerationResult", "type-mismatch", "/ModerationResult/Frames/BlockFrames/0/Label"),
+    ("GetVideoModerationResult", "invariant-violation", "/Code"),
+    ("GetVideoModerationResult", "invariant-violation", "/Message"),
+    ("GetVideoModerationResult", "documented-divergence", "/UserData"),
+    (
+        "GetVideoModerationResult",
+        "documented-divergence",
+        "/ModerationResult/Frames/BlockFrames/*/Label",
+    ),
+    ("QueryIProductionJob", "type-mismatch", "/Result"),
+    ("QueryIProductionJob", "invariant-violation", "/FinishTime"),
+    ("QueryIProductionJob", "documented-divergence", "/FunctionName"),
+    ("QuerySmarttagJob", "documented-divergence", "/Results/Result/*/Type"),
+    ("QuerySmarttagJob", "documented-divergence", "/Results/Result/*/Data/type"),
+    ("QuerySmarttagJob", "documented-divergence", "/Results/Result/*/Data/autoChapters"),
+}
+
+
+def test_lint_docs_pins_the_contradictions(contracts: ContractSet) -> None:
+    findings = lint_docs(contracts)
+    assert {(f.operation, f.kind.value, f.path) for f in findings} == DOCUMENTATION_CONTRADICTIONS
+    assert all(f.contract_location and ".yaml:" in f.contract_location for f in findings)
+    assert all(f.source and f.source.startswith("documentation ") for f in findings)
+    cover = next(f for f in findings if f.path == "/Result")
+    assert cover.decoded_at == ("/Result",)
+    assert cover.field == "Result(Cover)"
+
+
+def test_field_pointer() -> None:
+    assert (
+        field_pointer("Results.Result[].Data(VideoLabel).persons[].name")
+        == "/Results/Result/*/Data/persons/*/name"
+    )
+    assert field_pointer("UserData") == "/UserData"
+
+
+# --- waivers and severity ------------------------------------------------------------------
+
+
+def test_waivers_expiry_and_unused(contracts: ContractSet) -> None:
+    findings = check_response(
+        "GetVideoModerationResult",
+        {"RequestId": "r", "Status": "Done", "TaskId": "t"},
+        contracts=contracts,
+    )
+    assert kinds(findings) == [("undocumented-enum-value", "/Status")]
+    today = dt.date(2026, 11, 21)
+    waiver = Waiver(
+        id="new-status",
+        operation="GetVideoModerationResult",
+        kind=Kind.UNDOCUMENTED_ENUM_VALUE,
+        path="/Status",
+        reason="the service added Done in 2026",
+    )
+    verdict = judge(findings, DriftPolicy(waivers=[waiver]), today=today)
+    assert verdict.passed
+    assert not verdict.new
+    assert [w.id for _, w in verdict.waived] == ["new-status"]
+    expired = waiver.model_copy(update={"expires": dt.date(2026, 1, 1)})
+    verdict = judge(findings, DriftPolicy(waivers=[expired]), today=today)
+    assert not verdict.passed
+    assert verdict.expired == [expired]
+    elsewhere = waiver.model_copy(update={"path": "/Other"})
+    verdict = judge(
+        findings,
+        DriftPolicy(waivers=[elsewhere]),
+        operations=["GetVideoModerationResult"],
+        today=today,
+    )
+    assert verdict.unused == [elsewhere]
+    assert verdict.exit_code == 1
+
+
+def test_severity_override_per_kind_and_path(tmp_path: Path) -> None:
+    policy_file = tmp_path / "drift-policy.yaml"
+    policy_file.write_text(
+        "format_version: 1\nseverity:\n"
+        "  - {kind: undocumented-enum-value, path: /Status, severity: info, reason: statuses are advisory here}\n"
+    )
+    policy = load_policy(policy_file)
+    findings = check_response(
+        "GetVideoModerationResult", {"RequestId": "r", "Status": "Done", "TaskId": "t"}
+    )
+    verdict = judge(findings, policy)
+    assert [f.severity for f in verdict.new] == [Severity.INFO]
+    assert verdict.passed
+
+
+def test_policy_file_errors_name_the_line(tmp_path: Path) -> None:
+    policy_file = tmp_path / "drift-policy.yaml"
+    policy_file.write_text(
+        "format_version: 1\nwaivers:\n  - id: x\n    operation: Q\n    kind: undocumented-feild\n    reason: because it is so\n"
+    )
+    with pytest.raises(
+        ContractError,
+        match=r"drift-policy\.yaml:5:5: waivers\[0\]\.kind: 'undocumented-feild' is not one of .*did you mean 'undocumented-field'",
+    ):
+        load_policy(policy_file)
