@@ -338,3 +338,23 @@ def test_policy_file_errors_name_the_line(tmp_path: Path) -> None:
         match=r"drift-policy\.yaml:5:5: waivers\[0\]\.kind: 'undocumented-feild' is not one of .*did you mean 'undocumented-field'",
     ):
         load_policy(policy_file)
+
+
+def test_fast_path_is_as_strict_as_the_precise_path(contracts: ContractSet) -> None:
+    label = {"RequestId": "r", "Status": "Running", "TaskId": "t", "Labels": [{"LabelLevel": True}]}
+    assert kinds(
+        check_response("GetVideoLabelClassificationResult", label, contracts=contracts)
+    ) == [("type-mismatch", "/Labels/0/LabelLevel")]
+    label["Labels"][0]["LabelLevel"] = 1.0
+    assert kinds(
+        check_response("GetVideoLabelClassificationResult", label, contracts=contracts)
+    ) == [("type-mismatch", "/Labels/0/LabelLevel")]
+    label["Labels"][0]["LabelLevel"] = 4
+    assert kinds(
+        check_response("GetVideoLabelClassificationResult", label, contracts=contracts)
+    ) == [("undocumented-enum-value", "/Labels/0/LabelLevel")]
+    feb = image(StartTime="2023-02-30T00:00:00Z", EndTime=None)
+    del feb["EndTime"]
+    assert kinds(check_response("GetImageModerationResult", feb, contracts=contracts)) == [
+        ("format-violation", "/StartTime")
+    ]

@@ -31,7 +31,7 @@ __all__ = ["Location", "conformant_responses", "encode", "locations"]
 _MAX_ITEMS = 3
 _MAX_DEPTH = 4  # recursive shapes (mind-map topics) stop growing here
 
-_WORDS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=12)
+_WORDS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=12)
 
 _FORMAT_STRATEGIES: dict[str, st.SearchStrategy[str]] = {
     "date-time": st.builds(

@@ -13,9 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic_core import SchemaValidator, ValidationError
+
 from aliconform.contracts import Contract, ContractSet, FieldEntry, index_fields, load_contracts
 from aliconform.contracts.model import ErrorCode, FieldSpec
 from aliconform.drift.checker import Walker, json_type
+from aliconform.drift.fastpath import compile_fast_path
 from aliconform.drift.findings import Finding, Kind, excerpt
 from aliconform.drift.invariants import evaluate_invariants
 from aliconform.drift.policy import DEFAULT_SEVERITY
@@ -35,7 +38,7 @@ class CompiledContract:
     codes: dict[str, ErrorCode]
     templates: list[tuple[re.Pattern[str], str]]
     statuses: set[int]
-    fast: Any = field(default=None)  # the compiled fast path, when built
+    fast: SchemaValidator | None = field(default=None)  # None: the contract has no fast path
 
     @classmethod
     def build(cls, contract: Contract) -> CompiledContract:
@@ -54,7 +57,8 @@ class CompiledContract:
         for code in codes.values():
             statuses.add(code.http_status)
             statuses.update(_claimed_statuses(code))
-        return cls(contract, index_fields(contract), codes, templates, statuses)
+        fast = compile_fast_path(contract)
+        return cls(contract, index_fields(contract), codes, templates, statuses, fast)
 
     def lookup_code(self, code: str) -> tuple[str, ErrorCode] | None:
         if code in self.codes:
@@ -157,6 +161,11 @@ def check_body(
     source: str | None = None,
 ) -> list[Finding]:
     contract = entry.contract
+    if 200 <= status < 300 and entry.fast is not None:
+        conforming = _fast(entry.fast, body)
+        if conforming is not _NOT_JSON:
+            found = evaluate_invariants(contract, entry.fields, conforming, request=request)
+            return [f.with_source(source) for f in found] if source else found
     findings: list[Finding] = []
     if status not in entry.statuses and not 200 <= status < 300:
         findings.append(
@@ -187,6 +196,16 @@ def check_body(
                 _with(_unparseable("the body nests too deeply to check", ""), contract.operation)
             )
     return [f.with_source(source) for f in findings] if source else findings
+
+
+def _fast(validator: SchemaValidator, body: Body) -> Any:
+    """The validated, decoded body if it conforms in shape; _NOT_JSON if the precise path must look."""
+    try:
+        if isinstance(body, bytes | bytearray | memoryview | str):
+            return validator.validate_json(body)
+        return validator.validate_python(body)
+    except (ValidationError, ValueError, RecursionError):
+        return _NOT_JSON
 
 
 def _with(finding: Finding, operation: str, message: str | None = None) -> Finding:

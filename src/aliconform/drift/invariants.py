@@ -55,18 +55,20 @@ def resolve(
         if isinstance(value, list):
             for index, item in enumerate(value):
                 yield from resolve(item, rest, pointer_join(pointer, index), decoded_at, decoded)
-    elif isinstance(step, PayloadStep) and isinstance(value, str):
+    elif isinstance(step, PayloadStep):
         if step.discriminator is not None and (
             not isinstance(parent, dict) or parent.get(step.discriminator) != step.variant
         ):
             return
         if decoded is not None and pointer in decoded:
             inner = decoded[pointer]
-        else:
+        elif isinstance(value, str):
             try:
                 inner = json.loads(value)
             except (ValueError, RecursionError):
                 return  # reported by the checker as invalid-json-payload
+        else:
+            inner = value  # the fast path hands over payloads already decoded
         yield from resolve(inner, rest, pointer, (*decoded_at, pointer), decoded)
 
 
