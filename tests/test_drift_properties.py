@@ -102,7 +102,7 @@ def test_conformant_responses_have_no_findings(operation: str, data: st.DataObje
     # ...and they are answered by the fast path, not by the precise classifier.
     fast = compiled(CONTRACTS[operation]).fast
     assert fast is not None
-    fast.validate_json(json.dumps(body))
+    fast.validator.validate_json(json.dumps(body))
 
 
 def _pick(data: st.DataObject, candidates: list[Location]) -> Location:
@@ -213,7 +213,7 @@ def test_changing_a_type(operation: str, data: st.DataObject, to_null: bool) -> 
     fast = compiled(CONTRACTS[operation]).fast
     assert fast is not None
     with pytest.raises(ValidationError):
-        fast.validate_json(json.dumps(mutated))
+        fast.validator.validate_json(json.dumps(mutated))
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)

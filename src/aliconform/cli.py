@@ -431,6 +431,35 @@ def _verdict_json(verdict: Verdict) -> dict[str, Any]:
     }
 
 
+@app.command("bench")
+def bench(
+    count: Annotated[
+        int, typer.Option("--count", "-n", help="Conformant responses.", min=100)
+    ] = 100_000,
+    jsonschema_sample: Annotated[
+        int,
+        typer.Option(
+            "--jsonschema-sample", help="Responses timed with jsonschema (it is slow).", min=10
+        ),
+    ] = 2_000,
+    directory: ContractsDir = None,
+) -> None:
+    """Measure checking speed against orjson.loads and jsonschema, and peak memory. Prints figures."""
+    from aliconform.bench import run_bench
+
+    contracts = _load(directory)
+    with err.status("benchmark") as status:
+        result = run_bench(
+            contracts, count, jsonschema_sample, progress=lambda text: status.update(text)
+        )
+    table = Table(title="aliconform check benchmark (one run, side by side)")
+    table.add_column("measure")
+    table.add_column("figure", justify="right")
+    for name, figure in result.rows:
+        table.add_row(name, figure)
+    out.print(table)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and turn every expected error into a message and an exit code."""
     try:

@@ -18,7 +18,7 @@ from pydantic_core import SchemaValidator, ValidationError
 from aliconform.contracts import Contract, ContractSet, FieldEntry, index_fields, load_contracts
 from aliconform.contracts.model import ErrorCode, FieldSpec
 from aliconform.drift.checker import Walker, json_type
-from aliconform.drift.fastpath import compile_fast_path
+from aliconform.drift.fastpath import FastPath, compile_fast_path
 from aliconform.drift.findings import Finding, Kind, excerpt
 from aliconform.drift.invariants import evaluate_invariants
 from aliconform.drift.policy import DEFAULT_SEVERITY
@@ -38,7 +38,7 @@ class CompiledContract:
     codes: dict[str, ErrorCode]
     templates: list[tuple[re.Pattern[str], str]]
     statuses: set[int]
-    fast: SchemaValidator | None = field(default=None)  # None: the contract has no fast path
+    fast: FastPath | None = field(default=None)  # None: the contract has no fast path
 
     @classmethod
     def build(cls, contract: Contract) -> CompiledContract:
@@ -162,9 +162,11 @@ def check_body(
 ) -> list[Finding]:
     contract = entry.contract
     if 200 <= status < 300 and entry.fast is not None:
-        conforming = _fast(entry.fast, body)
+        conforming = _fast(entry.fast.validator, body)
         if conforming is not _NOT_JSON:
-            found = evaluate_invariants(contract, entry.fields, conforming, request=request)
+            found = evaluate_invariants(
+                contract, entry.fields, conforming, request=request, skip=entry.fast.invariants
+            )
             return [f.with_source(source) for f in found] if source else found
     findings: list[Finding] = []
     if status not in entry.statuses and not 200 <= status < 300:
@@ -201,7 +203,9 @@ def check_body(
 def _fast(validator: SchemaValidator, body: Body) -> Any:
     """The validated, decoded body if it conforms in shape; _NOT_JSON if the precise path must look."""
     try:
-        if isinstance(body, bytes | bytearray | memoryview | str):
+        if isinstance(body, memoryview):
+            body = bytes(body)
+        if isinstance(body, bytes | bytearray | str):
             return validator.validate_json(body)
         return validator.validate_python(body)
     except (ValidationError, ValueError, RecursionError):

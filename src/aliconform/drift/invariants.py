@@ -28,7 +28,7 @@ from aliconform.drift.findings import Finding, Kind, excerpt, pointer_join
 from aliconform.drift.formats import parse_date_time, parse_decimal
 from aliconform.drift.policy import DEFAULT_SEVERITY
 
-__all__ = ["evaluate_invariants", "resolve"]
+__all__ = ["evaluate_invariants", "order_key", "resolve"]
 
 Match = tuple[str, Any, tuple[str, ...]]  # pointer, value, pointers of decoded JSON strings
 
@@ -96,9 +96,13 @@ def evaluate_invariants(
     *,
     decoded: Mapping[str, Any] | None = None,
     request: Mapping[str, Any] | None = None,
+    skip: frozenset[str] = frozenset(),
 ) -> list[Finding]:
+    """Every violation of the contract's invariants (except those whose ids are in skip)."""
     findings: list[Finding] = []
     for index, invariant in enumerate(contract.invariants):
+        if invariant.id in skip or (request is None and isinstance(invariant, EchoInvariant)):
+            continue
         scope_steps = fields[invariant.scope].steps if invariant.scope else ()
         location = contract.location(("invariants", index))
         for pointer, value, decoded_at in resolve(body, scope_steps, decoded=decoded):
@@ -202,7 +206,7 @@ def _absent(value: Any) -> bool:
 
 def _order(invariant: OrderInvariant, at: Callable[[str], Match | None]) -> Iterator[Violation]:
     present = [(name, found) for name in invariant.fields if (found := at(name)) is not None]
-    keyed = [(name, found, _sort_key(invariant.compare, found[1])) for name, found in present]
+    keyed = [(name, found, order_key(invariant.compare, found[1])) for name, found in present]
     comparable = [item for item in keyed if item[2] is not None]
     for (before, first, low), (after, second, high) in itertools.pairwise(comparable):
         if high < low or (invariant.strict and high == low):
@@ -216,7 +220,8 @@ def _order(invariant: OrderInvariant, at: Callable[[str], Match | None]) -> Iter
             )
 
 
-def _sort_key(compare: str, value: Any) -> Any:
+def order_key(compare: str, value: Any) -> Any:
+    """A comparable key for an order invariant's value, or None when it cannot be compared."""
     if compare == "number":
         return value if type(value) in (int, float) else None
     if not isinstance(value, str):

@@ -1,0 +1,533 @@
+"""The checking benchmark: how close check_response comes to the cost of parsing.
+
+It builds a corpus of realistic conformant responses for the five operations (QuerySmarttagJob
+and QueryIProductionJob with real-sized JSON-string payloads) and a drifted copy, then measures,
+in one run and side by side: responses per second, the ratio to a bare orjson.loads of the same
+bytes, the ratio to validating the same bytes with the jsonschema package against
+`aliconform contracts jsonschema`, and peak memory. It prints figures; it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import random
+import resource
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aliconform.contracts import ContractSet
+from aliconform.contracts.jsonschema import response_schema
+from aliconform.drift.engine import check_body, compiled
+from aliconform.errors import AliconformError
+
+__all__ = ["BenchResult", "build_corpus", "drift", "run_bench"]
+
+Body = dict[str, Any]
+
+_WORDS = [
+    "piano",
+    "cup",
+    "table",
+    "car",
+    "beach",
+    "desert",
+    "dancing",
+    "singing",
+    "doctor",
+    "teacher",
+    "subway",
+    "bedroom",
+    "landmark",
+    "waterfall",
+    "keyword",
+    "travel",
+    "scenery",
+    "news",
+    "sports",
+]
+
+
+def _word(rng: random.Random, n: int = 2) -> str:
+    return " ".join(rng.choice(_WORDS) for _ in range(n))
+
+
+def _span(rng: random.Random, end: float = 600.0) -> tuple[float, float]:
+    start = round(rng.uniform(0, end), 3)
+    return start, round(start + rng.uniform(0.04, 30), 3)
+
+
+def _stamp(rng: random.Random, base: float) -> str:
+    moment = time.gmtime(base)
+    fraction = (
+        "" if rng.random() < 0.3 else f".{rng.randrange(10**9):09d}"[: rng.choice([4, 7, 10])]
+    )
+    return time.strftime("%Y-%m-%dT%H:%M:%S", moment) + fraction + "Z"
+
+
+def _imm_task(rng: random.Random, task_type: str) -> Body:
+    started = rng.uniform(1.6e9, 1.75e9)
+    status = rng.choices(["Succeeded", "Failed", "Running"], [8, 1, 1])[0]
+    body: Body = {
+        "RequestId": f"{rng.getrandbits(32):08X}-5AC0-49F9-914D-F02678E3{rng.getrandbits(16):04X}",
+        "ProjectName": "immtest",
+        "EventId": f"2F6-1Bz99Xi93EnRpNEyLud{rng.getrandbits(24):06x}",
+        "Status": status,
+        "StartTime": _stamp(rng, started),
+        "UserData": json.dumps({"ID": f"user{rng.randrange(1000)}", "Name": "test-user"}),
+        "TaskType": task_type,
+        "TaskId": f"{task_type}-2f157087-91df-4fda-8c3e-{rng.getrandbits(48):012x}",
+    }
+    if status != "Running":
+        body["EndTime"] = _stamp(rng, started + rng.uniform(1, 300))
+    if status == "Failed":
+        body["Code"], body["Message"] = (
+            "ResourceNotFound",
+            "The specified resource TaskId is not found.",
+        )
+    return body
+
+
+def _label_classification(rng: random.Random) -> Body:
+    body = _imm_task(rng, "VideoLabelClassification")
+    body["Labels"] = [
+        {
+            "Language": "zh-Hans",
+            "LabelName": _word(rng, 1),
+            "LabelLevel": rng.randint(1, 3),
+            "LabelConfidence": rng.random(),
+            "ParentLabelName": _word(rng, 1),
+            "CentricScore": rng.random(),
+            **(
+                {
+                    "Clips": [
+                        {"TimeRange": sorted(rng.sample(range(0, 600_000), 2))}
+                        for _ in range(rng.randint(1, 4))
+                    ]
+                }
+                if rng.random() < 0.5
+                else {}
+            ),
+        }
+        for _ in range(rng.randint(5, 40))
+    ]
+    return body
+
+
+def _moderation(rng: random.Random, task_type: str, most: int) -> Body:
+    body = _imm_task(rng, task_type)
+    frames = [
+        {
+            "Rate": round(rng.uniform(50, 100), 2),
+            "Offset": offset,
+            "Label": json.dumps({"label": "porn", "score": rng.random()}),
+        }
+        for offset in sorted(rng.sample(range(10_000), rng.randint(0, most)))
+    ]
+    body["ModerationResult"] = {
+        "URI": f"oss://test-bucket/media/{rng.getrandbits(32):x}.mp4",
+        "Suggestion": rng.choice(["pass", "review", "block"]),
+        "Categories": rng.sample(["porn", "terrorism", "ad", "live", "logo"], rng.randint(0, 3)),
+        "Frames": {"TotalCount": len(frames) + rng.randint(0, 500), "BlockFrames": frames},
+    }
+    return body
+
+
+def _occurrences(rng: random.Random, count: int) -> list[Body]:
+    result = []
+    for _ in range(count):
+        start, end = _span(rng)
+        result.append({"score": rng.random(), "from": start, "to": end})
+    return result
+
+
+def _smarttag_data(rng: random.Random, kind: str) -> Any:
+    if kind == "VideoLabel":
+        return {
+            "persons": [
+                {
+                    "name": _word(rng),
+                    "category": "celebrity",
+                    "ratio": rng.random(),
+                    "occurrences": [
+                        {
+                            **occ,
+                            "position": {
+                                "leftTop": [rng.randrange(800), rng.randrange(600)],
+                                "rightBottom": [rng.randrange(800, 1920), rng.randrange(600, 1080)],
+                            },
+                            "timestamp": occ["from"],
+                            "scene": rng.choice(["closeUp", "medium", "medium-long"]),
+                        }
+                        for occ in _occurrences(rng, rng.randint(3, 15))
+                    ],
+                }
+                for _ in range(rng.randint(2, 8))
+            ],
+            "tags": [
+                {
+                    "mainTagName": rng.choice(["object", "scene", "action"]),
+                    "subTagName": _word(rng, 1),
+                    "ratio": rng.random(),
+                    "occurrences": _occurrences(rng, rng.randint(1, 10)),
+                }
+                for _ in range(rng.randint(10, 30))
+            ],
+            "classifications": [
+                {"score": rng.random(), "category1": "Lifestyle", "category2": "Home"}
+            ],
+        }
+    if kind == "CPVLabel":
+
+        def labels(detail: Callable[[], Body]) -> list[Body]:
+            return [
+                {
+                    "labelLevel1": _word(rng, 1),
+                    "labelLevel2": _word(rng, 1),
+                    "label": _word(rng),
+                    "appearanceProbability": rng.random(),
+                    "detailInfo": [detail() for _ in range(rng.randint(1, 6))],
+                }
+                for _ in range(rng.randint(3, 12))
+            ]
+
+        def detail() -> Body:
+            start, end = _span(rng)
+            return {"score": rng.random(), "startTime": start, "endTime": end}
+
+        def tracked() -> Body:
+            info = detail()
+            info["trackData"] = [
+                {
+                    "score": rng.random(),
+                    "bbox": [rng.randrange(500) for _ in range(4)],
+                    "timestamp": info["startTime"],
+                }
+                for _ in range(rng.randint(1, 5))
+            ]
+            return info
+
+        return {
+            "type": "auto",
+            "cates": labels(detail),
+            "entities": [
+                {
+                    **item,
+                    "knowledgeInfo": json.dumps(
+                        {
+                            "name": item["label"],
+                            "nameEn": item["label"],
+                            "description": _word(rng, 6),
+                        }
+                    ),
+                }
+                for item in labels(tracked)
+            ],
+            "hotwords": labels(detail),
+            "freeTags": labels(detail),
+        }
+    if kind == "ASR":
+        details = []
+        for _ in range(rng.randint(50, 200)):
+            start, end = _span(rng)
+            details.append({"from": start, "to": end, "content": _word(rng, 8)})
+        return {"details": details}
+    if kind == "OCR":
+        return {
+            "details": [
+                {
+                    "timestamp": rng.uniform(0, 600),
+                    "info": [
+                        {
+                            "score": rng.random(),
+                            "position": {"leftTop": [1, 2], "rightBottom": [300, 40]},
+                            "content": _word(rng, 4),
+                        }
+                        for _ in range(rng.randint(1, 5))
+                    ],
+                }
+                for _ in range(rng.randint(20, 80))
+            ]
+        }
+    return {"title": f"example-title-{rng.getrandbits(16):04x}"}
+
+
+def _smarttag(rng: random.Random) -> Body:
+    status = rng.choices(["Success", "Processing", "Submitted", "Fail"], [8, 1, 1, 1])[0]
+    body: Body = {
+        "JobStatus": status,
+        "RequestId": f"{rng.getrandbits(32):08X}-DB8D-4A9A-875B-275798{rng.getrandbits(24):06X}",
+        "UserData": json.dumps({"userId": str(rng.getrandbits(40))}),
+    }
+    if status == "Success":
+        kinds = rng.sample(["VideoLabel", "CPVLabel", "ASR", "OCR", "Meta"], rng.randint(1, 3))
+        body["Results"] = {
+            "Result": [
+                {"Type": kind, "Data": json.dumps(_smarttag_data(rng, kind), ensure_ascii=False)}
+                for kind in kinds
+            ]
+        }
+        body["Usages"] = {"Usage": [{"Type": "VideoLabel", "Quota": rng.randint(1, 600)}]}
+    return body
+
+
+def _iproduction_result(rng: random.Random, function: str) -> Any:
+    if function == "Cover":
+        return [
+            {
+                "Score": rng.uniform(0, 10),
+                "Time": f"{rng.uniform(0, 60000):.3f}",
+                "Url": f"cover/test-{i:05d}.jpg",
+            }
+            for i in range(rng.randint(5, 20))
+        ]
+    if function == "VideoClip":
+        spans = sorted(_span(rng) for _ in range(rng.randint(2, 12)))
+        return {
+            "VideoSummaryList": [{"StartTime": f"{a:.2f}", "EndTime": f"{b:.2f}"} for a, b in spans]
+        }
+    if function == "MusicSegmentDetect":
+        return [
+            {"start": a, "end": b, "title": "chorus"}
+            for a, b in (_span(rng, 200) for _ in range(rng.randint(1, 6)))
+        ]
+    if function == "AudioQualityAssessment":
+        keys = [
+            "MOS(0-5)",
+            "Worst MOS(0-5)",
+            "Discontinuity(0-5)",
+            "Loudness(0-5)",
+            "Noisiness(0-5)",
+            "Coloration(0-5)",
+        ]
+        return [
+            {
+                "Channel": str(channel),
+                "Input": "/home/admin/algo/example.wav",
+                "Time": "2022-12-02 16:14:06",
+                "Tag": "Valid",
+                "MOS": "Poor",
+                **{k: f"{rng.uniform(0, 5):.2f}" for k in keys},
+            }
+            for channel in (1, 2)
+        ]
+    return {}
+
+
+def _iproduction(rng: random.Random) -> Body:
+    function = rng.choice(
+        [
+            "Cover",
+            "VideoClip",
+            "MusicSegmentDetect",
+            "AudioQualityAssessment",
+            "VideoDelogo",
+            "SpeechDenoise",
+        ]
+    )
+    created = rng.uniform(1.6e9, 1.75e9)
+    status = rng.choices(["Success", "Queuing", "Analyzing", "Fail"], [8, 1, 1, 1])[0]
+    body: Body = {
+        "RequestId": f"{rng.getrandbits(32):08X}-1111-2222-3333-444455556666",
+        "JobId": f"{rng.getrandbits(128):032x}",
+        "Name": "job",
+        "FunctionName": function,
+        "Input": {"Type": "OSS", "Media": "oss://bucket/input.mp4"},
+        "Output": {"Type": "OSS", "Media": "oss://bucket/output.mp4"},
+        "JobParams": json.dumps({"Model": "gif"}),
+        "ScheduleConfig": {
+            "PipelineId": f"{rng.getrandbits(128):032x}",
+            "Priority": rng.randint(1, 10),
+        },
+        "CreateTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created)),
+        "Status": status,
+    }
+    if status in ("Success", "Fail"):
+        body["FinishTime"] = time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime(created + rng.uniform(10, 3000))
+        )
+    if status == "Success":
+        body["Result"] = json.dumps(_iproduction_result(rng, function))
+        body["OutputFiles"] = ["output/result.mp4"]
+        body["OutputUrls"] = [
+            f"https://bucket.oss-cn-shanghai.aliyuncs.com/output/{rng.getrandbits(32):x}.mp4"
+        ]
+    return body
+
+
+GENERATORS: dict[str, Callable[[random.Random], Body]] = {
+    "GetVideoLabelClassificationResult": _label_classification,
+    "GetImageModerationResult": lambda rng: _moderation(rng, "ImageModeration", 3),
+    "GetVideoModerationResult": lambda rng: _moderation(rng, "VideoModeration", 60),
+    "QuerySmarttagJob": _smarttag,
+    "QueryIProductionJob": _iproduction,
+}
+
+
+def build_corpus(count: int, seed: int = 20261121) -> list[tuple[str, bytes]]:
+    """count (operation, body bytes) pairs, the operations in turn."""
+    rng = random.Random(seed)
+    operations = list(GENERATORS)
+    return [
+        (op, json.dumps(GENERATORS[op](rng), ensure_ascii=False).encode())
+        for op in (operations[i % len(operations)] for i in range(count))
+    ]
+
+
+def drift(corpus: list[tuple[str, bytes]], seed: int = 7) -> list[tuple[str, bytes]]:
+    """The same responses, each with one divergence (a new field, a retyped or unknown value)."""
+    rng = random.Random(seed)
+    drifted = []
+    for operation, raw in corpus:
+        body = json.loads(raw)
+        choice = rng.randrange(3)
+        if choice == 0:
+            body["NewField"] = {"added": True}
+        elif choice == 1:
+            body["RequestId"] = rng.randrange(10**6)
+        else:
+            key = "JobStatus" if "JobStatus" in body else "Status"
+            body[key] = "Paused"
+        drifted.append((operation, json.dumps(body).encode()))
+    return drifted
+
+
+@dataclass
+class BenchResult:
+    rows: list[tuple[str, str]]
+
+
+def _timed(work: Callable[[], object]) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    work()
+    return time.perf_counter() - start
+
+
+def _each(
+    function: Callable[[str, bytes], object], items: list[tuple[str, bytes]]
+) -> Callable[[], None]:
+    """A loop that calls function on every item and keeps nothing (as a consumer would)."""
+
+    def loop() -> None:
+        for operation, raw in items:
+            function(operation, raw)
+
+    return loop
+
+
+def run_bench(
+    contracts: ContractSet,
+    count: int = 100_000,
+    jsonschema_sample: int = 2_000,
+    progress: Callable[[str], None] = lambda _: None,
+) -> BenchResult:
+    try:
+        import jsonschema
+        import orjson
+    except ImportError as exc:
+        raise AliconformError(
+            f"the benchmark needs orjson and jsonschema ({exc}); run it with: tox -e bench"
+        ) from None
+
+    progress(f"building {count:,} conformant responses")
+    corpus = build_corpus(count)
+    entries = {op: compiled(contracts[op]) for op in GENERATORS}
+    progress("checking the corpus is conformant")
+    for operation, raw in corpus[: min(len(corpus), 2_000)]:
+        found = check_body(entries[operation], raw)
+        if found:
+            raise AliconformError(f"benchmark corpus is not conformant: {found[0]}")
+    drifted = drift(corpus[: max(count // 5, 1)])
+    size = sum(len(raw) for _, raw in corpus)
+
+    progress("timing orjson.loads")
+
+    def parse(_: str, raw: bytes) -> object:
+        return orjson.loads(raw)
+
+    def check(operation: str, raw: bytes) -> object:
+        return check_body(entries[operation], raw)
+
+    def deep(value: Any) -> Any:
+        """Parse JSON carried in strings too, as check does (every string that opens like JSON)."""
+        if isinstance(value, dict):
+            return {key: deep(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [deep(item) for item in value]
+        if isinstance(value, str) and value[:1] in ("{", "["):
+            try:
+                return deep(orjson.loads(value))
+            except orjson.JSONDecodeError:
+                return value
+        return value
+
+    t_parse = _timed(_each(parse, corpus))
+    t_deep = _timed(_each(lambda _, raw: deep(orjson.loads(raw)), corpus))
+    progress("timing check (conformant)")
+    t_check = _timed(_each(check, corpus))
+    progress("timing check (drifted)")
+    findings = 0
+
+    def check_drifted() -> None:
+        nonlocal findings
+        for op, raw in drifted:
+            findings += len(check_body(entries[op], raw))
+
+    t_drift = _timed(check_drifted)
+    t_drift_parse = _timed(_each(parse, drifted))
+
+    progress(f"timing jsonschema on {jsonschema_sample:,} responses")
+    validators = {
+        op: jsonschema.Draft202012Validator(response_schema(contracts[op])) for op in GENERATORS
+    }
+    sample = corpus[:jsonschema_sample]
+    t_js = _timed(_each(lambda op, raw: validators[op].is_valid(orjson.loads(raw)), sample))
+    t_check_sample = _timed(_each(check, sample))
+
+    progress("measuring memory")
+    tracemalloc.start()
+    for op, raw in corpus[:10_000]:
+        check_body(entries[op], raw)
+    _, traced_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+    per = {op: [(o, raw) for o, raw in corpus if o == op] for op in GENERATORS}
+    rows = [
+        ("responses (conformant / drifted)", f"{count:,} / {len(drifted):,}"),
+        ("corpus size", f"{size / 1e6:.1f} MB, {size / count / 1e3:.1f} kB per response"),
+        ("check, conformant", f"{count / t_check:,.0f} responses/s"),
+        ("orjson.loads, same bytes", f"{count / t_parse:,.0f} responses/s"),
+        ("check ÷ orjson.loads (cost ratio)", f"{t_check / t_parse:.2f}x"),
+        (
+            "orjson.loads, then JSON-looking strings decoded in Python",
+            f"{count / t_deep:,.0f} responses/s",
+        ),
+        ("check ÷ that full parse", f"{t_check / t_deep:.2f}x"),
+        (
+            "check, drifted",
+            f"{len(drifted) / t_drift:,.0f} responses/s ({findings:,} findings); {t_drift / t_drift_parse:.1f}x orjson",
+        ),
+        (
+            f"jsonschema Draft 2020-12 ({len(sample):,} responses)",
+            f"{len(sample) / t_js:,.0f} responses/s",
+        ),
+        ("jsonschema ÷ check (same sample)", f"{t_js / t_check_sample:.1f}x slower than check"),
+        ("peak traced allocation, checking 10,000", f"{traced_peak / 1e6:.1f} MB"),
+        ("peak RSS of the process (corpus included)", f"{peak_rss / 1024:.0f} MiB"),
+    ]
+    for op, bodies in per.items():
+        t_op = _timed(_each(check, bodies))
+        t_op_parse = _timed(_each(parse, bodies))
+        avg = sum(len(raw) for _, raw in bodies) / max(len(bodies), 1) / 1e3
+        rows.append(
+            (
+                f"  {op} ({avg:.1f} kB avg)",
+                f"{len(bodies) / t_op:,.0f}/s, {t_op / t_op_parse:.2f}x orjson",
+            )
+        )
+    return BenchResult(rows)
