@@ -109,3 +109,10 @@ def test_lint_docs_command(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_bad_format_option(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(capsys, "lint-docs", "--format", "xml")[0] == 2
+
+
+def test_bench_prints_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "bench", "--count", "100", "--jsonschema-sample", "10")
+    assert code == 0
+    for label in ("responses/s", "check ÷ orjson.loads", "jsonschema ÷ check", "peak RSS"):
+        assert label in out
