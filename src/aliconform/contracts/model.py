@@ -437,16 +437,6 @@ class Contract(_Strict):
                 return f"{self._path}:{pos[0]}"
         return self._path
 
-    def resolve(self, spec: FieldSpec) -> FieldSpec:
-        """Follow a 'ref' to its definition (references are checked when loading)."""
-        seen = 0
-        while spec.ref is not None:
-            spec = self.definitions[spec.ref]
-            seen += 1
-            if seen > len(self.definitions):
-                raise RuntimeError(f"{self.operation}: reference cycle at {spec.ref}")
-        return spec
-
     def error_codes(self) -> dict[str, ErrorCode]:
         """Every error code the operation can return: included groups, then its own."""
         codes: dict[str, ErrorCode] = {}

@@ -84,7 +84,11 @@ class Walker:
         observed: Any = ...,
         decoded_at: tuple[str, ...] = (),
         rule: str | None = None,
+        location: str | None = None,
     ) -> None:
+        """Record a finding; its contract location is key_path's, unless given outright."""
+        if location is None and key_path is not None:
+            location = self.locate(key_path)
         self.findings.append(
             Finding(
                 operation=self.operation,
@@ -95,7 +99,7 @@ class Walker:
                 expected=expected,
                 observed=None if observed is ... else excerpt(observed),
                 field=field,
-                contract_location=self.locate(key_path) if key_path is not None else None,
+                contract_location=location,
                 decoded_at=decoded_at,
                 rule=rule,
             )

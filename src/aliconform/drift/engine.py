@@ -16,7 +16,7 @@ from typing import Any
 from pydantic_core import SchemaValidator, ValidationError
 
 from aliconform.contracts import Contract, ContractSet, FieldEntry, index_fields, load_contracts
-from aliconform.contracts.model import ErrorCode, FieldSpec
+from aliconform.contracts.model import ErrorCode
 from aliconform.drift.checker import Walker, json_type
 from aliconform.drift.fastpath import FastPath, compile_fast_path
 from aliconform.drift.findings import Finding, Kind, excerpt
@@ -269,25 +269,22 @@ def _check_error(entry: CompiledContract, data: Any, status: int) -> list[Findin
         return walker.findings
     found = entry.lookup_code(code)
     if found is None:
-        walker.locate = contract.location
         walker.add(
             Kind.UNDOCUMENTED_ERROR_CODE,
             "/Code",
             f"error code {excerpt(code)} is not documented for {contract.operation}",
-            key_path=("errors",),
-            expected=None,
+            location=contract.location(("errors",)),
             observed=code,
         )
         return walker.findings
     name, spec = found
     allowed = {spec.http_status} | _claimed_statuses(spec)
     if status not in allowed:
-        walker.locate = contract.location
         walker.add(
             Kind.ERROR_STATUS_MISMATCH,
             "/Code",
             f"{name} is documented with HTTP {spec.http_status}, not {status}",
-            key_path=("errors",),
+            location=contract.location(("errors",)),
             expected=sorted(allowed),
             observed=status,
             rule=name,
@@ -302,8 +299,3 @@ def _catalog_location(catalog: Any, key_path: tuple[str | int, ...]) -> str:
         if pos is not None:
             return f"{catalog._path}:{pos[0]}"
     return str(catalog._path)
-
-
-def envelope_spec(contract: Contract) -> FieldSpec:
-    """The error envelope as an object field (for generators and exports)."""
-    return FieldSpec(type="object", fields=dict(contract.envelope().fields))
