@@ -358,3 +358,26 @@ def test_fast_path_is_as_strict_as_the_precise_path(contracts: ContractSet) -> N
     assert kinds(check_response("GetImageModerationResult", feb, contracts=contracts)) == [
         ("format-violation", "/StartTime")
     ]
+
+
+def test_undocumented_variant_when_the_contract_says_so(copy_of_contracts: Path) -> None:
+    from aliconform import load_contracts
+
+    path = copy_of_contracts / "ice" / "QuerySmarttagJob.yaml"
+    text = path.read_text()
+    assert "unlisted_variants: accept" in text
+    path.write_text(text.replace("unlisted_variants: accept", "unlisted_variants: finding", 1))
+    contracts = load_contracts(copy_of_contracts)
+    body = {
+        "JobStatus": "Success",
+        "RequestId": "r",
+        "Results": {"Result": [{"Type": "Faces", "Data": "{}"}]},
+    }
+    assert kinds(check_response("QuerySmarttagJob", body, contracts=contracts)) == [
+        ("undocumented-enum-value", "/Results/Result/0/Type"),
+        ("undocumented-variant", "/Results/Result/0/Data"),
+    ]
+    # The default contract accepts the payload of an unlisted type; only the enum is reported.
+    assert kinds(check_response("QuerySmarttagJob", body)) == [
+        ("undocumented-enum-value", "/Results/Result/0/Type")
+    ]
