@@ -272,31 +272,15 @@ def test_violating_an_order_invariant(operation: str, data: st.DataObject) -> No
     orders = [inv for inv in contract.invariants if isinstance(inv, OrderInvariant)]
     assume(orders)
     invariant = data.draw(st.sampled_from(orders))
-    first, second = invariant.fields[0], invariant.fields[1]
+    scope_steps = fields[invariant.scope].steps if invariant.scope else ()
+
+    def at(scope: Any, pointer: str, name: str) -> Any:
+        steps = fields[join_path(invariant.scope, name)].steps[len(scope_steps) :]
+        return next(resolve(scope, steps, pointer), None)
+
     pairs = []
-    for pointer, scope, _ in resolve(
-        body, fields[invariant.scope].steps if invariant.scope else ()
-    ):
-        a = next(
-            resolve(
-                scope,
-                fields[join_path(invariant.scope, first)].steps[
-                    len(fields[invariant.scope].steps) if invariant.scope else 0 :
-                ],
-                pointer,
-            ),
-            None,
-        )
-        b = next(
-            resolve(
-                scope,
-                fields[join_path(invariant.scope, second)].steps[
-                    len(fields[invariant.scope].steps) if invariant.scope else 0 :
-                ],
-                pointer,
-            ),
-            None,
-        )
+    for pointer, scope, _ in resolve(body, scope_steps):
+        a, b = (at(scope, pointer, name) for name in invariant.fields[:2])
         if a and b and a[1] != b[1]:
             pairs.append((a, b))
     assume(pairs)
@@ -327,7 +311,18 @@ JSON = st.recursive(
 )
 def test_fuzz_never_raises(operation: str, body: Any, status: int) -> None:
     findings = check_response(operation, body, status, contracts=CONTRACTS)
-    assert all(f.kind in Kind for f in findings)
+    assert_well_formed(operation, findings)
+    if not isinstance(body, dict | bytes | str):
+        assert findings, "a parsed body that is not an object is always reported"
+
+
+def assert_well_formed(operation: str, findings: list[Any]) -> None:
+    """Every finding names its operation, a known kind, and a valid JSON pointer."""
+    for finding in findings:
+        assert finding.operation == operation
+        assert finding.kind in Kind
+        assert finding.path == "" or finding.path.startswith("/")
+        assert finding.observed is None or len(finding.observed) <= 160
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
@@ -337,8 +332,10 @@ def test_fuzz_mutated_documents(operation: str, data: st.DataObject) -> None:
     body = data.draw(responses(operation))
     where = _pick(data, locations(CONTRACTS[operation], body))
     junk = data.draw(JSON)
-    check_response(
-        operation,
-        json.dumps(mutate(body, where, lambda c, k: c.__setitem__(k, junk))),
-        contracts=CONTRACTS,
-    )
+    mutated = json.dumps(mutate(body, where, lambda c, k: c.__setitem__(k, junk)))
+    findings = check_response(operation, mutated, contracts=CONTRACTS)
+    assert_well_formed(operation, findings)
+    # Junk in one place is reported there (or below it), or as an invariant it breaks.
+    for finding in findings:
+        inside = finding.path == where.pointer or finding.path.startswith(where.pointer + "/")
+        assert inside or finding.kind is Kind.INVARIANT_VIOLATION, finding

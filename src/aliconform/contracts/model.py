@@ -17,6 +17,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr, model_validator
 
+from aliconform.contracts.yamlsource import nearest_position
+
 __all__ = [
     "FIELD_TYPES",
     "FORMATS",
@@ -431,11 +433,7 @@ class Contract(_Strict):
 
     def location(self, key_path: tuple[str | int, ...]) -> str:
         """'file:line' of a key in the contract file (the nearest enclosing key if not found)."""
-        for end in range(len(key_path), -1, -1):
-            pos = self._positions.get(key_path[:end])
-            if pos is not None:
-                return f"{self._path}:{pos[0]}"
-        return self._path
+        return _location(self._path, self._positions, key_path)
 
     def error_codes(self) -> dict[str, ErrorCode]:
         """Every error code the operation can return: included groups, then its own."""
@@ -470,6 +468,19 @@ class ErrorCatalog(_Strict):
 
     _path: str = PrivateAttr(default="<memory>")
     _positions: dict[tuple[str | int, ...], tuple[int, int]] = PrivateAttr(default_factory=dict)
+
+    def location(self, key_path: tuple[str | int, ...]) -> str:
+        """'file:line' of a key in the catalog file (the nearest enclosing key if not found)."""
+        return _location(self._path, self._positions, key_path)
+
+
+def _location(
+    path: str,
+    positions: dict[tuple[str | int, ...], tuple[int, int]],
+    key_path: tuple[str | int, ...],
+) -> str:
+    found = nearest_position(positions, key_path)
+    return f"{path}:{found[0]}" if found else path
 
 
 Payload.model_rebuild()

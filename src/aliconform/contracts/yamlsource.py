@@ -19,7 +19,15 @@ from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
 
 from aliconform.errors import ContractIssue
 
-__all__ = ["KeyPath", "Positions", "YamlDocument", "display_path", "format_key_path", "read_yaml"]
+__all__ = [
+    "KeyPath",
+    "Positions",
+    "YamlDocument",
+    "display_path",
+    "format_key_path",
+    "nearest_position",
+    "read_yaml",
+]
 
 KeyPath = tuple[str | int, ...]
 Positions = dict[KeyPath, tuple[int, int]]
@@ -33,11 +41,17 @@ class YamlDocument:
 
     def issue(self, key_path: KeyPath, message: str) -> ContractIssue:
         """An issue at the nearest key of key_path that exists in the file."""
-        for end in range(len(key_path), -1, -1):
-            pos = self.positions.get(key_path[:end])
-            if pos is not None:
-                return ContractIssue(self.path, pos[0], pos[1], format_key_path(key_path), message)
-        return ContractIssue(self.path, None, None, format_key_path(key_path), message)
+        line, column = nearest_position(self.positions, key_path) or (None, None)
+        return ContractIssue(self.path, line, column, format_key_path(key_path), message)
+
+
+def nearest_position(positions: Positions, key_path: KeyPath) -> tuple[int, int] | None:
+    """(line, column) of key_path, or of its nearest enclosing key that the file has."""
+    for end in range(len(key_path), -1, -1):
+        found = positions.get(key_path[:end])
+        if found is not None:
+            return found
+    return None
 
 
 def display_path(path: Path) -> str:

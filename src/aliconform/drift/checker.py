@@ -10,6 +10,7 @@ import functools
 import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from aliconform.contracts.model import Contract, FieldSpec, Payload
@@ -18,7 +19,7 @@ from aliconform.drift.findings import Finding, Kind, excerpt, pointer_join
 from aliconform.drift.formats import FORMAT_CHECKS
 from aliconform.drift.policy import DEFAULT_SEVERITY
 
-__all__ = ["JSON_TYPES", "Walker", "json_type"]
+__all__ = ["JSON_TYPES", "Place", "Walker", "json_type"]
 
 KeyPath = tuple[str | int, ...]
 
@@ -58,6 +59,33 @@ def _enum_key(value: Any) -> str:
     return str(value)
 
 
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where the walk is: in the response, in the contract, and inside which JSON strings."""
+
+    pointer: str  # RFC 6901 pointer into the response
+    field: str  # contract field path, e.g. Results.Result[].Data(VideoLabel)
+    key_path: KeyPath  # where the field's definition stands in the contract file
+    decoded_at: tuple[str, ...] = ()  # pointers of the JSON strings decoded on the way
+
+    def key(self, name: str, fields_key: KeyPath) -> Place:
+        field = f"{self.field}.{name}" if self.field else name
+        return Place(pointer_join(self.pointer, name), field, (*fields_key, name), self.decoded_at)
+
+    def item(self, index: int) -> Place:
+        return Place(
+            pointer_join(self.pointer, index),
+            f"{self.field}[]",
+            (*self.key_path, "items"),
+            self.decoded_at,
+        )
+
+    def payload(self, variant: str, key_path: KeyPath) -> Place:
+        return Place(
+            self.pointer, f"{self.field}({variant})", key_path, (*self.decoded_at, self.pointer)
+        )
+
+
 class Walker:
     """One check of one body: accumulates findings and the JSON payloads it decoded."""
 
@@ -75,244 +103,142 @@ class Walker:
     def add(
         self,
         kind: Kind,
-        pointer: str,
+        place: Place | None,
         message: str,
         *,
-        field: str | None = None,
         key_path: KeyPath | None = None,
         expected: Any = None,
         observed: Any = ...,
-        decoded_at: tuple[str, ...] = (),
         rule: str | None = None,
         location: str | None = None,
     ) -> None:
-        """Record a finding; its contract location is key_path's, unless given outright."""
-        if location is None and key_path is not None:
-            location = self.locate(key_path)
+        """Record a finding at a place; its contract location is the place's (or key_path's,
+        or location outright)."""
+        if location is None:
+            where = key_path if key_path is not None else (place.key_path if place else None)
+            location = self.locate(where) if where is not None else None
         self.findings.append(
             Finding(
                 operation=self.operation,
                 kind=kind,
                 severity=DEFAULT_SEVERITY[kind],
-                path=pointer,
+                path=place.pointer if place else "",
                 message=message,
                 expected=expected,
                 observed=None if observed is ... else excerpt(observed),
-                field=field,
+                field=(place.field or None) if place else None,
                 contract_location=location,
-                decoded_at=decoded_at,
+                decoded_at=place.decoded_at if place else (),
                 rule=rule,
             )
         )
 
     def object_fields(
         self,
-        value: Any,
+        value: dict[str, Any],
         fields: Mapping[str, FieldSpec],
-        pointer: str,
-        field: str,
-        key_path: KeyPath,
-        decoded_at: tuple[str, ...],
+        place: Place,
         *,
         open_object: bool = False,
     ) -> None:
         """Check an object's keys against documented fields (the response root included)."""
-        fields_key = (*key_path, "fields")
+        fields_key = (*place.key_path, "fields")
         for key, item in value.items():
-            child_path = f"{field}.{key}" if field else key
-            child_pointer = pointer_join(pointer, key)
             child = fields.get(key)
-            if child is None:
-                if not open_object:
-                    self.add(
-                        Kind.UNDOCUMENTED_FIELD,
-                        child_pointer,
-                        f"'{key}' is not documented" + (f" in {field}" if field else ""),
-                        field=child_path,
-                        key_path=key_path,
-                        expected=sorted(fields) or None,
-                        observed=item,
-                        decoded_at=decoded_at,
-                    )
-                continue
-            self.value(
-                item, child, child_pointer, child_path, (*fields_key, key), decoded_at, value
-            )
+            if child is not None:
+                self.value(item, child, place.key(key, fields_key), value)
+            elif not open_object:
+                self.add(
+                    Kind.UNDOCUMENTED_FIELD,
+                    place.key(key, fields_key),
+                    f"'{key}' is not documented" + (f" in {place.field}" if place.field else ""),
+                    key_path=place.key_path,
+                    expected=sorted(fields) or None,
+                    observed=item,
+                )
         for key, child in fields.items():
             if child.required and key not in value:
                 self.add(
                     Kind.MISSING_REQUIRED_FIELD,
-                    pointer_join(pointer, key),
+                    place.key(key, fields_key),
                     f"required field '{key}' is missing",
-                    field=f"{field}.{key}" if field else key,
-                    key_path=(*fields_key, key),
                     expected=child.type or child.ref,
-                    decoded_at=decoded_at,
                 )
 
     def value(
-        self,
-        value: Any,
-        spec: FieldSpec,
-        pointer: str,
-        field: str,
-        key_path: KeyPath,
-        decoded_at: tuple[str, ...],
-        siblings: dict[str, Any] | None,
+        self, value: Any, spec: FieldSpec, place: Place, siblings: dict[str, Any] | None
     ) -> None:
         if spec.ref is not None:
-            key_path = ("definitions", spec.ref)
+            place = Place(place.pointer, place.field, ("definitions", spec.ref), place.decoded_at)
             spec = self.contract.definitions[spec.ref]
         expected = spec.type
         assert expected is not None
         if value is None:
             if not spec.nullable:
-                self.add(
-                    Kind.UNEXPECTED_NULL,
-                    pointer,
-                    f"null where the documentation promises {expected}",
-                    field=field,
-                    key_path=key_path,
-                    expected=expected,
-                    observed=None,
-                    decoded_at=decoded_at,
-                )
+                message = f"null where the documentation promises {expected}"
+                self.add(Kind.UNEXPECTED_NULL, place, message, expected=expected, observed=None)
             return
         if not _fits(expected, value):
-            self.add(
-                Kind.TYPE_MISMATCH,
-                pointer,
-                f"{json_type(value)} where the documentation says {expected}",
-                field=field,
-                key_path=key_path,
-                expected=expected,
-                observed=value,
-                decoded_at=decoded_at,
-            )
+            message = f"{json_type(value)} where the documentation says {expected}"
+            self.add(Kind.TYPE_MISMATCH, place, message, expected=expected, observed=value)
             return
         if spec.enum is not None and _enum_key(value) not in spec.enum:
+            message = f"{excerpt(value)} is not a documented value"
             self.add(
                 Kind.UNDOCUMENTED_ENUM_VALUE,
-                pointer,
-                f"{excerpt(value)} is not a documented value",
-                field=field,
-                key_path=key_path,
+                place,
+                message,
                 expected=list(spec.enum),
                 observed=value,
-                decoded_at=decoded_at,
             )
         if expected == "string":
-            self._string(value, spec, pointer, field, key_path, decoded_at, siblings)
+            self._string(value, spec, place, siblings)
         elif expected in ("integer", "number"):
-            self._range(value, spec, pointer, field, key_path, decoded_at)
+            low, high = spec.minimum, spec.maximum
+            if (low is not None and value < low) or (high is not None and value > high):
+                message = f"{value} is outside the documented range"
+                self.add(Kind.OUT_OF_RANGE, place, message, expected=[low, high], observed=value)
         elif expected == "object":
-            self.object_fields(
-                value,
-                spec.fields or {},
-                pointer,
-                field,
-                key_path,
-                decoded_at,
-                open_object=spec.open,
-            )
+            self.object_fields(value, spec.fields or {}, place, open_object=spec.open)
         elif expected == "array":
             assert spec.items is not None
-            items_key = (*key_path, "items")
             for index, item in enumerate(value):
-                self.value(
-                    item,
-                    spec.items,
-                    pointer_join(pointer, index),
-                    f"{field}[]",
-                    items_key,
-                    decoded_at,
-                    None,
-                )
-
-    def _range(
-        self,
-        value: float,
-        spec: FieldSpec,
-        pointer: str,
-        field: str,
-        key_path: KeyPath,
-        decoded_at: tuple[str, ...],
-    ) -> None:
-        low, high = spec.minimum, spec.maximum
-        if (low is not None and value < low) or (high is not None and value > high):
-            self.add(
-                Kind.OUT_OF_RANGE,
-                pointer,
-                f"{value} is outside the documented range",
-                field=field,
-                key_path=key_path,
-                expected=[low, high],
-                observed=value,
-                decoded_at=decoded_at,
-            )
+                self.value(item, spec.items, place.item(index), None)
 
     def _string(
-        self,
-        value: str,
-        spec: FieldSpec,
-        pointer: str,
-        field: str,
-        key_path: KeyPath,
-        decoded_at: tuple[str, ...],
-        siblings: dict[str, Any] | None,
+        self, value: str, spec: FieldSpec, place: Place, siblings: dict[str, Any] | None
     ) -> None:
         if spec.format is not None and not FORMAT_CHECKS[spec.format](value):
-            self.add(
-                Kind.FORMAT_VIOLATION,
-                pointer,
-                f"not a valid {spec.format}",
-                field=field,
-                key_path=key_path,
-                expected=spec.format,
-                observed=value,
-                decoded_at=decoded_at,
-            )
+            message = f"not a valid {spec.format}"
+            self.add(Kind.FORMAT_VIOLATION, place, message, expected=spec.format, observed=value)
         if spec.pattern is not None and _pattern(spec.pattern).search(value) is None:
-            self.add(
-                Kind.FORMAT_VIOLATION,
-                pointer,
-                f"does not match the documented pattern {spec.pattern}",
-                field=field,
-                key_path=key_path,
-                expected=spec.pattern,
-                observed=value,
-                decoded_at=decoded_at,
-            )
+            message = f"does not match the documented pattern {spec.pattern}"
+            self.add(Kind.FORMAT_VIOLATION, place, message, expected=spec.pattern, observed=value)
         if spec.json_payload is not None:
-            self._payload(value, spec.json_payload, pointer, field, key_path, decoded_at, siblings)
+            self._payload(value, spec.json_payload, place, siblings)
 
     def _payload(
-        self,
-        text: str,
-        payload: Payload,
-        pointer: str,
-        field: str,
-        key_path: KeyPath,
-        decoded_at: tuple[str, ...],
-        siblings: dict[str, Any] | None,
+        self, text: str, payload: Payload, place: Place, siblings: dict[str, Any] | None
     ) -> None:
         try:
             decoded = json.loads(text)
         except (ValueError, RecursionError) as exc:
             self.add(
                 Kind.INVALID_JSON_PAYLOAD,
-                pointer,
+                place,
                 f"the string should carry JSON but does not parse: {exc}",
-                field=field,
-                key_path=(*key_path, "json"),
+                key_path=(*place.key_path, "json"),
                 expected="JSON text",
                 observed=text,
-                decoded_at=decoded_at,
             )
             return
-        self.decoded[pointer] = decoded
+        self.decoded[place.pointer] = decoded
         if payload.shape is not None:
-            variant, shape, shape_key = PLAIN_PAYLOAD, payload.shape, (*key_path, "json", "shape")
+            variant, shape, shape_key = (
+                PLAIN_PAYLOAD,
+                payload.shape,
+                (*place.key_path, "json", "shape"),
+            )
         else:
             assert payload.discriminator is not None
             assert payload.variants is not None
@@ -323,19 +249,15 @@ class Walker:
                 if payload.unlisted_variants == "finding":
                     self.add(
                         Kind.UNDOCUMENTED_VARIANT,
-                        pointer,
+                        place,
                         f"no documented payload for {payload.discriminator}={excerpt(chosen)}",
-                        field=field,
-                        key_path=(*key_path, "json", "variants"),
+                        key_path=(*place.key_path, "json", "variants"),
                         expected=list(payload.variants),
                         observed=chosen,
-                        decoded_at=decoded_at,
                     )
                 return
-            shape, shape_key = found, (*key_path, "json", "variants", variant)
-        self.value(
-            decoded, shape, pointer, f"{field}({variant})", shape_key, (*decoded_at, pointer), None
-        )
+            shape, shape_key = found, (*place.key_path, "json", "variants", variant)
+        self.value(decoded, shape, place.payload(variant, shape_key), None)
 
 
 @functools.lru_cache(maxsize=256)

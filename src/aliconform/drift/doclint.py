@@ -13,7 +13,7 @@ from dataclasses import replace
 
 from aliconform.contracts import Contract, ContractSet, iter_fields
 from aliconform.contracts.model import Divergence
-from aliconform.drift.checker import Walker
+from aliconform.drift.checker import Place, Walker
 from aliconform.drift.engine import check_body, compiled, parse_body
 from aliconform.drift.findings import Finding, Kind, excerpt
 from aliconform.drift.policy import DEFAULT_SEVERITY
@@ -46,7 +46,7 @@ def _example_findings(contract: Contract) -> Iterator[Finding]:
             continue
         field = entry.fields[example.of]
         walker = Walker(contract)
-        walker.value(data, field.spec, "", example.of, field.key_path, (), None)
+        walker.value(data, field.spec, Place("", example.of, field.key_path), None)
         for finding in walker.findings:
             yield finding.with_source(source)
 

@@ -7,6 +7,7 @@ exception: empty, not JSON, an HTML error page, truncated, nested past any parse
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -17,7 +18,7 @@ from pydantic_core import SchemaValidator, ValidationError
 
 from aliconform.contracts import Contract, ContractSet, FieldEntry, index_fields, load_contracts
 from aliconform.contracts.model import ErrorCode
-from aliconform.drift.checker import Walker, json_type
+from aliconform.drift.checker import Place, Walker, json_type
 from aliconform.drift.fastpath import FastPath, compile_fast_path
 from aliconform.drift.findings import Finding, Kind, excerpt
 from aliconform.drift.invariants import evaluate_invariants
@@ -80,7 +81,6 @@ def _claimed_statuses(code: ErrorCode) -> set[int]:
 
 
 _COMPILED: dict[int, CompiledContract] = {}
-_DEFAULT_CONTRACTS: list[ContractSet] = []
 
 
 def compiled(contract: Contract) -> CompiledContract:
@@ -91,10 +91,9 @@ def compiled(contract: Contract) -> CompiledContract:
     return entry
 
 
+@functools.cache
 def _default_contracts() -> ContractSet:
-    if not _DEFAULT_CONTRACTS:
-        _DEFAULT_CONTRACTS.append(load_contracts())
-    return _DEFAULT_CONTRACTS[0]
+    return load_contracts()
 
 
 def parse_body(body: Body) -> tuple[Any, Finding | None]:
@@ -230,17 +229,12 @@ def _check_success(
 ) -> list[Finding]:
     contract = entry.contract
     walker = Walker(contract)
+    root = Place("", "", ("response",))
     if not isinstance(data, dict):
-        walker.add(
-            Kind.TYPE_MISMATCH,
-            "",
-            f"the body is a JSON {json_type(data)}, not an object",
-            key_path=("response",),
-            expected="object",
-            observed=data,
-        )
+        message = f"the body is a JSON {json_type(data)}, not an object"
+        walker.add(Kind.TYPE_MISMATCH, root, message, expected="object", observed=data)
         return walker.findings
-    walker.object_fields(data, contract.response.fields, "", "", ("response",), ())
+    walker.object_fields(data, contract.response.fields, root)
     walker.findings += evaluate_invariants(
         contract, entry.fields, data, decoded=walker.decoded, request=request
     )
@@ -251,19 +245,13 @@ def _check_error(entry: CompiledContract, data: Any, status: int) -> list[Findin
     contract = entry.contract
     envelope = contract.envelope()
     catalog = contract.catalog
-    walker = Walker(contract, locate=lambda key_path: _catalog_location(catalog, key_path))
-    base = ("envelopes", contract.errors.envelope)
+    walker = Walker(contract, locate=catalog.location)
+    root = Place("", "", ("envelopes", contract.errors.envelope))
     if not isinstance(data, dict):
-        walker.add(
-            Kind.TYPE_MISMATCH,
-            "",
-            f"the error body is a JSON {json_type(data)}, not an object",
-            key_path=base,
-            expected="object",
-            observed=data,
-        )
+        message = f"the error body is a JSON {json_type(data)}, not an object"
+        walker.add(Kind.TYPE_MISMATCH, root, message, expected="object", observed=data)
         return walker.findings
-    walker.object_fields(data, envelope.fields, "", "", base, ())
+    walker.object_fields(data, envelope.fields, root)
     code = data.get("Code")
     if not isinstance(code, str):
         return walker.findings
@@ -271,7 +259,7 @@ def _check_error(entry: CompiledContract, data: Any, status: int) -> list[Findin
     if found is None:
         walker.add(
             Kind.UNDOCUMENTED_ERROR_CODE,
-            "/Code",
+            Place("/Code", "", ()),
             f"error code {excerpt(code)} is not documented for {contract.operation}",
             location=contract.location(("errors",)),
             observed=code,
@@ -282,7 +270,7 @@ def _check_error(entry: CompiledContract, data: Any, status: int) -> list[Findin
     if status not in allowed:
         walker.add(
             Kind.ERROR_STATUS_MISMATCH,
-            "/Code",
+            Place("/Code", "", ()),
             f"{name} is documented with HTTP {spec.http_status}, not {status}",
             location=contract.location(("errors",)),
             expected=sorted(allowed),
@@ -290,12 +278,3 @@ def _check_error(entry: CompiledContract, data: Any, status: int) -> list[Findin
             rule=name,
         )
     return walker.findings
-
-
-def _catalog_location(catalog: Any, key_path: tuple[str | int, ...]) -> str:
-    positions: dict[tuple[str | int, ...], tuple[int, int]] = catalog._positions
-    for end in range(len(key_path), -1, -1):
-        pos = positions.get(key_path[:end])
-        if pos is not None:
-            return f"{catalog._path}:{pos[0]}"
-    return str(catalog._path)
