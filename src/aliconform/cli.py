@@ -45,6 +45,12 @@ contracts_app = typer.Typer(
     help="Inspect and validate the operation contracts.", no_args_is_help=True
 )
 app.add_typer(contracts_app, name="contracts")
+cassettes_app = typer.Typer(help="List and derive cassettes.", no_args_is_help=True)
+app.add_typer(cassettes_app, name="cassettes")
+report_app = typer.Typer(
+    help="Compare drift reports; print the report schema.", no_args_is_help=True
+)
+app.add_typer(report_app, name="report")
 
 # Piped output (CI logs, tox) has no terminal width; give tables room instead of 80 columns.
 _WIDTH = None if sys.stdout.isatty() else 200
@@ -429,6 +435,172 @@ def _verdict_json(verdict: Verdict) -> dict[str, Any]:
             k.value: {"severity": s.value, "why": why} for k, (s, why) in SEVERITY_RATIONALE.items()
         },
     }
+
+
+CassettesDir = Annotated[
+    Path,
+    typer.Option("--cassettes", envvar="ALICONFORM_CASSETTES", help="Cassettes directory."),
+]
+OutDir = Annotated[Path, typer.Option("--out", "-o", help="Directory the reports are written to.")]
+
+
+@app.command("replay")
+def replay(
+    cassettes: CassettesDir = Path("cassettes"),
+    directory: ContractsDir = None,
+    out_dir: OutDir = Path("reports"),
+    policy_file: PolicyFile = None,
+) -> None:
+    """Replay every cassette offline, check it and lint the docs; write the reports.
+
+    Exit 0: no new breaking drift; 1: new breaking drift; 2: usage error or unreadable input.
+    """
+    from aliconform.cassettes.replay import replay_all
+    from aliconform.report import replay_report, write_reports
+
+    contracts = _load(directory)
+    policy = load_policy(policy_file)
+    with err.status("replaying") as status:
+        run = replay_all(
+            cassettes, contracts, progress=lambda ref: status.update(f"replaying {ref.display}")
+        )
+    report = replay_report(
+        run,
+        lint_docs(contracts),
+        contracts,
+        policy,
+        inputs={
+            "cassettes": str(cassettes),
+            "contracts": str(directory or default_contracts_dir()),
+        },
+    )
+    files = write_reports(report, out_dir)
+    _print_summary(report)
+    out.print(
+        f"reports: {files.html}, {files.json}, {files.junit}, {files.markdown}", highlight=False
+    )
+    raise typer.Exit(report.verdict.exit_code)
+
+
+def _print_summary(report: Any) -> None:
+    table = Table(title=report.title)
+    for column in ("operation", "checked", "breaking", "warning", "info", "waived"):
+        table.add_column(column, justify="left" if column == "operation" else "right")
+    for op in report.operations:
+        table.add_row(
+            op.operation,
+            *(str(getattr(op, c)) for c in ("checked", "breaking", "warning", "info", "waived")),
+        )
+    out.print(table)
+    for finding in report.findings:
+        if finding.status == "new" and finding.severity.value == "breaking":
+            out.print(
+                f"[red]breaking[/red] {finding.operation} {finding.kind} at {finding.path or '/'}: "
+                f"{finding.message} [dim]({finding.source})[/dim]",
+                highlight=False,
+            )
+    for problem in report.problems:
+        err.print(f"cannot check {problem.where}: {problem.message}", markup=False, highlight=False)
+    colour = "green" if report.verdict.passed else "red"
+    out.print(f"[{colour}]{report.verdict.headline}[/{colour}]", highlight=False)
+
+
+@report_app.command("diff")
+def report_diff(
+    old: Annotated[Path, typer.Argument(help="The earlier drift.json.")],
+    new: Annotated[Path, typer.Argument(help="The later drift.json.")],
+    output: Annotated[str, typer.Option("--format", "-f", help="text, json or markdown.")] = "text",
+) -> None:
+    """What is new, fixed, changed and unchanged between two drift.json reports."""
+    from aliconform.report import diff_reports, load_report
+
+    if output not in ("text", "json", "markdown"):
+        raise typer.BadParameter(
+            f"'{output}' is not one of text, json, markdown", param_hint="--format"
+        )
+    result = diff_reports(load_report(old), load_report(new))
+    if output == "json":
+        sys.stdout.write(
+            json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n"
+        )
+        return
+    heading = "### " if output == "markdown" else ""
+    counts = f"{len(result.new)} new, {len(result.fixed)} fixed, {len(result.changed)} changed, {len(result.unchanged)} unchanged"
+    out.print(f"{heading}{old} -> {new}: {counts}", markup=False, highlight=False)
+    for label, findings in (("new", result.new), ("fixed", result.fixed)):
+        for f in findings:
+            out.print(
+                f"- {label}: {f.severity.value} {f.operation} {f.kind} at {f.path or '/'} ({f.source})",
+                markup=False,
+                highlight=False,
+            )
+    for before, _after, what in result.changed:
+        out.print(
+            f"- changed: {before.operation} {before.kind} at {before.path or '/'}: {'; '.join(what)}",
+            markup=False,
+            highlight=False,
+        )
+
+
+@report_app.command("schema")
+def report_schema() -> None:
+    """Print the JSON Schema of drift.json."""
+    from aliconform.report import DriftReport
+
+    sys.stdout.write(json.dumps(DriftReport.model_json_schema(), indent=2) + "\n")
+
+
+@cassettes_app.command("list")
+def cassettes_list(cassettes: CassettesDir = Path("cassettes")) -> None:
+    """Every cassette with its origin, age and interaction count."""
+    from aliconform.cassettes.store import discover_cassettes, load_cassette, load_provenance
+
+    table = Table(title=f"cassettes in {cassettes}")
+    for column in ("cassette", "operation", "interactions", "origin", "recorded", "from"):
+        table.add_column(column, overflow="fold")
+    for ref in discover_cassettes(cassettes):
+        provenance = load_provenance(ref)
+        where = ""
+        if provenance and provenance.documentation:
+            where = f"{provenance.documentation.file} > {provenance.documentation.location}"
+        elif provenance:
+            where = provenance.endpoint or ""
+        table.add_row(
+            ref.display,
+            ref.operation,
+            str(len(load_cassette(ref.path).interactions)),
+            provenance.origin if provenance else "unknown (no provenance)",
+            f"{provenance.recorded_at:%Y-%m-%d}" if provenance else "",
+            where,
+        )
+    out.print(table)
+
+
+@cassettes_app.command("derive")
+def cassettes_derive(
+    cassettes: CassettesDir = Path("cassettes"),
+    directory: ContractsDir = None,
+    operation: Annotated[
+        list[str] | None, typer.Option("--operation", help="Only these operations.")
+    ] = None,
+    region: Annotated[
+        str, typer.Option("--region", help="Region the requests are addressed to.")
+    ] = "cn-shanghai",
+) -> None:
+    """(Re)write the cassettes derived from the documentation's examples and error tables.
+
+    Requests are made by the official SDK against a loopback server; nothing leaves the machine.
+    """
+    from aliconform.cassettes.derive import derive_documentation_cassettes
+
+    contracts = _load(directory)
+    for name in operation or []:
+        contracts[name]  # an unknown name fails here, with a suggestion
+    written = derive_documentation_cassettes(
+        contracts, cassettes, region=region, operations=operation
+    )
+    for ref in written:
+        out.print(f"wrote {ref.display}", highlight=False)
 
 
 @app.command("bench")

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 __all__ = [
     "AliconformError",
+    "CassetteError",
     "ContractError",
     "ContractIssue",
+    "ReplayMissError",
     "UnknownOperationError",
     "did_you_mean",
 ]
@@ -74,3 +76,15 @@ class UnknownOperationError(AliconformError, KeyError):
 
     def __str__(self) -> str:  # KeyError would otherwise quote the whole message
         return str(self.args[0])
+
+
+class CassetteError(AliconformError):
+    """A cassette or its provenance could not be read; carries every issue found."""
+
+    def __init__(self, issues: Sequence[ContractIssue]) -> None:
+        self.issues = tuple(issues)
+        super().__init__("\n".join(str(issue) for issue in self.issues))
+
+
+class ReplayMissError(AliconformError):
+    """A request that no recorded interaction matches; names the nearest ones and what differs."""

@@ -18,7 +18,7 @@ from aliconform.drift.engine import check_body, compiled, parse_body
 from aliconform.drift.findings import Finding, Kind, excerpt
 from aliconform.drift.policy import DEFAULT_SEVERITY
 
-__all__ = ["field_pointer", "lint_contract", "lint_docs"]
+__all__ = ["documentation_source", "field_pointer", "lint_contract", "lint_docs"]
 
 
 def lint_docs(contracts: ContractSet) -> list[Finding]:
@@ -29,14 +29,14 @@ def lint_contract(contract: Contract) -> list[Finding]:
     return list(_example_findings(contract)) + list(_divergence_findings(contract))
 
 
-def _source(contract: Contract, location: str) -> str:
+def documentation_source(contract: Contract, location: str) -> str:
     return f"documentation {contract.sources.documentation.file} > {location}"
 
 
 def _example_findings(contract: Contract) -> Iterator[Finding]:
     entry = compiled(contract)
     for example in contract.examples:
-        source = _source(contract, example.location)
+        source = documentation_source(contract, example.location)
         if example.of is None:
             yield from check_body(entry, example.body, example.status, source=source)
             continue
@@ -92,5 +92,5 @@ def _divergence(contract: Contract, divergence: Divergence, field: str, location
         field=field,
         contract_location=location,
         rule=divergence.aspect,
-        source=_source(contract, "recorded divergence"),
+        source=documentation_source(contract, "recorded divergence"),
     )

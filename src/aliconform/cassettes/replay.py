@@ -1,0 +1,171 @@
+"""Replay: every recorded interaction played back through vcrpy, offline, and checked.
+
+Each interaction's request is sent again (through `requests`, which vcrpy intercepts) with the
+network blocked and the RPC matchers on, so a replay proves the cassette loads in plain vcrpy
+and matches the way users' tests will match it. The response vcrpy plays back is then checked
+against the operation's contract by the drift engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+from vcr.errors import CannotOverwriteExistingCassetteException
+
+from aliconform.cassettes.matching import rpc_vcr
+from aliconform.cassettes.network import block_network
+from aliconform.cassettes.rpc import RpcCall, read_rpc_call
+from aliconform.cassettes.store import (
+    CassetteFile,
+    CassetteRef,
+    Interaction,
+    Provenance,
+    discover_cassettes,
+    interactions_digest,
+    load_cassette,
+    load_provenance,
+)
+from aliconform.contracts import ContractSet
+from aliconform.drift.engine import check_body, compiled
+from aliconform.drift.findings import Finding
+from aliconform.errors import AliconformError, CassetteError, ContractIssue, ReplayMissError
+
+__all__ = ["CassetteProblem", "ReplayRun", "ReplayedInteraction", "replay_all", "replay_cassette"]
+
+
+@dataclass
+class ReplayedInteraction:
+    ref: CassetteRef
+    index: int
+    operation: str
+    provenance: Provenance | None
+    call: RpcCall
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    findings: list[Finding]
+
+    @property
+    def source(self) -> str:
+        """What the findings say they came from; documentation-derived cassettes say so first."""
+        where = f"cassette {self.ref.display}#{self.index}"
+        origin = self.provenance.documentation if self.provenance else None
+        if origin is not None:
+            return f"documentation {origin.file} > {origin.location} ({where})"
+        return where
+
+
+@dataclass(frozen=True)
+class CassetteProblem:
+    """A cassette that could not be replayed at all, and why."""
+
+    path: str
+    message: str
+
+
+@dataclass
+class ReplayRun:
+    interactions: list[ReplayedInteraction] = field(default_factory=list)
+    problems: list[CassetteProblem] = field(default_factory=list)
+    provenance: dict[str, Provenance | None] = field(default_factory=dict)
+    stale_provenance: list[str] = field(default_factory=list)  # cassettes changed behind it
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [finding for item in self.interactions for finding in item.findings]
+
+
+def replay_all(
+    directory: Path,
+    contracts: ContractSet,
+    *,
+    progress: Callable[[CassetteRef], None] | None = None,
+) -> ReplayRun:
+    run = ReplayRun()
+    for ref in discover_cassettes(directory):
+        if progress is not None:
+            progress(ref)
+        try:
+            cassette = load_cassette(ref.path)
+            provenance = load_provenance(ref)
+            run.provenance[ref.display] = provenance
+            if provenance is not None and provenance.interactions_sha256 != interactions_digest(
+                cassette
+            ):
+                run.stale_provenance.append(ref.display)
+            run.interactions += replay_cassette(ref, cassette, contracts, provenance)
+        except AliconformError as exc:
+            run.problems.append(CassetteProblem(ref.display, str(exc)))
+    return run
+
+
+def replay_cassette(
+    ref: CassetteRef,
+    cassette: CassetteFile,
+    contracts: ContractSet,
+    provenance: Provenance | None = None,
+) -> list[ReplayedInteraction]:
+    """Play back every interaction of one cassette and check each response."""
+    contract = contracts[ref.operation]
+    if contract.product != ref.product:
+        message = (
+            f"{ref.operation} is an {contract.product} operation; file it under {contract.product}/"
+        )
+        raise CassetteError([ContractIssue(ref.display, None, None, "", message)])
+    entry = compiled(contract)
+    replayed = []
+    for index, (interaction, response) in enumerate(_play(ref, cassette)):
+        call = _call(interaction)
+        if call.action is not None and call.action != ref.operation:
+            message = (
+                f"the request calls {call.action}, but the cassette is filed under {ref.operation}"
+            )
+            raise CassetteError(
+                [ContractIssue(ref.display, None, None, f"interactions[{index}]", message)]
+            )
+        item = ReplayedInteraction(
+            ref=ref,
+            index=index,
+            operation=ref.operation,
+            provenance=provenance,
+            call=call,
+            status=response.status_code,
+            headers=dict(response.headers),
+            body=response.content,
+            findings=[],
+        )
+        item.findings = check_body(
+            entry,
+            item.body,
+            item.status,
+            item.headers,
+            request=dict(call.params),
+            source=item.source,
+        )
+        replayed.append(item)
+    return replayed
+
+
+def _call(interaction: Interaction) -> RpcCall:
+    request = interaction.request
+    return read_rpc_call(request.uri, request.headers, request.body)
+
+
+def _play(
+    ref: CassetteRef, cassette: CassetteFile
+) -> Iterator[tuple[Interaction, requests.Response]]:
+    recorder = rpc_vcr(record_mode="none")
+    with recorder.use_cassette(str(ref.path)), block_network(), requests.Session() as session:
+        for interaction in cassette.interactions:
+            request = interaction.request
+            headers = {name: values[0] for name, values in request.headers.items() if values}
+            try:
+                response = session.request(
+                    request.method, request.uri, headers=headers, data=request.body, timeout=5
+                )
+            except CannotOverwriteExistingCassetteException as exc:
+                raise ReplayMissError(f"{ref.display}: {exc}") from exc
+            yield interaction, response

@@ -1,0 +1,267 @@
+"""Cassette files: vcrpy's own format on disk, a provenance sidecar next to each, atomic writes.
+
+A cassette is `cassettes/<product>/<Operation>/<scenario>.yaml`, exactly as vcrpy writes it, so
+plain vcrpy and pytest-recording load it. Its provenance (recorded live, or derived from a
+documentation example) lives in `<scenario>.provenance.yaml` beside it: a sidecar survives vcrpy
+re-saving the cassette, and records a digest of the interactions so that a cassette changed
+behind its provenance's back is noticed.
+
+Writes go to a temporary file in the same directory, flushed to disk and renamed into place:
+an interrupted write leaves the old file intact, never half of a new one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from vcr.serializers import yamlserializer
+
+from aliconform.contracts.loader import validate_document
+from aliconform.contracts.yamlsource import display_path, read_yaml
+from aliconform.errors import CassetteError, ContractIssue
+
+__all__ = [
+    "PROVENANCE_SUFFIX",
+    "AtomicPersister",
+    "CassetteFile",
+    "CassetteRef",
+    "DocumentationOrigin",
+    "Interaction",
+    "Provenance",
+    "RecordedRequest",
+    "RecordedResponse",
+    "atomic_write_text",
+    "discover_cassettes",
+    "interactions_digest",
+    "load_cassette",
+    "load_provenance",
+    "write_cassette",
+]
+
+PROVENANCE_SUFFIX = ".provenance.yaml"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Open(BaseModel):
+    # vcrpy may add keys in later versions; a cassette it wrote must still load.
+    model_config = ConfigDict(extra="allow")
+
+
+class RecordedRequest(_Open):
+    method: str
+    uri: str
+    headers: dict[str, list[str]] = Field(default_factory=dict)
+    body: str | bytes | None = None
+
+
+class Status(_Open):
+    code: int
+    message: str = ""
+
+
+class Body(_Open):
+    string: str | bytes = ""
+
+
+class RecordedResponse(_Open):
+    status: Status
+    headers: dict[str, list[str]] = Field(default_factory=dict)
+    body: Body = Field(default_factory=Body)
+
+    def header(self, name: str) -> str | None:
+        for key, values in self.headers.items():
+            if key.lower() == name.lower() and values:
+                return values[0]
+        return None
+
+
+class Interaction(_Open):
+    request: RecordedRequest
+    response: RecordedResponse
+
+
+class CassetteFile(_Open):
+    version: Literal[1] = 1
+    interactions: list[Interaction]
+
+
+class DocumentationOrigin(_Model):
+    file: str = Field(description="Seed document the example comes from")
+    title: str
+    location: str = Field(description="Where on the page: the example or the error table")
+    last_updated: dt.date | None = None
+
+
+class Provenance(_Model):
+    """Where a cassette's interactions came from. Written next to the cassette."""
+
+    format_version: Literal[1] = 1
+    origin: Literal["live", "documentation"]
+    operation: str
+    scenario: str
+    description: str
+    recorded_at: dt.datetime = Field(description="When the cassette was recorded or derived (UTC)")
+    region: str | None = None
+    endpoint: str | None = None
+    signature: Literal["v3", "v2"] = "v3"
+    sdk: dict[str, str] = Field(
+        default_factory=dict, description="SDK packages and versions that shaped the requests"
+    )
+    documentation: DocumentationOrigin | None = None
+    synthesized: list[str] = Field(
+        default_factory=list,
+        description="Values the source does not give and how they were filled (never fields)",
+    )
+    interactions_sha256: str
+
+    def age_days(self, now: dt.datetime | None = None) -> int:
+        now = now or dt.datetime.now(dt.UTC)
+        recorded = self.recorded_at
+        if recorded.tzinfo is None:
+            recorded = recorded.replace(tzinfo=dt.UTC)
+        return max(0, (now - recorded).days)
+
+
+@dataclass(frozen=True, slots=True)
+class CassetteRef:
+    path: Path
+    product: str
+    operation: str
+    scenario: str
+
+    @property
+    def provenance_path(self) -> Path:
+        return self.path.with_name(self.scenario + PROVENANCE_SUFFIX)
+
+    @property
+    def display(self) -> str:
+        return display_path(self.path)
+
+
+def discover_cassettes(root: Path) -> list[CassetteRef]:
+    """Every cassette under root, laid out as <product>/<Operation>/<scenario>.yaml, sorted."""
+    if not root.is_dir():
+        raise CassetteError(
+            [ContractIssue(display_path(root), None, None, "", "no such directory")]
+        )
+    refs = []
+    for path in sorted(root.rglob("*.yaml")):
+        if path.name.endswith(PROVENANCE_SUFFIX):
+            continue
+        relative = path.relative_to(root).parts
+        if len(relative) != 3:
+            issue = "a cassette belongs at <product>/<Operation>/<scenario>.yaml under the cassettes directory"
+            raise CassetteError([ContractIssue(display_path(path), None, None, "", issue)])
+        product, operation, name = relative
+        refs.append(CassetteRef(path, product, operation, name.removesuffix(".yaml")))
+    return refs
+
+
+def load_cassette(path: Path) -> CassetteFile:
+    """A cassette file, validated; any problem is reported with file, line and key path."""
+    document = read_yaml(path)
+    if isinstance(document, ContractIssue):
+        raise CassetteError([document])
+    cassette = validate_document(CassetteFile, document)
+    if isinstance(cassette, list):
+        raise CassetteError(cassette)
+    return cassette
+
+
+def load_provenance(ref: CassetteRef) -> Provenance | None:
+    """The cassette's provenance, or None when it has no sidecar."""
+    if not ref.provenance_path.is_file():
+        return None
+    document = read_yaml(ref.provenance_path)
+    if isinstance(document, ContractIssue):
+        raise CassetteError([document])
+    provenance = validate_document(Provenance, document)
+    if isinstance(provenance, list):
+        raise CassetteError(provenance)
+    return provenance
+
+
+def interactions_digest(cassette: CassetteFile) -> str:
+    """sha256 of the interactions' content, independent of YAML layout and key order."""
+
+    def default(value: Any) -> Any:
+        if isinstance(value, bytes):
+            return value.hex()
+        raise TypeError(type(value).__name__)
+
+    data = [interaction.model_dump(mode="python") for interaction in cassette.interactions]
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, default=default)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write a whole file or nothing: a temporary file in the same directory, then a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".partial", dir=path.parent
+    )
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        # mkstemp creates the file 0600; give it the mode any other new file would have.
+        Path(temporary).chmod(0o666 & ~_umask())
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def write_cassette(path: Path, cassette: CassetteFile, provenance: Provenance) -> None:
+    """Write a cassette in vcrpy's format and its provenance sidecar, each atomically.
+
+    The cassette goes first: if the process dies between the two renames, the old provenance's
+    digest no longer matches and the report says so, rather than vouching for new content.
+    """
+    data = cassette.model_dump(mode="python", exclude_none=False)
+    atomic_write_text(path, yamlserializer.serialize(data))
+    sidecar = provenance.model_copy(update={"interactions_sha256": interactions_digest(cassette)})
+    text = _provenance_yaml(sidecar)
+    atomic_write_text(path.with_name(path.name.removesuffix(".yaml") + PROVENANCE_SUFFIX), text)
+
+
+def _provenance_yaml(provenance: Provenance) -> str:
+    header = (
+        "# Provenance of the cassette beside this file (written by aliconform; keep with it).\n"
+    )
+    data = provenance.model_dump(mode="json", exclude_none=True)
+    return header + str(yamlserializer.serialize(data))
+
+
+class AtomicPersister:
+    """A vcrpy persister whose saves are atomic (vcrpy's own writes the file in place)."""
+
+    @classmethod
+    def load_cassette(cls, cassette_path: str | Path, serializer: Any) -> Any:
+        from vcr.persisters.filesystem import FilesystemPersister
+
+        return FilesystemPersister.load_cassette(cassette_path, serializer)
+
+    @staticmethod
+    def save_cassette(cassette_path: str | Path, cassette_dict: Any, serializer: Any) -> None:
+        from vcr.serialize import serialize
+
+        atomic_write_text(Path(cassette_path), str(serialize(cassette_dict, serializer)))

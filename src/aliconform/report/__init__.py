@@ -1,0 +1,20 @@
+"""Drift reports: one model, written as HTML, JSON, JUnit XML and Markdown, and compared."""
+
+from aliconform.report.build import ReportInput, build_report, replay_report
+from aliconform.report.diff import ReportDiff, diff_reports, load_report
+from aliconform.report.model import REPORT_FORMAT_VERSION, DriftReport, ReportFinding
+from aliconform.report.writer import ReportFiles, write_reports
+
+__all__ = [
+    "REPORT_FORMAT_VERSION",
+    "DriftReport",
+    "ReportDiff",
+    "ReportFiles",
+    "ReportFinding",
+    "ReportInput",
+    "build_report",
+    "diff_reports",
+    "load_report",
+    "replay_report",
+    "write_reports",
+]

@@ -1,0 +1,284 @@
+"""Assembling a DriftReport from what a run checked and the verdict on what it found."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from aliconform import __version__
+from aliconform.cassettes.replay import ReplayRun
+from aliconform.contracts import ContractSet
+from aliconform.drift.doclint import documentation_source
+from aliconform.drift.findings import Finding, Severity
+from aliconform.drift.policy import SEVERITY_RATIONALE
+from aliconform.drift.waivers import DriftPolicy, Verdict, judge
+from aliconform.report.excerpt import response_excerpt
+from aliconform.report.model import (
+    CheckedSource,
+    DriftReport,
+    ExcerptLineModel,
+    OperationSummary,
+    ReportFinding,
+    ReportProblem,
+    ReportVerdict,
+    ScanStats,
+    Section,
+    WaiverNote,
+    finding_key,
+)
+
+__all__ = ["ReportInput", "build_report", "replay_report"]
+
+
+@dataclass
+class ReportInput:
+    """What a run checked: the sources, their bodies (for excerpts) and its findings."""
+
+    sources: list[CheckedSource]
+    bodies: Mapping[str, bytes | str]
+    findings: list[Finding]
+    section_of: Callable[[Finding], Section]
+
+
+def build_report(
+    *,
+    run: Literal["replay", "scan", "check"],
+    title: str,
+    data: ReportInput,
+    policy: DriftPolicy,
+    operations: Sequence[str],
+    problems: Sequence[ReportProblem] = (),
+    inputs: Mapping[str, str] | None = None,
+    scan: ScanStats | None = None,
+    counts: Mapping[str, tuple[int, int | None, int | None, list[int]]] | None = None,
+    now: dt.datetime | None = None,
+) -> DriftReport:
+    """counts: for aggregated scans, finding id -> (count, first line, last line, examples)."""
+    verdict = judge(data.findings, policy, operations=operations, today=(now or _now()).date())
+    rows = [(f, None) for f in verdict.new] + [(f, w.id) for f, w in verdict.waived]
+    findings = [_finding(f, waiver, data, counts) for f, waiver in rows]
+    findings.sort(key=lambda f: (-f.severity.rank, f.status != "new", f.operation, f.path))
+    sources = [_with_counts(source, findings) for source in data.sources]
+    return DriftReport(
+        tool_version=__version__,
+        generated_at=now or _now(),
+        run=run,
+        title=title,
+        inputs=dict(inputs or {}),
+        verdict=_verdict(verdict, problems),
+        operations=_summaries(operations, sources, findings),
+        findings=findings,
+        sources=sources,
+        waivers=_waiver_notes(verdict),
+        problems=list(problems),
+        severity_rationale={
+            k.value: f"{s.value}: {why}" for k, (s, why) in SEVERITY_RATIONALE.items()
+        },
+        scan=scan,
+    )
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def _finding(
+    finding: Finding,
+    waiver: str | None,
+    data: ReportInput,
+    counts: Mapping[str, tuple[int, int | None, int | None, list[int]]] | None,
+) -> ReportFinding:
+    section = data.section_of(finding)
+    key = finding_key(finding, section)
+    body = data.bodies.get(finding.source or "")
+    excerpt = (
+        [
+            ExcerptLineModel(number=line.number, text=line.text, hit=line.hit)
+            for line in response_excerpt(body, finding.path, finding.decoded_at)
+        ]
+        if body is not None
+        else []
+    )
+    count, first, last, examples = (counts or {}).get(key, (1, None, None, []))
+    return ReportFinding(
+        id=key,
+        section=section,
+        status="waived" if waiver else "new",
+        waiver=waiver,
+        operation=finding.operation,
+        kind=finding.kind.value,
+        severity=finding.severity,
+        path=finding.path,
+        decoded_at=list(finding.decoded_at),
+        message=finding.message,
+        expected=finding.expected,
+        observed=finding.observed,
+        field=finding.field,
+        contract_location=finding.contract_location,
+        rule=finding.rule,
+        source=finding.source,
+        excerpt=excerpt,
+        count=count,
+        first_seen=first,
+        last_seen=last,
+        example_lines=examples,
+    )
+
+
+def _with_counts(source: CheckedSource, findings: list[ReportFinding]) -> CheckedSource:
+    mine = [f for f in findings if f.source == source.id]
+    new = [f for f in mine if f.status == "new"]
+    worst = max((f.severity for f in new), key=lambda s: s.rank, default=None)
+    return source.model_copy(
+        update={"new": len(new), "waived": len(mine) - len(new), "worst": worst}
+    )
+
+
+def _summaries(
+    operations: Sequence[str], sources: list[CheckedSource], findings: list[ReportFinding]
+) -> list[OperationSummary]:
+    summaries = {name: OperationSummary(operation=name) for name in operations}
+    for source in sources:
+        summaries.setdefault(
+            source.operation, OperationSummary(operation=source.operation)
+        ).checked += 1
+    for finding in findings:
+        summary = summaries.setdefault(
+            finding.operation, OperationSummary(operation=finding.operation)
+        )
+        if finding.status == "waived":
+            summary.waived += finding.count
+        else:
+            field = finding.severity.value
+            setattr(summary, field, getattr(summary, field) + finding.count)
+    return sorted(summaries.values(), key=lambda s: s.operation)
+
+
+def _waiver_notes(verdict: Verdict) -> list[WaiverNote]:
+    notes = [
+        WaiverNote(
+            id=w.id,
+            operation=w.operation,
+            kind=w.kind.value,
+            reason=w.reason,
+            expires=w.expires,
+            problem="expired",
+        )
+        for w in verdict.expired
+    ]
+    notes += [
+        WaiverNote(
+            id=w.id,
+            operation=w.operation,
+            kind=w.kind.value,
+            reason=w.reason,
+            expires=w.expires,
+            problem="unused",
+        )
+        for w in verdict.unused
+    ]
+    return notes
+
+
+def _verdict(verdict: Verdict, problems: Sequence[ReportProblem]) -> ReportVerdict:
+    breaking = len(verdict.new_breaking)
+    if problems:
+        headline = f"{len(problems)} input(s) could not be checked"
+        exit_code = 2
+    elif breaking:
+        headline = f"{breaking} new breaking finding(s): responses differ from the documentation in ways that break parsing code"
+        exit_code = 1
+    else:
+        warnings = sum(1 for f in verdict.new if f.severity is Severity.WARNING)
+        headline = "No new breaking drift" + (f" ({warnings} new warning(s))" if warnings else "")
+        exit_code = 0
+    return ReportVerdict(
+        passed=exit_code == 0,
+        exit_code=exit_code,
+        new_breaking=breaking,
+        new=len(verdict.new),
+        waived=len(verdict.waived),
+        headline=headline,
+    )
+
+
+def replay_report(
+    run: ReplayRun,
+    lint: list[Finding],
+    contracts: ContractSet,
+    policy: DriftPolicy,
+    *,
+    inputs: Mapping[str, str] | None = None,
+    now: dt.datetime | None = None,
+) -> DriftReport:
+    """The report of a replay run, with the documentation lint as its own section."""
+    now = now or _now()
+    sources: list[CheckedSource] = []
+    bodies: dict[str, bytes | str] = {}
+    replay_sources = set()
+    for item in run.interactions:
+        provenance = item.provenance
+        origin = provenance.origin if provenance else "unknown"
+        documentation = (
+            f"{provenance.documentation.file} > {provenance.documentation.location}"
+            if provenance and provenance.documentation
+            else None
+        )
+        problem = None
+        if provenance is None:
+            problem = "no provenance sidecar: where this cassette came from is unknown"
+        elif item.ref.display in run.stale_provenance:
+            problem = "the cassette changed after its provenance was written (digest differs)"
+        sources.append(
+            CheckedSource(
+                id=item.source,
+                section="replay",
+                operation=item.operation,
+                status=item.status,
+                cassette=item.ref.display,
+                interaction=item.index,
+                origin=origin,
+                recorded_at=provenance.recorded_at if provenance else None,
+                age_days=provenance.age_days(now) if provenance else None,
+                region=provenance.region if provenance else None,
+                endpoint=provenance.endpoint if provenance else None,
+                sdk=provenance.sdk if provenance else {},
+                documentation=documentation,
+                synthesized=provenance.synthesized if provenance else [],
+                provenance_problem=problem,
+            )
+        )
+        bodies[item.source] = item.body
+        replay_sources.add(item.source)
+    for contract in contracts.values():
+        for example in contract.examples:
+            source = documentation_source(contract, example.location)
+            bodies[source] = example.body
+            sources.append(
+                CheckedSource(
+                    id=source,
+                    section="documentation",
+                    operation=contract.operation,
+                    status=example.status,
+                    origin="documentation",
+                    documentation=f"{contract.sources.documentation.file} > {example.location}",
+                )
+            )
+
+    def section_of(finding: Finding) -> Section:
+        return "replay" if finding.source in replay_sources else "documentation"
+
+    problems = [ReportProblem(where=p.path, message=p.message) for p in run.problems]
+    data = ReportInput(sources, bodies, run.findings + lint, section_of)
+    return build_report(
+        run="replay",
+        title="Replay of recorded interactions and documentation lint",
+        data=data,
+        policy=policy,
+        operations=sorted(contracts),
+        problems=problems,
+        inputs=inputs,
+        now=now,
+    )

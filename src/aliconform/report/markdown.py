@@ -1,0 +1,71 @@
+"""A Markdown summary for a pull-request comment or a CI job summary."""
+
+from __future__ import annotations
+
+import html
+
+from aliconform.report.model import DriftReport, ReportFinding
+
+__all__ = ["render_markdown"]
+
+_SHOWN = 20
+
+
+def _cell(text: object) -> str:
+    """Table-cell safe: no pipes or newlines, and no markup GitHub would render."""
+    value = html.escape(str(text), quote=False).replace("|", "\\|").replace("`", "'")
+    return " ".join(value.split())
+
+
+def _row(finding: ReportFinding) -> str:
+    expected = finding.expected if isinstance(finding.expected, str) else str(finding.expected)
+    return (
+        f"| {finding.severity.value} | {_cell(finding.operation)} | `{_cell(finding.kind)}` "
+        f"| `{_cell(finding.path or '/')}` | {_cell(expected)[:80]} | {_cell(finding.observed or '')} "
+        f"| {_cell(finding.source or '')} |"
+    )
+
+
+def render_markdown(report: DriftReport) -> str:
+    verdict = report.verdict
+    mark = "✅" if verdict.passed else ("⚠️" if report.problems else "❌")
+    lines = [
+        f"## {mark} aliconform: {_cell(verdict.headline)}",
+        "",
+        f"{_cell(report.title)}. {verdict.new} new finding(s), {verdict.new_breaking} breaking; "
+        f"{verdict.waived} waived by the drift policy. Generated {report.generated_at:%Y-%m-%d %H:%M} UTC.",
+        "",
+        "| operation | checked | breaking | warning | info | waived |",
+        "|---|--:|--:|--:|--:|--:|",
+    ]
+    lines += [
+        f"| {op.operation} | {op.checked} | {op.breaking} | {op.warning} | {op.info} | {op.waived} |"
+        for op in report.operations
+    ]
+    new = [f for f in report.findings if f.status == "new" and f.section != "documentation"]
+    if new:
+        lines += ["", f"### New findings ({len(new)})", ""]
+        lines += [
+            "| severity | operation | kind | path | expected | observed | source |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        lines += [_row(f) for f in new[:_SHOWN]]
+        if len(new) > _SHOWN:
+            lines.append(f"\n…and {len(new) - _SHOWN} more in drift.html / drift.json.")
+    documentation = report.findings_in("documentation")
+    if documentation:
+        counted = sum(1 for f in documentation if f.status == "new")
+        lines += [
+            "",
+            f"Documentation lint: {len(documentation)} contradiction(s) in the documentation itself ({counted} not waived); see drift.html.",
+        ]
+    if report.waivers:
+        lines += ["", "### Waivers that need attention", ""]
+        lines += [f"- `{_cell(w.id)}`: {w.problem} ({_cell(w.reason)})" for w in report.waivers]
+    if report.problems:
+        lines += ["", "### Inputs that could not be checked", ""]
+        lines += [
+            f"- `{_cell(p.where)}`: {_cell(p.message.splitlines()[0] if p.message else '')}"
+            for p in report.problems
+        ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,172 @@
+"""The drift report as data: one versioned model behind the HTML, JSON, JUnit and Markdown.
+
+`drift.json` is this model serialised; its JSON Schema is `DriftReport.model_json_schema()`
+(`aliconform report schema`). Consumers should check `format` and `format_version`; the version
+changes only when a field is removed or changes meaning.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from aliconform.drift.findings import Finding, Severity
+
+__all__ = [
+    "REPORT_FORMAT",
+    "REPORT_FORMAT_VERSION",
+    "CheckedSource",
+    "DriftReport",
+    "ExcerptLineModel",
+    "OperationSummary",
+    "ReportFinding",
+    "ReportProblem",
+    "ReportVerdict",
+    "ScanStats",
+    "WaiverNote",
+    "finding_key",
+]
+
+REPORT_FORMAT = "aliconform-drift-report"
+REPORT_FORMAT_VERSION = 1
+
+Section = Literal["replay", "documentation", "check", "scan"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ExcerptLineModel(_Model):
+    number: int
+    text: str
+    hit: bool
+
+
+def finding_key(finding: Finding, section: str) -> str:
+    """A stable id for 'the same finding' across runs: what, where, and in which source."""
+    parts = [
+        section,
+        finding.operation,
+        finding.kind.value,
+        finding.path,
+        finding.rule or "",
+        finding.source or "",
+    ]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+class ReportFinding(_Model):
+    id: str = Field(description="Stable across runs for the same finding; used by `report diff`")
+    section: Section
+    status: Literal["new", "waived"]
+    waiver: str | None = None
+    operation: str
+    kind: str
+    severity: Severity
+    path: str = Field(description="RFC 6901 JSON pointer into the response")
+    decoded_at: list[str] = Field(default_factory=list)
+    message: str
+    expected: Any = None
+    observed: str | None = None
+    field: str | None = None
+    contract_location: str | None = None
+    rule: str | None = None
+    source: str | None = None
+    excerpt: list[ExcerptLineModel] = Field(default_factory=list)
+    # Aggregated scans count each distinct finding once:
+    count: int = 1
+    first_seen: int | None = Field(default=None, description="Scan: first line number")
+    last_seen: int | None = Field(default=None, description="Scan: last line number")
+    example_lines: list[int] = Field(default_factory=list)
+
+
+class CheckedSource(_Model):
+    """One thing that was checked: a cassette interaction, a documentation example, a file."""
+
+    id: str
+    section: Section
+    operation: str
+    status: int | None = None
+    cassette: str | None = None
+    interaction: int | None = None
+    origin: Literal["live", "documentation", "unknown", "file", "scan"]
+    recorded_at: dt.datetime | None = None
+    age_days: int | None = None
+    region: str | None = None
+    endpoint: str | None = None
+    sdk: dict[str, str] = Field(default_factory=dict)
+    documentation: str | None = None
+    synthesized: list[str] = Field(default_factory=list)
+    provenance_problem: str | None = None
+    new: int = 0
+    waived: int = 0
+    worst: Severity | None = None
+
+
+class OperationSummary(_Model):
+    operation: str
+    checked: int = 0
+    breaking: int = 0
+    warning: int = 0
+    info: int = 0
+    waived: int = 0
+
+
+class WaiverNote(_Model):
+    id: str
+    operation: str
+    kind: str
+    reason: str
+    expires: dt.date | None = None
+    problem: Literal["expired", "unused"]
+
+
+class ReportProblem(_Model):
+    """Input that could not be checked at all (an unreadable cassette, say)."""
+
+    where: str
+    message: str
+
+
+class ReportVerdict(_Model):
+    passed: bool
+    exit_code: int
+    new_breaking: int
+    new: int
+    waived: int
+    headline: str
+
+
+class ScanStats(_Model):
+    file: str
+    lines: int
+    interactions: int
+    skipped_lines: int
+    distinct_findings: int
+    seconds: float
+    workers: int
+
+
+class DriftReport(_Model):
+    format: Literal["aliconform-drift-report"] = "aliconform-drift-report"
+    format_version: Literal[1] = 1
+    tool_version: str
+    generated_at: dt.datetime
+    run: Literal["replay", "scan", "check"]
+    title: str
+    inputs: dict[str, str] = Field(default_factory=dict)
+    verdict: ReportVerdict
+    operations: list[OperationSummary] = Field(default_factory=list)
+    findings: list[ReportFinding] = Field(default_factory=list)
+    sources: list[CheckedSource] = Field(default_factory=list)
+    waivers: list[WaiverNote] = Field(default_factory=list)
+    problems: list[ReportProblem] = Field(default_factory=list)
+    severity_rationale: dict[str, str] = Field(default_factory=dict)
+    scan: ScanStats | None = None
+
+    def findings_in(self, section: Section) -> list[ReportFinding]:
+        return [finding for finding in self.findings if finding.section == section]

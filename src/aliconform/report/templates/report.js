@@ -1,0 +1,43 @@
+// Filters and expandable rows for the aliconform drift report. No network, no external assets.
+(function () {
+  "use strict";
+  function applyFilters(bar) {
+    var table = document.getElementById(bar.getAttribute("data-for"));
+    if (!table) { return; }
+    var wanted = {};
+    bar.querySelectorAll("[data-facet]").forEach(function (control) {
+      wanted[control.getAttribute("data-facet")] = control.value.trim().toLowerCase();
+    });
+    var rows = table.querySelectorAll("tr.finding");
+    var shown = 0;
+    rows.forEach(function (row) {
+      var visible = ["operation", "kind", "severity", "status"].every(function (facet) {
+        return !wanted[facet] || row.getAttribute("data-" + facet).toLowerCase() === wanted[facet];
+      }) && (!wanted.text || row.getAttribute("data-text").indexOf(wanted.text) !== -1);
+      row.hidden = !visible;
+      var detail = table.querySelector('tr.detail[data-detail-for="' + row.getAttribute("data-id") + '"]');
+      if (detail && !visible) { detail.hidden = true; row.setAttribute("aria-expanded", "false"); }
+      if (visible) { shown += 1; }
+    });
+    var counter = bar.querySelector('[data-role="shown"]');
+    if (counter) { counter.textContent = shown + " of " + rows.length + " shown"; }
+  }
+  function toggle(row) {
+    var detail = row.parentNode.querySelector('tr.detail[data-detail-for="' + row.getAttribute("data-id") + '"]');
+    if (!detail) { return; }
+    detail.hidden = !detail.hidden;
+    row.setAttribute("aria-expanded", detail.hidden ? "false" : "true");
+  }
+  document.querySelectorAll(".filters").forEach(function (bar) {
+    bar.querySelectorAll("[data-facet]").forEach(function (control) {
+      control.addEventListener("input", function () { applyFilters(bar); });
+      control.addEventListener("change", function () { applyFilters(bar); });
+    });
+  });
+  document.querySelectorAll("tr.finding").forEach(function (row) {
+    row.addEventListener("click", function () { toggle(row); });
+    row.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" || event.key === " ") { event.preventDefault(); toggle(row); }
+    });
+  });
+})();

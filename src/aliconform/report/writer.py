@@ -1,0 +1,37 @@
+"""Writing a report in every format into one directory, each file atomically."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from aliconform.cassettes.store import atomic_write_text
+from aliconform.report.html import render_html
+from aliconform.report.junit import render_junit
+from aliconform.report.markdown import render_markdown
+from aliconform.report.model import DriftReport
+
+__all__ = ["ReportFiles", "write_reports"]
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    html: Path
+    json: Path
+    junit: Path
+    markdown: Path
+
+
+def write_reports(report: DriftReport, directory: Path) -> ReportFiles:
+    directory.mkdir(parents=True, exist_ok=True)
+    files = ReportFiles(
+        directory / "drift.html",
+        directory / "drift.json",
+        directory / "junit.xml",
+        directory / "summary.md",
+    )
+    atomic_write_text(files.json, report.model_dump_json(indent=2) + "\n")
+    atomic_write_text(files.junit, render_junit(report))
+    atomic_write_text(files.markdown, render_markdown(report))
+    atomic_write_text(files.html, render_html(report))
+    return files
