@@ -5,11 +5,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
+from vcr.serializers import yamlserializer
 
 from aliconform import ContractSet, load_contracts
 
 REPO = Path(__file__).resolve().parents[1]
 CONTRACTS = REPO / "contracts"
+CASSETTES = REPO / "cassettes"
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +42,21 @@ def copy_of_contracts(tmp_path: Path) -> Path:
     target = tmp_path / "contracts"
     shutil.copytree(CONTRACTS, target)
     return target
+
+
+@pytest.fixture
+def cassettes_copy(tmp_path: Path) -> Path:
+    """A writable copy of the committed cassettes."""
+    target = tmp_path / "cassettes"
+    shutil.copytree(CASSETTES, target)
+    return target
+
+
+def edit_response_body(path: Path, change: Callable[[str], str]) -> None:
+    """Edit a cassette's first response body as a person would, keeping vcrpy's format."""
+    data = yaml.safe_load(path.read_text("utf-8"))
+    body = data["interactions"][0]["response"]["body"]["string"]
+    changed = change(body)
+    assert changed != body, "the edit changed nothing"
+    data["interactions"][0]["response"]["body"]["string"] = changed
+    path.write_text(yamlserializer.serialize(data), "utf-8")

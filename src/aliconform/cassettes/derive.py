@@ -335,6 +335,7 @@ def _derive(
         contract.product,
         contract.operation,
         scenario.name,
+        root,
     )
     document = contract.sources.documentation
     provenance = Provenance(

@@ -144,9 +144,15 @@ class CassetteRef:
     def provenance_path(self) -> Path:
         return self.path.with_name(self.scenario + PROVENANCE_SUFFIX)
 
+    root: Path | None = None  # the cassettes directory it was found in
+
     @property
     def display(self) -> str:
-        return display_path(self.path)
+        """The path from the cassettes directory's name on (cassettes/imm/...), the same in any
+        checkout, so that findings keep their identity between runs and machines."""
+        if self.root is None:
+            return display_path(self.path)
+        return (Path(self.root.name) / self.path.relative_to(self.root)).as_posix()
 
 
 def discover_cassettes(root: Path) -> list[CassetteRef]:
@@ -164,7 +170,7 @@ def discover_cassettes(root: Path) -> list[CassetteRef]:
             issue = "a cassette belongs at <product>/<Operation>/<scenario>.yaml under the cassettes directory"
             raise CassetteError([ContractIssue(display_path(path), None, None, "", issue)])
         product, operation, name = relative
-        refs.append(CassetteRef(path, product, operation, name.removesuffix(".yaml")))
+        refs.append(CassetteRef(path, product, operation, name.removesuffix(".yaml"), root))
     return refs
 
 

@@ -1,0 +1,336 @@
+"""Cassettes: the file format, provenance, scrubbing, RPC matching, replay and derivation."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+import requests
+import vcr
+from hypothesis import given
+from hypothesis import strategies as st
+from vcr.errors import CannotOverwriteExistingCassetteException
+from vcr.request import Request
+
+from aliconform import ContractSet
+from aliconform.cassettes import (
+    NetworkBlockedError,
+    block_network,
+    discover_cassettes,
+    load_cassette,
+    replay_all,
+    rpc_vcr,
+    scrub_request,
+    scrub_response,
+)
+from aliconform.cassettes.derive import derive_documentation_cassettes
+from aliconform.cassettes.rpc import read_rpc_call
+from aliconform.cassettes.scrub import scrub_text, scrub_uri
+from aliconform.cassettes.store import interactions_digest, load_provenance
+from aliconform.cli import main
+from aliconform.errors import CassetteError
+from conftest import edit_response_body
+
+REPO = Path(__file__).resolve().parents[1]
+CASSETTES = REPO / "cassettes"
+MODERATION = CASSETTES / "imm" / "GetVideoModerationResult"
+
+V3_AUTH = (
+    "ACS3-HMAC-SHA256 Credential=LTAI5tExampleKeyId123,SignedHeaders=host;x-acs-action,"
+    "Signature=0f3c9b2d7a6e5f4c3b2a1908f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4"
+)
+SIGNED_URL = (
+    "https://bucket.oss-cn-shanghai.aliyuncs.com/out.mp4?Expires=1700000000"
+    "&OSSAccessKeyId=STS.NTmpSecretKey123&Signature=abc%2Bdef%3D&security-token=CAIS8token"
+    "&x-oss-process=video/snapshot"
+)
+
+
+# --- scrubbing -------------------------------------------------------------------------------
+
+
+def _request(uri: str, headers: dict[str, str], body: bytes | None = None) -> Request:
+    return Request("POST", uri, body, headers)
+
+
+def test_scrubbing_removes_v3_and_v2_credentials() -> None:
+    request = _request(
+        "https://imm.cn-shanghai.aliyuncs.com/?AccessKeyId=LTAI5tExampleKeyId123&Signature=sig%3D"
+        "&SignatureNonce=abc123&SecurityToken=CAIStoken&TaskId=t-1",
+        {
+            "Authorization": V3_AUTH,
+            "x-acs-security-token": "CAIS-sts-token",
+            "x-acs-signature-nonce": "d2b140ca3f98dc0a",
+        },
+    )
+    scrubbed = scrub_request(request)
+    text = f"{scrubbed.uri} {dict(scrubbed.headers)}"
+    for secret in ("LTAI5tExampleKeyId123", "0f3c9b2d7a6e", "sig%3D", "abc123", "CAIS"):
+        assert secret not in text
+    assert "TaskId=t-1" in scrubbed.uri  # business parameters stay
+    assert "SignedHeaders=host;x-acs-action" in scrubbed.headers["Authorization"]
+
+
+def test_scrubbing_removes_signed_url_secrets_from_bodies_even_json_escaped() -> None:
+    escaped = SIGNED_URL.replace("&", "\\u0026")
+    body = f'{{"OutputUrls": ["{SIGNED_URL}", "{escaped}"]}}'.encode()
+    response = scrub_response({"status": {"code": 200}, "headers": {}, "body": {"string": body}})
+    text = response["body"]["string"].decode()
+    for secret in (
+        "STS.NTmpSecretKey123",
+        "abc%2Bdef%3D",
+        "CAIS8token",
+        "1700000000",
+        "video/snapshot",
+    ):
+        assert secret not in text
+    assert "https://bucket.oss-cn-shanghai.aliyuncs.com/out.mp4?" in text
+
+
+@given(st.text(alphabet="?&=%/:.-_abcXYZ019 \\u", max_size=120))
+def test_scrubbing_is_idempotent(text: str) -> None:
+    once = scrub_uri(text)
+    assert scrub_uri(once) == once
+    assert scrub_text(scrub_text(text)) == scrub_text(text)
+
+
+def test_scrubbing_a_scrubbed_request_changes_nothing() -> None:
+    request = _request(
+        f"https://imm.cn-shanghai.aliyuncs.com/?Signature=x&u={SIGNED_URL}",
+        {"Authorization": V3_AUTH},
+    )
+    once = scrub_request(request)
+    snapshot = (once.uri, dict(once.headers))
+    twice = scrub_request(once)
+    assert (twice.uri, dict(twice.headers)) == snapshot
+
+
+def test_no_committed_cassette_holds_a_credential() -> None:
+    for path in CASSETTES.rglob("*.yaml"):
+        text = path.read_text("utf-8")
+        assert "Credential=scrubbed-access-key-id" in text or "provenance" in path.name
+        for marker in ("aliconform-documentation", "LTAI", "Signature=0", "Signature=1"):
+            assert marker not in text, f"{path}: {marker}"
+
+
+# --- reading RPC calls and matching ----------------------------------------------------------
+
+
+def test_v3_and_v2_requests_read_as_the_same_call() -> None:
+    v3 = read_rpc_call(
+        "https://ice.cn-shanghai.aliyuncs.com/?JobId=j-1",
+        {
+            "x-acs-action": "QuerySmarttagJob",
+            "x-acs-version": "2020-11-09",
+            "Authorization": V3_AUTH,
+        },
+    )
+    v2 = read_rpc_call(
+        "https://ice.cn-shanghai.aliyuncs.com/?Action=QuerySmarttagJob&Format=json&Version=2020-11-09"
+        "&Timestamp=2026-11-21T05%3A03%3A01Z&SignatureNonce=n&JobId=j-1&SignatureMethod=HMAC-SHA1"
+        "&SignatureVersion=1.0&AccessKeyId=k&Signature=s",
+        {},
+    )
+    assert (v3.action, v3.version, dict(v3.params), v3.signing) == (
+        "QuerySmarttagJob",
+        "2020-11-09",
+        {"JobId": "j-1"},
+        "v3",
+    )
+    assert (v2.action, v2.version, dict(v2.params), v2.signing) == (
+        v3.action,
+        v3.version,
+        dict(v3.params),
+        "v2",
+    )
+
+
+def _replay_with(cassette: Path, uri: str, headers: dict[str, str]) -> requests.Response:
+    with rpc_vcr().use_cassette(str(cassette)), block_network():
+        return requests.post(uri, headers=headers, timeout=5)
+
+
+def test_matching_ignores_signature_nonce_date_and_host() -> None:
+    cassette = MODERATION / "doc-error-resource-not-found.yaml"
+    recorded = load_cassette(cassette).interactions[0].request
+    response = _replay_with(
+        cassette,
+        recorded.uri.replace("cn-shanghai", "cn-beijing"),
+        {
+            "x-acs-action": "GetVideoModerationResult",
+            "x-acs-version": "2020-09-30",
+            "x-acs-date": "2030-01-01T00:00:00Z",
+            "x-acs-signature-nonce": "another-nonce",
+            "Authorization": V3_AUTH,
+        },
+    )
+    assert response.status_code == 400
+    assert response.json()["Code"] == "ResourceNotFound"
+
+
+def test_a_miss_names_the_nearest_recorded_request_and_what_differs() -> None:
+    cassette = MODERATION / "doc-error-resource-not-found.yaml"
+    recorded = load_cassette(cassette).interactions[0].request
+    uri = recorded.uri.replace("TaskId=VideoModeration", "TaskId=Other")
+    with pytest.raises(CannotOverwriteExistingCassetteException) as caught:
+        _replay_with(
+            cassette,
+            uri,
+            {"x-acs-action": "GetVideoModerationResult", "x-acs-version": "2020-09-30"},
+        )
+    message = str(caught.value)
+    assert "Closest recorded requests" in message
+    assert "rpc_params differs: TaskId: sent 'Other-" in message
+    assert "recorded 'VideoModeration-" in message
+
+
+def test_plain_vcrpy_replays_a_cassette_with_its_default_matching() -> None:
+    cassette = MODERATION / "doc-example-success.yaml"
+    recorded = load_cassette(cassette).interactions[0]
+    with vcr.use_cassette(str(cassette), record_mode="none"):
+        response = requests.post(recorded.request.uri, timeout=5)
+    assert response.status_code == 200
+    assert response.json()["TaskType"] == "VideoModeration"
+
+
+def test_the_network_is_blocked_while_replaying() -> None:
+    with block_network(), pytest.raises(NetworkBlockedError, match="blocked while replaying"):
+        socket.create_connection(("192.0.2.1", 443), timeout=1)
+    with block_network(allow_loopback=True):
+        server = socket.socket()
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        socket.create_connection(server.getsockname(), timeout=1).close()
+        server.close()
+
+
+# --- files, provenance, replay -----------------------------------------------------------------
+
+
+def test_a_broken_cassette_is_reported_with_file_and_line(cassettes_copy: Path) -> None:
+    path = cassettes_copy / "imm" / "GetVideoModerationResult" / "doc-example-success.yaml"
+    path.write_text(path.read_text().replace("      code: 200", "      code: two hundred"), "utf-8")
+    with pytest.raises(CassetteError) as caught:
+        load_cassette(path)
+    (issue,) = caught.value.issues
+    assert issue.file.endswith("doc-example-success.yaml")
+    assert issue.line is not None
+    assert issue.key_path == "interactions[0].response.status.code"
+
+
+def test_a_cassette_changed_behind_its_provenance_is_noticed(
+    cassettes_copy: Path, contracts: ContractSet
+) -> None:
+    path = cassettes_copy / "imm" / "GetVideoModerationResult" / "doc-error-resource-not-found.yaml"
+    edit_response_body(path, lambda body: body.replace("is not found.", "was not found."))
+    run = replay_all(cassettes_copy, contracts)
+    assert len(run.stale_provenance) == 1
+    assert run.stale_provenance[0].endswith("doc-error-resource-not-found.yaml")
+
+
+def test_replay_reports_a_misfiled_cassette_and_goes_on(
+    cassettes_copy: Path, contracts: ContractSet
+) -> None:
+    source = cassettes_copy / "imm" / "GetVideoModerationResult" / "doc-example-success.yaml"
+    misfiled = cassettes_copy / "imm" / "GetImageModerationResult" / "misfiled.yaml"
+    shutil.copy(source, misfiled)
+    run = replay_all(cassettes_copy, contracts)
+    (problem,) = run.problems
+    assert problem.path.endswith("misfiled.yaml")
+    assert (
+        "calls GetVideoModerationResult, but the cassette is filed under GetImageModerationResult"
+        in problem.message
+    )
+    assert len(run.interactions) == len(discover_cassettes(CASSETTES))
+
+
+def test_a_cassette_edited_to_drift_fails_replay_naming_operation_path_and_kind(
+    cassettes_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = cassettes_copy / "imm" / "GetImageModerationResult" / "doc-example-success.yaml"
+    edit_response_body(path, lambda body: body.replace('"Status": "Succeeded"', '"Status": 3'))
+    code = main(
+        [
+            "replay",
+            "--cassettes",
+            str(cassettes_copy),
+            "--out",
+            str(tmp_path / "out"),
+            "--contracts",
+            str(REPO / "contracts"),
+            "--policy",
+            str(REPO / "drift-policy.yaml"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "breaking GetImageModerationResult type-mismatch at /Status" in out
+    assert (tmp_path / "out" / "drift.html").is_file()
+
+
+def test_replay_exit_codes_for_a_clean_run_and_a_missing_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = [
+        "--contracts",
+        str(REPO / "contracts"),
+        "--policy",
+        str(REPO / "drift-policy.yaml"),
+        "--out",
+        str(tmp_path / "r"),
+    ]
+    assert main(["replay", "--cassettes", str(CASSETTES), *common]) == 0
+    assert main(["replay", "--cassettes", str(tmp_path / "nowhere"), *common]) == 2
+    assert "nowhere: no such directory" in capsys.readouterr().err
+
+
+# --- derivation from the documentation ----------------------------------------------------------
+
+_VOLATILE_HEADERS = {"x-acs-date", "Date", "user-agent"}
+
+
+def _comparable(path: Path) -> list[dict[str, object]]:
+    rows = []
+    for interaction in load_cassette(path).interactions:
+        data = interaction.model_dump()
+        for part in ("request", "response"):
+            data[part]["headers"] = {
+                k: v for k, v in data[part]["headers"].items() if k not in _VOLATILE_HEADERS
+            }
+        rows.append(data)
+    return rows
+
+
+def test_committed_documentation_cassettes_match_a_fresh_derivation(
+    tmp_path: Path, contracts: ContractSet
+) -> None:
+    """Changing a contract's example without re-deriving (aliconform cassettes derive) fails here."""
+    fresh = derive_documentation_cassettes(contracts, tmp_path)
+    committed = {
+        ref.path.relative_to(CASSETTES)
+        for ref in discover_cassettes(CASSETTES)
+        if ref.scenario.startswith("doc-")
+    }
+    assert {ref.path.relative_to(tmp_path) for ref in fresh} == committed
+    for ref in fresh:
+        relative = ref.path.relative_to(tmp_path)
+        assert _comparable(ref.path) == _comparable(CASSETTES / relative), relative
+        provenance = load_provenance(ref)
+        assert provenance is not None
+        assert provenance.origin == "documentation"
+        assert provenance.interactions_sha256 == interactions_digest(load_cassette(ref.path))
+
+
+def test_a_derived_request_is_shaped_by_the_sdk() -> None:
+    request = load_cassette(MODERATION / "doc-example-success.yaml").interactions[0].request
+    headers = {k.lower(): v[0] for k, v in request.headers.items()}
+    assert headers["x-acs-action"] == "GetVideoModerationResult"
+    assert headers["x-acs-version"] == "2020-09-30"
+    assert headers["authorization"].startswith(
+        "ACS3-HMAC-SHA256 Credential=scrubbed-access-key-id,"
+    )
+    assert headers["x-acs-signature-nonce"] == "scrubbed-nonce"
+    assert request.uri.startswith("https://imm.cn-shanghai.aliyuncs.com/?")
+    assert "TaskType=VideoModeration" in request.uri

@@ -1,0 +1,154 @@
+"""Reports: the JSON model, JUnit, Markdown, the HTML's escaping, and comparing two runs."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from aliconform import ContractSet
+from aliconform.cassettes import replay_all
+from aliconform.cli import main
+from aliconform.drift.doclint import lint_docs
+from aliconform.drift.waivers import load_policy
+from aliconform.report import DriftReport, diff_reports, load_report, replay_report, write_reports
+from aliconform.report.excerpt import response_excerpt
+from conftest import edit_response_body
+
+REPO = Path(__file__).resolve().parents[1]
+POLICY = REPO / "drift-policy.yaml"
+XSS = '</code><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+
+
+def _report(cassettes: Path, contracts: ContractSet) -> DriftReport:
+    return replay_report(
+        replay_all(cassettes, contracts), lint_docs(contracts), contracts, load_policy(POLICY)
+    )
+
+
+@pytest.fixture
+def hostile_cassettes(cassettes_copy: Path) -> Path:
+    """Cassettes where one response carries markup and script in a drifted field and a key."""
+    path = cassettes_copy / "imm" / "GetImageModerationResult" / "doc-example-success.yaml"
+    payload = json.dumps(XSS)
+    edit_response_body(
+        path,
+        lambda body: body.replace(
+            '"Status": "Succeeded"', f'"Status": {payload}, {json.dumps(XSS[:40])}: 1'
+        ),
+    )
+    return cassettes_copy
+
+
+def test_json_report_matches_its_published_schema_and_round_trips(
+    contracts: ContractSet, tmp_path: Path
+) -> None:
+    report = _report(REPO / "cassettes", contracts)
+    files = write_reports(report, tmp_path)
+    data = json.loads(files.json.read_text("utf-8"))
+    Draft202012Validator(DriftReport.model_json_schema()).validate(data)
+    assert data["format"] == "aliconform-drift-report"
+    assert data["format_version"] == 1
+    assert load_report(files.json) == report
+    sections = {f["section"] for f in data["findings"]}
+    assert sections == {"replay", "documentation"}
+
+
+def test_report_counts_per_operation_add_up(contracts: ContractSet) -> None:
+    report = _report(REPO / "cassettes", contracts)
+    for summary in report.operations:
+        mine = [f for f in report.findings if f.operation == summary.operation]
+        assert summary.waived == sum(1 for f in mine if f.status == "waived")
+        for severity in ("breaking", "warning", "info"):
+            assert getattr(summary, severity) == sum(
+                1 for f in mine if f.status == "new" and f.severity.value == severity
+            )
+    assert report.verdict.passed
+    assert report.verdict.waived == sum(1 for f in report.findings if f.status == "waived") > 0
+
+
+def test_junit_fails_exactly_the_interactions_with_new_breaking_drift(
+    hostile_cassettes: Path, contracts: ContractSet, tmp_path: Path
+) -> None:
+    files = write_reports(_report(hostile_cassettes, contracts), tmp_path)
+    root = ET.parse(files.junit).getroot()
+    failed = [case for case in root.iter("testcase") if case.find("failure") is not None]
+    assert len(failed) == 1
+    assert "GetImageModerationResult/doc-example-success.yaml#0" in failed[0].get("name", "")
+    assert "undocumented-enum-value at /Status" in (failed[0].find("failure").get("message") or "")  # type: ignore[union-attr]
+    assert root.get("failures") == "1"
+    assert int(root.get("tests", "0")) == sum(1 for _ in root.iter("testcase"))
+
+
+def test_markdown_summary_states_the_verdict_and_escapes_cells(
+    hostile_cassettes: Path, contracts: ContractSet, tmp_path: Path
+) -> None:
+    text = write_reports(_report(hostile_cassettes, contracts), tmp_path).markdown.read_text(
+        "utf-8"
+    )
+    assert text.startswith("## ❌ aliconform: 1 new breaking finding(s)")
+    assert "<script>" not in text
+    assert "&lt;script&gt;" in text
+    table_rows = [line for line in text.splitlines() if line.startswith("| breaking")]
+    assert table_rows
+    assert all(line.count(" | ") == 6 for line in table_rows)
+
+
+def test_html_escapes_every_response_value_and_allows_only_its_own_script(
+    hostile_cassettes: Path, contracts: ContractSet, tmp_path: Path
+) -> None:
+    html = write_reports(_report(hostile_cassettes, contracts), tmp_path).html.read_text("utf-8")
+    assert html.count("<script") == 1  # the report's own
+    assert "<img" not in html
+    assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in html
+    policy = re.search(r'Content-Security-Policy" content="([^"]+)"', html)
+    assert policy is not None
+    assert "script-src 'sha256-" in policy.group(1)
+    assert "unsafe-inline" not in policy.group(1).split("script-src")[1]
+    assert not re.search(r"(src|href)=\"https?://", html), "the report must not load anything"
+
+
+def test_excerpt_marks_the_line_of_a_pointer_inside_a_json_string_payload() -> None:
+    body = json.dumps({"Results": {"Result": [{"Type": "Meta", "Data": json.dumps({"title": 5})}]}})
+    lines = response_excerpt(body, "/Results/Result/0/Data/title", ("/Results/Result/0/Data",))
+    (hit,) = [line for line in lines if line.hit]
+    assert hit.text.strip() == '"title": 5'
+    missing = response_excerpt(body, "/Results/Result/0/Absent")
+    (parent,) = [line for line in missing if line.hit]
+    assert parent.text.strip() == "{"
+
+
+def test_report_diff_shows_new_fixed_and_unchanged(
+    hostile_cassettes: Path,
+    contracts: ContractSet,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    old = write_reports(_report(REPO / "cassettes", contracts), tmp_path / "old").json
+    new = write_reports(_report(hostile_cassettes, contracts), tmp_path / "new").json
+    result = diff_reports(load_report(old), load_report(new))
+    assert {(f.kind, f.path) for f in result.new} == {
+        ("undocumented-enum-value", "/Status"),
+        ("undocumented-field", "/" + XSS[:40].replace("~", "~0").replace("/", "~1")),
+    }
+    fixed = {(f.kind, f.path) for f in result.fixed}
+    assert ("invariant-violation", "/Code") in fixed  # Status no longer says Succeeded
+    assert len(result.unchanged) == len(load_report(old).findings) - len(result.fixed)
+    assert main(["report", "diff", str(old), str(new), "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["new"]) == 2
+    assert main(["report", "diff", str(old), str(old)]) == 0
+    assert "0 new, 0 fixed, 0 changed" in capsys.readouterr().out
+
+
+def test_report_diff_rejects_a_file_that_is_not_a_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bogus = tmp_path / "bogus.json"
+    bogus.write_text('{"format": "something-else"}', "utf-8")
+    assert main(["report", "diff", str(bogus), str(bogus)]) == 2
+    assert "not an aliconform drift report" in capsys.readouterr().err
