@@ -499,10 +499,71 @@ def _print_summary(report: Any) -> None:
                 f"{finding.message} [dim]({finding.source})[/dim]",
                 highlight=False,
             )
-    for problem in report.problems:
+    for problem in report.problems[:20]:
         err.print(f"cannot check {problem.where}: {problem.message}", markup=False, highlight=False)
     colour = "green" if report.verdict.passed else "red"
     out.print(f"[{colour}]{report.verdict.headline}[/{colour}]", highlight=False)
+
+
+@app.command("scan")
+def scan(
+    file: Annotated[Path, typer.Argument(help="JSON Lines: one captured interaction per line.")],
+    directory: ContractsDir = None,
+    out_dir: OutDir = Path("reports"),
+    policy_file: PolicyFile = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", "-j", help="Worker processes (default: all cores).", min=1),
+    ] = None,
+) -> None:
+    """Check captured traffic line by line on every core; write an aggregated report.
+
+    Each line: {"operation": ..., "status": 200, "headers": {...}, "body": ...}. Exit 0: no new
+    breaking drift; 1: new breaking drift; 2: usage error. Unreadable lines are listed in the report.
+    """
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from aliconform.report import scan_report, write_reports
+    from aliconform.scan import scan_file
+
+    contracts = _load(directory)
+    policy = load_policy(policy_file)
+    size = file.stat().st_size if file.is_file() else 0
+    columns = (
+        "{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(f"scanning {file.name}", total=size)
+        result = scan_file(
+            file,
+            contracts_dir=directory,
+            workers=workers,
+            progress=lambda done: progress.advance(task, done),
+        )
+    report = scan_report(result, contracts, policy, inputs={"file": str(file)})
+    files = write_reports(report, out_dir)
+    _print_summary(report)
+    rate = result.interactions / result.seconds if result.seconds else 0.0
+    out.print(
+        f"{result.lines} lines, {result.interactions} interactions in {result.seconds:.1f} s "
+        f"({rate:,.0f}/s on {result.workers} worker(s)); {len(result.aggregates)} distinct finding(s); "
+        f"{result.skipped_count} unreadable line(s)",
+        highlight=False,
+    )
+    out.print(
+        f"reports: {files.html}, {files.json}, {files.junit}, {files.markdown}", highlight=False
+    )
+    raise typer.Exit(report.verdict.exit_code)
 
 
 @report_app.command("diff")

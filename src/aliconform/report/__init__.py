@@ -1,6 +1,6 @@
 """Drift reports: one model, written as HTML, JSON, JUnit XML and Markdown, and compared."""
 
-from aliconform.report.build import ReportInput, build_report, replay_report
+from aliconform.report.build import ReportInput, build_report, replay_report, scan_report
 from aliconform.report.diff import ReportDiff, diff_reports, load_report
 from aliconform.report.model import REPORT_FORMAT_VERSION, DriftReport, ReportFinding
 from aliconform.report.writer import ReportFiles, write_reports
@@ -16,5 +16,6 @@ __all__ = [
     "diff_reports",
     "load_report",
     "replay_report",
+    "scan_report",
     "write_reports",
 ]

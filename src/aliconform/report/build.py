@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from aliconform import __version__
@@ -28,8 +29,9 @@ from aliconform.report.model import (
     WaiverNote,
     finding_key,
 )
+from aliconform.scan import ScanResult
 
-__all__ = ["ReportInput", "build_report", "replay_report"]
+__all__ = ["ReportInput", "build_report", "replay_report", "scan_report"]
 
 
 @dataclass
@@ -53,10 +55,15 @@ def build_report(
     inputs: Mapping[str, str] | None = None,
     scan: ScanStats | None = None,
     counts: Mapping[str, tuple[int, int | None, int | None, list[int]]] | None = None,
+    checked: Mapping[str, int] | None = None,
+    waiver_scope: Sequence[str] | None = None,
     now: dt.datetime | None = None,
 ) -> DriftReport:
-    """counts: for aggregated scans, finding id -> (count, first line, last line, examples)."""
-    verdict = judge(data.findings, policy, operations=operations, today=(now or _now()).date())
+    """waiver_scope: operations whose unused waivers are reported (default: operations).
+
+    counts: for aggregated scans, finding id -> (count, first line, last line, examples)."""
+    scope = operations if waiver_scope is None else waiver_scope
+    verdict = judge(data.findings, policy, operations=scope, today=(now or _now()).date())
     rows = [(f, None) for f in verdict.new] + [(f, w.id) for f, w in verdict.waived]
     findings = [_finding(f, waiver, data, counts) for f, waiver in rows]
     findings.sort(key=lambda f: (-f.severity.rank, f.status != "new", f.operation, f.path))
@@ -67,8 +74,8 @@ def build_report(
         run=run,
         title=title,
         inputs=dict(inputs or {}),
-        verdict=_verdict(verdict, problems),
-        operations=_summaries(operations, sources, findings),
+        verdict=_verdict(verdict, problems if run != "scan" else ()),
+        operations=_summaries(operations, sources, findings, checked),
         findings=findings,
         sources=sources,
         waivers=_waiver_notes(verdict),
@@ -137,13 +144,18 @@ def _with_counts(source: CheckedSource, findings: list[ReportFinding]) -> Checke
 
 
 def _summaries(
-    operations: Sequence[str], sources: list[CheckedSource], findings: list[ReportFinding]
+    operations: Sequence[str],
+    sources: list[CheckedSource],
+    findings: list[ReportFinding],
+    checked: Mapping[str, int] | None,
 ) -> list[OperationSummary]:
     summaries = {name: OperationSummary(operation=name) for name in operations}
     for source in sources:
         summaries.setdefault(
             source.operation, OperationSummary(operation=source.operation)
         ).checked += 1
+    for name, count in (checked or {}).items():
+        summaries.setdefault(name, OperationSummary(operation=name)).checked = count
     for finding in findings:
         summary = summaries.setdefault(
             finding.operation, OperationSummary(operation=finding.operation)
@@ -280,5 +292,57 @@ def replay_report(
         operations=sorted(contracts),
         problems=problems,
         inputs=inputs,
+        now=now,
+    )
+
+
+def scan_report(
+    result: ScanResult,
+    contracts: ContractSet,
+    policy: DriftPolicy,
+    *,
+    inputs: Mapping[str, str] | None = None,
+    now: dt.datetime | None = None,
+) -> DriftReport:
+    """The aggregated report of a scan: each distinct finding once, with how often and where."""
+    findings = [aggregate.finding for aggregate in result.aggregates.values()]
+    bodies = {a.finding.source or "": a.body for a in result.aggregates.values()}
+    counts = {
+        finding_key(a.finding, "scan"): (a.count, a.first, a.last, a.examples)
+        for a in result.aggregates.values()
+    }
+    problems = [
+        ReportProblem(where=f"{result.file} line {s.line}", message=s.reason)
+        for s in result.skipped
+    ]
+    if result.skipped_count > len(result.skipped):
+        problems.append(
+            ReportProblem(
+                where=result.file,
+                message=f"{result.skipped_count - len(result.skipped)} more unreadable line(s)",
+            )
+        )
+    stats = ScanStats(
+        file=result.file,
+        lines=result.lines,
+        interactions=result.interactions,
+        skipped_lines=result.skipped_count,
+        distinct_findings=len(result.aggregates),
+        seconds=round(result.seconds, 3),
+        workers=result.workers,
+    )
+    data = ReportInput([], bodies, findings, lambda _finding: "scan")
+    return build_report(
+        run="scan",
+        title=f"Scan of {Path(result.file).name}",
+        data=data,
+        policy=policy,
+        operations=sorted(contracts),
+        problems=problems,
+        inputs=inputs,
+        scan=stats,
+        counts=counts,
+        waiver_scope=(),  # a capture is a sample of traffic: a waiver unmatched here is not stale
+        checked=result.operations,
         now=now,
     )

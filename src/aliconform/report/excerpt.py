@@ -97,7 +97,23 @@ def _target(lines: list[tuple[str, str]], pointer: str) -> int:
     first: dict[str, int] = {}
     for index, (at, _text) in enumerate(lines):
         first.setdefault(at, index)
+    if "*" in pointer:  # an aggregated finding's pattern: the first line it matches
+        pointer = _first_match(first, pointer)
     candidate = pointer
     while candidate not in first and candidate:
         candidate = candidate.rsplit("/", 1)[0]
     return first.get(candidate, 0)
+
+
+def _first_match(first: dict[str, int], pattern: str) -> str:
+    """The pointer of the earliest line that a pattern with '*' tokens matches (else the pattern)."""
+    tokens = pattern.split("/")
+    best: tuple[int, str] | None = None
+    for at, index in first.items():
+        parts = at.split("/")
+        if len(parts) == len(tokens) and all(
+            t in ("*", p) for t, p in zip(tokens, parts, strict=True)
+        ):
+            if best is None or index < best[0]:
+                best = (index, at)
+    return best[1] if best else pattern.replace("/*", "")

@@ -28,7 +28,7 @@ def _row(finding: ReportFinding) -> str:
 
 def render_markdown(report: DriftReport) -> str:
     verdict = report.verdict
-    mark = "✅" if verdict.passed else ("⚠️" if report.problems else "❌")
+    mark = {0: "✅", 1: "❌"}.get(verdict.exit_code, "⚠️")
     lines = [
         f"## {mark} aliconform: {_cell(verdict.headline)}",
         "",

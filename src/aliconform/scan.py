@@ -1,0 +1,244 @@
+"""Scanning captured traffic: a JSON Lines file checked on every core, aggregated as it goes.
+
+Each line is one captured interaction: {"operation": ..., "status": 200, "headers": {...},
+"body": "<the body as text>" or the parsed JSON, optionally "request": {business parameters}}.
+The file is read in batches and handed to worker processes with a bounded number of batches in
+flight, and each worker returns only aggregates (a count, the first and last line, a few
+example lines and one example body per distinct finding), so memory stays flat however long the
+file is. A distinct finding is the operation, kind, JSON path with array indices as `*`, and
+rule.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from aliconform.contracts import ContractSet, load_contracts
+from aliconform.drift.engine import check_body, compiled
+from aliconform.drift.findings import Finding
+from aliconform.errors import AliconformError
+
+__all__ = ["ScanResult", "SkippedLine", "scan_file"]
+
+_BATCH_LINES = 500
+_EXAMPLES = 3
+_MAX_EXAMPLE_BODY = 64 * 1024
+_MAX_SKIPPED_SHOWN = 20
+
+
+@dataclass
+class Aggregate:
+    finding: Finding  # the first occurrence, its path generalised
+    count: int
+    first: int
+    last: int
+    examples: list[int]
+    body: bytes  # the first occurrence's body (bounded), for the report's excerpt
+
+    def merge(self, other: Aggregate) -> None:
+        if other.first < self.first:
+            self.finding, self.first, self.body = other.finding, other.first, other.body
+        self.count += other.count
+        self.last = max(self.last, other.last)
+        self.examples = sorted({*self.examples, *other.examples})[:_EXAMPLES]
+
+
+@dataclass(frozen=True)
+class SkippedLine:
+    line: int
+    reason: str
+
+
+@dataclass
+class BatchResult:
+    lines: int = 0
+    interactions: int = 0
+    bytes: int = 0
+    skipped: list[SkippedLine] = field(default_factory=list)
+    skipped_count: int = 0
+    aggregates: dict[tuple[str, str, str, str], Aggregate] = field(default_factory=dict)
+    operations: dict[str, int] = field(default_factory=dict)
+
+    def merge(self, other: BatchResult) -> None:
+        self.lines += other.lines
+        self.interactions += other.interactions
+        self.bytes += other.bytes
+        self.skipped_count += other.skipped_count
+        self.skipped = sorted([*self.skipped, *other.skipped], key=lambda s: s.line)[
+            :_MAX_SKIPPED_SHOWN
+        ]
+        for name, count in other.operations.items():
+            self.operations[name] = self.operations.get(name, 0) + count
+        for key, aggregate in other.aggregates.items():
+            mine = self.aggregates.get(key)
+            if mine is None:
+                self.aggregates[key] = aggregate
+            else:
+                mine.merge(aggregate)
+
+
+@dataclass
+class ScanResult(BatchResult):
+    file: str = ""
+    seconds: float = 0.0
+    workers: int = 1
+
+
+_INDEX = re.compile(r"/\d+(?=/|$)")
+
+
+def generalise(pointer: str) -> str:
+    """A JSON pointer with its array indices as '*': one distinct finding for every element."""
+    return _INDEX.sub("/*", pointer)
+
+
+# --- worker side -------------------------------------------------------------------------------
+
+_contracts: ContractSet | None = None
+
+
+def _init_worker(contracts_dir: str | None) -> None:
+    global _contracts
+    _contracts = load_contracts(contracts_dir)
+
+
+def _check_batch(start: int, lines: list[bytes], source: str) -> BatchResult:
+    assert _contracts is not None, "worker not initialised"
+    result = BatchResult()
+    for offset, raw in enumerate(lines):
+        number = start + offset
+        result.lines += 1
+        result.bytes += len(raw)
+        if not raw.strip():
+            continue
+        try:
+            operation, body, status, headers, request = _read_line(raw)
+            entry = compiled(_contracts[operation])
+        except (ValueError, AliconformError) as exc:
+            result.skipped_count += 1
+            if len(result.skipped) < _MAX_SKIPPED_SHOWN:
+                result.skipped.append(SkippedLine(number, str(exc)))
+            continue
+        result.interactions += 1
+        result.operations[operation] = result.operations.get(operation, 0) + 1
+        for finding in check_body(entry, body, status, headers, request=request):
+            _add(result, finding, number, body, source)
+    return result
+
+
+def _read_line(raw: bytes) -> tuple[str, Any, int, dict[str, str], dict[str, Any] | None]:
+    try:
+        line = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"not a JSON line: {exc}") from None
+    if not isinstance(line, dict):
+        raise ValueError("a line must be a JSON object with operation, status, headers and body")
+    operation = line.get("operation")
+    if not isinstance(operation, str):
+        raise ValueError('no "operation" (the API operation name, e.g. QuerySmarttagJob)')
+    if "body" not in line:
+        raise ValueError('no "body"')
+    status = line.get("status", 200)
+    if not isinstance(status, int):
+        raise ValueError(f'"status" must be an integer, not {status!r}')
+    headers = line.get("headers") or {}
+    if not isinstance(headers, dict):
+        raise ValueError('"headers" must be an object')
+    request = line.get("request")
+    return operation, line["body"], status, headers, request if isinstance(request, dict) else None
+
+
+def _add(result: BatchResult, finding: Finding, number: int, body: Any, source: str) -> None:
+    pattern = generalise(finding.path)
+    key = (finding.operation, finding.kind.value, pattern, finding.rule or "")
+    aggregate = result.aggregates.get(key)
+    if aggregate is None:
+        general = replace(
+            finding,
+            path=pattern,
+            decoded_at=tuple(generalise(p) for p in finding.decoded_at),
+            source=f"{source} line {number}",
+        )
+        raw = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+        result.aggregates[key] = Aggregate(
+            general, 1, number, number, [number], raw.encode("utf-8")[:_MAX_EXAMPLE_BODY]
+        )
+        return
+    aggregate.count += 1
+    aggregate.last = number
+    if len(aggregate.examples) < _EXAMPLES:
+        aggregate.examples.append(number)
+
+
+# --- parent side -------------------------------------------------------------------------------
+
+
+def _batches(path: Path) -> Iterator[tuple[int, list[bytes], int]]:
+    """(first line number, lines, bytes) of consecutive batches, read lazily."""
+    with path.open("rb") as stream:
+        batch: list[bytes] = []
+        start, size = 1, 0
+        for number, raw in enumerate(stream, start=1):
+            if not batch:
+                start = number
+            batch.append(raw)
+            size += len(raw)
+            if len(batch) >= _BATCH_LINES:
+                yield start, batch, size
+                batch, size = [], 0
+        if batch:
+            yield start, batch, size
+
+
+def scan_file(
+    path: Path,
+    *,
+    contracts_dir: Path | None = None,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ScanResult:
+    """Check every line of a JSONL capture; progress(bytes done) is called as batches finish."""
+    if not path.is_file():
+        raise AliconformError(f"{path}: no such file")
+    load_contracts(contracts_dir)  # fail early, in this process, on bad contracts
+    workers = workers or os.cpu_count() or 1
+    result = ScanResult(file=str(path), workers=workers)
+    began = time.perf_counter()
+    context = multiprocessing.get_context("spawn")  # no fork while rich's threads run
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=context,
+        initializer=_init_worker,
+        initargs=(str(contracts_dir) if contracts_dir else None,),
+    ) as pool:
+        pending: set[Future[BatchResult]] = set()
+        for start, lines, _size in _batches(path):
+            if len(pending) >= workers * 2:  # bounded: the reader never runs far ahead
+                _collect(wait(pending, return_when=FIRST_COMPLETED).done, pending, result, progress)
+            pending.add(pool.submit(_check_batch, start, lines, path.name))
+        _collect(set(pending), pending, result, progress)
+    result.seconds = time.perf_counter() - began
+    return result
+
+
+def _collect(
+    done: set[Future[BatchResult]],
+    pending: set[Future[BatchResult]],
+    result: ScanResult,
+    progress: Callable[[int], None] | None,
+) -> None:
+    for future in done:
+        pending.discard(future)
+        batch = future.result()
+        result.merge(batch)
+        if progress is not None:
+            progress(batch.bytes)

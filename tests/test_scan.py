@@ -1,0 +1,113 @@
+"""Scans of captured traffic: aggregation, unreadable lines, the report, the command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aliconform import ContractSet
+from aliconform.bench import build_corpus
+from aliconform.cli import main
+from aliconform.drift.waivers import DriftPolicy
+from aliconform.report import scan_report
+from aliconform.scan import generalise, scan_file
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _capture(path: Path, count: int, drift_every: int = 10) -> Path:
+    corpus = build_corpus(50)
+    with path.open("w", encoding="utf-8") as stream:
+        for index in range(count):
+            operation, raw = corpus[index % len(corpus)]
+            body = json.loads(raw)
+            if index % drift_every == 3:
+                body["RequestId"] = 12345  # breaking: a string became a number
+            line = {"operation": operation, "status": 200, "headers": {}, "body": json.dumps(body)}
+            if index % 2:
+                line["body"] = body  # already-parsed bodies are accepted too
+            stream.write(json.dumps(line) + "\n")
+    return path
+
+
+def test_generalise_turns_indices_into_stars() -> None:
+    assert (
+        generalise("/Results/Result/12/Data/persons/0/name")
+        == "/Results/Result/*/Data/persons/*/name"
+    )
+    assert generalise("/a10/b") == "/a10/b"
+
+
+def test_scan_counts_each_distinct_finding_with_first_last_and_examples(
+    tmp_path: Path, contracts: ContractSet
+) -> None:
+    capture = _capture(tmp_path / "capture.jsonl", 400)
+    result = scan_file(capture, contracts_dir=REPO / "contracts", workers=2)
+    assert (result.lines, result.interactions, result.skipped_count) == (400, 400, 0)
+    assert sum(result.operations.values()) == 400
+    by_key = {key[:3]: aggregate for key, aggregate in result.aggregates.items()}
+    drifted = [i + 1 for i in range(400) if i % 10 == 3]
+    per_operation: dict[str, list[int]] = {}
+    for line in drifted:
+        operation = build_corpus(50)[(line - 1) % 50][0]
+        per_operation.setdefault(operation, []).append(line)
+    for operation, lines in per_operation.items():
+        aggregate = by_key[(operation, "type-mismatch", "/RequestId")]
+        assert aggregate.count == len(lines)
+        assert (aggregate.first, aggregate.last) == (lines[0], lines[-1])
+        assert aggregate.examples == lines[:3]
+    report = scan_report(result, contracts, DriftPolicy())
+    assert report.verdict.exit_code == 1
+    assert sum(f.count for f in report.findings) == len(drifted)
+    assert report.scan is not None
+    assert report.scan.distinct_findings == len(per_operation)
+
+
+def test_unreadable_lines_are_listed_and_do_not_stop_the_scan(tmp_path: Path) -> None:
+    capture = _capture(tmp_path / "capture.jsonl", 20, drift_every=1000)
+    with capture.open("a", encoding="utf-8") as stream:
+        stream.write("not json\n")
+        stream.write(json.dumps({"operation": "QuerySmartagJob", "body": "{}"}) + "\n")
+        stream.write(json.dumps({"status": 200, "body": "{}"}) + "\n")
+    result = scan_file(capture, contracts_dir=REPO / "contracts", workers=1)
+    assert result.interactions == 20
+    assert [s.line for s in result.skipped] == [21, 22, 23]
+    assert "not a JSON line" in result.skipped[0].reason
+    assert "did you mean 'QuerySmarttagJob'" in result.skipped[1].reason
+    assert 'no "operation"' in result.skipped[2].reason
+
+
+def test_scan_command_writes_the_aggregated_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capture = _capture(tmp_path / "capture.jsonl", 100)
+    out = tmp_path / "reports"
+    code = main(
+        [
+            "scan",
+            str(capture),
+            "--out",
+            str(out),
+            "--workers",
+            "2",
+            "--contracts",
+            str(REPO / "contracts"),
+        ]
+    )
+    assert code == 1
+    printed = capsys.readouterr().out
+    assert "100 interactions" in printed
+    data = json.loads((out / "drift.json").read_text("utf-8"))
+    assert data["run"] == "scan"
+    assert {f["path"] for f in data["findings"]} == {"/RequestId"}
+    assert all(f["first_seen"] and f["example_lines"] for f in data["findings"])
+    assert "Scan" in (out / "drift.html").read_text("utf-8")
+
+
+def test_scan_of_a_missing_file_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["scan", str(tmp_path / "absent.jsonl"), "--out", str(tmp_path)]) == 2
+    assert "absent.jsonl: no such file" in capsys.readouterr().err
