@@ -106,14 +106,15 @@ def _target(lines: list[tuple[str, str]], pointer: str) -> int:
 
 
 def _first_match(first: dict[str, int], pattern: str) -> str:
-    """The pointer of the earliest line that a pattern with '*' tokens matches (else the pattern)."""
+    """The pointer of the earliest line that a pattern with '*' tokens matches (else the pattern).
+
+    `first` is in line order, so the first pointer that matches is the earliest.
+    """
     tokens = pattern.split("/")
-    best: tuple[int, str] | None = None
-    for at, index in first.items():
+    for at in first:
         parts = at.split("/")
         if len(parts) == len(tokens) and all(
             t in ("*", p) for t, p in zip(tokens, parts, strict=True)
         ):
-            if best is None or index < best[0]:
-                best = (index, at)
-    return best[1] if best else pattern.replace("/*", "")
+            return at
+    return pattern.replace("/*", "")
