@@ -17,6 +17,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aliconform.contracts import ContractSet
@@ -530,4 +531,72 @@ def run_bench(
                 f"{len(bodies) / t_op:,.0f}/s, {t_op / t_op_parse:.2f}x orjson",
             )
         )
+    return BenchResult(rows)
+
+
+def write_capture(path: Path, lines: int, *, drift_every: int = 100, seed: int = 20261121) -> int:
+    """A JSONL capture of `lines` interactions (a pool of 2,000 realistic responses in turn,
+    every `drift_every`-th one drifted), streamed to disk. Returns its size in bytes."""
+    pool = build_corpus(2_000, seed)
+    drifted = drift(pool[:200])
+    size = 0
+    with path.open("w", encoding="utf-8") as stream:
+        for index in range(lines):
+            operation, body = (
+                drifted[index % 200] if index % drift_every == 7 else pool[index % 2_000]
+            )
+            line = json.dumps(
+                {
+                    "operation": operation,
+                    "status": 200,
+                    "headers": {"Content-Type": "application/json"},
+                    "body": body.decode(),
+                }
+            )
+            size += stream.write(line + "\n")
+    return size
+
+
+def run_scan_bench(
+    lines: int, workers: int | None, directory: Path, progress: Callable[[str], None] | None = None
+) -> BenchResult:
+    """Scan captures of lines/10 and lines lines; report throughput and peak memory of each."""
+    import subprocess
+    import sys
+
+    rows: list[tuple[str, str]] = []
+    for count in (max(1, lines // 10), lines):
+        capture = directory / f"capture-{count}.jsonl"
+        if progress:
+            progress(f"writing a {count:,}-line capture")
+        size = write_capture(capture, count)
+        if progress:
+            progress(f"scanning {count:,} lines")
+        # A fresh process per size, so that each peak-memory figure is its own.
+        script = (
+            "import json, resource, sys, time\n"
+            "from pathlib import Path\n"
+            "from aliconform.scan import scan_file\n"
+            f"r = scan_file(Path({str(capture)!r}), workers={workers!r})\n"
+            "me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+            "print(json.dumps([r.interactions, r.seconds, r.workers, me, kids, len(r.aggregates)]))\n"
+        )
+        output = subprocess.run(
+            [sys.executable, "-c", script], check=True, capture_output=True, text=True
+        ).stdout
+        interactions, seconds, used, parent_kib, worker_kib, distinct = json.loads(
+            output.splitlines()[-1]
+        )
+        capture.unlink()
+        rows += [
+            (
+                f"{count:,} lines ({size / 2**20:,.0f} MiB)",
+                f"{interactions / seconds:,.0f} interactions/s on {used} workers, {size / 2**20 / seconds:,.1f} MiB/s, {seconds:,.1f} s",
+            ),
+            (
+                f"  peak RSS, {count:,} lines",
+                f"reader {parent_kib / 1024:,.0f} MiB, largest worker {worker_kib / 1024:,.0f} MiB; {distinct} distinct findings",
+            ),
+        ]
     return BenchResult(rows)

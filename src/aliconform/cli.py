@@ -693,6 +693,31 @@ def bench(
     out.print(table)
 
 
+@app.command("bench-scan")
+def bench_scan(
+    lines: Annotated[
+        int, typer.Option("--lines", "-n", help="Lines of the larger capture.", min=10)
+    ] = 1_000_000,
+    workers: Annotated[
+        int | None, typer.Option("--workers", "-j", help="Worker processes.", min=1)
+    ] = None,
+    scratch: Annotated[
+        Path, typer.Option("--scratch", help="Where the capture files are written.")
+    ] = Path(),
+) -> None:
+    """Measure `scan` on generated captures of N/10 and N lines: throughput and peak memory."""
+    from aliconform.bench import run_scan_bench
+
+    with err.status("scan benchmark") as status:
+        result = run_scan_bench(lines, workers, scratch, progress=lambda text: status.update(text))
+    table = Table(title="aliconform scan benchmark (one run)")
+    table.add_column("capture")
+    table.add_column("figure")
+    for name, figure in result.rows:
+        table.add_row(name, figure)
+    out.print(table)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and turn every expected error into a message and an exit code."""
     try:
