@@ -334,3 +334,20 @@ def test_a_derived_request_is_shaped_by_the_sdk() -> None:
     assert headers["x-acs-signature-nonce"] == "scrubbed-nonce"
     assert request.uri.startswith("https://imm.cn-shanghai.aliyuncs.com/?")
     assert "TaskType=VideoModeration" in request.uri
+
+
+def test_the_atomic_persister_saves_in_vcrpy_format_and_leaves_no_partial_file(
+    tmp_path: Path,
+) -> None:
+    from vcr.serializers import yamlserializer
+
+    from aliconform.cassettes.store import AtomicPersister
+
+    source = MODERATION / "doc-example-success.yaml"
+    requests_, responses = AtomicPersister.load_cassette(source, yamlserializer)
+    target = tmp_path / "imm" / "GetVideoModerationResult" / "copy.yaml"
+    AtomicPersister.save_cassette(
+        target, {"requests": requests_, "responses": responses}, yamlserializer
+    )
+    assert [p.name for p in target.parent.iterdir()] == ["copy.yaml"]
+    assert load_cassette(target).interactions == load_cassette(source).interactions

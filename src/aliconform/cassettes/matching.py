@@ -19,7 +19,7 @@ from vcr.request import Request
 from aliconform.cassettes.rpc import RpcCall, read_rpc_call
 from aliconform.cassettes.scrub import scrub_request, scrub_response
 
-__all__ = ["RPC_MATCH_ON", "nearest_requests", "rpc_call_of", "rpc_vcr"]
+__all__ = ["RPC_MATCH_ON", "rpc_call_of", "rpc_vcr"]
 
 RPC_MATCH_ON = ("rpc_action", "rpc_version", "rpc_params")
 
@@ -81,22 +81,3 @@ def rpc_vcr(**options: Any) -> vcr.VCR:
     for name, matcher in _MATCHERS.items():
         recorder.register_matcher(name, matcher)
     return recorder
-
-
-def nearest_requests(
-    sent: RpcCall, recorded: list[RpcCall], limit: int = 3
-) -> list[tuple[RpcCall, list[str]]]:
-    """The recorded calls closest to `sent`, each with the parts that differ (fewest first)."""
-    ranked = []
-    for call in recorded:
-        differs = []
-        if call.action != sent.action:
-            differs.append(f"action {sent.action!r} sent, {call.action!r} recorded")
-        if call.version != sent.version:
-            differs.append(f"version {sent.version!r} sent, {call.version!r} recorded")
-        difference = params_difference(sent.params, call.params)
-        if difference:
-            differs.append(difference)
-        ranked.append((len(differs), call, differs))
-    ranked.sort(key=lambda item: item[0])
-    return [(call, differs) for _, call, differs in ranked[:limit]]
