@@ -89,11 +89,89 @@ def test_scrubbing_removes_signed_url_secrets_from_bodies_even_json_escaped() ->
     assert "https://bucket.oss-cn-shanghai.aliyuncs.com/out.mp4?" in text
 
 
-@given(st.text(alphabet="?&=%/:.-_abcXYZ019 \\u", max_size=120))
+_NAMES = st.sampled_from(
+    [
+        "Signature",
+        "signature",
+        "OSSAccessKeyId",
+        "Expires",
+        "security-token",
+        "x-oss-credential",
+        "AccessKeyId",
+        "SecurityToken",
+        "SignatureNonce",
+        "TaskId",
+        "InputURL",
+        "Params",
+    ]
+)
+_SEPARATORS = st.sampled_from(["?", "&", "\\u0026", "\\\\u0026", "&amp;", "%26", "%3F", " "])
+_VALUES = st.text(alphabet="abcXYZ019%=+/:.-_", max_size=12)
+_TEXTS = st.lists(st.tuples(_SEPARATORS, _NAMES, _VALUES), max_size=8).map(
+    lambda parts: "https://b.oss.aliyuncs.com/o" + "".join(f"{s}{n}={v}" for s, n, v in parts)
+)
+
+
+@given(_TEXTS)
 def test_scrubbing_is_idempotent(text: str) -> None:
     once = scrub_uri(text)
     assert scrub_uri(once) == once
     assert scrub_text(scrub_text(text)) == scrub_text(text)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["?", "&", "\\u0026"]),
+            st.sampled_from(["Signature", "OSSAccessKeyId", "security-token"]),
+            st.text(alphabet="abc0123456789", min_size=8, max_size=12).map(lambda v: "SECRET" + v),
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_no_signed_url_secret_survives(parts: list[tuple[str, str, str]]) -> None:
+    text = "https://b.oss.aliyuncs.com/o" + "".join(f"{s}{n}={v}" for s, n, v in parts)
+    assert "SECRET" not in scrub_text(text)
+    assert "SECRET" not in scrub_uri(text)
+
+
+def test_scrubbing_covers_other_authorization_schemes_form_bodies_and_encoded_urls() -> None:
+    encoded = "https%3A%2F%2Fb.oss-cn-shanghai.aliyuncs.com%2Fin.mp4%3FOSSAccessKeyId%3DLTAIsecretkey1%26Signature%3Dsecretsig%26security-token%3DCAISsecret"
+    request = _request(
+        f"https://ice.cn-shanghai.aliyuncs.com/?InputURL={encoded}&JobId=j",
+        {
+            "Authorization": "Bearer eyJsecret.token",
+            "Proxy-Authorization": "Basic c2VjcmV0",
+            "x-oss-security-token": "CAISsecret2",
+        },
+        b"accesskeyid=LTAIsecretkey2&securitytoken=CAISsecret3&signature=sig2&JobId=j",
+    )
+    scrubbed = scrub_request(request)
+    text = f"{scrubbed.uri} {dict(scrubbed.headers)} {scrubbed.body!r}"
+    for secret in (
+        "LTAIsecretkey1",
+        "secretsig",
+        "CAISsecret",
+        "eyJsecret",
+        "c2VjcmV0",
+        "LTAIsecretkey2",
+        "sig2",
+    ):
+        assert secret not in text, secret
+    assert scrubbed.headers["Authorization"] == "Bearer scrubbed"
+    assert "JobId=j" in scrubbed.uri
+    assert b"JobId=j" in scrubbed.body
+    assert scrub_request(scrubbed).uri == scrubbed.uri
+    upper = scrub_request(_request("https://x/", {"Authorization": "acs LTAIkey:c2lnbmF0dXJl"}))
+    assert upper.headers["Authorization"] == "acs scrubbed"
+
+
+def test_a_cassette_without_interactions_is_rejected_with_its_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text("interactions: []\nversion: 1\n", "utf-8")
+    with pytest.raises(CassetteError, match=r"empty\.yaml:1"):
+        load_cassette(path)
 
 
 def test_scrubbing_a_scrubbed_request_changes_nothing() -> None:

@@ -14,6 +14,7 @@ from aliconform import ContractSet
 from aliconform.cassettes import replay_all
 from aliconform.cli import main
 from aliconform.drift.doclint import lint_docs
+from aliconform.drift.findings import Severity
 from aliconform.drift.waivers import load_policy
 from aliconform.report import DriftReport, diff_reports, load_report, replay_report, write_reports
 from aliconform.report.excerpt import response_excerpt
@@ -152,3 +153,45 @@ def test_report_diff_rejects_a_file_that_is_not_a_report(
     bogus.write_text('{"format": "something-else"}', "utf-8")
     assert main(["report", "diff", str(bogus), str(bogus)]) == 2
     assert "not an aliconform drift report" in capsys.readouterr().err
+
+
+def test_report_diff_of_reports_with_nothing_in_common_and_a_changed_severity(
+    contracts: ContractSet, tmp_path: Path
+) -> None:
+    report = _report(REPO / "cassettes", contracts)
+    first, second, *_rest = report.findings
+    only_first = report.model_copy(update={"findings": [first]})
+    only_second = report.model_copy(update={"findings": [second]})
+    result = diff_reports(only_first, only_second)
+    assert ([f.id for f in result.new], [f.id for f in result.fixed]) == ([second.id], [first.id])
+    louder = first.model_copy(
+        update={
+            "severity": Severity.BREAKING
+            if first.severity is not Severity.BREAKING
+            else Severity.INFO
+        }
+    )
+    changed = diff_reports(only_first, only_first.model_copy(update={"findings": [louder]}))
+    ((_, _, what),) = changed.changed
+    assert what == [f"severity: {first.severity.value} -> {louder.severity.value}"]
+    assert not changed.new
+    assert not changed.fixed
+    assert not changed.unchanged
+
+
+def test_junit_stays_well_formed_with_control_characters_in_a_response(
+    cassettes_copy: Path, contracts: ContractSet, tmp_path: Path
+) -> None:
+    path = cassettes_copy / "imm" / "GetImageModerationResult" / "doc-example-success.yaml"
+    edit_response_body(
+        path,
+        lambda body: body.replace(
+            '"Status": "Succeeded"', '"Status": "Succ\\u0001eeded", "Ex\\u0002": 1'
+        ),
+    )
+    files = write_reports(_report(cassettes_copy, contracts), tmp_path)
+    root = ET.parse(files.junit).getroot()  # raises on malformed XML
+    assert root.get("failures") == "1"
+    # Recorded divergences belong to no cassette: each is its own test case, not lost.
+    names = [case.get("name", "") for case in root.iter("testcase")]
+    assert any("documented-divergence" in name for name in names)

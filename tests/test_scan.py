@@ -111,3 +111,72 @@ def test_scan_of_a_missing_file_is_a_usage_error(
 ) -> None:
     assert main(["scan", str(tmp_path / "absent.jsonl"), "--out", str(tmp_path)]) == 2
     assert "absent.jsonl: no such file" in capsys.readouterr().err
+
+
+def test_the_same_drift_in_two_captures_is_the_same_finding(
+    tmp_path: Path, contracts: ContractSet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = _capture(tmp_path / "a.jsonl", 100)
+    second = tmp_path / "b.jsonl"
+    second.write_text("\n" + first.read_text("utf-8"), "utf-8")  # every line one further down
+    out_a, out_b = tmp_path / "ra", tmp_path / "rb"
+    for capture, out in ((first, out_a), (second, out_b)):
+        assert (
+            main(
+                [
+                    "scan",
+                    str(capture),
+                    "--out",
+                    str(out),
+                    "-j",
+                    "1",
+                    "--contracts",
+                    str(REPO / "contracts"),
+                ]
+            )
+            == 1
+        )
+    capsys.readouterr()
+    assert main(["report", "diff", str(out_a / "drift.json"), str(out_b / "drift.json")]) == 0
+    assert "0 new, 0 fixed" in capsys.readouterr().out
+    junit = (out_a / "junit.xml").read_text("utf-8")
+    assert 'failures="' in junit
+    assert 'tests="0"' not in junit
+    assert "type-mismatch at /RequestId" in junit
+
+
+def test_unbounded_variety_is_capped_and_hostile_lines_are_skipped(
+    tmp_path: Path, contracts: ContractSet
+) -> None:
+    from aliconform.scan import MAX_DISTINCT
+
+    corpus = build_corpus(5)
+    operation, raw = corpus[0]
+    capture = tmp_path / "varied.jsonl"
+    with capture.open("w", encoding="utf-8") as stream:
+        for index in range(MAX_DISTINCT + 300):
+            body = json.loads(raw)
+            body[f"Extra{index}"] = 1  # a new undocumented field name on every line
+            stream.write(json.dumps({"operation": operation, "body": body}) + "\n")
+        stream.write('{"operation": "x", "body": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+        stream.write(json.dumps({"operation": operation, "status": True, "body": {}}) + "\n")
+    result = scan_file(capture, contracts_dir=REPO / "contracts", workers=2)
+    assert len(result.aggregates) <= MAX_DISTINCT + 1
+    assert sum(a.count for a in result.aggregates.values()) == MAX_DISTINCT + 300
+    overflow = [a for a in result.aggregates.values() if a.finding.path == "/…"]
+    assert overflow
+    assert overflow[0].count >= 300
+    reasons = [s.reason for s in result.skipped]
+    assert "nests deeper" in reasons[0]
+    assert '"status" must be an integer' in reasons[1]
+
+
+def test_a_scan_that_checked_nothing_does_not_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capture = tmp_path / "junk.jsonl"
+    capture.write_text("junk\nmore junk\n", "utf-8")
+    assert main(["scan", str(capture), "--out", str(tmp_path / "r"), "-j", "1"]) == 2
+    assert "no interaction in the file could be checked" in capsys.readouterr().out + (
+        tmp_path / "r" / "summary.md"
+    ).read_text("utf-8")

@@ -1,7 +1,7 @@
 """The aliconform command line.
 
-Exit codes: 0 success; 1 the check ran and found a problem (invalid contracts, out-of-date
-schema); 2 usage error or unreadable input. Errors are one line each, never a traceback.
+Exit codes: 0 success; 1 the check ran and found a problem (new breaking drift, invalid
+contracts, out-of-date schema); 2 usage error or unreadable input; 3 an internal error (a bug). Errors are one line each, never a traceback.
 """
 
 from __future__ import annotations
@@ -731,6 +731,14 @@ def main(argv: list[str] | None = None) -> int:
     except AliconformError as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)
         return 2
+    except Exception:  # a bug: say so, keep the traceback for the report, never look like drift
+        import traceback
+
+        err.print(
+            "internal error (a bug in aliconform; please report it with this trace):", markup=False
+        )
+        err.print(traceback.format_exc(), markup=False, highlight=False)
+        return 3
     return 0
 
 

@@ -31,8 +31,11 @@ __all__ = ["ScanResult", "SkippedLine", "scan_file"]
 
 _BATCH_LINES = 500
 _EXAMPLES = 3
-_MAX_EXAMPLE_BODY = 64 * 1024
+_MAX_EXAMPLE_BODY = 32 * 1024
 _MAX_SKIPPED_SHOWN = 20
+MAX_LINE_BYTES = 64 * 1024 * 1024  # a longer line is skipped as unreadable, never held whole
+MAX_DISTINCT = 500  # past this, findings are counted under one overflow entry per kind
+_OVERFLOW_PATH = "/…"
 
 
 @dataclass
@@ -79,6 +82,8 @@ class BatchResult:
         for name, count in other.operations.items():
             self.operations[name] = self.operations.get(name, 0) + count
         for key, aggregate in other.aggregates.items():
+            if key not in self.aggregates and len(self.aggregates) >= MAX_DISTINCT:
+                key, aggregate = _overflow(key, aggregate)
             mine = self.aggregates.get(key)
             if mine is None:
                 self.aggregates[key] = aggregate
@@ -123,7 +128,7 @@ def _check_batch(start: int, lines: list[bytes], source: str) -> BatchResult:
         try:
             operation, body, status, headers, request = _read_line(raw)
             entry = compiled(_contracts[operation])
-        except (ValueError, AliconformError) as exc:
+        except (ValueError, RecursionError, AliconformError) as exc:
             result.skipped_count += 1
             if len(result.skipped) < _MAX_SKIPPED_SHOWN:
                 result.skipped.append(SkippedLine(number, str(exc)))
@@ -136,8 +141,12 @@ def _check_batch(start: int, lines: list[bytes], source: str) -> BatchResult:
 
 
 def _read_line(raw: bytes) -> tuple[str, Any, int, dict[str, str], dict[str, Any] | None]:
+    if len(raw) > MAX_LINE_BYTES or (not raw.endswith(b"\n") and len(raw) == MAX_LINE_BYTES):
+        raise ValueError(f"the line is longer than {MAX_LINE_BYTES // 2**20} MiB")
     try:
         line = json.loads(raw)
+    except RecursionError:
+        raise ValueError("the line nests deeper than the JSON parser accepts") from None
     except ValueError as exc:
         raise ValueError(f"not a JSON line: {exc}") from None
     if not isinstance(line, dict):
@@ -148,7 +157,7 @@ def _read_line(raw: bytes) -> tuple[str, Any, int, dict[str, str], dict[str, Any
     if "body" not in line:
         raise ValueError('no "body"')
     status = line.get("status", 200)
-    if not isinstance(status, int):
+    if not isinstance(status, int) or isinstance(status, bool):
         raise ValueError(f'"status" must be an integer, not {status!r}')
     headers = line.get("headers") or {}
     if not isinstance(headers, dict):
@@ -160,6 +169,10 @@ def _read_line(raw: bytes) -> tuple[str, Any, int, dict[str, str], dict[str, Any
 def _add(result: BatchResult, finding: Finding, number: int, body: Any, source: str) -> None:
     pattern = generalise(finding.path)
     key = (finding.operation, finding.kind.value, pattern, finding.rule or "")
+    if key not in result.aggregates and len(result.aggregates) >= MAX_DISTINCT:
+        # Unbounded variety (a new key name on every line, say) must not grow memory.
+        key, finding = _overflow_finding(key, finding)
+        pattern = finding.path
     aggregate = result.aggregates.get(key)
     if aggregate is None:
         general = replace(
@@ -179,6 +192,23 @@ def _add(result: BatchResult, finding: Finding, number: int, body: Any, source: 
         aggregate.examples.append(number)
 
 
+def _overflow_finding(
+    key: tuple[str, str, str, str], finding: Finding
+) -> tuple[tuple[str, str, str, str], Finding]:
+    message = f"more distinct {finding.kind.value} findings than the {MAX_DISTINCT} a scan keeps apart; counted together"
+    overflow = replace(
+        finding, path=_OVERFLOW_PATH, decoded_at=(), rule=None, field=None, message=message
+    )
+    return (key[0], key[1], _OVERFLOW_PATH, ""), overflow
+
+
+def _overflow(
+    key: tuple[str, str, str, str], aggregate: Aggregate
+) -> tuple[tuple[str, str, str, str], Aggregate]:
+    key, finding = _overflow_finding(key, aggregate.finding)
+    return key, replace(aggregate, finding=finding)
+
+
 # --- parent side -------------------------------------------------------------------------------
 
 
@@ -187,7 +217,7 @@ def _batches(path: Path) -> Iterator[tuple[int, list[bytes], int]]:
     with path.open("rb") as stream:
         batch: list[bytes] = []
         start, size = 1, 0
-        for number, raw in enumerate(stream, start=1):
+        for number, raw in enumerate(_lines(stream), start=1):
             if not batch:
                 start = number
             batch.append(raw)
@@ -197,6 +227,20 @@ def _batches(path: Path) -> Iterator[tuple[int, list[bytes], int]]:
                 batch, size = [], 0
         if batch:
             yield start, batch, size
+
+
+def _lines(stream: Any) -> Iterator[bytes]:
+    """Lines of at most MAX_LINE_BYTES; the rest of a longer line is read and dropped."""
+    while True:
+        raw = stream.readline(MAX_LINE_BYTES)
+        if not raw:
+            return
+        if len(raw) == MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            while True:  # discard the remainder without holding it
+                rest = stream.readline(MAX_LINE_BYTES)
+                if not rest or rest.endswith(b"\n"):
+                    break
+        yield raw
 
 
 def scan_file(

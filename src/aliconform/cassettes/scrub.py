@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote, unquote
 
 from vcr.request import Request
 
@@ -30,14 +31,19 @@ _SECRET_HEADERS = {
     "x-acs-bearer-token": "scrubbed-bearer-token",
     "x-acs-signature-nonce": "scrubbed-nonce",
     "x-acs-accesskey-id": "scrubbed-access-key-id",
+    "x-oss-security-token": "scrubbed-security-token",
+    "proxy-authorization": PLACEHOLDER,
     "cookie": PLACEHOLDER,
     "set-cookie": PLACEHOLDER,
 }
-_AUTHORIZATION = re.compile(r"(Credential=)[^,\s]*|(Signature=)[^,\s]*|^(acs )[^:\s]+:\S+$")
+_ACS3 = re.compile(r"^\s*ACS3-[A-Z0-9-]+\s", re.IGNORECASE)
+_ACS3_CREDENTIAL = re.compile(r"(Credential\s*=\s*)[^,\s]*", re.IGNORECASE)
+_ACS3_SIGNATURE = re.compile(r"(Signature\s*=\s*)[^,\s]*", re.IGNORECASE)
 
-# V2 signing parameters in a request's query string.
+# V2 signing parameters in a request's query string or form body.
 _QUERY_SECRETS = re.compile(
-    r"(?<=[?&])(AccessKeyId|Signature|SignatureNonce|SecurityToken|BearerToken)=[^&#]*"
+    r"(?<=[?&])(AccessKeyId|Signature|SignatureNonce|SecurityToken|BearerToken)=[^&#]*",
+    re.IGNORECASE,
 )
 
 # Signed OSS (and CDN) URLs inside response bodies, also when the body is JSON-escaped
@@ -59,19 +65,40 @@ def scrub_text(text: str) -> str:
     return _SIGNED_URL_PARAMS.sub(replace, text)
 
 
+def _scrub_parameters(query: str) -> str:
+    """A query string or form body: V2 signing secrets, and signed URLs inside (percent-encoded)
+    parameter values, e.g. an InputURL that carries an OSS signature."""
+    query = _QUERY_SECRETS.sub(lambda m: f"{m[1]}={PLACEHOLDER}", "&" + query)[1:]
+    parts = query.split("&")
+    for index, part in enumerate(parts):
+        name, equals, value = part.partition("=")
+        if not equals or "%" not in value:
+            continue
+        decoded = unquote(value)
+        scrubbed = scrub_text(decoded)
+        if scrubbed != decoded:
+            parts[index] = f"{name}={quote(scrubbed, safe='')}"
+    return scrub_text("&" + "&".join(parts))[1:]  # "&": the first parameter has a separator too
+
+
 def scrub_uri(uri: str) -> str:
-    return scrub_text(_QUERY_SECRETS.sub(lambda m: f"{m[1]}={PLACEHOLDER}", uri))
+    base, question, rest = uri.partition("?")
+    if not question:
+        return scrub_text(uri)
+    query, hash_mark, fragment = rest.partition("#")
+    return f"{scrub_text(base)}?{_scrub_parameters(query)}{hash_mark}{scrub_text(fragment)}"
 
 
 def _scrub_authorization(value: str) -> str:
-    def replace(match: re.Match[str]) -> str:
-        if match[1]:
-            return f"{match[1]}scrubbed-access-key-id"
-        if match[2]:
-            return f"{match[2]}{PLACEHOLDER}"
-        return f"{match[3]}scrubbed-access-key-id:{PLACEHOLDER}"
-
-    return _AUTHORIZATION.sub(replace, value)
+    """ACS3 keeps its shape with Credential and Signature replaced; any other scheme keeps only
+    its name (`acs`, `Bearer`, ...): nothing unrecognised is ever written as it was."""
+    if _ACS3.match(value):
+        value = _ACS3_CREDENTIAL.sub(lambda m: f"{m[1]}scrubbed-access-key-id", value)
+        return _ACS3_SIGNATURE.sub(lambda m: f"{m[1]}{PLACEHOLDER}", value)
+    scheme, space, _credentials = value.strip().partition(" ")
+    if space and scheme.isalpha():
+        return f"{scheme} {PLACEHOLDER}"
+    return PLACEHOLDER
 
 
 def _scrub_header(name: str, value: str) -> str:
@@ -105,17 +132,32 @@ def _scrub_body(body: Any) -> Any:
     return body
 
 
+_FORM = re.compile(r"^[A-Za-z0-9_.%-]+=[^{\[\s]*(&|$)")
+
+
+def _is_form(body: bytes | str, content_type: str) -> bool:
+    if "x-www-form-urlencoded" in content_type.lower():
+        return True
+    head = body[:200].decode("utf-8", "replace") if isinstance(body, bytes) else body[:200]
+    return bool(_FORM.match(head))
+
+
 def scrub_request(request: Request) -> Request:
     """vcrpy's before_record_request hook (also run on playback, hence idempotent)."""
     request.uri = scrub_uri(request.uri)
     for name in list(request.headers):
         request.headers[name] = _scrub_header(name, str(request.headers[name]))
-    request.body = _scrub_body(request.body)
-    # A V2 POST carries its signing parameters in a form body.
-    if isinstance(request.body, bytes) and b"Signature=" in request.body:
-        request.body = _QUERY_SECRETS.sub(
-            lambda m: f"{m[1]}={PLACEHOLDER}", "?" + request.body.decode("utf-8", "replace")
-        )[1:].encode("utf-8")
+    body = request.body
+    content_type = str(
+        request.headers.get("Content-Type") or request.headers.get("content-type") or ""
+    )
+    if isinstance(body, bytes | str) and _is_form(body, content_type):
+        # A V2 POST carries its signing parameters in a form body.
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        scrubbed = _scrub_parameters(text)
+        request.body = scrubbed.encode("utf-8") if isinstance(body, bytes) else scrubbed
+    else:
+        request.body = _scrub_body(body)
     return request
 
 

@@ -93,7 +93,7 @@ class Interaction(_Open):
 
 class CassetteFile(_Open):
     version: Literal[1] = 1
-    interactions: list[Interaction]
+    interactions: list[Interaction] = Field(min_length=1)
 
 
 class DocumentationOrigin(_Model):

@@ -63,6 +63,7 @@ def build_report(
 
     counts: for aggregated scans, finding id -> (count, first line, last line, examples)."""
     scope = operations if waiver_scope is None else waiver_scope
+    scan_checked_nothing = scan is not None and scan.interactions == 0
     verdict = judge(data.findings, policy, operations=scope, today=(now or _now()).date())
     rows = [(f, None) for f in verdict.new] + [(f, w.id) for f, w in verdict.waived]
     findings = [_finding(f, waiver, data, counts) for f, waiver in rows]
@@ -74,7 +75,7 @@ def build_report(
         run=run,
         title=title,
         inputs=dict(inputs or {}),
-        verdict=_verdict(verdict, problems if run != "scan" else ()),
+        verdict=_verdict(verdict, problems if run != "scan" or scan_checked_nothing else ()),
         operations=_summaries(operations, sources, findings, checked),
         findings=findings,
         sources=sources,
@@ -315,6 +316,9 @@ def scan_report(
         ReportProblem(where=f"{result.file} line {s.line}", message=s.reason)
         for s in result.skipped
     ]
+    if result.interactions == 0:
+        message = "no interaction in the file could be checked"
+        problems.insert(0, ReportProblem(where=result.file, message=message))
     if result.skipped_count > len(result.skipped):
         problems.append(
             ReportProblem(

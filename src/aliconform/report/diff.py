@@ -1,8 +1,8 @@
 """Comparing two reports: which findings are new, which were fixed, which stayed, which changed.
 
-Findings are matched by their stable id (section, operation, kind, path, rule, source); DeepDiff
-compares the two id-keyed maps, so a finding that stays but changes severity or waiver status is
-reported as changed rather than as one fixed and one new.
+Findings are matched by their stable id (section, operation, kind, path, rule, and for replays
+the source); DeepDiff compares each finding present in both, so a finding that stays but changes
+severity or waiver status is reported as changed rather than as one fixed and one new.
 """
 
 from __future__ import annotations
@@ -47,6 +47,10 @@ def load_report(path: Path) -> DriftReport:
         text = path.read_text("utf-8")
     except OSError as exc:
         raise AliconformError(f"{path}: cannot read report: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise AliconformError(
+            f"{path}: not a drift report (not UTF-8 text: {exc.reason})"
+        ) from None
     try:
         return DriftReport.model_validate_json(text)
     except ValidationError as exc:
@@ -65,35 +69,30 @@ _COMPARED = ("severity", "status", "waiver", "message", "count")
 def diff_reports(old: DriftReport, new: DriftReport) -> ReportDiff:
     before = {f.id: f for f in old.findings}
     after = {f.id: f for f in new.findings}
-    view = DeepDiff(
-        {k: {a: getattr(f, a) for a in _COMPARED} for k, f in before.items()},
-        {k: {a: getattr(f, a) for a in _COMPARED} for k, f in after.items()},
-        view="tree",
-    )
     result = ReportDiff()
-    added = {
-        _top_key(item.path(output_format="list")) for item in view.get("dictionary_item_added", [])
-    }
-    removed = {
-        _top_key(item.path(output_format="list"))
-        for item in view.get("dictionary_item_removed", [])
-    }
-    changes: dict[str, list[str]] = {}
-    for kind in ("values_changed", "type_changes"):
-        for item in view.get(kind, []):
-            path = item.path(output_format="list")
-            changes.setdefault(path[0], []).append(
-                f"{path[1]}: {_show(item.t1)} -> {_show(item.t2)}"
-            )
-    result.new = [after[k] for k in after if k in added]
-    result.fixed = [before[k] for k in before if k in removed]
-    result.changed = [(before[k], after[k], what) for k, what in changes.items()]
-    result.unchanged = [after[k] for k in after if k in before and k not in changes]
+    result.new = [finding for key, finding in after.items() if key not in before]
+    result.fixed = [finding for key, finding in before.items() if key not in after]
+    for key, finding in after.items():
+        if key not in before:
+            continue
+        what = _changes(before[key], finding)
+        if what:
+            result.changed.append((before[key], finding, what))
+        else:
+            result.unchanged.append(finding)
     return result
 
 
-def _top_key(path: list[Any]) -> str:
-    return str(path[0])
+def _changes(before: ReportFinding, after: ReportFinding) -> list[str]:
+    """What changed in one finding, as 'attribute: old -> new' (DeepDiff over the compared fields)."""
+    old = {name: _show(getattr(before, name)) for name in _COMPARED}
+    new = {name: _show(getattr(after, name)) for name in _COMPARED}
+    view = DeepDiff(old, new, view="tree", threshold_to_diff_deeper=0)
+    return [
+        f"{item.path(output_format='list')[0]}: {item.t1} -> {item.t2}"
+        for kind in ("values_changed", "type_changes")
+        for item in view.get(kind, [])
+    ]
 
 
 def _show(value: Any) -> str:

@@ -7,12 +7,20 @@ at all are errors.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
 from aliconform.report.model import DriftReport, ReportFinding
 
 __all__ = ["render_junit"]
+
+# Characters XML 1.0 cannot carry at all, even escaped; a response may contain them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_safe(text: str) -> str:
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _line(finding: ReportFinding) -> str:
@@ -23,71 +31,62 @@ def _line(finding: ReportFinding) -> str:
     )
 
 
-def render_junit(report: DriftReport) -> str:
+def _cases(report: DriftReport) -> list[tuple[str, str, str, list[ReportFinding]]]:
+    """(operation, classname, name, findings) per test case: one per checked source, and one
+    per finding that no checked source owns (scan aggregates, recorded divergences)."""
     by_source: dict[str, list[ReportFinding]] = defaultdict(list)
     for finding in report.findings:
         by_source[finding.source or ""].append(finding)
-    suites: dict[str, ET.Element] = {}
-    root = ET.Element("testsuites", name=f"aliconform {report.run}")
+    cases = []
+    owned = set()
     for source in report.sources:
-        suite = suites.get(source.operation)
+        owned.add(source.id)
+        classname = f"aliconform.{source.section}.{source.operation}"
+        cases.append((source.operation, classname, source.id, by_source.get(source.id, [])))
+    for finding in report.findings:
+        if (finding.source or "") not in owned:
+            classname = f"aliconform.{finding.section}.{finding.operation}"
+            name = f"{finding.kind} at {finding.path or '/'} ({finding.source or finding.section})"
+            cases.append((finding.operation, classname, name, [finding]))
+    return cases
+
+
+def render_junit(report: DriftReport) -> str:
+    root = ET.Element("testsuites", name=f"aliconform {report.run}")
+    suites: dict[str, ET.Element] = {}
+    for operation, classname, name, findings in _cases(report):
+        suite = suites.get(operation)
         if suite is None:
-            suite = suites[source.operation] = ET.SubElement(
-                root,
-                "testsuite",
-                name=f"{source.operation}",
-                tests="0",
-                failures="0",
-                errors="0",
-                skipped="0",
-            )
-        case = ET.SubElement(
-            suite,
-            "testcase",
-            classname=f"aliconform.{source.section}.{source.operation}",
-            name=source.id,
-        )
-        findings = by_source.get(source.id, [])
+            suite = suites[operation] = ET.SubElement(root, "testsuite", name=operation)
+        case = ET.SubElement(suite, "testcase", classname=classname, name=name)
         breaking = [f for f in findings if f.status == "new" and f.severity.value == "breaking"]
         if breaking:
-            failure = ET.SubElement(
-                case,
-                "failure",
-                type="breaking-drift",
-                message="; ".join(f"{f.kind} at {f.path or '/'}" for f in breaking)[:1000],
-            )
+            message = "; ".join(f"{f.kind} at {f.path or '/'}" for f in breaking)
+            failure = ET.SubElement(case, "failure", type="breaking-drift", message=message[:1000])
             failure.text = "\n".join(_line(f) for f in breaking)
-            suite.set("failures", str(int(suite.get("failures", "0")) + 1))
         others = [f for f in findings if f not in breaking]
         if others:
             ET.SubElement(case, "system-out").text = "\n".join(_line(f) for f in others)
-        suite.set("tests", str(int(suite.get("tests", "0")) + 1))
     if report.problems:
-        suite = ET.SubElement(
-            root,
-            "testsuite",
-            name="inputs",
-            tests=str(len(report.problems)),
-            failures="0",
-            errors=str(len(report.problems)),
-            skipped="0",
-        )
+        suite = ET.SubElement(root, "testsuite", name="inputs")
         for problem in report.problems:
             case = ET.SubElement(
                 suite, "testcase", classname="aliconform.inputs", name=problem.where
             )
-            error = ET.SubElement(
-                case,
-                "error",
-                type="unreadable-input",
-                message=problem.message.splitlines()[0][:500] if problem.message else "",
-            )
+            first = problem.message.splitlines()[0][:500] if problem.message else ""
+            error = ET.SubElement(case, "error", type="unreadable-input", message=first)
             error.text = problem.message
-    total = sum(int(s.get("tests", "0")) for s in root)
-    failures = sum(int(s.get("failures", "0")) for s in root)
-    errors = sum(int(s.get("errors", "0")) for s in root)
-    root.set("tests", str(total))
-    root.set("failures", str(failures))
-    root.set("errors", str(errors))
+    for suite in root:
+        cases = suite.findall("testcase")
+        suite.set("tests", str(len(cases)))
+        suite.set("failures", str(sum(1 for c in cases if c.find("failure") is not None)))
+        suite.set("errors", str(sum(1 for c in cases if c.find("error") is not None)))
+        suite.set("skipped", "0")
+    for name in ("tests", "failures", "errors"):
+        root.set(name, str(sum(int(suite.get(name, "0")) for suite in root)))
+    for element in root.iter():
+        element.text = _xml_safe(element.text) if element.text else element.text
+        for key, value in element.attrib.items():
+            element.set(key, _xml_safe(value))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

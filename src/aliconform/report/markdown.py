@@ -14,6 +14,8 @@ _SHOWN = 20
 def _cell(text: object) -> str:
     """Table-cell safe: no pipes or newlines, and no markup GitHub would render."""
     value = html.escape(str(text), quote=False).replace("|", "\\|").replace("`", "'")
+    # No links, images or @mentions from response content when the summary is posted.
+    value = value.replace("[", "\\[").replace("]", "\\]").replace("@", "&#64;")
     return " ".join(value.split())
 
 
@@ -62,6 +64,10 @@ def render_markdown(report: DriftReport) -> str:
     if report.waivers:
         lines += ["", "### Waivers that need attention", ""]
         lines += [f"- `{_cell(w.id)}`: {w.problem} ({_cell(w.reason)})" for w in report.waivers]
+    stale = [s for s in report.sources if s.provenance_problem]
+    if stale:
+        lines += ["", "### Cassettes whose provenance needs attention", ""]
+        lines += [f"- `{_cell(s.cassette or s.id)}`: {_cell(s.provenance_problem)}" for s in stale]
     if report.problems:
         lines += ["", "### Inputs that could not be checked", ""]
         lines += [

@@ -47,14 +47,19 @@ class ExcerptLineModel(_Model):
 
 
 def finding_key(finding: Finding, section: str) -> str:
-    """A stable id for 'the same finding' across runs: what, where, and in which source."""
+    """A stable id for 'the same finding' across runs: what, where, and in which source.
+
+    A scan's findings are aggregates over a whole capture: their id leaves the line out, so the
+    same drift in two captures is the same finding.
+    """
+    source = "" if section == "scan" else finding.source or ""
     parts = [
         section,
         finding.operation,
         finding.kind.value,
         finding.path,
         finding.rule or "",
-        finding.source or "",
+        source,
     ]
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
 
