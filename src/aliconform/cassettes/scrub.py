@@ -23,15 +23,17 @@ __all__ = [
     "scrub_uri",
 ]
 
-PLACEHOLDER = "scrubbed"
+# Asterisks, the usual mark of a masked value: nothing a secret scanner (or a person) could take
+# for a real key, token or signature.
+PLACEHOLDER = "***"
 
 # V3 (ACS3-HMAC-SHA256) and V2 (HMAC-SHA1) secrets in headers, by lower-cased header name.
 _SECRET_HEADERS = {
-    "x-acs-security-token": "scrubbed-security-token",
-    "x-acs-bearer-token": "scrubbed-bearer-token",
-    "x-acs-signature-nonce": "scrubbed-nonce",
-    "x-acs-accesskey-id": "scrubbed-access-key-id",
-    "x-oss-security-token": "scrubbed-security-token",
+    "x-acs-security-token": PLACEHOLDER,
+    "x-acs-bearer-token": PLACEHOLDER,
+    "x-acs-signature-nonce": PLACEHOLDER,
+    "x-acs-accesskey-id": PLACEHOLDER,
+    "x-oss-security-token": PLACEHOLDER,
     "proxy-authorization": PLACEHOLDER,
     "cookie": PLACEHOLDER,
     "set-cookie": PLACEHOLDER,
@@ -93,7 +95,7 @@ def _scrub_authorization(value: str) -> str:
     """ACS3 keeps its shape with Credential and Signature replaced; any other scheme keeps only
     its name (`acs`, `Bearer`, ...): nothing unrecognised is ever written as it was."""
     if _ACS3.match(value):
-        value = _ACS3_CREDENTIAL.sub(lambda m: f"{m[1]}scrubbed-access-key-id", value)
+        value = _ACS3_CREDENTIAL.sub(lambda m: f"{m[1]}{PLACEHOLDER}", value)
         return _ACS3_SIGNATURE.sub(lambda m: f"{m[1]}{PLACEHOLDER}", value)
     scheme, space, _credentials = value.strip().partition(" ")
     if space and scheme.isalpha():
