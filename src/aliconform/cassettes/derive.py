@@ -36,6 +36,8 @@ from aliconform.cassettes.store import (
     write_cassette,
 )
 from aliconform.contracts import Contract, ContractSet
+from aliconform.contracts.model import ErrorCode
+from aliconform.drift.engine import compiled
 from aliconform.sdk import SdkCallOptions, sdk_call, sdk_versions
 
 __all__ = [
@@ -144,13 +146,14 @@ def _error_scenarios(contract: Contract, region: str) -> list[DocScenario]:
     scenarios: list[DocScenario] = []
 
     def add(name: str, description: str, params: dict[str, str], code: str, message: str) -> None:
-        table = _code_origin(contract, _code_entry(codes, code))
+        documented_as, spec = _documented(contract, code)
+        table = _code_origin(contract, documented_as)
         scenarios.append(
             DocScenario(
                 name=name,
                 description=description,
                 params=params,
-                status=codes[_code_entry(codes, code)].http_status,
+                status=spec.http_status,
                 body=_error_body(contract, region, name, code, message),
                 location=table,
                 synthesized=[*synthesized, *_ERROR_VALUES],
@@ -210,13 +213,12 @@ def _code_origin(contract: Contract, code: str) -> str:
     return f"error code {code}"
 
 
-def _code_entry(codes: dict[str, Any], code: str) -> str:
-    if code in codes:
-        return code
-    for name in codes:
-        if "{" in name and re.fullmatch(re.sub(r"\\\{[A-Za-z]+\\\}", ".+", re.escape(name)), code):
-            return name
-    raise KeyError(code)
+def _documented(contract: Contract, code: str) -> tuple[str, ErrorCode]:
+    """The documented entry a code falls under (MissingTaskId under Missing{ParameterName})."""
+    found = compiled(contract).lookup_code(code)
+    if found is None:
+        raise KeyError(f"{contract.operation}: {code} is not a documented error code")
+    return found
 
 
 class _Canned(BaseHTTPRequestHandler):

@@ -70,7 +70,6 @@ class CassetteProblem:
 class ReplayRun:
     interactions: list[ReplayedInteraction] = field(default_factory=list)
     problems: list[CassetteProblem] = field(default_factory=list)
-    provenance: dict[str, Provenance | None] = field(default_factory=dict)
     stale_provenance: list[str] = field(default_factory=list)  # cassettes changed behind it
 
     @property
@@ -91,7 +90,6 @@ def replay_all(
         try:
             cassette = load_cassette(ref.path)
             provenance = load_provenance(ref)
-            run.provenance[ref.display] = provenance
             if provenance is not None and provenance.interactions_sha256 != interactions_digest(
                 cassette
             ):

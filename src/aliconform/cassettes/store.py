@@ -19,7 +19,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from vcr.serializers import yamlserializer
@@ -174,28 +174,30 @@ def discover_cassettes(root: Path) -> list[CassetteRef]:
     return refs
 
 
-def load_cassette(path: Path) -> CassetteFile:
-    """A cassette file, validated; any problem is reported with file, line and key path."""
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _load_validated(path: Path, model: type[_M]) -> _M:
+    """A YAML file validated with a model; any problem is reported with file, line and key."""
     document = read_yaml(path)
     if isinstance(document, ContractIssue):
         raise CassetteError([document])
-    cassette = validate_document(CassetteFile, document)
-    if isinstance(cassette, list):
-        raise CassetteError(cassette)
-    return cassette
+    loaded = validate_document(model, document)
+    if isinstance(loaded, list):
+        raise CassetteError(loaded)
+    return loaded
+
+
+def load_cassette(path: Path) -> CassetteFile:
+    """A cassette file, validated; any problem is reported with file, line and key path."""
+    return _load_validated(path, CassetteFile)
 
 
 def load_provenance(ref: CassetteRef) -> Provenance | None:
     """The cassette's provenance, or None when it has no sidecar."""
     if not ref.provenance_path.is_file():
         return None
-    document = read_yaml(ref.provenance_path)
-    if isinstance(document, ContractIssue):
-        raise CassetteError([document])
-    provenance = validate_document(Provenance, document)
-    if isinstance(provenance, list):
-        raise CassetteError(provenance)
-    return provenance
+    return _load_validated(ref.provenance_path, Provenance)
 
 
 def interactions_digest(cassette: CassetteFile) -> str:

@@ -14,7 +14,7 @@ from aliconform.contracts import ContractSet
 from aliconform.drift.doclint import documentation_source
 from aliconform.drift.findings import Finding, Severity
 from aliconform.drift.policy import SEVERITY_RATIONALE
-from aliconform.drift.waivers import DriftPolicy, Verdict, judge
+from aliconform.drift.waivers import DriftPolicy, Verdict, Waiver, judge
 from aliconform.report.excerpt import response_excerpt
 from aliconform.report.model import (
     CheckedSource,
@@ -170,29 +170,22 @@ def _summaries(
 
 
 def _waiver_notes(verdict: Verdict) -> list[WaiverNote]:
-    notes = [
+    problems: list[tuple[Literal["expired", "unused"], list[Waiver]]] = [
+        ("expired", verdict.expired),
+        ("unused", verdict.unused),
+    ]
+    return [
         WaiverNote(
             id=w.id,
             operation=w.operation,
             kind=w.kind.value,
             reason=w.reason,
             expires=w.expires,
-            problem="expired",
+            problem=problem,
         )
-        for w in verdict.expired
+        for problem, waivers in problems
+        for w in waivers
     ]
-    notes += [
-        WaiverNote(
-            id=w.id,
-            operation=w.operation,
-            kind=w.kind.value,
-            reason=w.reason,
-            expires=w.expires,
-            problem="unused",
-        )
-        for w in verdict.unused
-    ]
-    return notes
 
 
 def _verdict(verdict: Verdict, problems: Sequence[ReportProblem]) -> ReportVerdict:
