@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -30,7 +30,7 @@ from aliconform.drift.engine import check_response
 from aliconform.drift.findings import Finding
 from aliconform.drift.policy import SEVERITY_RATIONALE
 from aliconform.drift.waivers import Verdict, judge, load_policy
-from aliconform.errors import AliconformError, ContractError
+from aliconform.errors import AliconformError, ContractError, did_you_mean
 
 __all__ = ["app", "main"]
 
@@ -662,6 +662,241 @@ def cassettes_derive(
     )
     for ref in written:
         out.print(f"wrote {ref.display}", highlight=False)
+
+
+Signature = Annotated[
+    str,
+    typer.Option("--signature", help="Request signature: v3 (ACS3-HMAC-SHA256) or v2 (HMAC-SHA1)."),
+]
+Region = Annotated[
+    str,
+    typer.Option(
+        "--region", envvar="ALIBABA_CLOUD_REGION_ID", help="Region whose endpoints are called."
+    ),
+]
+Endpoint = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint",
+        envvar="ALICONFORM_ENDPOINT",
+        help="Call this endpoint (host[:port] or http(s)://host:port) instead of the region's.",
+        show_default=False,
+    ),
+]
+
+
+@app.command("record")
+def record(
+    scenarios_file: Annotated[
+        Path, typer.Option("--scenarios", help="The recording scenarios (YAML).")
+    ] = Path("scenarios.yaml"),
+    cassettes: CassettesDir = Path("cassettes"),
+    directory: ContractsDir = None,
+    out_dir: OutDir = Path("reports"),
+    policy_file: PolicyFile = None,
+    region: Region = "cn-shanghai",
+    endpoint: Endpoint = None,
+    signature: Signature = "v3",
+    operation: Annotated[
+        list[str] | None, typer.Option("--operation", help="Only these operations.")
+    ] = None,
+    scenario: Annotated[
+        list[str] | None, typer.Option("--scenario", help="Only scenarios with these names.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be called; call nothing.")
+    ] = False,
+    check_only: Annotated[
+        bool,
+        typer.Option("--check", help="Call and report drift, but overwrite no cassette."),
+    ] = False,
+    max_attempts: Annotated[
+        int, typer.Option("--max-attempts", min=1, max=20, help="Attempts per call.")
+    ] = 5,
+    backoff: Annotated[
+        float, typer.Option("--backoff", min=0.0, help="First retry wait in seconds (doubles).")
+    ] = 1.0,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, help="Read timeout per call, in seconds.")
+    ] = 30.0,
+    skip_without_credentials: Annotated[
+        bool,
+        typer.Option(
+            "--skip-without-credentials",
+            help="Exit 0 with a message, instead of 2, when no credentials are found (CI).",
+        ),
+    ] = False,
+) -> None:
+    """Re-record cassettes through the official SDK, against a live account or the twin.
+
+    Writes each cassette only when its scenario completed, and the drift report with the
+    behaviour diff against the previous recording. Exit 0: recorded, no new breaking drift;
+    1: new breaking drift; 2: a scenario failed, or usage error.
+    """
+    from aliconform.record import RecordTarget, RetryPolicy, load_scenarios
+    from aliconform.report import record_report, write_reports
+    from aliconform.sdk import NoCredentialsError, credentials_source
+
+    contracts = _load(directory)
+    selected = _select_scenarios(load_scenarios(scenarios_file, contracts), operation, scenario)
+    target = RecordTarget(
+        region=region,
+        endpoint=endpoint,
+        signature=_signature(signature),
+        read_timeout_ms=int(timeout * 1000),
+    )
+    if dry_run:
+        _print_plan(selected, contracts, target)
+        raise typer.Exit(0)
+    try:
+        err.print(f"credentials: {credentials_source()}", highlight=False)
+    except NoCredentialsError as exc:
+        if not skip_without_credentials:
+            raise
+        out.print(f"skipped: {exc}", markup=False, highlight=False)
+        raise typer.Exit(0) from None
+    run = _run_recording(
+        selected, contracts, target, cassettes, check_only, RetryPolicy(max_attempts, backoff)
+    )
+    report = record_report(
+        run,
+        contracts,
+        load_policy(policy_file),
+        inputs={"scenarios": str(scenarios_file), "cassettes": str(cassettes)},
+    )
+    files = write_reports(report, out_dir)
+    _print_recording(run)
+    _print_summary(report)
+    out.print(
+        f"reports: {files.html}, {files.json}, {files.junit}, {files.markdown}", highlight=False
+    )
+    failed = bool(run.with_outcome("failed"))
+    raise typer.Exit(2 if failed else report.verdict.exit_code)
+
+
+def _signature(value: str) -> Literal["v3", "v2"]:
+    if value not in ("v3", "v2"):
+        raise typer.BadParameter(f"'{value}': expected v3 or v2", param_hint="--signature")
+    return "v3" if value == "v3" else "v2"
+
+
+def _select_scenarios(
+    scenarios: list[Any], operations: list[str] | None, names: list[str] | None
+) -> list[Any]:
+    known_ops = {s.operation for s in scenarios}
+    known_names = {s.name for s in scenarios}
+    for name in operations or []:
+        if name not in known_ops:
+            raise AliconformError(
+                f"no scenario for operation '{name}'{did_you_mean(name, known_ops)}"
+            )
+    for name in names or []:
+        if name not in known_names:
+            raise AliconformError(f"no scenario named '{name}'{did_you_mean(name, known_names)}")
+    return [
+        s
+        for s in scenarios
+        if (not operations or s.operation in operations) and (not names or s.name in names)
+    ]
+
+
+def _print_plan(scenarios: list[Any], contracts: ContractSet, target: Any) -> None:
+    from aliconform.record.scenarios import resolve
+
+    for item in scenarios:
+        contract = contracts[item.operation]
+        host, protocol = target.host_and_protocol(contract)
+        where = f"cassettes/{contract.product}/{item.operation}/{item.name}.yaml"
+        out.print(f"[bold]{item.operation}[/bold] {item.name} -> {where}", highlight=False)
+        steps = []
+        captures = item.setup.capture if item.setup is not None else {}
+        if item.setup is not None:
+            steps.append((item.setup.action, resolve(item.setup.params)))
+        steps.append(
+            (
+                item.operation,
+                resolve(item.params, dict.fromkeys(captures, "<from setup>")),
+            )
+        )
+        for action, resolved in steps:
+            shown = json.dumps(resolved.params, ensure_ascii=False)
+            out.print(
+                f"  {action} {protocol}://{host}/ ({target.signature}) {shown}",
+                markup=False,
+                highlight=False,
+            )
+            if resolved.missing:
+                out.print(f"  skipped unless set: {', '.join(resolved.missing)}", highlight=False)
+        if item.poll is not None:
+            out.print(
+                f"  poll until {item.poll.field} is {' or '.join(item.poll.terminal)}",
+                highlight=False,
+            )
+        if item.expect_error:
+            out.print(f"  expects error {item.expect_error}", highlight=False)
+
+
+def _run_recording(
+    scenarios: list[Any],
+    contracts: ContractSet,
+    target: Any,
+    cassettes: Path,
+    check_only: bool,
+    policy: Any,
+) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from aliconform.record import record_scenarios
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("recording", total=len(scenarios))
+        current: dict[str, str] = {}
+
+        def observe(item: Any, message: str) -> None:
+            key = f"{item.operation}/{item.name}"
+            if current.get("key") != key:
+                current["key"] = key
+                progress.advance(task)
+            progress.update(task, description=f"{key}: {message}")
+
+        run = record_scenarios(
+            scenarios,
+            contracts,
+            target,
+            cassettes,
+            check_only=check_only,
+            policy=policy,
+            observe=observe,
+        )
+        progress.update(task, completed=len(scenarios))
+    return run
+
+
+def _print_recording(run: Any) -> None:
+    table = Table(title="Check (no cassette written)" if run.check_only else "Recording")
+    for column in ("operation", "scenario", "outcome", "states", "retries", "note"):
+        table.add_column(column)
+    colours = {"recorded": "green", "checked": "green", "skipped": "yellow", "failed": "red"}
+    for result in run.results:
+        colour = colours[result.outcome]
+        table.add_row(
+            result.scenario.operation,
+            result.scenario.name,
+            f"[{colour}]{result.outcome}[/{colour}]",
+            " > ".join(result.states),
+            str(result.retries),
+            result.message,
+        )
+    out.print(table)
+    for change in run.behaviour[:30]:
+        where = f"#{change.interaction}" if change.interaction is not None else ""
+        out.print(
+            f"changed since last recording: {change.cassette}{where} {change.path} "
+            f"{change.change} ({change.old} -> {change.new})",
+            markup=False,
+            highlight=False,
+        )
 
 
 @app.command("bench")

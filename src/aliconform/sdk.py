@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -17,7 +18,17 @@ from typing import Any, Literal
 from aliconform.contracts import Contract
 from aliconform.errors import AliconformError
 
-__all__ = ["SdkCallOptions", "SdkUnavailableError", "sdk_call", "sdk_versions"]
+__all__ = [
+    "NoCredentialsError",
+    "SdkCallOptions",
+    "SdkUnavailableError",
+    "credentials_source",
+    "default_credential",
+    "sdk_actions",
+    "sdk_call",
+    "sdk_invoke",
+    "sdk_versions",
+]
 
 
 class SdkUnavailableError(AliconformError):
@@ -26,10 +37,14 @@ class SdkUnavailableError(AliconformError):
 
 @dataclass(frozen=True, slots=True)
 class SdkCallOptions:
+    """Where and how to call. Without an access key, the credentials come from the
+    alibabacloud-credentials default chain (environment, CLI profile, credentials file, OIDC,
+    ECS RAM role), resolved by the SDK on every call so that STS tokens are refreshed."""
+
     endpoint: str  # host[:port]
     region: str
-    access_key_id: str
-    access_key_secret: str
+    access_key_id: str | None = None
+    access_key_secret: str | None = None
     security_token: str | None = None
     protocol: Literal["https", "http"] = "https"
     signature: Literal["v3", "v2"] = "v3"
@@ -57,35 +72,93 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
-def sdk_call(contract: Contract, params: dict[str, Any], options: SdkCallOptions) -> Any:
-    """Send one call through the SDK; returns the SDK's response object, raises its errors."""
-    package = _package_module(contract)
+def _import(module: str, package: str) -> Any:
     try:
-        client_module = importlib.import_module(f"{package}.client")
-        models = importlib.import_module(contract.sources.sdk.module)
-        openapi = importlib.import_module("alibabacloud_tea_openapi.models")
-        util = importlib.import_module("alibabacloud_tea_util.models")
+        return importlib.import_module(module)
     except ImportError as exc:
         raise SdkUnavailableError(
             f"the official SDK is needed for this ({exc.name} is not installed): "
-            f"pip install {contract.sources.sdk.package} alibabacloud-tea-openapi"
+            f"pip install {package} alibabacloud-tea-openapi alibabacloud-credentials"
         ) from exc
+
+
+def default_credential() -> Any:
+    """The alibabacloud-credentials client on its default chain (never a file in the repo)."""
+    client = _import("alibabacloud_credentials.client", "alibabacloud-credentials")
+    return client.Client()
+
+
+class NoCredentialsError(AliconformError):
+    """The default credentials chain found nothing to sign with."""
+
+
+def credentials_source() -> str:
+    """Which provider of the default chain supplies credentials (e.g. 'default/env'); never the
+    credentials themselves. Raises NoCredentialsError, naming what each provider lacked."""
+    credential = default_credential()
+    quiet = logging.getLogger("credentials")  # the chain logs a traceback per failed provider
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        model = credential.get_credential()
+    except Exception as exc:
+        raise NoCredentialsError(
+            "no Alibaba Cloud credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and "
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET (and ALIBABA_CLOUD_SECURITY_TOKEN for STS), or "
+            "configure a CLI profile, a credentials file, OIDC (ALIBABA_CLOUD_ROLE_ARN, "
+            "ALIBABA_CLOUD_OIDC_PROVIDER_ARN, ALIBABA_CLOUD_OIDC_TOKEN_FILE) or an ECS RAM "
+            f"role. The chain said: {exc}"
+        ) from None
+    finally:
+        quiet.setLevel(level)
+    return str(getattr(model, "provider_name", None) or "default chain")
+
+
+def sdk_actions(contract: Contract) -> list[str]:
+    """Every action the contract's product SDK can call (its request models, minus Request)."""
+    models = _import(contract.sources.sdk.module, contract.sources.sdk.package)
+    return sorted(
+        name.removesuffix("Request")
+        for name in dir(models)
+        if name.endswith("Request") and not name.endswith("ShrinkRequest") and name != "Request"
+    )
+
+
+def sdk_call(contract: Contract, params: dict[str, Any], options: SdkCallOptions) -> Any:
+    """Send one call of the contract's operation through the SDK (see sdk_invoke)."""
+    return sdk_invoke(contract, contract.operation, params, options)
+
+
+def sdk_invoke(
+    contract: Contract, action: str, params: dict[str, Any], options: SdkCallOptions
+) -> Any:
+    """Send one call of any action of the contract's product (a query, or the create or
+    submit call that sets one up) through the SDK; returns the SDK's response object and
+    raises its errors. Nothing is retried here: retrying is the caller's decision."""
+    sdk = contract.sources.sdk
+    client_module = _import(f"{_package_module(contract)}.client", sdk.package)
+    models = _import(sdk.module, sdk.package)
+    openapi = _import("alibabacloud_tea_openapi.models", "alibabacloud-tea-openapi")
+    util = _import("alibabacloud_tea_util.models", "alibabacloud-tea-openapi")
+    credential = None if options.access_key_id else default_credential()
     config = openapi.Config(
         access_key_id=options.access_key_id,
         access_key_secret=options.access_key_secret,
         security_token=options.security_token,
+        credential=credential,
         endpoint=options.endpoint,
         protocol=options.protocol,
         region_id=options.region,
         signature_algorithm="v2" if options.signature == "v2" else None,
     )
     client = client_module.Client(config)
-    request = getattr(models, contract.sources.sdk.request_model)().from_map(params)
+    request_model = sdk.request_model if action == contract.operation else f"{action}Request"
+    request = getattr(models, request_model)().from_map(params)
     runtime = util.RuntimeOptions(
         autoretry=False,
         max_attempts=1,
         connect_timeout=options.connect_timeout_ms,
         read_timeout=options.read_timeout_ms,
     )
-    method = getattr(client, f"{_snake(contract.operation)}_with_options")
+    method = getattr(client, f"{_snake(action)}_with_options")
     return method(request, runtime)

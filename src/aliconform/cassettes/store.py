@@ -107,7 +107,9 @@ class Provenance(_Model):
     """Where a cassette's interactions came from. Written next to the cassette."""
 
     format_version: Literal[1] = 1
-    origin: Literal["live", "documentation"]
+    origin: Literal["live", "local", "documentation"] = Field(
+        description="live: a real endpoint; local: a loopback endpoint such as the twin"
+    )
     operation: str
     scenario: str
     description: str

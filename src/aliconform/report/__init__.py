@@ -1,6 +1,12 @@
 """Drift reports: one model, written as HTML, JSON, JUnit XML and Markdown, and compared."""
 
-from aliconform.report.build import ReportInput, build_report, replay_report, scan_report
+from aliconform.report.build import (
+    ReportInput,
+    build_report,
+    record_report,
+    replay_report,
+    scan_report,
+)
 from aliconform.report.diff import ReportDiff, diff_reports, load_report
 from aliconform.report.model import REPORT_FORMAT_VERSION, DriftReport, ReportFinding
 from aliconform.report.writer import ReportFiles, write_reports
@@ -15,6 +21,7 @@ __all__ = [
     "build_report",
     "diff_reports",
     "load_report",
+    "record_report",
     "replay_report",
     "scan_report",
     "write_reports",

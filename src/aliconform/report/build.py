@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -15,12 +15,15 @@ from aliconform.drift.doclint import documentation_source
 from aliconform.drift.findings import Finding, Severity
 from aliconform.drift.policy import SEVERITY_RATIONALE
 from aliconform.drift.waivers import DriftPolicy, Verdict, Waiver, judge
+from aliconform.record import RecordRun, ScenarioResult
 from aliconform.report.excerpt import response_excerpt
 from aliconform.report.model import (
+    BehaviourChangeModel,
     CheckedSource,
     DriftReport,
     ExcerptLineModel,
     OperationSummary,
+    RecordedScenario,
     ReportFinding,
     ReportProblem,
     ReportVerdict,
@@ -31,7 +34,7 @@ from aliconform.report.model import (
 )
 from aliconform.scan import ScanResult
 
-__all__ = ["ReportInput", "build_report", "replay_report", "scan_report"]
+__all__ = ["ReportInput", "build_report", "record_report", "replay_report", "scan_report"]
 
 
 @dataclass
@@ -46,7 +49,7 @@ class ReportInput:
 
 def build_report(
     *,
-    run: Literal["replay", "scan", "check"],
+    run: Literal["replay", "scan", "check", "record"],
     title: str,
     data: ReportInput,
     policy: DriftPolicy,
@@ -221,43 +224,8 @@ def replay_report(
 ) -> DriftReport:
     """The report of a replay run, with the documentation lint as its own section."""
     now = now or _now()
-    sources: list[CheckedSource] = []
-    bodies: dict[str, bytes | str] = {}
-    replay_sources = set()
-    for item in run.interactions:
-        provenance = item.provenance
-        origin = provenance.origin if provenance else "unknown"
-        documentation = (
-            f"{provenance.documentation.file} > {provenance.documentation.location}"
-            if provenance and provenance.documentation
-            else None
-        )
-        problem = None
-        if provenance is None:
-            problem = "no provenance sidecar: where this cassette came from is unknown"
-        elif item.ref.display in run.stale_provenance:
-            problem = "the cassette changed after its provenance was written (digest differs)"
-        sources.append(
-            CheckedSource(
-                id=item.source,
-                section="replay",
-                operation=item.operation,
-                status=item.status,
-                cassette=item.ref.display,
-                interaction=item.index,
-                origin=origin,
-                recorded_at=provenance.recorded_at if provenance else None,
-                age_days=provenance.age_days(now) if provenance else None,
-                region=provenance.region if provenance else None,
-                endpoint=provenance.endpoint if provenance else None,
-                sdk=provenance.sdk if provenance else {},
-                documentation=documentation,
-                synthesized=provenance.synthesized if provenance else [],
-                provenance_problem=problem,
-            )
-        )
-        bodies[item.source] = item.body
-        replay_sources.add(item.source)
+    sources, bodies = _replay_sources(run, now)
+    replay_sources = {source.id for source in sources}
     for contract in contracts.values():
         for example in contract.examples:
             source = documentation_source(contract, example.location)
@@ -288,6 +256,103 @@ def replay_report(
         inputs=inputs,
         now=now,
     )
+
+
+def record_report(
+    recorded: RecordRun,
+    contracts: ContractSet,
+    policy: DriftPolicy,
+    *,
+    inputs: Mapping[str, str] | None = None,
+    now: dt.datetime | None = None,
+) -> DriftReport:
+    """The report of a recording: the new interactions checked against the contracts, what
+    became of every scenario, and what changed since the previous recordings."""
+    now = now or _now()
+    run = recorded.replay
+    sources, bodies = _replay_sources(run, now)
+    problems = [ReportProblem(where=p.path, message=p.message) for p in run.problems]
+    problems += [
+        ReportProblem(where=r.cassette.display, message=f"{r.scenario.name}: {r.message}")
+        for r in recorded.with_outcome("failed")
+    ]
+    operations = sorted({r.scenario.operation for r in recorded.results})
+    verb = "Check" if recorded.check_only else "Recording"
+    report = build_report(
+        run="record",
+        title=f"{verb} against {_endpoints(run) or 'the service'}",
+        data=ReportInput(sources, bodies, run.findings, lambda _: "replay"),
+        policy=policy,
+        operations=operations,
+        problems=problems,
+        inputs=inputs,
+        now=now,
+    )
+    return report.model_copy(
+        update={
+            "recording": [_recorded_scenario(r) for r in recorded.results],
+            "behaviour": [BehaviourChangeModel(**asdict(c)) for c in recorded.behaviour],
+        }
+    )
+
+
+def _endpoints(run: ReplayRun) -> str:
+    hosts = {i.provenance.endpoint for i in run.interactions if i.provenance}
+    return ", ".join(sorted(h for h in hosts if h))
+
+
+def _recorded_scenario(result: ScenarioResult) -> RecordedScenario:
+    return RecordedScenario(
+        operation=result.scenario.operation,
+        scenario=result.scenario.name,
+        cassette=result.cassette.display,
+        outcome=result.outcome,
+        message=result.message,
+        attempts=result.attempts,
+        retries=result.retries,
+        states=result.states,
+    )
+
+
+def _replay_sources(
+    run: ReplayRun, now: dt.datetime
+) -> tuple[list[CheckedSource], dict[str, bytes | str]]:
+    """One checked source per replayed interaction, with its provenance, and its body."""
+    sources: list[CheckedSource] = []
+    bodies: dict[str, bytes | str] = {}
+    for item in run.interactions:
+        provenance = item.provenance
+        documentation = (
+            f"{provenance.documentation.file} > {provenance.documentation.location}"
+            if provenance and provenance.documentation
+            else None
+        )
+        problem = None
+        if provenance is None:
+            problem = "no provenance sidecar: where this cassette came from is unknown"
+        elif item.ref.display in run.stale_provenance:
+            problem = "the cassette changed after its provenance was written (digest differs)"
+        sources.append(
+            CheckedSource(
+                id=item.source,
+                section="replay",
+                operation=item.operation,
+                status=item.status,
+                cassette=item.ref.display,
+                interaction=item.index,
+                origin=provenance.origin if provenance else "unknown",
+                recorded_at=provenance.recorded_at if provenance else None,
+                age_days=provenance.age_days(now) if provenance else None,
+                region=provenance.region if provenance else None,
+                endpoint=provenance.endpoint if provenance else None,
+                sdk=provenance.sdk if provenance else {},
+                documentation=documentation,
+                synthesized=provenance.synthesized if provenance else [],
+                provenance_problem=problem,
+            )
+        )
+        bodies[item.source] = item.body
+    return sources, bodies
 
 
 def scan_report(

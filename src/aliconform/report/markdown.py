@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections import Counter
 
 from aliconform.report.model import DriftReport, ReportFinding
 
@@ -61,6 +62,7 @@ def render_markdown(report: DriftReport) -> str:
             "",
             f"Documentation lint: {len(documentation)} contradiction(s) in the documentation itself ({counted} not waived); see drift.html.",
         ]
+    lines += _recording_lines(report)
     if report.waivers:
         lines += ["", "### Waivers that need attention", ""]
         lines += [f"- `{_cell(w.id)}`: {w.problem} ({_cell(w.reason)})" for w in report.waivers]
@@ -75,3 +77,28 @@ def render_markdown(report: DriftReport) -> str:
             for p in report.problems
         ]
     return "\n".join(lines) + "\n"
+
+
+def _recording_lines(report: DriftReport) -> list[str]:
+    if not report.recording:
+        return []
+    outcomes = Counter(r.outcome for r in report.recording)
+    lines = ["", "### Recording", "", ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items()))]
+    lines += [
+        f"- `{_cell(r.cassette)}`: {r.outcome}, {_cell(r.message)}"
+        for r in report.recording
+        if r.outcome == "failed"
+    ]
+    if report.behaviour:
+        lines += [
+            "",
+            f"### Behaviour changes since the previous recordings ({len(report.behaviour)})",
+            "",
+        ]
+        lines += ["| cassette | path | change | before | after |", "|---|---|---|---|---|"]
+        lines += [
+            f"| {_cell(c.cassette)}{'#' + str(c.interaction) if c.interaction is not None else ''} "
+            f"| `{_cell(c.path)}` | {c.change} | {_cell(c.old or '')} | {_cell(c.new or '')} |"
+            for c in report.behaviour[:_SHOWN]
+        ]
+    return lines

@@ -18,10 +18,12 @@ from aliconform.drift.findings import Finding, Severity
 __all__ = [
     "REPORT_FORMAT",
     "REPORT_FORMAT_VERSION",
+    "BehaviourChangeModel",
     "CheckedSource",
     "DriftReport",
     "ExcerptLineModel",
     "OperationSummary",
+    "RecordedScenario",
     "ReportFinding",
     "ReportProblem",
     "ReportVerdict",
@@ -98,7 +100,7 @@ class CheckedSource(_Model):
     status: int | None = None
     cassette: str | None = None
     interaction: int | None = None
-    origin: Literal["live", "documentation", "unknown", "file", "scan"]
+    origin: Literal["live", "local", "documentation", "unknown", "file", "scan"]
     recorded_at: dt.datetime | None = None
     age_days: int | None = None
     region: str | None = None
@@ -156,12 +158,36 @@ class ScanStats(_Model):
     workers: int
 
 
+class BehaviourChangeModel(_Model):
+    """A difference from the previous recording of a cassette (volatile values ignored)."""
+
+    cassette: str
+    interaction: int | None = None
+    path: str = Field(description="JSON pointer into the decoded response body, or /status")
+    change: str = Field(description="field-added, field-removed, type-changed, value-changed, ...")
+    old: str | None = None
+    new: str | None = None
+
+
+class RecordedScenario(_Model):
+    """One recording scenario and what became of it."""
+
+    operation: str
+    scenario: str
+    cassette: str
+    outcome: Literal["recorded", "checked", "skipped", "failed"]
+    message: str = ""
+    attempts: int = 0
+    retries: int = 0
+    states: list[str] = Field(default_factory=list)
+
+
 class DriftReport(_Model):
     format: Literal["aliconform-drift-report"] = "aliconform-drift-report"
     format_version: Literal[1] = 1
     tool_version: str
     generated_at: dt.datetime
-    run: Literal["replay", "scan", "check"]
+    run: Literal["replay", "scan", "check", "record"]
     title: str
     inputs: dict[str, str] = Field(default_factory=dict)
     verdict: ReportVerdict
@@ -172,6 +198,12 @@ class DriftReport(_Model):
     problems: list[ReportProblem] = Field(default_factory=list)
     severity_rationale: dict[str, str] = Field(default_factory=dict)
     scan: ScanStats | None = None
+    recording: list[RecordedScenario] = Field(
+        default_factory=list, description="record: every scenario and its outcome"
+    )
+    behaviour: list[BehaviourChangeModel] = Field(
+        default_factory=list, description="record: changes since the previous recordings"
+    )
 
     def findings_in(self, section: Section) -> list[ReportFinding]:
         return [finding for finding in self.findings if finding.section == section]

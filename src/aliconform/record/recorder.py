@@ -1,0 +1,381 @@
+"""Running recording scenarios through the official SDK and writing their cassettes safely.
+
+Every scenario is recorded with vcrpy into a scratch directory (scrubbed by the same hooks as
+every other cassette, so no credential reaches even a temporary file), trimmed to the
+interactions worth keeping, and staged as a complete cassette. Only when all of a scenario's
+calls have succeeded is its cassette renamed into place; a scenario that fails, is skipped or
+runs under `check` leaves the existing cassette exactly as it was.
+
+Kept: the query operation's answers, one per distinct status seen while polling (Running, then
+Succeeded), and error answers. Not kept: the setup call (it is not a query; the provenance
+names it) and attempts that were retried (throttled, 5xx, dropped, garbled).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from aliconform.cassettes.matching import rpc_vcr
+from aliconform.cassettes.replay import ReplayRun, replay_all
+from aliconform.cassettes.store import (
+    CassetteFile,
+    CassetteRef,
+    Provenance,
+    load_cassette,
+    load_provenance,
+    write_cassette,
+)
+from aliconform.contracts import Contract, ContractSet
+from aliconform.errors import AliconformError
+from aliconform.record.behaviour import BehaviourChange, behaviour_diff
+from aliconform.record.retry import RetryPolicy, is_transient, retry_delay, status_and_code
+from aliconform.record.scenarios import Scenario, placeholders, resolve
+from aliconform.record.target import RecordTarget, is_loopback
+from aliconform.sdk import sdk_invoke, sdk_versions
+
+__all__ = ["RecordRun", "ScenarioResult", "record_scenarios"]
+
+Outcome = Literal["recorded", "checked", "skipped", "failed"]
+Observer = Callable[[Scenario, str], None]
+
+
+class RecordingFailed(AliconformError):
+    """A scenario could not be recorded completely; its cassette is left untouched."""
+
+
+@dataclass
+class ScenarioResult:
+    scenario: Scenario
+    cassette: CassetteRef
+    outcome: Outcome
+    message: str = ""
+    attempts: int = 0
+    retries: int = 0
+    states: list[str] = field(default_factory=list)
+    behaviour: list[BehaviourChange] = field(default_factory=list)
+
+
+@dataclass
+class RecordRun:
+    results: list[ScenarioResult]
+    replay: ReplayRun  # the new recordings, replayed and checked against the contracts
+    check_only: bool
+
+    def with_outcome(self, *outcomes: Outcome) -> list[ScenarioResult]:
+        return [r for r in self.results if r.outcome in outcomes]
+
+    @property
+    def behaviour(self) -> list[BehaviourChange]:
+        return [change for result in self.results for change in result.behaviour]
+
+
+@dataclass
+class _Answer:
+    body: dict[str, Any] | None  # the SDK's parsed body on success
+    error: BaseException | None
+    indices: range  # positions of this call's exchange in the recording
+
+
+class _Session:
+    """One scenario's calls: retries transient failures, remembers what to keep."""
+
+    def __init__(
+        self,
+        cassette: Any,
+        contract: Contract,
+        target: RecordTarget,
+        policy: RetryPolicy,
+        sleep: Callable[[float], None],
+        note: Callable[[str], None],
+    ) -> None:
+        self.cassette = cassette
+        self.contract = contract
+        self.options = target.options_for(contract)
+        self.policy = policy
+        self.sleep = sleep
+        self.note = note
+        self.attempts = 0
+        self.retries = 0
+        self.kept: list[int] = []
+        self.states: list[str] = []
+        self.setup_action: str | None = None
+
+    def call(self, action: str, params: dict[str, Any]) -> _Answer:
+        for attempt in range(1, self.policy.max_attempts + 1):
+            self.attempts += 1
+            mark = len(self.cassette.data)
+            try:
+                response = sdk_invoke(self.contract, action, params, self.options)
+            except Exception as exc:
+                if not is_transient(exc):
+                    return self._answer_or_raise(action, exc, mark)
+                if attempt == self.policy.max_attempts:
+                    raise RecordingFailed(
+                        f"{action} still failing after {attempt} attempts: {_brief(exc)}"
+                    ) from exc
+                delay = retry_delay(exc, attempt, self.policy)
+                self.note(f"{action}: {_brief(exc)}; retry {attempt} in {delay:.1f}s")
+                self.retries += 1
+                self.sleep(delay)
+                continue
+            body = response.body.to_map() if response.body is not None else {}
+            return _Answer(body, None, range(mark, len(self.cassette.data)))
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    def _answer_or_raise(self, action: str, exc: Exception, mark: int) -> _Answer:
+        status, _ = status_and_code(exc)
+        recorded = range(mark, len(self.cassette.data))
+        if status is None or not recorded:
+            raise RecordingFailed(f"{action}: {_brief(exc)}") from exc
+        return _Answer(None, exc, recorded)
+
+    def keep(self, answer: _Answer) -> None:
+        self.kept.extend(answer.indices)
+
+
+def _brief(exc: BaseException) -> str:
+    status, code = status_and_code(exc)
+    if code or status:
+        return f"HTTP {status} {code or ''}".strip()
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {text[:200]}"
+
+
+def record_scenarios(
+    scenarios: Iterable[Scenario],
+    contracts: ContractSet,
+    target: RecordTarget,
+    cassettes: Path,
+    *,
+    check_only: bool = False,
+    policy: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    observe: Observer | None = None,
+    environ: dict[str, str] | None = None,
+) -> RecordRun:
+    """Record every scenario; write cassettes in place unless check_only. Never raises for a
+    scenario's own failure: it becomes a failed result and the run goes on."""
+    policy = policy or RetryPolicy()
+    results: list[ScenarioResult] = []
+    with tempfile.TemporaryDirectory(prefix="aliconform-record-") as scratch:
+        staging = Path(scratch) / cassettes.name
+        for scenario in scenarios:
+            contract = contracts[scenario.operation]
+            result = _run(
+                scenario, contract, target, cassettes, staging, policy, sleep, observe, environ
+            )
+            results.append(result)
+        replay = replay_all(staging, contracts) if staging.is_dir() else ReplayRun()
+        for result in results:
+            if result.outcome == "recorded":
+                _compare_and_promote(result, staging, check_only)
+    return RecordRun(results, replay, check_only)
+
+
+def _run(
+    scenario: Scenario,
+    contract: Contract,
+    target: RecordTarget,
+    cassettes: Path,
+    staging: Path,
+    policy: RetryPolicy,
+    sleep: Callable[[float], None],
+    observe: Observer | None,
+    environ: dict[str, str] | None,
+) -> ScenarioResult:
+    ref = _ref(cassettes, contract, scenario)
+    result = ScenarioResult(scenario, ref, "skipped")
+    missing = _missing_variables(scenario, environ)
+    if missing:
+        result.message = f"skipped: set {', '.join(missing)}"
+        return result
+
+    def note(message: str) -> None:
+        if observe is not None:
+            observe(scenario, message)
+
+    try:
+        cassette, session = _capture(scenario, contract, target, policy, sleep, note, environ)
+        result.attempts, result.retries = session.attempts, session.retries
+        result.states = session.states
+        staged = _ref(staging, contract, scenario)
+        write_cassette(staged.path, cassette, _provenance(scenario, contract, target, session))
+        result.outcome = "recorded"
+        result.message = f"{len(cassette.interactions)} interaction(s)"
+    except AliconformError as exc:
+        result.outcome = "failed"
+        result.message = f"{exc}; {ref.display} left as it was"
+    except Exception as exc:  # an SDK or network failure we did not foresee: still contained
+        result.outcome = "failed"
+        result.message = f"{type(exc).__name__}: {exc}; {ref.display} left as it was"
+    return result
+
+
+def _ref(root: Path, contract: Contract, scenario: Scenario) -> CassetteRef:
+    path = root / contract.product / contract.operation / f"{scenario.name}.yaml"
+    return CassetteRef(path, contract.product, contract.operation, scenario.name, root)
+
+
+def _missing_variables(scenario: Scenario, environ: dict[str, str] | None) -> list[str]:
+    wanted = placeholders(scenario.params)
+    if scenario.setup is not None:
+        wanted += placeholders(scenario.setup.params)
+    missing = resolve({"": " ".join(f"${{{n}}}" for n in wanted)}, {}, environ).missing
+    return list(missing)
+
+
+def _present(params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters that resolved to an empty string are left out of the call."""
+    return {k: v for k, v in params.items() if v != ""}
+
+
+def _capture(
+    scenario: Scenario,
+    contract: Contract,
+    target: RecordTarget,
+    policy: RetryPolicy,
+    sleep: Callable[[float], None],
+    note: Callable[[str], None],
+    environ: dict[str, str] | None,
+) -> tuple[CassetteFile, _Session]:
+    with tempfile.TemporaryDirectory(prefix="aliconform-capture-") as scratch:
+        recording = Path(scratch) / "cassette.yaml"
+        recorder = rpc_vcr(record_mode="all")
+        with recorder.use_cassette(str(recording)) as vcr_cassette:
+            session = _Session(vcr_cassette, contract, target, policy, sleep, note)
+            captured = _setup(scenario, session, note, environ)
+            params = _present(resolve(scenario.params, captured, environ).params)
+            if scenario.poll is None:
+                answer = session.call(scenario.operation, params)
+                session.keep(answer)
+                _expectation(scenario, answer)
+            else:
+                _poll(scenario, session, params, sleep, note)
+        if not session.kept:
+            raise RecordingFailed(f"{scenario.operation}: nothing was recorded")
+        full = load_cassette(recording)
+    kept = [full.interactions[i] for i in session.kept]
+    return full.model_copy(update={"interactions": kept}), session
+
+
+def _setup(
+    scenario: Scenario,
+    session: _Session,
+    note: Callable[[str], None],
+    environ: dict[str, str] | None,
+) -> dict[str, str]:
+    setup = scenario.setup
+    if setup is None:
+        return {}
+    session.setup_action = setup.action
+    note(f"setting up with {setup.action}")
+    answer = session.call(setup.action, _present(resolve(setup.params, {}, environ).params))
+    if answer.error is not None or answer.body is None:
+        raise RecordingFailed(f"setup {setup.action} failed: {_brief(answer.error or Exception())}")
+    captured = {}
+    for name, response_field in setup.capture.items():
+        value = answer.body.get(response_field)
+        if value in (None, ""):
+            raise RecordingFailed(
+                f"setup {setup.action} answered without {response_field} (to capture as {name})"
+            )
+        captured[name] = str(value)
+    return captured
+
+
+def _poll(
+    scenario: Scenario,
+    session: _Session,
+    params: dict[str, Any],
+    sleep: Callable[[float], None],
+    note: Callable[[str], None],
+) -> None:
+    """Query until a terminal status, keeping the first answer of every status seen."""
+    poll = scenario.poll
+    assert poll is not None
+    deadline = time.monotonic() + poll.timeout
+    delay = poll.interval
+    while True:
+        answer = session.call(scenario.operation, params)
+        if answer.error is not None or answer.body is None:
+            session.keep(answer)  # the task vanished or the call was refused: that is the answer
+            return
+        state = answer.body.get(poll.field)
+        if not session.states or session.states[-1] != state:
+            session.keep(answer)
+            session.states.append(str(state))
+        if not isinstance(state, str) or state in poll.terminal:
+            return  # terminal, or a shape the contract check will report
+        if time.monotonic() + delay > deadline:
+            raise RecordingFailed(
+                f"{scenario.operation}: still {state} after {poll.timeout:.0f}s of polling"
+            )
+        note(f"{poll.field} {state}; polling again in {delay:.1f}s")
+        sleep(delay)
+        delay = min(delay * 2, poll.max_interval)
+
+
+def _expectation(scenario: Scenario, answer: _Answer) -> None:
+    """An error probe that got another answer still records it; the message says so."""
+    if scenario.expect_error is None:
+        return
+    _, code = status_and_code(answer.error) if answer.error else (None, None)
+    if code != scenario.expect_error:
+        scenario_note = code or "a success"
+        raise RecordingFailed(
+            f"expected {scenario.expect_error}, the service answered {scenario_note}"
+        )
+
+
+def _provenance(
+    scenario: Scenario, contract: Contract, target: RecordTarget, session: _Session
+) -> Provenance:
+    host, _ = target.host_and_protocol(contract)
+    description = scenario.description or scenario.name
+    if session.setup_action:
+        description += f" (set up with {session.setup_action}, not kept in the cassette)"
+    return Provenance(
+        origin="local" if is_loopback(host) else "live",
+        operation=contract.operation,
+        scenario=scenario.name,
+        description=description,
+        recorded_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
+        region=target.region,
+        endpoint=host,
+        signature=target.signature,
+        sdk=sdk_versions(contract),
+        interactions_sha256="",
+    )
+
+
+def _compare_and_promote(result: ScenarioResult, staging: Path, check_only: bool) -> None:
+    ref = result.cassette
+    staged = CassetteRef(
+        staging / ref.path.relative_to(ref.root) if ref.root else ref.path,
+        ref.product,
+        ref.operation,
+        ref.scenario,
+        staging,
+    )
+    new = load_cassette(staged.path)
+    previous = None
+    if ref.path.is_file():
+        try:
+            previous = load_cassette(ref.path)
+        except AliconformError:
+            result.message += "; the previous cassette was unreadable, so nothing to compare"
+    result.behaviour = behaviour_diff(previous, new, ref.display)
+    if check_only:
+        result.outcome = "checked"
+        return
+    ref.path.parent.mkdir(parents=True, exist_ok=True)
+    provenance = load_provenance(staged)
+    if provenance is None:  # written by _run a moment ago; only a bug gets here
+        raise RecordingFailed(f"{staged.display}: staged provenance is missing")
+    write_cassette(ref.path, new, provenance)

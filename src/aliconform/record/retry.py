@@ -1,0 +1,80 @@
+"""Which failed calls are worth another attempt, and how long to wait before it.
+
+Retried: throttling (the codes Throttling, Throttling.User, Throttling.Api, RequestsTooFrequent,
+and HTTP 429), an unavailable or failing server (HTTP 500, 502, 503, 504, ServiceUnavailable,
+InternalError), a connection that dropped or timed out, and a success response whose body is
+not the JSON the SDK expects (a truncated or garbled answer is transient far more often than
+it is the service's real behaviour). Everything else (a documented client error such as
+ResourceNotFound, a bad signature) is an answer, and is recorded as one.
+
+Waits grow exponentially with full jitter, are capped, and honour the service's own hint
+(`x-acs-retry-after`, in milliseconds, which the SDK exposes as `retry_after`).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+
+__all__ = ["RetryPolicy", "is_transient", "retry_delay", "status_and_code"]
+
+THROTTLING_CODES = frozenset(
+    {"Throttling", "Throttling.User", "Throttling.Api", "RequestsTooFrequent", "ServiceUnavailable"}
+)
+SERVER_CODES = frozenset({"InternalError", "ServiceUnavailable", "ServiceUnavailableTemporary"})
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    base_delay: float = 1.0  # seconds
+    max_delay: float = 20.0
+
+
+def status_and_code(error: BaseException) -> tuple[int | None, str | None]:
+    """The HTTP status and error code the SDK attached to an exception, when it did."""
+    status = getattr(error, "status_code", None) or getattr(error, "statusCode", None)
+    code = getattr(error, "code", None)
+    return (status if isinstance(status, int) else None), (
+        code if isinstance(code, str) and code not in ("", "None") else None
+    )
+
+
+def is_transient(error: BaseException) -> bool:
+    status, code = status_and_code(error)
+    if code in THROTTLING_CODES or code in SERVER_CODES:
+        return True
+    if status in TRANSIENT_STATUSES:
+        return True
+    if status is not None or code is not None:
+        return False  # an answer from the service: record it, do not retry it
+    return _is_connection_or_body_error(error)
+
+
+def _is_connection_or_body_error(error: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionError | TimeoutError | json.JSONDecodeError):
+            return True
+        name = type(current).__name__
+        if name in {"ConnectionError", "ReadTimeout", "ConnectTimeout", "ChunkedEncodingError"}:
+            return True  # requests' own classes, without importing requests here
+        if "RemoteDisconnected" in str(current) or "Connection aborted" in str(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def retry_delay(
+    error: BaseException, attempt: int, policy: RetryPolicy, rng: random.Random | None = None
+) -> float:
+    """Seconds to wait after the given (1-based) failed attempt."""
+    hint = getattr(error, "retry_after", None)
+    if isinstance(hint, int | float) and hint > 0:
+        return min(hint / 1000.0, policy.max_delay)
+    ceiling = min(policy.max_delay, policy.base_delay * 2 ** (attempt - 1))
+    return (rng or random).uniform(0, ceiling)

@@ -1,0 +1,196 @@
+"""Recording scenarios: what `aliconform record` calls for each operation, declared in YAML.
+
+A scenario is one cassette. It calls one query operation with parameters that are literal
+values, environment variables (`${NAME}`, `${NAME:-default}`) or values captured from a setup
+call (`${setup.TaskId}`). An optional setup step creates the task or job first; an optional
+poll repeats the query with backoff until the status field reaches a terminal value, keeping
+one interaction for every state seen on the way. A scenario with `expect_error` is an error
+probe: it needs no setup and records the documented error it provokes.
+
+Environment variables keep account details (projects, media URIs, task ids) out of the file:
+a scenario whose variables are unset is skipped with the names it needs, never failed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from aliconform.contracts import ContractSet
+from aliconform.contracts.loader import validate_document
+from aliconform.contracts.yamlsource import YamlDocument, read_yaml
+from aliconform.errors import AliconformError, ContractIssue, did_you_mean
+
+__all__ = [
+    "PollSpec",
+    "Resolved",
+    "Scenario",
+    "ScenarioError",
+    "ScenarioFile",
+    "SetupSpec",
+    "load_scenarios",
+    "resolve",
+]
+
+_PLACEHOLDER = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_.]*)(?::-(?P<default>[^}]*))?\}")
+_DURATION = re.compile(r"^(?P<value>\d+(?:\.\d+)?)(?P<unit>ms|s|m)?$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
+
+
+class ScenarioError(AliconformError):
+    """The scenarios file cannot be used; names the file, line and key."""
+
+    def __init__(self, issues: list[ContractIssue]) -> None:
+        self.issues = tuple(issues)
+        super().__init__("\n".join(str(issue) for issue in issues))
+
+
+def _seconds(value: float | str) -> float:
+    if isinstance(value, int | float):
+        return float(value)
+    match = _DURATION.match(value.strip())
+    if match is None:
+        raise ValueError(f"'{value}' is not a duration (examples: 500ms, 5s, 2m)")
+    return float(match["value"]) * _UNITS[match["unit"]]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PollSpec(_Model):
+    """Repeat the query until `field` holds one of `terminal`, waiting longer each time."""
+
+    field: str = Field(description="Top-level response field holding the status")
+    terminal: list[str] = Field(min_length=1, description="Status values that end the polling")
+    interval: float = Field(2.0, gt=0, description="First wait between polls (seconds or 5s)")
+    max_interval: float = Field(30.0, gt=0, description="Longest wait between polls")
+    timeout: float = Field(1800.0, gt=0, description="Give up after this long")
+
+    @field_validator("interval", "max_interval", "timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: float | str) -> float:
+        return _seconds(value)
+
+
+class SetupSpec(_Model):
+    """A create or submit call made before the query; its response feeds the query."""
+
+    action: str
+    params: dict[str, str | dict[str, str]] = Field(default_factory=dict)
+    capture: dict[str, str] = Field(
+        default_factory=dict, description="Name -> top-level field of the setup response"
+    )
+
+
+class Scenario(_Model):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="The cassette's file name")
+    operation: str
+    description: str = ""
+    setup: SetupSpec | None = None
+    params: dict[str, str] = Field(default_factory=dict)
+    poll: PollSpec | None = None
+    expect_error: str | None = Field(
+        None, description="The error code this probe is expected to provoke"
+    )
+
+
+class ScenarioFile(_Model):
+    format_version: Literal[1] = 1
+    scenarios: list[Scenario] = Field(min_length=1)
+
+
+def load_scenarios(path: Path, contracts: ContractSet) -> list[Scenario]:
+    """The scenarios of a file, checked against the contracts (operations, parameters)."""
+    document = read_yaml(path)
+    if isinstance(document, ContractIssue):
+        raise ScenarioError([document])
+    loaded = validate_document(ScenarioFile, document)
+    if isinstance(loaded, list):
+        raise ScenarioError(loaded)
+    issues = _cross_check(loaded, contracts, document)
+    if issues:
+        raise ScenarioError(issues)
+    return loaded.scenarios
+
+
+def _cross_check(
+    loaded: ScenarioFile, contracts: ContractSet, document: YamlDocument
+) -> list[ContractIssue]:
+    issues = []
+    seen: set[tuple[str, str]] = set()
+
+    def issue(index: int, key: str, message: str) -> None:
+        path: tuple[str | int, ...] = ("scenarios", index, *key.split(".")[1:])
+        issues.append(document.issue(path, message))
+
+    for index, scenario in enumerate(loaded.scenarios):
+        if scenario.operation not in contracts:
+            hint = did_you_mean(scenario.operation, contracts)
+            issue(index, ".operation", f"no contract for '{scenario.operation}'{hint}")
+            continue
+        if (scenario.operation, scenario.name) in seen:
+            issue(index, ".name", f"'{scenario.name}' is used twice for {scenario.operation}")
+        seen.add((scenario.operation, scenario.name))
+        known = contracts[scenario.operation].request.parameters
+        for name in scenario.params:
+            if name not in known:
+                issue(index, f".params.{name}", f"not a parameter{did_you_mean(name, known)}")
+    return issues
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Parameters with every placeholder filled, or the variables that are missing."""
+
+    params: dict[str, str | dict[str, str]]
+    missing: tuple[str, ...]
+
+
+def resolve(
+    params: Mapping[str, str | dict[str, str]],
+    captured: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Resolved:
+    """Fill `${NAME}`, `${NAME:-default}` and `${setup.NAME}`; report what cannot be filled."""
+    environ = os.environ if environ is None else environ
+    captured = captured or {}
+    missing: list[str] = []
+
+    def fill(text: str) -> str:
+        def one(match: re.Match[str]) -> str:
+            name, default = match["name"], match["default"]
+            if name.startswith("setup."):
+                value = captured.get(name.removeprefix("setup."))
+            else:
+                value = environ.get(name) or default
+            if value is None:
+                missing.append(name)
+                return match.group(0)
+            return value
+
+        return _PLACEHOLDER.sub(one, text)
+
+    filled: dict[str, str | dict[str, str]] = {}
+    for key, value in params.items():
+        if isinstance(value, dict):
+            filled[key] = {k: fill(v) for k, v in value.items()}
+        else:
+            filled[key] = fill(value)
+    return Resolved(filled, tuple(dict.fromkeys(missing)))
+
+
+def placeholders(params: Mapping[str, str | dict[str, str]]) -> list[str]:
+    """The environment variables a parameter map refers to (setup captures excluded)."""
+    names: list[str] = []
+    for value in params.values():
+        texts = value.values() if isinstance(value, dict) else [value]
+        for text in texts:
+            names += [m["name"] for m in _PLACEHOLDER.finditer(text)]
+    return [n for n in dict.fromkeys(names) if not n.startswith("setup.")]

@@ -1,0 +1,74 @@
+"""Where recording calls go: region to endpoint, an explicit endpoint, signature and timeouts.
+
+The endpoint of a product in a region is the contract's pattern (`imm.<region>.aliyuncs.com`,
+`ice.<region>.aliyuncs.com`); `--endpoint` replaces it for every product (a VPC endpoint, a
+proxy, or the local twin). Credentials are never taken from here: the SDK resolves them from
+the alibabacloud-credentials default chain on every call.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit
+
+from aliconform.contracts import Contract
+from aliconform.errors import AliconformError, did_you_mean
+from aliconform.sdk import SdkCallOptions
+
+__all__ = ["RecordTarget", "TargetError", "is_loopback"]
+
+
+class TargetError(AliconformError):
+    """An unknown region or an endpoint that cannot be used."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordTarget:
+    region: str
+    endpoint: str | None = None  # host[:port] or http(s)://host[:port]
+    signature: Literal["v3", "v2"] = "v3"
+    connect_timeout_ms: int = 5_000
+    read_timeout_ms: int = 30_000
+
+    def host_and_protocol(self, contract: Contract) -> tuple[str, Literal["https", "http"]]:
+        if self.endpoint is None:
+            regions = contract.endpoint.regions
+            if regions and self.region not in regions:
+                raise TargetError(
+                    f"{contract.product} has no documented endpoint in region "
+                    f"'{self.region}'{did_you_mean(self.region, regions)}; documented regions: "
+                    f"{', '.join(regions)} (or give --endpoint)"
+                )
+            return contract.endpoint.pattern.format(region=self.region), "https"
+        if "://" not in self.endpoint:
+            return self.endpoint.rstrip("/"), "https"
+        parts = urlsplit(self.endpoint)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise TargetError(f"--endpoint {self.endpoint!r}: expected host[:port] or a URL")
+        if parts.path not in ("", "/"):
+            raise TargetError(f"--endpoint {self.endpoint!r}: RPC calls go to '/', not a path")
+        return parts.netloc, "http" if parts.scheme == "http" else "https"
+
+    def options_for(self, contract: Contract) -> SdkCallOptions:
+        host, protocol = self.host_and_protocol(contract)
+        return SdkCallOptions(
+            endpoint=host,
+            region=self.region,
+            protocol=protocol,
+            signature=self.signature,
+            connect_timeout_ms=self.connect_timeout_ms,
+            read_timeout_ms=self.read_timeout_ms,
+        )
+
+
+def is_loopback(host: str) -> bool:
+    """Whether an endpoint (host[:port]) is this machine: such recordings are not 'live'."""
+    name = host.rsplit(":", 1)[0].strip("[]") if host.count(":") <= 1 else host.strip("[]")
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
