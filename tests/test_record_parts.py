@@ -1,0 +1,233 @@
+"""The parts of recording that need no server: scenarios, retry decisions, targets, and the
+behaviour diff between two recordings."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from aliconform import ContractSet
+from aliconform.cassettes.store import CassetteFile, load_cassette
+from aliconform.record import RecordTarget, ScenarioError, TargetError, behaviour_diff
+from aliconform.record.retry import RetryPolicy, is_transient, retry_delay
+from aliconform.record.scenarios import load_scenarios, placeholders, resolve
+from aliconform.record.target import is_loopback
+
+REPO = Path(__file__).resolve().parents[1]
+SUCCESS = REPO / "cassettes/imm/GetImageModerationResult/doc-example-success.yaml"
+
+
+# --- scenarios -----------------------------------------------------------------------------
+
+
+def test_the_shipped_scenarios_file_loads(contracts: ContractSet) -> None:
+    scenarios = load_scenarios(REPO / "scenarios.yaml", contracts)
+    assert {s.operation for s in scenarios} == set(contracts)
+    lifecycles = [s for s in scenarios if s.setup is not None]
+    assert len(lifecycles) == 5
+    assert all(s.poll is not None for s in lifecycles)
+    assert any(s.expect_error for s in scenarios)
+
+
+def test_a_bad_scenario_is_named_with_file_line_and_suggestion(
+    tmp_path: Path, contracts: ContractSet
+) -> None:
+    path = tmp_path / "scenarios.yaml"
+    path.write_text(
+        "format_version: 1\n"
+        "scenarios:\n"
+        "  - name: one\n"
+        "    operation: GetImageModerationResult\n"
+        "    params: {TaskID: x}\n"
+        "  - name: two\n"
+        "    operation: QuerySmarttagJb\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_scenarios(path, contracts)
+    text = str(caught.value)
+    assert "scenarios.yaml:5" in text
+    assert "did you mean 'TaskId'" in text
+    assert "scenarios.yaml:7" in text
+    assert "did you mean 'QuerySmarttagJob'" in text
+
+
+def test_a_malformed_poll_duration_is_rejected_with_its_place(
+    tmp_path: Path, contracts: ContractSet
+) -> None:
+    path = tmp_path / "scenarios.yaml"
+    path.write_text(
+        "scenarios:\n"
+        "  - name: one\n"
+        "    operation: QuerySmarttagJob\n"
+        "    params: {JobId: x}\n"
+        "    poll: {field: JobStatus, terminal: [Success], interval: soon}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError, match=r"scenarios.yaml:5.*not a duration"):
+        load_scenarios(path, contracts)
+
+
+def test_placeholders_resolve_from_environment_defaults_and_setup() -> None:
+    params = {
+        "ProjectName": "${PROJECT}",
+        "TaskId": "${setup.TaskId}",
+        "Template": "${TEMPLATE:-fallback}",
+        "Input": {"Media": "oss://${BUCKET}/a.mp4"},
+    }
+    resolved = resolve(params, {"TaskId": "t-1"}, {"PROJECT": "p"})
+    assert resolved.params == {
+        "ProjectName": "p",
+        "TaskId": "t-1",
+        "Template": "fallback",
+        "Input": {"Media": "oss://${BUCKET}/a.mp4"},
+    }
+    assert resolved.missing == ("BUCKET",)
+    assert placeholders(params) == ["PROJECT", "TEMPLATE", "BUCKET"]
+
+
+# --- retries -------------------------------------------------------------------------------
+
+
+class _SdkError(Exception):
+    def __init__(self, status: int | None, code: str | None, retry_after: int | None = None):
+        super().__init__(f"{status} {code}")
+        self.status_code = status
+        self.code = code
+        self.retry_after = retry_after
+
+
+@pytest.mark.parametrize(
+    ("error", "transient"),
+    [
+        (_SdkError(400, "Throttling.User"), True),
+        (_SdkError(400, "RequestsTooFrequent"), True),
+        (_SdkError(429, "Whatever"), True),
+        (_SdkError(503, "ServiceUnavailable"), True),
+        (_SdkError(500, "InternalError"), True),
+        (_SdkError(404, "ResourceNotFound"), False),
+        (_SdkError(400, "SignatureDoesNotMatch"), False),
+        (ConnectionResetError("peer reset"), True),
+        (json.JSONDecodeError("Expecting value", "{", 1), True),
+        (ValueError("not a network problem"), False),
+    ],
+)
+def test_what_is_retried(error: BaseException, transient: bool) -> None:
+    assert is_transient(error) is transient
+
+
+def test_a_wrapped_connection_error_is_retried() -> None:
+    outer = RuntimeError("the SDK's own wrapper")
+    outer.__cause__ = ConnectionAbortedError("dropped")
+    assert is_transient(outer)
+
+
+def test_backoff_honours_the_service_hint_and_stays_bounded() -> None:
+    policy = RetryPolicy(max_attempts=5, base_delay=1.0, max_delay=8.0)
+    assert retry_delay(_SdkError(429, "Throttling", retry_after=1500), 1, policy) == 1.5
+    assert retry_delay(_SdkError(429, "Throttling", retry_after=60_000), 1, policy) == 8.0
+    rng = random.Random(7)
+    delays = [retry_delay(_SdkError(503, None), n, policy, rng) for n in range(1, 10)]
+    assert all(0 <= d <= 8.0 for d in delays)
+    assert max(delays) > 1.0  # the ceiling grows past the first attempt's
+
+
+# --- targets -------------------------------------------------------------------------------
+
+
+def test_region_resolves_to_the_documented_endpoint(contracts: ContractSet) -> None:
+    target = RecordTarget(region="cn-beijing")
+    assert target.host_and_protocol(contracts["QuerySmarttagJob"]) == (
+        "ice.cn-beijing.aliyuncs.com",
+        "https",
+    )
+    assert target.host_and_protocol(contracts["GetImageModerationResult"])[0] == (
+        "imm.cn-beijing.aliyuncs.com"
+    )
+
+
+def test_an_unknown_region_suggests_the_nearest(contracts: ContractSet) -> None:
+    with pytest.raises(TargetError, match="did you mean 'cn-shanghai'"):
+        RecordTarget(region="cn-shangai").host_and_protocol(contracts["QuerySmarttagJob"])
+
+
+def test_an_endpoint_override_wins_for_every_product(contracts: ContractSet) -> None:
+    target = RecordTarget(region="cn-shanghai", endpoint="http://127.0.0.1:8765")
+    for contract in contracts.values():
+        assert target.host_and_protocol(contract) == ("127.0.0.1:8765", "http")
+    with pytest.raises(TargetError, match="not a path"):
+        RecordTarget("cn-shanghai", "http://127.0.0.1:1/api").host_and_protocol(
+            contracts["QuerySmarttagJob"]
+        )
+
+
+def test_loopback_endpoints_are_not_live() -> None:
+    assert is_loopback("127.0.0.1:8765")
+    assert is_loopback("localhost")
+    assert is_loopback("[::1]")
+    assert not is_loopback("imm.cn-shanghai.aliyuncs.com")
+
+
+# --- behaviour diff ------------------------------------------------------------------------
+
+
+def _with_body(cassette: CassetteFile, change: dict[str, object]) -> CassetteFile:
+    """A copy of the cassette whose first response body has some top-level keys changed."""
+    data = cassette.model_dump()
+    body = json.loads(data["interactions"][0]["response"]["body"]["string"])
+    for key, value in change.items():
+        if value is None:
+            body.pop(key, None)
+        else:
+            body[key] = value
+    data["interactions"][0]["response"]["body"]["string"] = json.dumps(body)
+    return CassetteFile.model_validate(data)
+
+
+def test_volatile_values_do_not_count_as_behaviour() -> None:
+    old = load_cassette(SUCCESS)
+    new = _with_body(
+        old,
+        {
+            "RequestId": "F0000000-0000-0000-0000-000000000000",
+            "TaskId": "ImageModeration-other",
+            "StartTime": "2030-01-01T00:00:00.1Z",
+            "EndTime": "2030-01-01T00:00:05.2Z",
+        },
+    )
+    assert behaviour_diff(old, new, "c.yaml") == []
+    assert behaviour_diff(None, new, "c.yaml") == []
+
+
+def test_a_new_field_a_vanished_field_and_a_type_change_are_named() -> None:
+    old = load_cassette(SUCCESS)
+    new = _with_body(old, {"Novel": "x", "ProjectName": None, "Status": 3})
+    changes = {(c.path, c.change) for c in behaviour_diff(old, new, "c.yaml")}
+    assert changes == {
+        ("/Novel", "field-added"),
+        ("/ProjectName", "field-removed"),
+        ("/Status", "type-changed"),
+    }
+
+
+def test_changes_inside_json_string_payloads_and_signed_urls() -> None:
+    old = load_cassette(SUCCESS)
+    before = _with_body(
+        old,
+        {
+            "UserData": json.dumps({"a": 1}),
+            "Url": "https://b.oss.example.com/o.jpg?Expires=1&OSSAccessKeyId=x&Signature=y",
+        },
+    )
+    after = _with_body(
+        old,
+        {
+            "UserData": json.dumps({"a": "1"}),
+            "Url": "https://b.oss.example.com/o.jpg?Expires=2&OSSAccessKeyId=z&Signature=w",
+        },
+    )
+    changes = behaviour_diff(before, after, "c.yaml")
+    assert [(c.path, c.change) for c in changes] == [("/UserData/a", "type-changed")]
