@@ -86,7 +86,7 @@ def test_placeholders_resolve_from_environment_defaults_and_setup() -> None:
         "Input": {"Media": "oss://${BUCKET}/a.mp4"},
     }
     assert resolved.missing == ("BUCKET",)
-    assert placeholders(params) == ["PROJECT", "TEMPLATE", "BUCKET"]
+    assert placeholders(params) == ["PROJECT", "BUCKET"]
 
 
 # --- retries -------------------------------------------------------------------------------

@@ -303,9 +303,8 @@ def _poll(
     delay = poll.interval
     while True:
         answer = session.call(scenario.operation, params)
-        if answer.error is not None or answer.body is None:
-            session.keep(answer)  # the task vanished or the call was refused: that is the answer
-            return
+        _expectation(scenario, answer)  # the task vanished, or the call was refused
+        assert answer.body is not None
         state = answer.body.get(poll.field)
         if not session.states or session.states[-1] != state:
             session.keep(answer)
@@ -321,16 +320,33 @@ def _poll(
         delay = min(delay * 2, poll.max_interval)
 
 
+# Answers about the caller, not the operation: never recorded as the operation's behaviour.
+_REFUSALS = (
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "InvalidAccessKeyId",
+    "InvalidSecurityToken",
+    "InvalidTimeStamp",
+    "SignatureNonceUsed",
+    "Forbidden",
+    "NoPermission",
+)
+
+
 def _expectation(scenario: Scenario, answer: _Answer) -> None:
-    """An error probe that got another answer still records it; the message says so."""
-    if scenario.expect_error is None:
-        return
+    """A scenario gets the kind of answer it declares, or it fails and writes nothing: a probe
+    its error code, any other scenario a success (so that a typo in a task id, or credentials
+    the service refuses, never replace a good cassette with an error)."""
     _, code = status_and_code(answer.error) if answer.error else (None, None)
-    if code != scenario.expect_error:
-        scenario_note = code or "a success"
-        raise RecordingFailed(
-            f"expected {scenario.expect_error}, the service answered {scenario_note}"
-        )
+    got = f"{code or 'an error'} ({_brief(answer.error)})" if answer.error else "a success"
+    if scenario.expect_error is None and answer.error is not None:
+        raise RecordingFailed(f"expected a success, the service answered {got}")
+    if code is not None and code.startswith(_REFUSALS) and code != scenario.expect_error:
+        raise RecordingFailed(f"the service refused the credentials or signature: {got}")
+    if scenario.expect_error == "*" and answer.error is not None:
+        return
+    if scenario.expect_error is not None and code != scenario.expect_error:
+        raise RecordingFailed(f"expected {scenario.expect_error}, the service answered {got}")
 
 
 def _provenance(

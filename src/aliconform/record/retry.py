@@ -24,6 +24,16 @@ THROTTLING_CODES = frozenset(
 )
 SERVER_CODES = frozenset({"InternalError", "ServiceUnavailable", "ServiceUnavailableTemporary"})
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+# requests' and urllib3's own classes, named rather than imported
+_TRANSIENT_CLASS_NAMES = frozenset(
+    {"ConnectionError", "ReadTimeout", "ConnectTimeout", "ChunkedEncodingError", "ProtocolError"}
+)
+_TRANSIENT_SIGNS = (
+    "RemoteDisconnected",
+    "Connection aborted",
+    "Connection reset",
+    "Failed to parse the value as json",  # darabonba's message for a garbled body
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,18 +64,28 @@ def is_transient(error: BaseException) -> bool:
 
 
 def _is_connection_or_body_error(error: BaseException) -> bool:
+    """Walks the chain of causes, including the SDK's unchained `inner_exception`."""
     seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
+    pending: list[BaseException] = [error]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
         seen.add(id(current))
         if isinstance(current, ConnectionError | TimeoutError | json.JSONDecodeError):
             return True
-        name = type(current).__name__
-        if name in {"ConnectionError", "ReadTimeout", "ConnectTimeout", "ChunkedEncodingError"}:
-            return True  # requests' own classes, without importing requests here
-        if "RemoteDisconnected" in str(current) or "Connection aborted" in str(current):
+        if type(current).__name__ in _TRANSIENT_CLASS_NAMES:
             return True
-        current = current.__cause__ or current.__context__
+        text = str(current)
+        if any(sign in text for sign in _TRANSIENT_SIGNS):
+            return True
+        for linked in (
+            current.__cause__,
+            current.__context__,
+            getattr(current, "inner_exception", None),
+        ):
+            if isinstance(linked, BaseException):
+                pending.append(linked)
     return False
 
 

@@ -5,7 +5,8 @@ values, environment variables (`${NAME}`, `${NAME:-default}`) or values captured
 call (`${setup.TaskId}`). An optional setup step creates the task or job first; an optional
 poll repeats the query with backoff until the status field reaches a terminal value, keeping
 one interaction for every state seen on the way. A scenario with `expect_error` is an error
-probe: it needs no setup and records the documented error it provokes.
+probe: it needs no setup and records the error it provokes (a code, or `*` for any error, when
+the documentation does not say which).
 
 Environment variables keep account details (projects, media URIs, task ids) out of the file:
 a scenario whose variables are unset is skipped with the names it needs, never failed.
@@ -97,7 +98,8 @@ class Scenario(_Model):
     params: dict[str, str] = Field(default_factory=dict)
     poll: PollSpec | None = None
     expect_error: str | None = Field(
-        None, description="The error code this probe is expected to provoke"
+        None,
+        description="The error code this probe is expected to provoke; '*' for any error",
     )
 
 
@@ -187,10 +189,11 @@ def resolve(
 
 
 def placeholders(params: Mapping[str, str | dict[str, str]]) -> list[str]:
-    """The environment variables a parameter map refers to (setup captures excluded)."""
+    """The environment variables a parameter map needs: those without a default (setup
+    captures excluded)."""
     names: list[str] = []
     for value in params.values():
         texts = value.values() if isinstance(value, dict) else [value]
         for text in texts:
-            names += [m["name"] for m in _PLACEHOLDER.finditer(text)]
+            names += [m["name"] for m in _PLACEHOLDER.finditer(text) if m["default"] is None]
     return [n for n in dict.fromkeys(names) if not n.startswith("setup.")]
