@@ -899,6 +899,95 @@ def _print_recording(run: Any) -> None:
         )
 
 
+@app.command("twin")
+def twin(
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1.")
+    ] = 8765,
+    drift: Annotated[
+        str | None,
+        typer.Option(
+            "--drift",
+            help="Answer with a drift: added-field, type-change, new-enum-value, "
+            "broken-json-payload, dropped-required-field, all.",
+            show_default=False,
+        ),
+    ] = None,
+    faults: Annotated[
+        str | None,
+        typer.Option(
+            "--faults",
+            help="Misbehave, e.g. throttle=2,server-error=1,latency=200ms,malformed=1,"
+            "truncated=1,drop=1 (kind[=count|=*][@Action]).",
+            show_default=False,
+        ),
+    ] = None,
+    polls: Annotated[
+        int, typer.Option("--polls", min=0, help="Queries answered 'running' before the end.")
+    ] = 2,
+    access_key_id: Annotated[
+        str | None,
+        typer.Option(
+            "--access-key-id",
+            envvar="ALICONFORM_TWIN_ACCESS_KEY_ID",
+            help="The test key the twin accepts (default: its built-in test key).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Serve the local twin of the IMM and ICE endpoints until interrupted.
+
+    Its secret comes from ALICONFORM_TWIN_ACCESS_KEY_SECRET (default: the built-in test secret);
+    sign with the same pair, e.g. ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET for `aliconform record`.
+    """
+    import os
+
+    from aliconform.twin import (
+        TWIN_ACCESS_KEY_ID,
+        TWIN_ACCESS_KEY_SECRET,
+        TwinConfig,
+        parse_faults,
+        run_twin,
+    )
+
+    key_id = access_key_id or TWIN_ACCESS_KEY_ID
+    secret = os.environ.get("ALICONFORM_TWIN_ACCESS_KEY_SECRET") or TWIN_ACCESS_KEY_SECRET
+    config = TwinConfig(
+        credentials={key_id: secret},
+        drift=drift,
+        faults=parse_faults(faults) if faults else None,
+        polls_before_done=polls,
+    )
+    err.print(
+        f"twin on http://127.0.0.1:{port} (access key id {key_id}); "
+        f"drift: {drift or 'none'}; faults: {faults or 'none'}",
+        highlight=False,
+    )
+    run_twin(port=port, config=config)
+
+
+@app.command("secrets")
+def secrets_scan(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Files or directories (default: cassettes/ and reports/)."),
+    ] = None,
+) -> None:
+    """Scan files for credentials: detect-secrets plus Alibaba Cloud key, token and signature
+    rules. Exit 0: nothing found; 1: something found (each hit redacted)."""
+    from aliconform.secrets import format_hit, scan_secrets
+
+    targets = paths or [p for p in (Path("cassettes"), Path("reports")) if p.exists()]
+    hits = scan_secrets(targets)
+    for hit in hits:
+        out.print(format_hit(hit), markup=False, highlight=False)
+    shown = ", ".join(str(p) for p in targets)
+    if hits:
+        out.print(f"[red]{len(hits)} possible secret(s) in {shown}[/red]", highlight=False)
+        raise typer.Exit(1)
+    out.print(f"[green]no secrets found in {shown}[/green]", highlight=False)
+
+
 @app.command("bench")
 def bench(
     count: Annotated[

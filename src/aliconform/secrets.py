@@ -1,0 +1,317 @@
+"""The secret scan: no credential may land in a committed cassette or a written report.
+
+Cassettes and reports are written from live traffic. Scrubbing (`aliconform.cassettes.scrub`)
+replaces every key, token and signature with `***` before anything is written; this scan is the
+check on the result, reading the files as they are on disk. It runs in the default test run, over
+`cassettes/` and `reports/`, so that a gap in scrubbing fails a test instead of reaching a commit.
+
+Two sets of rules read every line: detect-secrets with all of its built-in detectors (keywords,
+high-entropy strings, private keys, JWTs, AWS and other vendors' keys, ...), and aliconform's
+own rules for the Alibaba Cloud credentials that detect-secrets does not know. Lines are read as
+written: detect-secrets' own `scan_file` first parses a YAML file and keeps only mapping values,
+which drops list items, and vcrpy stores every header as a list.
+
+False positives are answered by narrow allowances, each next to its reason, never by turning a
+detector off: a digest or an id passes only as the value of a field known to carry it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+from urllib.parse import unquote
+
+from detect_secrets.core import scan as detect_secrets_scan
+from detect_secrets.settings import Settings, default_settings
+from detect_secrets.util.code_snippet import CodeSnippet
+
+from aliconform.cassettes.scrub import PLACEHOLDER
+from aliconform.errors import AliconformError
+
+__all__ = [
+    "SecretHit",
+    "SecretScanError",
+    "files_to_scan",
+    "format_hit",
+    "scan_secrets",
+]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class SecretHit:
+    """One suspected secret: where it is and which rule saw it, never the secret itself."""
+
+    file: str  # relative to the scan's root, with forward slashes
+    line: int  # 1-based
+    rule: str  # a stable slug, e.g. alibaba-access-key-id or hex-high-entropy-string
+    preview: str  # the first few characters and an ellipsis
+
+
+class SecretScanError(AliconformError, FileNotFoundError):
+    """A path given to the secret scan does not exist."""
+
+
+def format_hit(hit: SecretHit) -> str:
+    """One line for the terminal: `file:line rule preview`."""
+    return f"{hit.file}:{hit.line} {hit.rule} {hit.preview}"
+
+
+# --- Alibaba Cloud rules -----------------------------------------------------------------------
+#
+# Run beside detect-secrets on the same lines. (As detect-secrets plugins they would be loaded
+# by executing this file again on every scan, each time adding new plugin classes.)
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """A credential by its shape: each pattern's `secret` group is the value."""
+
+    slug: str
+    patterns: tuple[re.Pattern[str], ...]
+
+
+# An optional quote around a field name or value: plain, backslash-escaped once or more (JSON in
+# a YAML or JSON string), or HTML-escaped as the report's templates write it.
+_QUOTE: Final = r"(?:\\*[\"']|&(?:quot|#34|#39|#x27);)?"
+
+_RULES: Final = (
+    # A long-term AccessKey id: LTAI and 12 to 30 letters and digits (LTAI5t... has 24).
+    _Rule(
+        "alibaba-access-key-id",
+        (re.compile(r"(?<![A-Za-z0-9])(?P<secret>LTAI[A-Za-z0-9]{12,30})(?![A-Za-z0-9])"),),
+    ),
+    # A temporary AccessKey id issued by STS: `STS.` and 16 or more letters and digits.
+    _Rule(
+        "alibaba-sts-access-key-id",
+        (re.compile(r"(?<![A-Za-z0-9.])(?P<secret>STS\.[A-Za-z0-9]{16,})"),),
+    ),
+    # An STS SecurityToken: base64 starting CAIS, hundreds of characters; also JSON-escaped
+    # (\/) or percent-encoded (%2B, %2F, %3D), as it appears in bodies and query strings.
+    _Rule(
+        "alibaba-sts-security-token",
+        (
+            re.compile(
+                r"(?<![A-Za-z0-9+/])"
+                r"(?P<secret>CAIS(?:[A-Za-z0-9+/=]|\\{1,2}/|%2[BbFf]|%3[Dd]){96,})"
+            ),
+        ),
+    ),
+    # The AccessKey secret by its field name, also where detect-secrets' keyword detector does
+    # not look: JSON escaped inside a cassette's body string, HTML-escaped, a query parameter.
+    _Rule(
+        "alibaba-access-key-secret",
+        (
+            re.compile(
+                rf"access[_-]?key[_-]?secret{_QUOTE}\s*(?:[:=]|%3[Dd])\s*{_QUOTE}"
+                r"(?P<secret>[A-Za-z0-9]{16,})",
+                re.IGNORECASE,
+            ),
+        ),
+    ),
+    # `Credential=` (the AccessKey id) and `Signature=` of a V3 (ACS3-*) Authorization header.
+    _Rule(
+        "alibaba-acs3-authorization",
+        tuple(
+            re.compile(
+                rf"ACS3-[A-Z0-9-]+\s+(?:[^\s,\"']+,\s*)*?{name}=(?P<secret>[^\s,\"'\\<&]+)",
+                re.IGNORECASE,
+            )
+            for name in ("Credential", "Signature")
+        ),
+    ),
+    # The signing parameters of a V2 request (query string or form body) and of a signed OSS
+    # URL; also percent-encoded inside another parameter's value, JSON-escaped (\u0026) and
+    # HTML-escaped (&amp;). `Signature` belongs to both and is reported once.
+    _Rule(
+        "alibaba-signing-parameter",
+        (
+            re.compile(
+                r"(?:^|(?<=[?&\s\"'>;])|(?<=%26)|(?<=%3[Ff])|(?<=\\u0026))"
+                r"(?:AccessKeyId|SecurityToken|Signature"  # V2 API requests
+                r"|OSSAccessKeyId|security-token|x-oss-signature|x-oss-credential"  # OSS URLs
+                r"|x-oss-security-token)"
+                r"(?:=|%3[Dd])(?P<secret>(?:[A-Za-z0-9._~+/=*-]|%(?!26|3[Ff])[0-9A-Fa-f]{2})+)",
+                re.IGNORECASE,
+            ),
+        ),
+    ),
+)
+
+
+def _alibaba_secrets(line: str) -> Iterator[tuple[str, str]]:
+    """(rule, value) for every Alibaba Cloud credential on a line, except the placeholder."""
+    for rule in _RULES:
+        for pattern in rule.patterns:
+            for match in pattern.finditer(line):
+                # Percent-decoded too: a scrubbed signed URL inside a query value is %2A%2A%2A.
+                if unquote(match["secret"]) != PLACEHOLDER:
+                    yield rule.slug, match["secret"]
+
+
+# --- Allowances -------------------------------------------------------------------------------
+
+# sha256 of the empty body: every body-less V3-signed request carries it in x-acs-content-sha256.
+# A published constant, not a secret, wherever it appears.
+_EMPTY_BODY_SHA256: Final = hashlib.sha256(b"").hexdigest()
+
+# Fields whose value is a digest of public content, with the exact shape the digest has there.
+# A value is allowed only when it is the value of one of these fields and has that shape.
+_DIGEST_FIELDS: Final = {
+    # V3 signing sends the sha256 of the request body in the clear; a hash of the recorded
+    # (scrubbed) body says nothing the body does not.
+    "x-acs-content-sha256": re.compile("[0-9a-f]{64}"),
+    # Provenance sidecars: the sha256 of the cassette's own interactions, to detect hand edits.
+    "interactions_sha256": re.compile("[0-9a-f]{64}"),
+    # Reports: a finding's id, the first 16 hex digits of the sha256 of what, where and which
+    # source (report.model.finding_key). drift.json has it as "id", drift.html as data-id on a
+    # finding's row and data-detail-for on its detail row.
+    "id": re.compile("[0-9a-f]{16}"),
+    "data-id": re.compile("[0-9a-f]{16}"),
+    "data-detail-for": re.compile("[0-9a-f]{16}"),
+}
+# ICE resource ids (see _is_resource_id): a PascalCase field ending in Id, not a key's.
+_RESOURCE_ID_FIELD: Final = re.compile(r"(?!\w*Key)(?:[A-Z][a-z0-9]*)+Id")
+_HEX32: Final = re.compile("[0-9a-f]{32}")
+# `key: value`, `"key": "value"`, `key="value"`, `key: ['value']`.
+_FIELD = re.compile(
+    r"(?<![\w-])(?P<key>[\w-]+)[\"']?\s*[:=]\s*(?:\[\s*)?[\"']?(?P<value>[^\"'\s,\]]+)"
+)
+# A YAML block list item and the key above it, as vcrpy writes a header: `name:` / `- value`.
+_LIST_ITEM = re.compile(r"^\s*-\s*[\"']?(?P<value>[^\"'\s]+)[\"']?\s*$")
+_BARE_KEY = re.compile(r"^\s*[\"']?(?P<key>[\w-]+)[\"']?:\s*$")
+# The HTML report's Content-Security-Policy names its own inline script by its sha256, in base64.
+_CSP_SCRIPT_HASH = re.compile(r"script-src[^;\"]*'(?P<value>sha256-[A-Za-z0-9+/]{43}=)'")
+
+
+def _is_resource_id(key: str, value: str) -> bool:
+    """ICE names jobs, pipelines, templates and media by UUIDs written without hyphens, in
+    PascalCase fields ending in Id (PipelineId, JobId, MediaId); detect-secrets already passes
+    UUIDs with hyphens. Never for a field naming a key (AccessKeyId)."""
+    if not _RESOURCE_ID_FIELD.fullmatch(key) or not _HEX32.fullmatch(value):
+        return False
+    parsed = uuid.UUID(hex=value)
+    return parsed.variant == uuid.RFC_4122 and 1 <= (parsed.version or 0) <= 8
+
+
+def _is_allowed(key: str, value: str) -> bool:
+    shape = _DIGEST_FIELDS.get(key.lower())
+    return (shape is not None and shape.fullmatch(value) is not None) or _is_resource_id(key, value)
+
+
+def _is_allowed_value(secret: str, line: str, context: CodeSnippet) -> bool:
+    """detect-secrets filter: the candidate is the value of a field known to hold a digest or
+    an id of that exact shape."""
+    if any(m["value"] == secret and _is_allowed(m["key"], secret) for m in _FIELD.finditer(line)):
+        return True
+    item, key = _LIST_ITEM.match(line), _BARE_KEY.match(context.previous_line)
+    if item and key and item["value"] == secret and _is_allowed(key["key"], secret):
+        return True
+    return any(m["value"] == secret for m in _CSP_SCRIPT_HASH.finditer(line))
+
+
+# --- detect-secrets configuration -------------------------------------------------------------
+
+# A heuristic for source code (`password = get_password()`) that drops a whole line, every
+# finding on it, when the line holds `= name(...)` or `: name[...]`. In data files that shape is
+# incidental and would hide a real key on the same line.
+_LINE_DROPPING_HEURISTIC: Final = "detect_secrets.filters.heuristic.is_indirect_reference"
+
+
+@contextmanager
+def _detect_secrets() -> Iterator[None]:
+    """Every built-in detector, the allowances as filters; global settings restored after."""
+    with default_settings() as settings:
+        heuristics = [
+            {"path": path}
+            for path in settings.filters
+            if path not in Settings.DEFAULT_FILTERS and path != _LINE_DROPPING_HEURISTIC
+        ]
+        settings.configure_plugins(
+            [
+                # detect-secrets' defaults, stated so that a change shows in review.
+                {"name": "Base64HighEntropyString", "limit": 4.5},
+                {"name": "HexHighEntropyString", "limit": 3.0},
+            ]
+        )
+        settings.configure_filters(
+            [
+                *heuristics,
+                {
+                    "path": "detect_secrets.filters.regex.should_exclude_secret",
+                    "pattern": [f"^{_EMPTY_BODY_SHA256}$"],
+                },
+                {"path": f"{__name__}.{_is_allowed_value.__name__}"},
+            ]
+        )
+        yield
+
+
+# --- The scan ---------------------------------------------------------------------------------
+
+
+def _is_binary(path: Path) -> bool:
+    """A NUL byte near the start (images, archives, UTF-16): not text, nothing to read."""
+    with path.open("rb") as stream:
+        return b"\0" in stream.read(8192)
+
+
+def files_to_scan(paths: Iterable[Path]) -> list[Path]:
+    """The text files the scan reads: the files given, and every file under the directories
+    given, in order, once each. Binary files are left out."""
+    found: dict[Path, None] = {}
+    for path in paths:
+        if not path.exists():
+            raise SecretScanError(f"secret scan: no such file or directory: {path}")
+        candidates = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        found.update((p, None) for p in candidates if not _is_binary(p))
+    return list(found)
+
+
+def _display(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _redact(secret: str | None) -> str:
+    """At most four characters, and never more than half: the secret is never shown whole."""
+    secret = secret or ""
+    return secret[: min(4, len(secret) // 2)] + "…"
+
+
+def _slug(secret_type: str) -> str:
+    """detect-secrets' type name as a rule: `Hex High Entropy String` -> hex-high-entropy-string."""
+    return re.sub(r"[^a-z0-9]+", "-", secret_type.lower()).strip("-")
+
+
+def _hits(path: Path, file: str) -> Iterator[SecretHit]:
+    # Lines as written, numbered as an editor numbers them; a stray non-UTF-8 byte is replaced,
+    # not a reason to skip the file. _process_line_based_plugins is internal to detect-secrets:
+    # it is the per-line pass that its public scan_file runs after the YAML and INI transformers,
+    # with every configured detector and filter.
+    lines = path.read_bytes().decode("utf-8", errors="replace").split("\n")
+    numbered = list(enumerate(lines, start=1))
+    for found in detect_secrets_scan._process_line_based_plugins(numbered, filename=str(path)):
+        yield SecretHit(file, found.line_number, _slug(found.type), _redact(found.secret_value))
+    for number, line in numbered:
+        for rule, secret in _alibaba_secrets(line):
+            yield SecretHit(file, number, rule, _redact(secret))
+
+
+def scan_secrets(paths: Iterable[Path], *, root: Path | None = None) -> list[SecretHit]:
+    """Every suspected secret in the files and directories given, sorted by file and line.
+
+    File names in the hits are relative to `root` (default: the current directory). Raises
+    SecretScanError if a path does not exist.
+    """
+    base = (root or Path.cwd()).resolve()
+    files = files_to_scan(paths)
+    with _detect_secrets():
+        return sorted({hit for path in files for hit in _hits(path, _display(path, base))})
