@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 import tempfile
 import threading
 import uuid
@@ -26,6 +25,7 @@ from typing import Any
 
 from vcr.request import Request
 
+from aliconform.cassettes.envelope import error_envelope, fill_message
 from aliconform.cassettes.matching import rpc_vcr
 from aliconform.cassettes.scrub import scrub_request, scrub_response
 from aliconform.cassettes.store import (
@@ -114,21 +114,10 @@ def _request_for(contract: Contract, body: str | None) -> tuple[dict[str, str], 
     return params, synthesized
 
 
-def _fill(message: str, parameter: str, resource: str | None = None) -> str:
-    message = message.replace("<parameter name>", parameter).replace("{ParameterName}", parameter)
-    return re.sub(r"\{ResourceType\}", resource or parameter, message)
-
-
 def _error_body(contract: Contract, region: str, name: str, code: str, message: str) -> str:
     request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{contract.operation}/{name}")).upper()
     host = contract.endpoint.pattern.format(region=region)
-    body = {
-        "RequestId": request_id,
-        "HostId": host,
-        "Code": code,
-        "Message": message,
-        "Recommend": f"https://next.api.aliyun.com/troubleshoot?q={code}&product={contract.product.upper()}",
-    }
+    body = error_envelope(request_id, host, code, message, contract.product)
     return json.dumps(body, indent=2) + "\n"
 
 
@@ -161,7 +150,7 @@ def _error_scenarios(contract: Contract, region: str) -> list[DocScenario]:
         )
 
     if "ResourceNotFound" in codes:
-        message = _fill(codes["ResourceNotFound"].message or "", id_name)
+        message = fill_message(codes["ResourceNotFound"].message or "", id_name)
         add(
             "doc-error-resource-not-found",
             f"An unknown {id_name}: ResourceNotFound, as the error table documents.",
@@ -176,7 +165,7 @@ def _error_scenarios(contract: Contract, region: str) -> list[DocScenario]:
             f"The required parameter {id_name} left out: Missing{id_name}.",
             without,
             f"Missing{id_name}",
-            _fill(codes["Missing{ParameterName}"].message or "", id_name),
+            fill_message(codes["Missing{ParameterName}"].message or "", id_name),
         )
     if "TaskType" in base and "InvalidParameter" in codes:
         add(
@@ -184,7 +173,7 @@ def _error_scenarios(contract: Contract, region: str) -> list[DocScenario]:
             "A TaskType the operation does not know: InvalidParameter.",
             {**base, "TaskType": "NoSuchTaskType"},
             "InvalidParameter",
-            _fill(codes["InvalidParameter"].message or "", "TaskType"),
+            fill_message(codes["InvalidParameter"].message or "", "TaskType"),
         )
     if "IdempotentParameterMismatch" in codes and "ClientToken" in contract.request.parameters:
         add(

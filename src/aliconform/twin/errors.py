@@ -1,0 +1,15 @@
+"""The twin's usage error: a bad drift profile, fault spec or configuration, said in one line.
+
+It is an AliconformError, so the command line turns it into a message and exit code 2 like
+every other mistake in what a person typed.
+"""
+
+from __future__ import annotations
+
+from aliconform.errors import AliconformError
+
+__all__ = ["TwinConfigError"]
+
+
+class TwinConfigError(AliconformError):
+    """The twin cannot start as configured (unknown profile, bad fault spec, bad setting)."""

@@ -1,0 +1,476 @@
+"""Recording end to end, offline: `aliconform record` through the official SDK against the twin.
+
+Every scenario in the shipped scenarios.yaml is recorded (with short poll waits); the cassettes
+replay cleanly; a drift profile shows up in the report as exactly the injected drifts; faults
+are retried and never damage a cassette; a killed recording leaves every cassette whole; the
+planted credentials appear nowhere on disk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import string
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from aliconform import ContractSet
+from aliconform.cassettes.replay import replay_all
+from aliconform.cassettes.store import discover_cassettes, load_cassette
+from aliconform.cli import main
+from aliconform.drift.waivers import judge, load_policy
+from aliconform.record import RecordTarget, load_scenarios, record_scenarios
+from aliconform.sdk import sdk_invoke
+from aliconform.twin import TwinConfig, TwinServer, expected_findings, parse_faults
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _planted(prefix: str, length: int) -> str:
+    """A realistic-looking credential made at run time (so this file holds none)."""
+    rng = random.SystemRandom()
+    return prefix + "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(length))
+
+
+KEY_ID = _planted("LTAI5t", 18)
+KEY_SECRET = _planted("", 30)
+
+
+@pytest.fixture
+def fast_scenarios(tmp_path: Path) -> Path:
+    """The shipped scenarios with poll waits cut to milliseconds."""
+    data = yaml.safe_load((REPO / "scenarios.yaml").read_text("utf-8"))
+    for scenario in data["scenarios"]:
+        if "poll" in scenario:
+            scenario["poll"].update(interval="5ms", max_interval="10ms", timeout="20s")
+    path = tmp_path / "scenarios.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
+    return path
+
+
+@pytest.fixture
+def account(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials for the default chain, and the scenario variables, all pointing at the twin."""
+    for name in list(os.environ):
+        if name.startswith("ALIBABA_CLOUD_") or name.startswith("ALICONFORM_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", KEY_SECRET)
+    monkeypatch.setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
+    variables = {
+        "ALICONFORM_IMM_PROJECT": "aliconform-twin",
+        "ALICONFORM_IMM_VIDEO_URI": "oss://aliconform-media/video.mp4",
+        "ALICONFORM_IMM_IMAGE_URI": "oss://aliconform-media/image.jpg",
+        "ALICONFORM_ICE_VIDEO_URI": "oss://aliconform-media/video.mp4",
+        "ALICONFORM_ICE_OUTPUT_URI": "oss://aliconform-media/out/",
+    }
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    # alibabacloud-credentials reads its environment variables once, at import; a process
+    # started with them set (the CLI, the kill test's subprocess) needs nothing more.
+    from alibabacloud_credentials.utils import auth_util
+
+    monkeypatch.setattr(auth_util, "environment_access_key_id", KEY_ID)
+    monkeypatch.setattr(auth_util, "environment_access_key_secret", KEY_SECRET)
+    monkeypatch.setattr(auth_util, "environment_security_token", None)
+    monkeypatch.setattr(auth_util, "environment_ecs_metadata_disabled", "true")
+
+
+def _config(**options: object) -> TwinConfig:
+    return TwinConfig(credentials={KEY_ID: KEY_SECRET}, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def twin(account: None) -> Iterator[TwinServer]:
+    with TwinServer(_config()) as server:
+        yield server
+
+
+def _existing_ids(
+    twin: TwinServer, contracts: ContractSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tasks and jobs created up front, for the live-existing-* scenarios."""
+    target = RecordTarget("cn-shanghai", endpoint=f"http://{twin.endpoint}")
+    creations = [
+        (
+            "GetVideoLabelClassificationResult",
+            "CreateVideoLabelClassificationTask",
+            "TaskId",
+            "ALICONFORM_IMM_VIDEO_LABEL_TASK_ID",
+            {"SourceURI": "oss://aliconform-media/video.mp4"},
+        ),
+        (
+            "GetImageModerationResult",
+            "CreateImageModerationTask",
+            "TaskId",
+            "ALICONFORM_IMM_IMAGE_MODERATION_TASK_ID",
+            {"SourceURI": "oss://aliconform-media/i.jpg"},
+        ),
+        (
+            "GetVideoModerationResult",
+            "CreateVideoModerationTask",
+            "TaskId",
+            "ALICONFORM_IMM_VIDEO_MODERATION_TASK_ID",
+            {"SourceURI": "oss://aliconform-media/v.mp4"},
+        ),
+        (
+            "QuerySmarttagJob",
+            "SubmitSmarttagJob",
+            "JobId",
+            "ALICONFORM_ICE_SMARTTAG_JOB_ID",
+            {"Input": {"Type": "OSS", "Media": "oss://aliconform-media/video.mp4"}},
+        ),
+        (
+            "QueryIProductionJob",
+            "SubmitIProductionJob",
+            "JobId",
+            "ALICONFORM_ICE_IPRODUCTION_JOB_ID",
+            {
+                "FunctionName": "Cover",
+                "Input": {"Type": "OSS", "Media": "oss://aliconform-media/video.mp4"},
+                "Output": {"Type": "OSS", "Media": "oss://aliconform-media/out/"},
+            },
+        ),
+    ]
+    for operation, action, id_field, variable, params in creations:
+        contract = contracts[operation]
+        if contract.product == "imm":
+            params = {"ProjectName": "aliconform-twin", **params}
+        response = sdk_invoke(contract, action, params, target.options_for(contract))
+        monkeypatch.setenv(variable, str(response.body.to_map()[id_field]))
+
+
+def _record(
+    scenarios: Path,
+    cassettes: Path,
+    twin: TwinServer,
+    contracts: ContractSet,
+    check_only: bool = False,
+    signature: str = "v3",
+):  # type: ignore[no-untyped-def]
+    target = RecordTarget("cn-shanghai", endpoint=f"http://{twin.endpoint}", signature=signature)  # type: ignore[arg-type]
+    from aliconform.record import RetryPolicy
+
+    return record_scenarios(
+        load_scenarios(scenarios, contracts),
+        contracts,
+        target,
+        cassettes,
+        check_only=check_only,
+        policy=RetryPolicy(max_attempts=10, base_delay=0.01, max_delay=0.05),
+    )
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+# --- recording every scenario ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("signature", ["v3", "v2"])
+def test_every_scenario_records_through_the_sdk_and_replays_cleanly(
+    signature: str,
+    twin: TwinServer,
+    contracts: ContractSet,
+    fast_scenarios: Path,
+    cassettes_copy: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _existing_ids(twin, contracts, monkeypatch)
+    run = _record(fast_scenarios, cassettes_copy, twin, contracts, signature=signature)
+    outcomes = {(r.scenario.operation, r.scenario.name): r.outcome for r in run.results}
+    failed = {
+        k: r.message
+        for r in run.results
+        for k in [(r.scenario.operation, r.scenario.name)]
+        if r.outcome != "recorded"
+    }
+    assert not failed
+    assert len(outcomes) == 20
+
+    lifecycle = {r.scenario.operation: r.states for r in run.results if r.scenario.setup}
+    assert lifecycle == {
+        "GetVideoLabelClassificationResult": ["Running", "Succeeded"],
+        "GetImageModerationResult": ["Running", "Succeeded"],
+        "GetVideoModerationResult": ["Running", "Succeeded"],
+        "QuerySmarttagJob": ["Submitted", "Processing", "Success"],
+        "QueryIProductionJob": ["Queuing", "Analyzing", "Success"],
+    }
+    # one interaction per state; setup calls and nothing else kept
+    cassette = load_cassette(cassettes_copy / "ice/QuerySmarttagJob/live-lifecycle.yaml")
+    assert len(cassette.interactions) == 3
+
+    replayed = replay_all(cassettes_copy, contracts)
+    assert replayed.problems == []
+    assert replayed.stale_provenance == []
+    recorded = [i for i in replayed.interactions if i.ref.scenario.startswith("live-")]
+    assert len(recorded) == sum(
+        len(load_cassette(r.cassette.path).interactions) for r in run.results
+    )
+    assert {i.provenance.origin for i in recorded if i.provenance} == {"local"}
+    assert {i.provenance.signature for i in recorded if i.provenance} == {signature}
+    # The twin answers with the documentation's example shapes, so its recordings may show the
+    # documentation's own contradictions (waived for the examples), and nothing else breaking.
+    documented = {
+        (f.operation, f.kind, f.path)
+        for i in replayed.interactions
+        if i.ref.scenario.startswith("doc-")
+        for f in i.findings
+    }
+    verdict = judge(replayed.findings, load_policy(REPO / "drift-policy.yaml"))
+    breaking = {
+        (f.operation, f.kind, f.path) for f in verdict.new if f.severity.value == "breaking"
+    }
+    assert breaking <= documented
+
+    # the planted credentials reached the twin (it verified the signatures) but no file
+    on_disk = b"".join(_tree(cassettes_copy).values())
+    assert KEY_ID.encode() not in on_disk
+    assert KEY_SECRET.encode() not in on_disk
+    assert any(entry.signature == signature for entry in twin.log)
+
+
+# --- drift profiles --------------------------------------------------------------------------
+
+
+def _report_findings(out: Path) -> set[tuple[str, str, str]]:
+    report = json.loads((out / "drift.json").read_text("utf-8"))
+    return {(f["operation"], f["kind"], f["path"]) for f in report["findings"]}
+
+
+@pytest.mark.parametrize(
+    "profile",
+    [
+        "added-field",
+        "type-change",
+        "new-enum-value",
+        "broken-json-payload",
+        "dropped-required-field",
+        "all",
+    ],
+)
+def test_a_drift_profile_is_reported_as_exactly_the_injected_drifts(
+    profile: str,
+    account: None,
+    contracts: ContractSet,
+    fast_scenarios: Path,
+    cassettes_copy: Path,
+    tmp_path: Path,
+) -> None:
+    args = [
+        "record",
+        "--check",
+        "--scenarios",
+        str(fast_scenarios),
+        "--cassettes",
+        str(cassettes_copy),
+        "--backoff",
+        "0.01",
+        "--operation",
+        "QuerySmarttagJob",
+        "--operation",
+        "GetVideoModerationResult",
+        "--operation",
+        "QueryIProductionJob",
+        "--operation",
+        "GetImageModerationResult",
+        "--operation",
+        "GetVideoLabelClassificationResult",
+        "--scenario",
+        "live-lifecycle",
+    ]
+    before = _tree(cassettes_copy)
+    with TwinServer(_config()) as clean:
+        code = main([*args, "--endpoint", f"http://{clean.endpoint}", "--out", str(tmp_path / "a")])
+    assert code == 0
+    with TwinServer(_config(drift=profile)) as drifting:
+        code = main(
+            [*args, "--endpoint", f"http://{drifting.endpoint}", "--out", str(tmp_path / "b")]
+        )
+    baseline, drifted = _report_findings(tmp_path / "a"), _report_findings(tmp_path / "b")
+    injected = {
+        (operation, kind, pointer)
+        for operation in contracts
+        for kind, pointer in expected_findings(profile, operation)
+    }
+    assert injected, "the profile injects nothing"
+    assert drifted - baseline == injected
+    assert baseline - drifted == set()
+    assert _tree(cassettes_copy) == before  # --check writes no cassette
+    breaking = any(
+        f["severity"] == "breaking" and f["status"] == "new"
+        for f in json.loads((tmp_path / "b" / "drift.json").read_text("utf-8"))["findings"]
+    )
+    assert code == (1 if breaking else 0)
+
+
+# --- faults ----------------------------------------------------------------------------------
+
+
+def test_transient_faults_are_retried_and_never_recorded(
+    account: None, contracts: ContractSet, fast_scenarios: Path, cassettes_copy: Path
+) -> None:
+    faults = parse_faults("throttle=2,unavailable=1,server-error=1,drop=1,truncated=1,malformed=1")
+    with TwinServer(_config(faults=faults)) as twin:
+        run = _record(fast_scenarios, cassettes_copy, twin, contracts)
+        applied = [entry.fault for entry in twin.log if entry.fault]
+    assert sorted(applied) == sorted(
+        ["throttle", "throttle", "unavailable", "server-error", "drop", "truncated", "malformed"]
+    )
+    recorded = run.with_outcome("recorded")
+    assert recorded, [r.message for r in run.results]
+    assert [r.message for r in run.with_outcome("failed")] == []
+    assert sum(r.retries for r in run.results) == 7
+    for result in recorded:
+        for interaction in load_cassette(result.cassette.path).interactions:
+            assert interaction.response.status.code not in (429, 500, 503)
+            json.loads(interaction.response.body.string)  # no garbled body was kept
+
+
+def test_a_persistent_failure_leaves_the_existing_cassette_untouched(
+    account: None,
+    contracts: ContractSet,
+    fast_scenarios: Path,
+    cassettes_copy: Path,
+    tmp_path: Path,
+) -> None:
+    target = cassettes_copy / "ice/QuerySmarttagJob/live-lifecycle.yaml"
+    target.write_bytes(
+        (cassettes_copy / "ice/QuerySmarttagJob/doc-example-success.yaml").read_bytes()
+    )
+    before = target.read_bytes()
+    faults = parse_faults("server-error=*@QuerySmarttagJob")
+    with TwinServer(_config(faults=faults)) as twin:
+        code = main(
+            [
+                "record",
+                "--scenarios",
+                str(fast_scenarios),
+                "--cassettes",
+                str(cassettes_copy),
+                "--endpoint",
+                f"http://{twin.endpoint}",
+                "--out",
+                str(tmp_path / "r"),
+                "--backoff",
+                "0.01",
+                "--max-attempts",
+                "3",
+                "--operation",
+                "QuerySmarttagJob",
+                "--operation",
+                "GetImageModerationResult",
+            ]
+        )
+    assert code == 2
+    assert target.read_bytes() == before
+    report = json.loads((tmp_path / "r" / "drift.json").read_text("utf-8"))
+    outcomes = {(r["operation"], r["scenario"]): r["outcome"] for r in report["recording"]}
+    assert outcomes[("QuerySmarttagJob", "live-lifecycle")] == "failed"
+    assert outcomes[("GetImageModerationResult", "live-lifecycle")] == "recorded"
+    assert any("left as it was" in p["message"] for p in report["problems"])
+
+
+def test_refused_credentials_fail_the_scenario_instead_of_recording_the_error(
+    account: None, contracts: ContractSet, fast_scenarios: Path, cassettes_copy: Path
+) -> None:
+    before = _tree(cassettes_copy)
+    with TwinServer(TwinConfig(credentials={KEY_ID: "another-secret"})) as twin:
+        run = _record(fast_scenarios, cassettes_copy, twin, contracts)
+    assert run.with_outcome("recorded") == []
+    assert any("SignatureDoesNotMatch" in r.message for r in run.with_outcome("failed"))
+    assert _tree(cassettes_copy) == before
+
+
+def test_behaviour_diff_names_what_changed_since_the_previous_recording(
+    account: None, contracts: ContractSet, fast_scenarios: Path, cassettes_copy: Path
+) -> None:
+    with TwinServer(_config()) as twin:
+        first = _record(fast_scenarios, cassettes_copy, twin, contracts)
+        again = _record(fast_scenarios, cassettes_copy, twin, contracts)
+    assert first.with_outcome("recorded")
+    assert again.behaviour == []  # same service, new ids and times: no behaviour change
+    with TwinServer(_config(drift="added-field")) as twin:
+        drifted = _record(fast_scenarios, cassettes_copy, twin, contracts)
+    added = {(c.cassette, c.path, c.change) for c in drifted.behaviour}
+    assert added
+    assert {change for _, _, change in added} == {"field-added"}
+
+
+def test_dry_run_calls_nothing(
+    account: None, fast_scenarios: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with TwinServer(_config()) as twin:
+        code = main(
+            [
+                "record",
+                "--dry-run",
+                "--scenarios",
+                str(fast_scenarios),
+                "--endpoint",
+                f"http://{twin.endpoint}",
+            ]
+        )
+        assert twin.log == []
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "SubmitSmarttagJob" in printed
+    assert "poll until JobStatus is Success or Fail" in printed
+
+
+# --- a killed recording ----------------------------------------------------------------------
+
+
+def test_killing_a_recording_at_any_moment_leaves_every_cassette_whole(
+    account: None, fast_scenarios: Path, cassettes_copy: Path, tmp_path: Path
+) -> None:
+    before = _tree(cassettes_copy)
+    faults = parse_faults("latency=20ms")
+    with TwinServer(_config(faults=faults)) as twin:
+        for delay in (0.5, 1.5, 2.5, 4.0):
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "aliconform.cli",
+                    "record",
+                    "--scenarios",
+                    str(fast_scenarios),
+                    "--cassettes",
+                    str(cassettes_copy),
+                    "--endpoint",
+                    f"http://{twin.endpoint}",
+                    "--out",
+                    str(tmp_path / "reports"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env=os.environ.copy(),
+            )
+            time.sleep(delay)
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            for ref in discover_cassettes(cassettes_copy):
+                load_cassette(ref.path)  # raises on a half-written file
+            # a write cut short leaves at most a hidden .partial file, never a damaged cassette
+            strays = [
+                p
+                for p in cassettes_copy.rglob("*")
+                if p.is_file() and not p.name.endswith((".yaml", ".partial", ".md"))
+            ]
+            assert strays == []
+    unchanged_docs = {k: v for k, v in _tree(cassettes_copy).items() if "/doc-" in k}
+    assert unchanged_docs == {k: v for k, v in before.items() if "/doc-" in k}
