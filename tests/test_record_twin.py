@@ -29,6 +29,7 @@ from aliconform.cli import main
 from aliconform.drift.waivers import judge, load_policy
 from aliconform.record import RecordTarget, load_scenarios, record_scenarios
 from aliconform.sdk import sdk_invoke
+from aliconform.secrets import scan_secrets
 from aliconform.twin import TwinConfig, TwinServer, expected_findings, parse_faults
 
 REPO = Path(__file__).resolve().parents[1]
@@ -382,6 +383,12 @@ def test_a_persistent_failure_leaves_the_existing_cassette_untouched(
     assert outcomes[("QuerySmarttagJob", "live-lifecycle")] == "failed"
     assert outcomes[("GetImageModerationResult", "live-lifecycle")] == "recorded"
     assert any("left as it was" in p["message"] for p in report["problems"])
+    # nothing secret in what was written: the planted key, or anything the scanner knows
+    written = b"".join(_tree(tmp_path / "r").values()) + b"".join(_tree(cassettes_copy).values())
+    assert KEY_ID.encode() not in written
+    assert KEY_SECRET.encode() not in written
+    hits = scan_secrets([tmp_path / "r", cassettes_copy], root=tmp_path)
+    assert [(h, (tmp_path / h.file).read_text().splitlines()[h.line - 1]) for h in hits] == []
 
 
 def test_refused_credentials_fail_the_scenario_instead_of_recording_the_error(

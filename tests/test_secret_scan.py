@@ -518,3 +518,19 @@ def test_detect_secrets_settings_are_restored_after_a_scan(tmp_path: Path) -> No
     before = get_settings().json()
     _flagged(tmp_path, "c.yaml", _in_cassette(_plant("access-key-id").text))
     assert get_settings().json() == before
+
+
+def test_imm_event_ids_are_ids_even_inside_escaped_json(tmp_path: Path) -> None:
+    """An IMM EventId is random by design and public; the same value under another name is not
+    excused, and neither is a real key beside it."""
+    rng = random.Random(3)
+    tail = "".join(
+        rng.sample(string.ascii_letters + string.digits, 25)
+    )  # all distinct: high entropy
+    event_id = f"C{rng.randrange(16):X}E-{tail}"
+    allowed = tmp_path / "allowed.json"
+    allowed.write_text(f'{{"text": "  \\"EventId\\": \\"{event_id}\\","}}\n', "utf-8")
+    assert scan_secrets([allowed], root=tmp_path) == []
+    control = tmp_path / "control.json"
+    control.write_text(f'{{"text": "  \\"Password\\": \\"{event_id}\\","}}\n', "utf-8")
+    assert scan_secrets([control], root=tmp_path) != []

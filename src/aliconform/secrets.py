@@ -172,6 +172,9 @@ _DIGEST_FIELDS: Final = {
     # source (report.model.finding_key). drift.json has it as "id", drift.html as data-id on a
     # finding's row and data-detail-for on its detail row.
     "id": re.compile("[0-9a-f]{16}"),
+    # IMM event ids (EventId: 3 hex digits, a hyphen, then 20-40 letters and digits, e.g.
+    # 2F6-1Bz99Xi93EnRpNEyLudILJm...): random by design, public in every IMM response.
+    "eventid": re.compile("[0-9A-F]{3}-[0-9A-Za-z]{20,40}"),
     "data-id": re.compile("[0-9a-f]{16}"),
     "data-detail-for": re.compile("[0-9a-f]{16}"),
 }
@@ -179,8 +182,10 @@ _DIGEST_FIELDS: Final = {
 _RESOURCE_ID_FIELD: Final = re.compile(r"(?!\w*Key)(?:[A-Z][a-z0-9]*)+Id")
 _HEX32: Final = re.compile("[0-9a-f]{32}")
 # `key: value`, `"key": "value"`, `key="value"`, `key: ['value']`.
+# Also inside JSON strings nested in YAML or JSON, where quotes come backslash-escaped.
 _FIELD = re.compile(
-    r"(?<![\w-])(?P<key>[\w-]+)[\"']?\s*[:=]\s*(?:\[\s*)?[\"']?(?P<value>[^\"'\s,\]]+)"
+    r"(?<![\w-])(?P<key>[\w-]+)\\*[\"']?\s*[:=]\s*(?:\[\s*)?\\*[\"']?"
+    r"(?P<value>[^\"'\s,\]\\]+)"
 )
 # A YAML block list item and the key above it, as vcrpy writes a header: `name:` / `- value`.
 _LIST_ITEM = re.compile(r"^\s*-\s*[\"']?(?P<value>[^\"'\s]+)[\"']?\s*$")
@@ -207,6 +212,9 @@ def _is_allowed(key: str, value: str) -> bool:
 def _is_allowed_value(secret: str, line: str, context: CodeSnippet) -> bool:
     """detect-secrets filter: the candidate is the value of a field known to hold a digest or
     an id of that exact shape."""
+    # Inside an escaped JSON string the detector's candidate keeps the backslash before the
+    # closing quote; the field's value does not.
+    secret = secret.rstrip("\\")
     if any(m["value"] == secret and _is_allowed(m["key"], secret) for m in _FIELD.finditer(line)):
         return True
     item, key = _LIST_ITEM.match(line), _BARE_KEY.match(context.previous_line)

@@ -14,6 +14,7 @@ names it) and attempts that were retried (throttled, 5xx, dropped, garbled).
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -140,9 +141,14 @@ class _Session:
 
 
 def _brief(exc: BaseException) -> str:
+    """HTTP status, code and the service's own message: enough to act on, no traceback."""
     status, code = status_and_code(exc)
     if code or status:
-        return f"HTTP {status} {code or ''}".strip()
+        message = str(getattr(exc, "message", "") or "")
+        message = re.sub(r"^code: \d+, ", "", message.splitlines()[0] if message else "")
+        message = re.sub(r" request id: .*$", "", message)
+        head = f"HTTP {status} {code or ''}".strip()
+        return f"{head}: {message[:200]}" if message else head
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {text[:200]}"
 
