@@ -324,7 +324,11 @@ def test_a_drift_profile_is_reported_as_exactly_the_injected_drifts(
 def test_transient_faults_are_retried_and_never_recorded(
     account: None, contracts: ContractSet, fast_scenarios: Path, cassettes_copy: Path
 ) -> None:
-    faults = parse_faults("throttle=2,unavailable=1,server-error=1,drop=1,truncated=1,malformed=1")
+    faults = parse_faults(
+        "throttle=2,unavailable=1@QuerySmarttagJob,server-error=1@QuerySmarttagJob,"
+        "drop=1@QueryIProductionJob,truncated=1@GetImageModerationResult,"
+        "malformed=1@GetVideoModerationResult"
+    )
     with TwinServer(_config(faults=faults)) as twin:
         run = _record(fast_scenarios, cassettes_copy, twin, contracts)
         applied = [entry.fault for entry in twin.log if entry.fault]
@@ -339,6 +343,25 @@ def test_transient_faults_are_retried_and_never_recorded(
         for interaction in load_cassette(result.cassette.path).interactions:
             assert interaction.response.status.code not in (429, 500, 503)
             json.loads(interaction.response.body.string)  # no garbled body was kept
+
+
+def test_a_create_call_is_not_sent_twice_after_an_ambiguous_failure(
+    account: None, contracts: ContractSet, fast_scenarios: Path, cassettes_copy: Path
+) -> None:
+    """After a 5xx the task may exist: sending the create again could start a second one."""
+    faults = parse_faults("server-error=1@SubmitSmarttagJob")
+    with TwinServer(_config(faults=faults)) as twin:
+        scenarios = [
+            s for s in load_scenarios(fast_scenarios, contracts) if s.name == "live-lifecycle"
+        ]
+        target = RecordTarget("cn-shanghai", endpoint=f"http://{twin.endpoint}")
+        run = record_scenarios(scenarios, contracts, target, cassettes_copy)
+        submits = [entry for entry in twin.log if entry.action == "SubmitSmarttagJob"]
+    outcome = {r.scenario.operation: r for r in run.results}
+    assert outcome["QuerySmarttagJob"].outcome == "failed"
+    assert "not sent again" in outcome["QuerySmarttagJob"].message
+    assert len(submits) == 1
+    assert outcome["QueryIProductionJob"].outcome == "recorded"
 
 
 def test_a_persistent_failure_leaves_the_existing_cassette_untouched(

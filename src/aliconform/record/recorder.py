@@ -35,7 +35,13 @@ from aliconform.cassettes.store import (
 from aliconform.contracts import Contract, ContractSet
 from aliconform.errors import AliconformError
 from aliconform.record.behaviour import BehaviourChange, behaviour_diff
-from aliconform.record.retry import RetryPolicy, is_transient, retry_delay, status_and_code
+from aliconform.record.retry import (
+    RetryPolicy,
+    is_refused_before_processing,
+    is_transient,
+    retry_delay,
+    status_and_code,
+)
 from aliconform.record.scenarios import Scenario, placeholders, resolve
 from aliconform.record.target import RecordTarget, is_loopback
 from aliconform.sdk import sdk_invoke, sdk_versions
@@ -107,14 +113,20 @@ class _Session:
         self.states: list[str] = []
         self.setup_action: str | None = None
 
-    def call(self, action: str, params: dict[str, Any]) -> _Answer:
+    def call(self, action: str, params: dict[str, Any], *, creates: bool = False) -> _Answer:
         for attempt in range(1, self.policy.max_attempts + 1):
             self.attempts += 1
             mark = len(self.cassette.data)
             try:
                 response = sdk_invoke(self.contract, action, params, self.options)
             except Exception as exc:
-                if not is_transient(exc):
+                retryable = is_refused_before_processing(exc) if creates else is_transient(exc)
+                if not retryable and creates and is_transient(exc):
+                    raise RecordingFailed(
+                        f"{action} may or may not have created its task ({_brief(exc)}); "
+                        "not sent again, so as not to start a second one"
+                    ) from exc
+                if not retryable:
                     return self._answer_or_raise(action, exc, mark)
                 if attempt == self.policy.max_attempts:
                     raise RecordingFailed(
@@ -281,7 +293,9 @@ def _setup(
         return {}
     session.setup_action = setup.action
     note(f"setting up with {setup.action}")
-    answer = session.call(setup.action, _present(resolve(setup.params, {}, environ).params))
+    answer = session.call(
+        setup.action, _present(resolve(setup.params, {}, environ).params), creates=True
+    )
     if answer.error is not None or answer.body is None:
         raise RecordingFailed(f"setup {setup.action} failed: {_brief(answer.error or Exception())}")
     captured = {}

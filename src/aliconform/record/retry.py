@@ -7,6 +7,10 @@ not the JSON the SDK expects (a truncated or garbled answer is transient far mor
 it is the service's real behaviour). Everything else (a documented client error such as
 ResourceNotFound, a bad signature) is an answer, and is recorded as one.
 
+A call that creates a task or job is retried only when it was throttled: after a 5xx, a
+dropped connection or a garbled answer the task may exist already, and a second call would
+start (and bill) another.
+
 Waits grow exponentially with full jitter, are capped, and honour the service's own hint
 (`x-acs-retry-after`, in milliseconds, which the SDK exposes as `retry_after`).
 """
@@ -17,7 +21,13 @@ import json
 import random
 from dataclasses import dataclass
 
-__all__ = ["RetryPolicy", "is_transient", "retry_delay", "status_and_code"]
+__all__ = [
+    "RetryPolicy",
+    "is_refused_before_processing",
+    "is_transient",
+    "retry_delay",
+    "status_and_code",
+]
 
 THROTTLING_CODES = frozenset(
     {"Throttling", "Throttling.User", "Throttling.Api", "RequestsTooFrequent", "ServiceUnavailable"}
@@ -61,6 +71,13 @@ def is_transient(error: BaseException) -> bool:
     if status is not None or code is not None:
         return False  # an answer from the service: record it, do not retry it
     return _is_connection_or_body_error(error)
+
+
+def is_refused_before_processing(error: BaseException) -> bool:
+    """Throttling: the service refused the call before doing anything, so even a call that
+    creates something (a task, a job) can be sent again without creating it twice."""
+    status, code = status_and_code(error)
+    return code in THROTTLING_CODES or status == 429
 
 
 def _is_connection_or_body_error(error: BaseException) -> bool:
