@@ -105,6 +105,8 @@ class _SdkError(Exception):
     [
         (_SdkError(400, "Throttling.User"), True),
         (_SdkError(400, "RequestsTooFrequent"), True),
+        (_SdkError(400, "Throttling.Resource"), True),
+        (_SdkError(400, "SomethingElse", retry_after=1500), True),
         (_SdkError(429, "Whatever"), True),
         (_SdkError(503, "ServiceUnavailable"), True),
         (_SdkError(500, "InternalError"), True),
@@ -117,6 +119,16 @@ class _SdkError(Exception):
 )
 def test_what_is_retried(error: BaseException, transient: bool) -> None:
     assert is_transient(error) is transient
+
+
+def test_a_create_is_sent_again_only_when_throttled() -> None:
+    from aliconform.record.retry import is_refused_before_processing
+
+    assert is_refused_before_processing(_SdkError(429, "Throttling.User"))
+    assert is_refused_before_processing(_SdkError(400, "Throttling.Api"))
+    assert not is_refused_before_processing(_SdkError(503, "ServiceUnavailable"))
+    assert not is_refused_before_processing(_SdkError(500, "InternalError"))
+    assert not is_refused_before_processing(ConnectionResetError("peer reset"))
 
 
 def test_a_wrapped_connection_error_is_retried() -> None:

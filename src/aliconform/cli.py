@@ -692,7 +692,7 @@ def record(
     ] = Path("scenarios.yaml"),
     cassettes: CassettesDir = Path("cassettes"),
     directory: ContractsDir = None,
-    out_dir: OutDir = Path("reports"),
+    out_dir: OutDir = Path("reports/record"),
     policy_file: PolicyFile = None,
     region: Region = "cn-shanghai",
     endpoint: Endpoint = None,

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from aliconform.cassettes.matching import rpc_vcr
 from aliconform.cassettes.replay import ReplayRun, replay_all
+from aliconform.cassettes.scrub import scrub_text
 from aliconform.cassettes.store import (
     CassetteFile,
     CassetteRef,
@@ -116,6 +117,7 @@ class _Session:
     def call(self, action: str, params: dict[str, Any], *, creates: bool = False) -> _Answer:
         for attempt in range(1, self.policy.max_attempts + 1):
             self.attempts += 1
+            self.note(f"calling {action}" + (f" (attempt {attempt})" if attempt > 1 else ""))
             mark = len(self.cassette.data)
             try:
                 response = sdk_invoke(self.contract, action, params, self.options)
@@ -153,16 +155,28 @@ class _Session:
 
 
 def _brief(exc: BaseException) -> str:
-    """HTTP status, code and the service's own message: enough to act on, no traceback."""
+    """HTTP status, code and the service's own message: enough to act on, no traceback, and
+    nothing secret (see _safe)."""
     status, code = status_and_code(exc)
     if code or status:
         message = str(getattr(exc, "message", "") or "")
         message = re.sub(r"^code: \d+, ", "", message.splitlines()[0] if message else "")
         message = re.sub(r" request id: .*$", "", message)
         head = f"HTTP {status} {code or ''}".strip()
-        return f"{head}: {message[:200]}" if message else head
+        return f"{head}: {_safe(message)}" if message else head
     text = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {text[:200]}"
+    return f"{type(exc).__name__}: {_safe(text)}"
+
+
+# A refused signature's message quotes the string the service signed: with V2, the AccessKeyId
+# and every other parameter. Messages go into reports, so they stop before it.
+_SIGNED_STRING = re.compile(r"(?i)\s*(server )?string to sign.*$")
+
+
+def _safe(message: str) -> str:
+    """A message fit for a report: the signed string cut off, signed-URL and V2 signing
+    parameters scrubbed, at most 200 characters."""
+    return scrub_text(_SIGNED_STRING.sub(" (string to sign omitted)", message))[:200]
 
 
 def record_scenarios(
@@ -190,9 +204,17 @@ def record_scenarios(
             )
             results.append(result)
         replay = replay_all(staging, contracts) if staging.is_dir() else ReplayRun()
+        unplayable = {p.path: p.message for p in replay.problems}
+        unplayable.update(dict.fromkeys(replay.stale_provenance, "provenance digest differs"))
         for result in results:
-            if result.outcome == "recorded":
-                _compare_and_promote(result, staging, check_only)
+            if result.outcome != "recorded":
+                continue
+            problem = unplayable.get(result.cassette.display)
+            if problem is not None:  # a recording that does not replay is never put in place
+                result.outcome = "failed"
+                result.message = f"the new recording does not replay: {problem}; left as it was"
+                continue
+            _compare_and_promote(result, staging, check_only)
     return RecordRun(results, replay, check_only)
 
 
@@ -231,7 +253,7 @@ def _run(
         result.message = f"{exc}; {ref.display} left as it was"
     except Exception as exc:  # an SDK or network failure we did not foresee: still contained
         result.outcome = "failed"
-        result.message = f"{type(exc).__name__}: {exc}; {ref.display} left as it was"
+        result.message = f"{_brief(exc)}; {ref.display} left as it was"
     return result
 
 

@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 THROTTLING_CODES = frozenset(
-    {"Throttling", "Throttling.User", "Throttling.Api", "RequestsTooFrequent", "ServiceUnavailable"}
+    {"Throttling", "Throttling.User", "Throttling.Api", "RequestsTooFrequent"}
 )
 SERVER_CODES = frozenset({"InternalError", "ServiceUnavailable", "ServiceUnavailableTemporary"})
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -62,9 +62,20 @@ def status_and_code(error: BaseException) -> tuple[int | None, str | None]:
     )
 
 
+def _throttled(error: BaseException) -> bool:
+    status, code = status_and_code(error)
+    hint = getattr(error, "retry_after", None)  # the SDK sets it from x-acs-retry-after
+    return (
+        status == 429
+        or hint is not None
+        or code in THROTTLING_CODES
+        or (code or "").startswith("Throttling")
+    )
+
+
 def is_transient(error: BaseException) -> bool:
     status, code = status_and_code(error)
-    if code in THROTTLING_CODES or code in SERVER_CODES:
+    if _throttled(error) or code in SERVER_CODES:
         return True
     if status in TRANSIENT_STATUSES:
         return True
@@ -76,8 +87,7 @@ def is_transient(error: BaseException) -> bool:
 def is_refused_before_processing(error: BaseException) -> bool:
     """Throttling: the service refused the call before doing anything, so even a call that
     creates something (a task, a job) can be sent again without creating it twice."""
-    status, code = status_and_code(error)
-    return code in THROTTLING_CODES or status == 429
+    return _throttled(error)
 
 
 def _is_connection_or_body_error(error: BaseException) -> bool:

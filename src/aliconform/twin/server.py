@@ -119,5 +119,6 @@ def run_twin(
 ) -> None:
     """Serve a twin in the foreground until interrupted (the `aliconform twin` command)."""
     twin = Twin(config if config is not None else TwinConfig())
-    config_ = _uvicorn_config(twin, log_level=log_level, access_log=True, host=host, port=port)
+    # No access log: it prints query strings, and V2 requests carry AccessKeyId and Signature.
+    config_ = _uvicorn_config(twin, log_level=log_level, access_log=False, host=host, port=port)
     uvicorn.Server(config_).run()
