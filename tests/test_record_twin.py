@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import yaml
@@ -27,7 +28,7 @@ from aliconform.cassettes.replay import replay_all
 from aliconform.cassettes.store import discover_cassettes, load_cassette
 from aliconform.cli import main
 from aliconform.drift.waivers import judge, load_policy
-from aliconform.record import RecordTarget, load_scenarios, record_scenarios
+from aliconform.record import RecordRun, RecordTarget, RetryPolicy, load_scenarios, record_scenarios
 from aliconform.sdk import sdk_invoke
 from aliconform.secrets import scan_secrets
 from aliconform.twin import TwinConfig, TwinServer, expected_findings, parse_faults
@@ -155,11 +156,9 @@ def _record(
     twin: TwinServer,
     contracts: ContractSet,
     check_only: bool = False,
-    signature: str = "v3",
-):  # type: ignore[no-untyped-def]
-    target = RecordTarget("cn-shanghai", endpoint=f"http://{twin.endpoint}", signature=signature)  # type: ignore[arg-type]
-    from aliconform.record import RetryPolicy
-
+    signature: Literal["v3", "v2"] = "v3",
+) -> RecordRun:
+    target = RecordTarget("cn-shanghai", endpoint=f"http://{twin.endpoint}", signature=signature)
     return record_scenarios(
         load_scenarios(scenarios, contracts),
         contracts,
@@ -168,6 +167,13 @@ def _record(
         check_only=check_only,
         policy=RetryPolicy(max_attempts=10, base_delay=0.01, max_delay=0.05),
     )
+
+
+def _cli(twin: TwinServer, scenarios: Path, cassettes: Path, out: Path, *extra: str) -> int:
+    """`aliconform record` against the twin, with short retry waits."""
+    endpoint = f"http://{twin.endpoint}"
+    options = ["--scenarios", str(scenarios), "--cassettes", str(cassettes), "--out", str(out)]
+    return main(["record", *options, "--endpoint", endpoint, "--backoff", "0.01", *extra])
 
 
 def _tree(root: Path) -> dict[str, bytes]:
@@ -183,7 +189,7 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("signature", ["v3", "v2"])
 def test_every_scenario_records_through_the_sdk_and_replays_cleanly(
-    signature: str,
+    signature: Literal["v3", "v2"],
     twin: TwinServer,
     contracts: ContractSet,
     fast_scenarios: Path,
@@ -194,9 +200,8 @@ def test_every_scenario_records_through_the_sdk_and_replays_cleanly(
     run = _record(fast_scenarios, cassettes_copy, twin, contracts, signature=signature)
     outcomes = {(r.scenario.operation, r.scenario.name): r.outcome for r in run.results}
     failed = {
-        k: r.message
+        f"{r.scenario.operation}/{r.scenario.name}": r.message
         for r in run.results
-        for k in [(r.scenario.operation, r.scenario.name)]
         if r.outcome != "recorded"
     }
     assert not failed
@@ -271,36 +276,13 @@ def test_a_drift_profile_is_reported_as_exactly_the_injected_drifts(
     cassettes_copy: Path,
     tmp_path: Path,
 ) -> None:
-    args = [
-        "record",
-        "--check",
-        "--scenarios",
-        str(fast_scenarios),
-        "--cassettes",
-        str(cassettes_copy),
-        "--backoff",
-        "0.01",
-        "--operation",
-        "QuerySmarttagJob",
-        "--operation",
-        "GetVideoModerationResult",
-        "--operation",
-        "QueryIProductionJob",
-        "--operation",
-        "GetImageModerationResult",
-        "--operation",
-        "GetVideoLabelClassificationResult",
-        "--scenario",
-        "live-lifecycle",
-    ]
+    lifecycles = ("--check", "--scenario", "live-lifecycle")  # all five operations
     before = _tree(cassettes_copy)
     with TwinServer(_config()) as clean:
-        code = main([*args, "--endpoint", f"http://{clean.endpoint}", "--out", str(tmp_path / "a")])
+        code = _cli(clean, fast_scenarios, cassettes_copy, tmp_path / "a", *lifecycles)
     assert code == 0
     with TwinServer(_config(drift=profile)) as drifting:
-        code = main(
-            [*args, "--endpoint", f"http://{drifting.endpoint}", "--out", str(tmp_path / "b")]
-        )
+        code = _cli(drifting, fast_scenarios, cassettes_copy, tmp_path / "b", *lifecycles)
     baseline, drifted = _report_findings(tmp_path / "a"), _report_findings(tmp_path / "b")
     injected = {
         (operation, kind, pointer)
@@ -380,26 +362,17 @@ def test_a_persistent_failure_leaves_the_existing_cassette_untouched(
     before = target.read_bytes()
     faults = parse_faults("server-error=*@QuerySmarttagJob")
     with TwinServer(_config(faults=faults)) as twin:
-        code = main(
-            [
-                "record",
-                "--scenarios",
-                str(fast_scenarios),
-                "--cassettes",
-                str(cassettes_copy),
-                "--endpoint",
-                f"http://{twin.endpoint}",
-                "--out",
-                str(tmp_path / "r"),
-                "--backoff",
-                "0.01",
-                "--max-attempts",
-                "3",
-                "--operation",
-                "QuerySmarttagJob",
-                "--operation",
-                "GetImageModerationResult",
-            ]
+        code = _cli(
+            twin,
+            fast_scenarios,
+            cassettes_copy,
+            tmp_path / "r",
+            "--max-attempts",
+            "3",
+            "--operation",
+            "QuerySmarttagJob",
+            "--operation",
+            "GetImageModerationResult",
         )
     assert code == 2
     assert target.read_bytes() == before
@@ -424,22 +397,15 @@ def test_refused_credentials_record_nothing_and_leak_nothing(
     included: the report must say what failed without repeating it."""
     before = _tree(cassettes_copy)
     with TwinServer(TwinConfig(credentials={KEY_ID: "another-secret"})) as twin:
-        code = main(
-            [
-                "record",
-                "--scenarios",
-                str(fast_scenarios),
-                "--cassettes",
-                str(cassettes_copy),
-                "--endpoint",
-                f"http://{twin.endpoint}",
-                "--signature",
-                signature,
-                "--out",
-                str(tmp_path / "r"),
-                "--operation",
-                "GetImageModerationResult",
-            ]
+        code = _cli(
+            twin,
+            fast_scenarios,
+            cassettes_copy,
+            tmp_path / "r",
+            "--signature",
+            signature,
+            "--operation",
+            "GetImageModerationResult",
         )
     assert code == 2
     assert _tree(cassettes_copy) == before

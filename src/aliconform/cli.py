@@ -889,14 +889,10 @@ def _print_recording(run: Any) -> None:
             result.message,
         )
     out.print(table)
-    for change in run.behaviour[:30]:
-        where = f"#{change.interaction}" if change.interaction is not None else ""
-        out.print(
-            f"changed since last recording: {change.cassette}{where} {change.path} "
-            f"{change.change} ({change.old} -> {change.new})",
-            markup=False,
-            highlight=False,
-        )
+    from aliconform.record.behaviour import iter_changes
+
+    for line in list(iter_changes(run.behaviour))[:30]:
+        out.print(f"changed since last recording: {line}", markup=False, highlight=False)
 
 
 @app.command("twin")

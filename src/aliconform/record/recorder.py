@@ -14,6 +14,7 @@ names it) and attempts that were retried (throttled, 5xx, dropped, garbled).
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import tempfile
 import time
@@ -263,11 +264,12 @@ def _ref(root: Path, contract: Contract, scenario: Scenario) -> CassetteRef:
 
 
 def _missing_variables(scenario: Scenario, environ: dict[str, str] | None) -> list[str]:
+    """The variables without a default that are unset (or empty), as resolve() treats them."""
     wanted = placeholders(scenario.params)
     if scenario.setup is not None:
         wanted += placeholders(scenario.setup.params)
-    missing = resolve({"": " ".join(f"${{{n}}}" for n in wanted)}, {}, environ).missing
-    return list(missing)
+    values = os.environ if environ is None else environ
+    return [name for name in dict.fromkeys(wanted) if not values.get(name)]
 
 
 def _present(params: dict[str, Any]) -> dict[str, Any]:
