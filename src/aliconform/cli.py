@@ -895,6 +895,180 @@ def _print_recording(run: Any) -> None:
         out.print(f"changed since last recording: {line}", markup=False, highlight=False)
 
 
+@app.command("openapi")
+def openapi(
+    directory: ContractsDir = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write the document here (default: standard output)."),
+    ] = None,
+) -> None:
+    """Print (or write) the OpenAPI 3.1 document of the contracts.
+
+    Each RPC action gets its own path, /<product>/<version>/<Action>; the wire form it really
+    travels in (POST / with the action named) is in each operation's x-aliconform-rpc.
+    """
+    from aliconform.cassettes.store import atomic_write_text
+    from aliconform.contracts.openapi import openapi_json
+
+    text = openapi_json(_load(directory).values())
+    if out_file is None:
+        sys.stdout.write(text)
+        return
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out_file, text)
+    err.print(f"wrote {out_file}", highlight=False)
+
+
+FuzzMode = Annotated[str, typer.Option("--mode", help="positive, negative or all (both).")]
+
+
+@app.command("fuzz")
+def fuzz(
+    directory: ContractsDir = None,
+    out_dir: OutDir = Path("reports/fuzz"),
+    policy_file: PolicyFile = None,
+    region: Region = "cn-shanghai",
+    endpoint: Endpoint = None,
+    signature: Signature = "v3",
+    operation: Annotated[
+        list[str] | None, typer.Option("--operation", help="Only these operations.")
+    ] = None,
+    mode: FuzzMode = "all",
+    max_examples: Annotated[
+        int,
+        typer.Option("--max-examples", min=1, max=10_000, help="Requests per operation and mode."),
+    ] = 25,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Hypothesis seed: same seed, same requests.")
+    ] = 20201109,
+    scenarios_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--scenarios",
+            help="Scenarios naming tasks that exist (default: ./scenarios.yaml if present).",
+        ),
+    ] = None,
+    setup: Annotated[
+        bool | None,
+        typer.Option(
+            "--setup/--no-setup",
+            help="Create tasks with the scenarios' setup calls (default: only against a "
+            "loopback endpoint such as the twin; a live setup starts billed tasks).",
+            show_default=False,
+        ),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, help="Read timeout per request, in seconds.")
+    ] = 30.0,
+    skip_without_credentials: Annotated[
+        bool,
+        typer.Option(
+            "--skip-without-credentials",
+            help="Exit 0 with a message, instead of 2, when no credentials are found (CI).",
+        ),
+    ] = False,
+) -> None:
+    """Send schemathesis-generated requests, signed, and report how the service answers.
+
+    Positive requests (allowed by the documentation) and negative ones (forbidden by it) are
+    drawn from the OpenAPI export with a fixed seed, sent in the RPC wire form and judged by
+    schemathesis's checks and the drift engine. Exit 0: no new breaking finding; 1: new
+    breaking finding; 2: usage error.
+    """
+    from aliconform.fuzz import Credentials, FuzzOptions, FuzzTransportError, run_fuzz
+    from aliconform.record import RecordTarget
+    from aliconform.record.target import is_loopback
+    from aliconform.report import fuzz_report, write_reports
+
+    modes = _fuzz_modes(mode)
+    contracts = _load(directory)
+    for name in operation or []:
+        _ = contracts[name]  # an unknown name raises, with a did-you-mean
+    target = RecordTarget(region=region, endpoint=endpoint, signature=_signature(signature))
+    wire = _wire_target(contracts, target, timeout)
+    try:
+        credentials = Credentials.from_default_chain()
+    except FuzzTransportError as exc:
+        if not skip_without_credentials:
+            raise
+        out.print(f"skipped: {exc}", markup=False, highlight=False)
+        raise typer.Exit(0) from None
+    local = all(is_loopback(host) for host in wire.hosts.values())
+    allow_setup = local if setup is None else setup
+    known = _known_for_fuzz(scenarios_file, contracts, target, allow_setup, credentials)
+    options = FuzzOptions(
+        max_examples=max_examples,
+        seed=seed,
+        modes=modes,
+        operations=tuple(operation) if operation else None,
+    )
+    with err.status("fuzzing") as status:
+        run = run_fuzz(
+            contracts, wire, credentials, options, known, progress=lambda text: status.update(text)
+        )
+    report = fuzz_report(
+        run,
+        contracts,
+        load_policy(policy_file),
+        origin="local" if local else "live",
+        inputs={"endpoint": run.endpoint, "seed": str(seed), "max_examples": str(max_examples)},
+    )
+    files = write_reports(report, out_dir)
+    _print_summary(report)
+    out.print(
+        f"reports: {files.html}, {files.json}, {files.junit}, {files.markdown}", highlight=False
+    )
+    raise typer.Exit(report.verdict.exit_code)
+
+
+def _fuzz_modes(value: str) -> tuple[Literal["positive", "negative"], ...]:
+    if value == "all":
+        return ("positive", "negative")
+    if value == "positive":
+        return ("positive",)
+    if value == "negative":
+        return ("negative",)
+    raise typer.BadParameter(
+        f"'{value}': expected positive, negative or all{did_you_mean(value, ['positive', 'negative', 'all'])}",
+        param_hint="--mode",
+    )
+
+
+def _wire_target(contracts: ContractSet, target: Any, timeout: float) -> Any:
+    from aliconform.fuzz import WireTarget
+
+    hosts: dict[str, str] = {}
+    schemes = set()
+    for contract in contracts.values():
+        host, protocol = target.host_and_protocol(contract)
+        hosts[contract.product] = host
+        schemes.add(protocol)
+    scheme: Literal["https", "http"] = "http" if schemes == {"http"} else "https"
+    return WireTarget(hosts=hosts, scheme=scheme, signature=target.signature, timeout=timeout)
+
+
+def _known_for_fuzz(
+    scenarios_file: Path | None,
+    contracts: ContractSet,
+    target: Any,
+    allow_setup: bool,
+    credentials: Any,
+) -> Any:
+    from aliconform.fuzz import KnownParameters, known_parameters
+    from aliconform.record import load_scenarios
+
+    path = scenarios_file or Path("scenarios.yaml")
+    if scenarios_file is None and not path.exists():
+        return KnownParameters(
+            notes=["no scenarios.yaml: every positive request uses generated ids"]
+        )
+    scenarios = load_scenarios(path, contracts)
+    return known_parameters(
+        scenarios, contracts, target, allow_setup=allow_setup, credentials=credentials
+    )
+
+
 @app.command("twin")
 def twin(
     port: Annotated[

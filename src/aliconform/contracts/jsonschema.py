@@ -16,6 +16,8 @@ __all__ = [
     "JSON_SCHEMA_DIALECT",
     "catalog_format_schema",
     "contract_format_schema",
+    "envelope_schema",
+    "parameter_schema",
     "response_schema",
 ]
 
@@ -58,6 +60,21 @@ def response_schema(contract: Contract, *, closed: bool = False) -> dict[str, An
     }
     if builder.defs:
         schema["$defs"] = builder.defs
+    return schema
+
+
+def envelope_schema(contract: Contract) -> dict[str, Any]:
+    """Draft 2020-12 JSON Schema of the operation's error envelope (the body of any 4xx/5xx)."""
+    builder = _Builder(contract, closed=False)
+    return builder.object_schema(contract.envelope().fields, open_object=True)
+
+
+def parameter_schema(contract: Contract, name: str) -> dict[str, Any]:
+    """JSON Schema of one request parameter's value (its description and example left out)."""
+    spec = contract.request.parameters[name]
+    schema = _Builder(contract, closed=False).field(spec)
+    schema.pop("description", None)
+    schema.pop("examples", None)
     return schema
 
 

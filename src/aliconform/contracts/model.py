@@ -12,6 +12,7 @@ Their JSON Schema is exported to contracts/schema.json for editors.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -51,6 +52,7 @@ __all__ = [
     "Source",
     "SourceRefs",
     "When",
+    "code_pattern",
 ]
 
 FieldType = Literal["string", "integer", "number", "boolean", "object", "array"]
@@ -368,6 +370,25 @@ class ErrorCode(_Strict):
     when: str | None = Field(default=None, description="The situation that produces the code")
     sources: list[Source] = Field(min_length=1)
     divergences: list[Divergence] = Field(default_factory=list)
+
+    def statuses(self) -> set[int]:
+        """Every HTTP status the sources give the code: its own and any a divergence claims."""
+        claimed = {
+            claim.says
+            for divergence in self.divergences
+            if divergence.aspect == "status"
+            for claim in divergence.claims
+            if isinstance(claim.says, int)
+        }
+        return {self.http_status, *claimed}
+
+
+def code_pattern(code: str) -> str | None:
+    """The regular expression of the codes a templated code stands for
+    (`Missing{ParameterName}` matches MissingTaskId); None for a literal code."""
+    if "{" not in code:
+        return None
+    return "^" + re.sub(r"\\\{[A-Za-z]+\\\}", "[A-Za-z0-9]+", re.escape(code)) + "$"
 
 
 class ErrorsSpec(_Strict):

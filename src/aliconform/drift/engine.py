@@ -17,7 +17,7 @@ from typing import Any
 from pydantic_core import SchemaValidator, ValidationError
 
 from aliconform.contracts import Contract, ContractSet, FieldEntry, index_fields, load_contracts
-from aliconform.contracts.model import ErrorCode
+from aliconform.contracts.model import ErrorCode, code_pattern
 from aliconform.drift.checker import Place, Walker, json_type
 from aliconform.drift.fastpath import FastPath, compile_fast_path
 from aliconform.drift.findings import Finding, Kind, excerpt
@@ -45,19 +45,13 @@ class CompiledContract:
     def build(cls, contract: Contract) -> CompiledContract:
         codes = contract.error_codes()
         templates = [
-            (
-                re.compile(
-                    "^" + re.sub(r"\\\{[A-Za-z]+\\\}", "[A-Za-z0-9]+", re.escape(code)) + "$"
-                ),
-                code,
-            )
+            (re.compile(pattern), code)
             for code in codes
-            if "{" in code
+            if (pattern := code_pattern(code)) is not None
         ]
         statuses = {200}
         for code in codes.values():
-            statuses.add(code.http_status)
-            statuses.update(_claimed_statuses(code))
+            statuses.update(code.statuses())
         fast = compile_fast_path(contract)
         return cls(contract, index_fields(contract), codes, templates, statuses, fast)
 
@@ -68,16 +62,6 @@ class CompiledContract:
             if pattern.match(code):
                 return name, self.codes[name]
         return None
-
-
-def _claimed_statuses(code: ErrorCode) -> set[int]:
-    return {
-        claim.says
-        for divergence in code.divergences
-        if divergence.aspect == "status"
-        for claim in divergence.claims
-        if isinstance(claim.says, int)
-    }
 
 
 _COMPILED: dict[int, CompiledContract] = {}
@@ -266,7 +250,7 @@ def _check_error(entry: CompiledContract, data: Any, status: int) -> list[Findin
         )
         return walker.findings
     name, spec = found
-    allowed = {spec.http_status} | _claimed_statuses(spec)
+    allowed = spec.statuses()
     if status not in allowed:
         walker.add(
             Kind.ERROR_STATUS_MISMATCH,

@@ -33,6 +33,13 @@ class Kind(StrEnum):
     UNDOCUMENTED_ERROR_CODE = "undocumented-error-code"
     ERROR_STATUS_MISMATCH = "error-status-mismatch"
     DOCUMENTED_DIVERGENCE = "documented-divergence"
+    # How the service treats requests (from the property-based runs, `aliconform fuzz`):
+    SERVER_ERROR = "server-error"
+    REJECTED_VALID_REQUEST = "rejected-valid-request"
+    ACCEPTED_INVALID_REQUEST = "accepted-invalid-request"
+    UNDOCUMENTED_CONTENT_TYPE = "undocumented-content-type"
+    SCHEMA_VIOLATION = "schema-violation"
+    CHECK_FAILED = "check-failed"
 
 
 class Severity(StrEnum):

@@ -49,6 +49,30 @@ SEVERITY_RATIONALE: dict[Kind, tuple[Severity, str]] = {
         INFO,
         "the sources disagree; the contract records it with a reason",
     ),
+    Kind.REJECTED_VALID_REQUEST: (
+        B,
+        "a request the documentation allows, about a task that exists, gets an error",
+    ),
+    Kind.SERVER_ERROR: (
+        W,
+        "the service fails (5xx) on a request instead of answering or refusing it; callers see "
+        "an error that retrying does not cure",
+    ),
+    Kind.ACCEPTED_INVALID_REQUEST: (
+        W,
+        "a request the documentation forbids is answered as if valid; code that relies on "
+        "the service to reject bad input does not get the documented error",
+    ),
+    Kind.UNDOCUMENTED_CONTENT_TYPE: (
+        W,
+        "the answer is not declared as JSON; clients that check the media type refuse it",
+    ),
+    Kind.SCHEMA_VIOLATION: (
+        W,
+        "the OpenAPI document's schema rejects a response the drift engine did not flag here; "
+        "tools generated from the OpenAPI export would reject it",
+    ),
+    Kind.CHECK_FAILED: (W, "a schemathesis check failed that no other kind describes"),
 }
 DEFAULT_SEVERITY: dict[Kind, Severity] = {
     kind: sev for kind, (sev, _) in SEVERITY_RATIONALE.items()

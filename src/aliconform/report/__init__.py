@@ -3,6 +3,7 @@
 from aliconform.report.build import (
     ReportInput,
     build_report,
+    fuzz_report,
     record_report,
     replay_report,
     scan_report,
@@ -20,6 +21,7 @@ __all__ = [
     "ReportInput",
     "build_report",
     "diff_reports",
+    "fuzz_report",
     "load_report",
     "record_report",
     "replay_report",

@@ -15,6 +15,7 @@ from aliconform.drift.doclint import documentation_source
 from aliconform.drift.findings import Finding, Severity
 from aliconform.drift.policy import SEVERITY_RATIONALE
 from aliconform.drift.waivers import DriftPolicy, Verdict, Waiver, judge
+from aliconform.fuzz.runner import FuzzCase, FuzzRun
 from aliconform.record import RecordRun, ScenarioResult
 from aliconform.report.excerpt import response_excerpt
 from aliconform.report.model import (
@@ -22,6 +23,8 @@ from aliconform.report.model import (
     CheckedSource,
     DriftReport,
     ExcerptLineModel,
+    FuzzOperationStats,
+    FuzzStats,
     OperationSummary,
     RecordedScenario,
     ReportFinding,
@@ -34,7 +37,14 @@ from aliconform.report.model import (
 )
 from aliconform.scan import ScanResult
 
-__all__ = ["ReportInput", "build_report", "record_report", "replay_report", "scan_report"]
+__all__ = [
+    "ReportInput",
+    "build_report",
+    "fuzz_report",
+    "record_report",
+    "replay_report",
+    "scan_report",
+]
 
 
 @dataclass
@@ -49,7 +59,7 @@ class ReportInput:
 
 def build_report(
     *,
-    run: Literal["replay", "scan", "check", "record"],
+    run: Literal["replay", "scan", "check", "record", "fuzz"],
     title: str,
     data: ReportInput,
     policy: DriftPolicy,
@@ -57,6 +67,7 @@ def build_report(
     problems: Sequence[ReportProblem] = (),
     inputs: Mapping[str, str] | None = None,
     scan: ScanStats | None = None,
+    fuzz: FuzzStats | None = None,
     counts: Mapping[str, tuple[int, int | None, int | None, list[int]]] | None = None,
     checked: Mapping[str, int] | None = None,
     waiver_scope: Sequence[str] | None = None,
@@ -88,6 +99,7 @@ def build_report(
             k.value: f"{s.value}: {why}" for k, (s, why) in SEVERITY_RATIONALE.items()
         },
         scan=scan,
+        fuzz=fuzz,
     )
 
 
@@ -407,4 +419,83 @@ def scan_report(
         waiver_scope=(),  # a capture is a sample of traffic: a waiver unmatched here is not stale
         checked=result.operations,
         now=now,
+    )
+
+
+def fuzz_report(
+    run: FuzzRun,
+    contracts: ContractSet,
+    policy: DriftPolicy,
+    *,
+    origin: Literal["live", "local"],
+    inputs: Mapping[str, str] | None = None,
+    now: dt.datetime | None = None,
+) -> DriftReport:
+    """The aggregated report of a property-based run: each distinct finding once, with how many
+    generated requests showed it and the first of them (its request and answer) as the example."""
+    now = now or _now()
+    first: dict[str, tuple[Finding, FuzzCase]] = {}
+    counts: dict[str, tuple[int, int | None, int | None, list[int]]] = {}
+    for case in run.cases:
+        for finding in case.findings:
+            key = finding_key(finding, "fuzz")
+            first.setdefault(key, (finding, case))
+            seen = counts.get(key, (0, None, None, []))[0]
+            counts[key] = (seen + 1, None, None, [])
+    examples = {case.id: case for _, case in first.values()}
+    sources = [
+        CheckedSource(
+            id=case.id,
+            section="fuzz",
+            operation=case.operation,
+            status=case.status,
+            origin=origin,
+            endpoint=run.endpoint,
+            request=case.params,
+        )
+        for case in examples.values()
+    ]
+    bodies: dict[str, bytes | str] = {case.id: case.body for case in examples.values()}
+    checked: dict[str, int] = {}
+    for case in run.cases:
+        checked[case.operation] = checked.get(case.operation, 0) + 1
+    operations = sorted({case.operation for case in run.cases} | set(run.options.operations or ()))
+    data = ReportInput(sources, bodies, [f for f, _ in first.values()], lambda _f: "fuzz")
+    return build_report(
+        run="fuzz",
+        title=f"Property-based run against {run.endpoint}",
+        data=data,
+        policy=policy,
+        operations=operations or sorted(contracts),
+        inputs=inputs,
+        fuzz=_fuzz_stats(run),
+        counts=counts,
+        waiver_scope=(),  # generated requests are a sample: an unmatched waiver is not stale
+        checked=checked,
+        now=now,
+    )
+
+
+def _fuzz_stats(run: FuzzRun) -> FuzzStats:
+    per_operation: dict[str, FuzzOperationStats] = {}
+    for case in run.cases:
+        stats = per_operation.setdefault(
+            case.operation, FuzzOperationStats(operation=case.operation)
+        )
+        if case.mode == "positive":
+            stats.positive += 1
+            stats.existing_ids += case.known_ids
+        else:
+            stats.negative += 1
+    for name, stats in per_operation.items():
+        stats.statuses = run.statuses(name)
+    return FuzzStats(
+        endpoint=run.endpoint,
+        seed=run.options.seed,
+        max_examples=run.options.max_examples,
+        modes=list(run.options.modes),
+        cases=len(run.cases),
+        seconds=round(run.seconds, 3),
+        operations=sorted(per_operation.values(), key=lambda s: s.operation),
+        notes=list(run.known.notes),
     )

@@ -63,6 +63,7 @@ def render_markdown(report: DriftReport) -> str:
             f"Documentation lint: {len(documentation)} contradiction(s) in the documentation itself ({counted} not waived); see drift.html.",
         ]
     lines += _recording_lines(report)
+    lines += _fuzz_lines(report)
     if report.waivers:
         lines += ["", "### Waivers that need attention", ""]
         lines += [f"- `{_cell(w.id)}`: {w.problem} ({_cell(w.reason)})" for w in report.waivers]
@@ -77,6 +78,19 @@ def render_markdown(report: DriftReport) -> str:
             for p in report.problems
         ]
     return "\n".join(lines) + "\n"
+
+
+def _fuzz_lines(report: DriftReport) -> list[str]:
+    fuzz = report.fuzz
+    if fuzz is None:
+        return []
+    return [
+        "",
+        "### Property-based run",
+        "",
+        f"{fuzz.cases} generated request(s) to `{_cell(fuzz.endpoint)}` "
+        f"({fuzz.max_examples} per operation and mode, seed {fuzz.seed}) in {fuzz.seconds:.1f} s.",
+    ]
 
 
 def _recording_lines(report: DriftReport) -> list[str]:

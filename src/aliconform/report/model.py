@@ -22,6 +22,8 @@ __all__ = [
     "CheckedSource",
     "DriftReport",
     "ExcerptLineModel",
+    "FuzzOperationStats",
+    "FuzzStats",
     "OperationSummary",
     "RecordedScenario",
     "ReportFinding",
@@ -35,7 +37,7 @@ __all__ = [
 REPORT_FORMAT = "aliconform-drift-report"
 REPORT_FORMAT_VERSION = 1
 
-Section = Literal["replay", "documentation", "check", "scan"]
+Section = Literal["replay", "documentation", "check", "scan", "fuzz"]
 
 
 class _Model(BaseModel):
@@ -48,13 +50,16 @@ class ExcerptLineModel(_Model):
     hit: bool
 
 
+_AGGREGATED = ("scan", "fuzz")
+
+
 def finding_key(finding: Finding, section: str) -> str:
     """A stable id for 'the same finding' across runs: what, where, and in which source.
 
-    A scan's findings are aggregates over a whole capture: their id leaves the line out, so the
-    same drift in two captures is the same finding.
+    Scan and fuzz findings are aggregates over many responses: their id leaves the source out,
+    so the same drift in two captures (or two generated requests) is the same finding.
     """
-    source = "" if section == "scan" else finding.source or ""
+    source = "" if section in _AGGREGATED else finding.source or ""
     parts = [
         section,
         finding.operation,
@@ -101,6 +106,9 @@ class CheckedSource(_Model):
     cassette: str | None = None
     interaction: int | None = None
     origin: Literal["live", "local", "documentation", "unknown", "file", "scan"]
+    request: dict[str, str] = Field(
+        default_factory=dict, description="fuzz: the business parameters sent (nothing secret)"
+    )
     recorded_at: dt.datetime | None = None
     age_days: int | None = None
     region: str | None = None
@@ -158,6 +166,27 @@ class ScanStats(_Model):
     workers: int
 
 
+class FuzzOperationStats(_Model):
+    operation: str
+    positive: int = 0
+    negative: int = 0
+    existing_ids: int = Field(0, description="positive requests naming a task that exists")
+    statuses: dict[str, int] = Field(default_factory=dict)
+
+
+class FuzzStats(_Model):
+    """How a property-based run was made: reproduce it with the same seed and bound."""
+
+    endpoint: str
+    seed: int
+    max_examples: int = Field(description="Requests drawn per operation and mode")
+    modes: list[str]
+    cases: int
+    seconds: float
+    operations: list[FuzzOperationStats] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
 class BehaviourChangeModel(_Model):
     """A difference from the previous recording of a cassette (volatile values ignored)."""
 
@@ -187,7 +216,7 @@ class DriftReport(_Model):
     format_version: Literal[1] = 1
     tool_version: str
     generated_at: dt.datetime
-    run: Literal["replay", "scan", "check", "record"]
+    run: Literal["replay", "scan", "check", "record", "fuzz"]
     title: str
     inputs: dict[str, str] = Field(default_factory=dict)
     verdict: ReportVerdict
@@ -198,6 +227,7 @@ class DriftReport(_Model):
     problems: list[ReportProblem] = Field(default_factory=list)
     severity_rationale: dict[str, str] = Field(default_factory=dict)
     scan: ScanStats | None = None
+    fuzz: FuzzStats | None = None
     recording: list[RecordedScenario] = Field(
         default_factory=list, description="record: every scenario and its outcome"
     )

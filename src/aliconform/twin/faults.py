@@ -9,7 +9,9 @@ Count kinds are consumed in the order they are listed: the first two matching re
 throttled, the next one gets a 500, and so on; `*` means every matching request (so nothing
 listed after it is reached for those requests). `latency` delays every matching request by a
 duration (`200ms`, `1.5s`) and combines with any other fault. A kind with no amount counts 1.
-Without `@Operation` an item matches every operation.
+Without `@Operation` an item matches every operation. `lenient` is a misbehaviour rather than
+a failure: a query it matches is not validated at all and is answered as if it named a task that
+exists and has finished, as a stub or a regressed service would.
 
 The parsed plan is immutable; each running twin consumes its own schedule of it.
 """
@@ -37,7 +39,14 @@ __all__ = [
 ]
 
 FaultKind = Literal[
-    "throttle", "unavailable", "server-error", "latency", "malformed", "truncated", "drop"
+    "throttle",
+    "unavailable",
+    "server-error",
+    "latency",
+    "malformed",
+    "truncated",
+    "drop",
+    "lenient",
 ]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 #: The wait a throttled response asks for, in milliseconds (header x-acs-retry-after).

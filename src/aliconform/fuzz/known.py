@@ -1,0 +1,119 @@
+"""Tasks and jobs that exist, so that generated requests can reach success answers too.
+
+A request with a generated TaskId only ever meets "not found". The scenarios file already says
+how to name real tasks: a scenario with an existing id (from the environment), or one with a
+setup call that creates a task. Each operation gets the identity parameters (ProjectName,
+TaskType, TaskId, JobId: the contract's required parameters) of the scenarios that can be
+resolved; a setup call is made only when allowed (always against the local twin; against a
+live account only when asked, since it starts a billed task).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from aliconform.contracts import ContractSet
+from aliconform.fuzz.transport import Credentials
+from aliconform.record.scenarios import Scenario, resolve
+from aliconform.record.target import RecordTarget
+from aliconform.sdk import sdk_invoke
+
+__all__ = ["KnownParameters", "identity_parameters", "known_parameters"]
+
+
+@dataclass
+class KnownParameters:
+    """Per operation, parameter sets that name something that exists; notes say what was not
+    usable and why."""
+
+    by_operation: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def of(self, operation: str) -> list[dict[str, str]]:
+        return self.by_operation.get(operation, [])
+
+
+def identity_parameters(contracts: ContractSet, operation: str) -> set[str]:
+    """The parameters that say which task is meant: the operation's required ones."""
+    parameters = contracts[operation].request.parameters
+    return {name for name, spec in parameters.items() if spec.required}
+
+
+def known_parameters(
+    scenarios: Iterable[Scenario],
+    contracts: ContractSet,
+    target: RecordTarget,
+    *,
+    environ: Mapping[str, str] | None = None,
+    allow_setup: bool = False,
+    credentials: Credentials | None = None,
+) -> KnownParameters:
+    """Resolve the success scenarios of the file into identity parameters per operation."""
+    known = KnownParameters()
+    for scenario in scenarios:
+        if scenario.expect_error is not None or scenario.operation not in contracts:
+            continue
+        captured: dict[str, str] = {}
+        if scenario.setup is not None:
+            if not allow_setup:
+                continue
+            try:
+                captured = _set_up(scenario, contracts, target, environ, credentials)
+            except _SetupSkipped as skipped:
+                known.notes.append(f"{scenario.operation}/{scenario.name}: {skipped}")
+                continue
+        resolved = resolve(scenario.params, captured, environ)
+        if resolved.missing:
+            known.notes.append(
+                f"{scenario.operation}/{scenario.name}: needs {', '.join(resolved.missing)}"
+            )
+            continue
+        wanted = identity_parameters(contracts, scenario.operation)
+        chosen = {k: str(v) for k, v in resolved.params.items() if k in wanted and v != ""}
+        if chosen and chosen not in known.of(scenario.operation):
+            known.by_operation.setdefault(scenario.operation, []).append(chosen)
+    return known
+
+
+class _SetupSkipped(Exception):
+    pass
+
+
+def _set_up(
+    scenario: Scenario,
+    contracts: ContractSet,
+    target: RecordTarget,
+    environ: Mapping[str, str] | None,
+    credentials: Credentials | None,
+) -> dict[str, str]:
+    setup = scenario.setup
+    assert setup is not None
+    resolved = resolve(setup.params, {}, environ)
+    if resolved.missing:
+        raise _SetupSkipped(f"setup needs {', '.join(resolved.missing)}")
+    contract = contracts[scenario.operation]
+    params: dict[str, Any] = {k: v for k, v in resolved.params.items() if v != ""}
+    options = target.options_for(contract)
+    if credentials is not None:  # the same key the generated requests are signed with
+        options = replace(
+            options,
+            access_key_id=credentials.access_key_id,
+            access_key_secret=credentials.access_key_secret,
+            security_token=credentials.security_token,
+        )
+    try:
+        response = sdk_invoke(contract, setup.action, params, options)
+    except Exception as exc:  # the SDK's own errors: report and go on without this scenario
+        code = getattr(exc, "code", None)  # the error code only: messages may quote signatures
+        raise _SetupSkipped(
+            f"setup {setup.action} failed: {type(exc).__name__}" + (f" {code}" if code else "")
+        ) from None
+    body = response.body.to_map() if response.body is not None else {}
+    captured = {}
+    for name, response_field in setup.capture.items():
+        if response_field not in body:
+            raise _SetupSkipped(f"setup {setup.action} answered without {response_field}")
+        captured[name] = str(body[response_field])
+    return captured

@@ -1,0 +1,308 @@
+"""The OpenAPI export, the signed wire-form transport and the property-based runner, tested
+against the twin: the runner must find real problems when the twin drifts or misbehaves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from openapi_spec_validator import validate
+from typer.testing import CliRunner
+
+from aliconform import load_contracts
+from aliconform.cli import app
+from aliconform.contracts.openapi import RPC_EXTENSION, openapi_document, operation_path
+from aliconform.drift.doclint import lint_docs
+from aliconform.drift.findings import Kind
+from aliconform.fuzz import Credentials, FuzzOptions, FuzzRun, WireTarget, fuzz_twin, sign_request
+from aliconform.twin import (
+    DRIFT_PROFILES,
+    TWIN_ACCESS_KEY_ID,
+    TWIN_ACCESS_KEY_SECRET,
+    TwinConfig,
+    expected_findings,
+    parse_faults,
+)
+from aliconform.twin.signing import WireRequest, authenticate
+
+REPO = Path(__file__).resolve().parents[1]
+CONTRACTS = load_contracts(REPO / "contracts")
+SCENARIOS = REPO / "scenarios.yaml"
+DOCUMENTED = {(f.operation, f.kind.value, f.path) for f in lint_docs(CONTRACTS)}
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return openapi_document(CONTRACTS.values())
+
+
+# --- the OpenAPI document ------------------------------------------------------------------
+
+
+def test_the_document_validates_as_openapi_3_1(document: dict[str, Any]) -> None:
+    assert document["openapi"].startswith("3.1")
+    validate(document)  # raises on any violation of the OpenAPI 3.1 schema
+
+
+def test_one_path_per_action_with_its_real_wire_form(document: dict[str, Any]) -> None:
+    assert set(document["paths"]) == {operation_path(c) for c in CONTRACTS.values()}
+    for contract in CONTRACTS.values():
+        item = document["paths"][operation_path(contract)]
+        assert item["servers"][0]["url"] == "https://" + contract.endpoint.pattern
+        operation = item["post"]
+        assert operation["operationId"] == contract.operation
+        wire = operation[RPC_EXTENSION]
+        assert (wire["action"], wire["version"], wire["path"]) == (
+            contract.operation,
+            contract.api_version,
+            "/",
+        )
+        names = [p["name"] for p in operation["parameters"]]
+        assert names == list(contract.request.parameters)
+
+
+def test_parameters_carry_enums_and_json_payloads(document: dict[str, Any]) -> None:
+    image = document["paths"]["/imm/2020-09-30/GetImageModerationResult"]["post"]
+    task_type = next(p for p in image["parameters"] if p["name"] == "TaskType")
+    assert task_type["schema"]["enum"] == ["ImageModeration"]
+    assert task_type["required"] is True
+    smarttag = document["paths"]["/ice/2020-11-09/QuerySmarttagJob"]["post"]
+    params = next(p for p in smarttag["parameters"] if p["name"] == "Params")
+    schema = params["content"]["application/json"]["schema"]
+    assert schema["properties"]["labelResultType"]["enum"] == ["auto", "hmi"]
+    assert params["x-aliconform-string-schema"]["type"] == "string"
+
+
+def test_success_schemas_describe_decoded_json_payloads(document: dict[str, Any]) -> None:
+    text = json.dumps(document["components"]["schemas"]["QuerySmarttagJobResponse"])
+    assert '"contentMediaType": "application/json"' in text
+    assert '"contentSchema"' in text
+    assert "#/$defs/" not in json.dumps(document)  # every reference resolves in the document
+
+
+def test_error_responses_list_the_documented_codes_per_status(document: dict[str, Any]) -> None:
+    for contract in CONTRACTS.values():
+        responses = document["paths"][operation_path(contract)]["post"]["responses"]
+        documented = {s for code in contract.error_codes().values() for s in code.statuses()}
+        assert {int(s) for s in responses if s != "200"} == documented
+        listed = {
+            e["code"] for s in responses if s != "200" for e in responses[s]["x-aliconform-errors"]
+        }
+        assert listed == set(contract.error_codes())
+    iproduction = document["paths"]["/ice/2020-11-09/QueryIProductionJob"]["post"]["responses"]
+    assert (
+        "IdempotentParameterMismatch"
+        in iproduction["400"]["content"]["application/json"]["schema"]["properties"]["Code"][
+            "anyOf"
+        ][0]["enum"]
+    )
+
+
+def test_schemathesis_loads_every_operation(document: dict[str, Any]) -> None:
+    schema = schemathesis.openapi.from_dict(document)
+    labels = {op.ok().label for op in schema.get_all_operations()}
+    assert labels == {f"POST {operation_path(c)}" for c in CONTRACTS.values()}
+
+
+def test_the_cli_writes_the_document(tmp_path: Path, document: dict[str, Any]) -> None:
+    runner = CliRunner()
+    target = tmp_path / "out" / "openapi.json"
+    result = runner.invoke(
+        app, ["openapi", "--contracts", str(REPO / "contracts"), "--out", str(target)]
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(target.read_text("utf-8")) == json.loads(json.dumps(document))
+    printed = runner.invoke(app, ["openapi", "--contracts", str(REPO / "contracts")])
+    assert json.loads(printed.stdout) == json.loads(target.read_text("utf-8"))
+
+
+# --- the transport -------------------------------------------------------------------------
+
+
+def _wire(signed: Any) -> WireRequest:
+    from urllib.parse import parse_qsl, urlsplit
+
+    parts = urlsplit(signed.url)
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    headers = {k.lower(): v for k, v in signed.headers.items()}
+    return WireRequest("POST", parts.path, query, headers, b"")
+
+
+@pytest.mark.parametrize("signature", ["v3", "v2"])
+def test_requests_are_signed_as_the_gateway_verifies(signature: str) -> None:
+    contract = CONTRACTS["QuerySmarttagJob"]
+    target = WireTarget(hosts={"ice": "127.0.0.1:9"}, scheme="http", signature=signature)  # type: ignore[arg-type]
+    credentials = Credentials(TWIN_ACCESS_KEY_ID, TWIN_ACCESS_KEY_SECRET)
+    query = {"JobId": "job é/~ 1", "Params": '{"labelResultType": "auto"}', "Extra": [1, {"a": 2}]}
+    signed = sign_request(contract, query, target, credentials)
+    # Flattened as the SDK flattens (Name.1, Name.2.a), and verified by the twin's check,
+    # which recomputes the signature with the SDK's own functions.
+    assert signed.params["Extra.1"] == "1"
+    assert signed.params["Extra.2.a"] == "2"
+    verified = authenticate(_wire(signed), {TWIN_ACCESS_KEY_ID: TWIN_ACCESS_KEY_SECRET})
+    assert verified.version == signature
+    tampered = _wire(signed)
+    changed = dict(tampered.query, JobId="another") if signature == "v2" else tampered.query
+    if signature == "v3":
+        changed = {**tampered.query, "JobId": "another"}
+    from aliconform.twin.signing import SignatureRejected
+
+    with pytest.raises(SignatureRejected, match="SignatureDoesNotMatch"):
+        authenticate(
+            WireRequest("POST", "/", changed, tampered.headers, b""),
+            {TWIN_ACCESS_KEY_ID: TWIN_ACCESS_KEY_SECRET},
+        )
+    assert TWIN_ACCESS_KEY_SECRET not in repr(credentials)
+
+
+# --- finding problems ----------------------------------------------------------------------
+
+
+def _run(config: TwinConfig, **options: Any) -> FuzzRun:
+    defaults: dict[str, Any] = {"max_examples": 8, "seed": 7}
+    return fuzz_twin(CONTRACTS, FuzzOptions(**{**defaults, **options}), SCENARIOS, config=config)
+
+
+def _found(run: FuzzRun) -> set[tuple[str, str, str]]:
+    return {(f.operation, f.kind.value, f.path) for f in run.findings}
+
+
+@pytest.mark.parametrize("profile", sorted(set(DRIFT_PROFILES) - {"all"}))
+def test_a_drifting_twin_is_caught_at_the_drifted_paths(profile: str) -> None:
+    config = TwinConfig(contracts=CONTRACTS, drift=profile, polls_before_done=0)
+    run = _run(config, modes=("positive",))
+    injected = {
+        (operation, kind, pointer)
+        for operation in CONTRACTS
+        for kind, pointer in expected_findings(profile, operation)
+    }
+    assert injected
+    assert _found(run) - DOCUMENTED == injected
+
+
+def test_a_failing_twin_is_caught() -> None:
+    faults = parse_faults(
+        "server-error=*@GetImageModerationResult,malformed=*@GetVideoModerationResult,"
+        "drop=2@QuerySmarttagJob,throttle=*@QueryIProductionJob"
+    )
+    config = TwinConfig(contracts=CONTRACTS, faults=faults, polls_before_done=0)
+    run = _run(config, max_examples=4)
+    kinds: dict[str, set[str]] = {}
+    for finding in run.findings:
+        kinds.setdefault(finding.operation, set()).add(finding.kind.value)
+    assert Kind.SERVER_ERROR.value in kinds["GetImageModerationResult"]
+    assert {Kind.UNPARSEABLE_BODY.value, Kind.UNDOCUMENTED_CONTENT_TYPE.value} <= kinds[
+        "GetVideoModerationResult"
+    ]
+    unanswered = [c for c in run.cases if c.operation == "QuerySmarttagJob" and c.error]
+    assert len(unanswered) == 2
+    assert Kind.SERVER_ERROR.value in kinds["QuerySmarttagJob"]
+    # Throttling.User is documented with HTTP 400; the twin throttles with 429.
+    assert Kind.UNDOCUMENTED_HTTP_STATUS.value in kinds["QueryIProductionJob"]
+    assert "GetVideoLabelClassificationResult" not in {
+        op for op, kind, _ in _found(run) - DOCUMENTED
+    }
+
+
+def test_a_twin_that_accepts_forbidden_requests_is_caught() -> None:
+    config = TwinConfig(
+        contracts=CONTRACTS, faults=parse_faults("lenient=*@GetVideoLabelClassificationResult")
+    )
+    run = _run(config, modes=("negative",))
+    lenient = [
+        f
+        for f in run.findings
+        if f.operation == "GetVideoLabelClassificationResult"
+        and f.kind is Kind.ACCEPTED_INVALID_REQUEST
+    ]
+    assert lenient, _found(run)
+    assert all(f.rule == "schemathesis:AcceptedNegativeData" for f in lenient)
+    others = {op for op, kind, _ in _found(run) - DOCUMENTED if kind == "accepted-invalid-request"}
+    assert others == {"GetVideoLabelClassificationResult"}
+
+
+def test_a_known_task_that_the_service_denies_is_a_rejected_valid_request() -> None:
+    from aliconform.fuzz import KnownParameters, run_fuzz
+    from aliconform.twin import TwinServer
+
+    known = KnownParameters({"QuerySmarttagJob": [{"JobId": "0" * 32}]})
+    with TwinServer(TwinConfig(contracts=CONTRACTS)) as twin:
+        target = WireTarget(hosts={"ice": twin.endpoint, "imm": twin.endpoint}, scheme="http")
+        credentials = Credentials(TWIN_ACCESS_KEY_ID, TWIN_ACCESS_KEY_SECRET)
+        options = FuzzOptions(
+            max_examples=6, seed=3, modes=("positive",), operations=("QuerySmarttagJob",)
+        )
+        run = run_fuzz(CONTRACTS, target, credentials, options, known)
+    rejected = [f for f in run.findings if f.kind is Kind.REJECTED_VALID_REQUEST]
+    assert rejected
+    assert {f.source for f in rejected} == {c.id for c in run.cases if c.known_ids}
+    assert all("JobId" in f.message for f in rejected)
+
+
+def test_v2_signed_runs_reach_success_answers() -> None:
+    run = fuzz_twin(
+        CONTRACTS,
+        FuzzOptions(max_examples=4, seed=1, modes=("positive",)),
+        SCENARIOS,
+        config=TwinConfig(contracts=CONTRACTS, polls_before_done=0),
+        signature="v2",
+    )
+    assert {c.operation for c in run.cases if c.status == 200} == set(CONTRACTS)
+    assert _found(run) <= DOCUMENTED
+
+
+def test_the_cli_reports_a_drifting_twin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aliconform.fuzz import TWIN_SCENARIO_VARIABLES
+    from aliconform.twin import TwinServer
+
+    for name, value in TWIN_SCENARIO_VARIABLES.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", TWIN_ACCESS_KEY_ID)
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", TWIN_ACCESS_KEY_SECRET)
+    from alibabacloud_credentials.utils import auth_util
+
+    monkeypatch.setattr(auth_util, "environment_access_key_id", TWIN_ACCESS_KEY_ID)
+    monkeypatch.setattr(auth_util, "environment_access_key_secret", TWIN_ACCESS_KEY_SECRET)
+    monkeypatch.setattr(auth_util, "environment_security_token", None)
+    config = TwinConfig(contracts=CONTRACTS, drift="type-change", polls_before_done=0)
+    out = tmp_path / "reports"
+    with TwinServer(config) as twin:
+        result = CliRunner().invoke(
+            app,
+            [
+                "fuzz",
+                "--contracts",
+                str(REPO / "contracts"),
+                "--scenarios",
+                str(SCENARIOS),
+                "--endpoint",
+                f"http://{twin.endpoint}",
+                "--max-examples",
+                "4",
+                "--mode",
+                "positive",
+                "--out",
+                str(out),
+            ],
+        )
+    assert result.exit_code == 1, result.output
+    report = json.loads((out / "drift.json").read_text("utf-8"))
+    assert report["run"] == "fuzz"
+    assert report["fuzz"]["seed"] == 20201109
+    type_changes = [f for f in report["findings"] if f["kind"] == "type-mismatch"]
+    assert type_changes
+    assert all(f["count"] >= 1 and f["source"] for f in type_changes)
+    assert (out / "drift.html").read_text("utf-8").count("Property-based run") >= 1
+    assert 'failures="0"' not in (out / "junit.xml").read_text("utf-8")
+    assert "Property-based run" in (out / "summary.md").read_text("utf-8")
+
+
+def test_the_cli_names_a_mistyped_mode() -> None:
+    result = CliRunner().invoke(
+        app, ["fuzz", "--mode", "postive", "--endpoint", "http://127.0.0.1:9"]
+    )
+    assert result.exit_code == 2
+    assert "did you mean 'positive'" in " ".join(result.output.replace("│", " ").split())
