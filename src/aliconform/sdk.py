@@ -24,6 +24,7 @@ __all__ = [
     "SdkUnavailableError",
     "credentials_source",
     "default_credential",
+    "resolve_credentials",
     "sdk_actions",
     "sdk_call",
     "sdk_invoke",
@@ -95,12 +96,20 @@ class NoCredentialsError(AliconformError):
 def credentials_source() -> str:
     """Which provider of the default chain supplies credentials (e.g. 'default/env'); never the
     credentials themselves. Raises NoCredentialsError, naming what each provider lacked."""
+    model = resolve_credentials()
+    return str(getattr(model, "provider_name", None) or "default chain")
+
+
+def resolve_credentials() -> Any:
+    """The default chain's current credentials (the SDK's credential model: access_key_id,
+    access_key_secret, security_token, type). Raises NoCredentialsError, naming what each
+    provider lacked."""
     credential = default_credential()
     quiet = logging.getLogger("credentials")  # the chain logs a traceback per failed provider
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)
     try:
-        model = credential.get_credential()
+        return credential.get_credential()
     except Exception as exc:
         raise NoCredentialsError(
             "no Alibaba Cloud credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and "
@@ -111,7 +120,6 @@ def credentials_source() -> str:
         ) from None
     finally:
         quiet.setLevel(level)
-    return str(getattr(model, "provider_name", None) or "default chain")
 
 
 def sdk_actions(contract: Contract) -> list[str]:

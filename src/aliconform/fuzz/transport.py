@@ -23,7 +23,7 @@ import requests
 
 from aliconform.contracts import Contract
 from aliconform.errors import AliconformError
-from aliconform.sdk import default_credential
+from aliconform.sdk import NoCredentialsError, resolve_credentials
 
 __all__ = ["Credentials", "FuzzTransportError", "SignedRequest", "WireTarget", "sign_request"]
 
@@ -50,9 +50,9 @@ class Credentials:
     def from_default_chain(cls) -> Credentials:
         """The alibabacloud-credentials default chain (environment, OIDC, profile, RAM role)."""
         try:
-            model = default_credential().get_credential()
-        except Exception as exc:
-            raise FuzzTransportError(f"no Alibaba Cloud credentials to sign with: {exc}") from None
+            model = resolve_credentials()
+        except NoCredentialsError as exc:
+            raise FuzzTransportError(str(exc)) from None
         if not model.access_key_id or not model.access_key_secret:
             raise FuzzTransportError(
                 "the credentials chain gave no access key to sign with "
