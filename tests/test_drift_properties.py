@@ -1,29 +1,36 @@
 """Property tests of the drift engine over responses generated from each contract.
 
-A conformant response gives no finding; one mutation gives exactly one finding, of the kind
-the mutation causes, at exactly the mutated JSON pointer (inside JSON-string payloads too).
+A conformant response gives no finding; one drift (aliconform.drifting, the generators users get
+too) gives exactly one finding, of the kind the drift causes, at exactly the drifted JSON pointer
+(inside JSON-string payloads too).
 """
 
 from __future__ import annotations
 
-import copy
+import itertools
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, find, given, settings
 from hypothesis import strategies as st
 from pydantic_core import ValidationError
 
 from aliconform import ContractSet, load_contracts
 from aliconform.contracts import index_fields
-from aliconform.contracts.model import ConditionalInvariant, OrderInvariant
-from aliconform.contracts.paths import join_path
-from aliconform.drift import Kind, check_response
+from aliconform.drift import Finding, Kind, check_response
 from aliconform.drift.engine import compiled
-from aliconform.drift.invariants import resolve
-from aliconform.generate import Location, conformant_responses, encode, locations
+from aliconform.drift.invariants import order_key
+from aliconform.drifting import (
+    DRIFT_KINDS,
+    UnsupportedDriftError,
+    drift_fields,
+    drift_kinds,
+    drifted_responses,
+    mutate,
+    responses,
+)
+from aliconform.generate import Location, _order_key, field_values, locations
 
 CONTRACTS: ContractSet = load_contracts()
 OPERATIONS = list(CONTRACTS)
@@ -32,8 +39,13 @@ WITH_PAYLOADS = [
     for op in OPERATIONS
     if any(e.spec.json_payload for e in index_fields(CONTRACTS[op]).values())
 ]
+DRIFTS = [
+    pytest.param(operation, kind, id=f"{operation}-{kind}")
+    for operation in OPERATIONS
+    for kind in drift_kinds(CONTRACTS[operation])
+]
 SETTINGS = settings(
-    max_examples=15,
+    max_examples=20,
     deadline=None,
     derandomize=True,
     suppress_health_check=[
@@ -42,62 +54,22 @@ SETTINGS = settings(
         HealthCheck.filter_too_much,
     ],
 )
+FIND = settings(max_examples=500, deadline=None, derandomize=True, database=None)
 
 
-def responses(operation: str) -> st.SearchStrategy[dict[str, Any]]:
-    contract = CONTRACTS[operation]
-    return conformant_responses(contract).map(lambda body: encode(contract, body))
+def findings_of(operation: str, body: Any) -> list[Finding]:
+    return check_response(operation, json.dumps(body), contracts=CONTRACTS)
 
 
 def kinds_at(operation: str, body: Any) -> list[tuple[str, str]]:
-    return [
-        (f.kind.value, f.path)
-        for f in check_response(operation, json.dumps(body), contracts=CONTRACTS)
-    ]
-
-
-def mutate(
-    body: dict[str, Any], location: Location, change: Callable[[Any, str | int], None]
-) -> dict[str, Any]:
-    """Apply change(container, key) at the location, decoding and re-encoding payloads on the way."""
-    body = copy.deepcopy(body)
-    _apply(body, location.tokens, location.payload, change)
-    return body
-
-
-def _apply(
-    value: Any,
-    tokens: tuple[str | int, ...],
-    payloads: tuple[tuple[str | int, ...], ...],
-    change: Callable[[Any, str | int], None],
-) -> None:
-    if payloads:
-        outer = payloads[0]
-        container = value
-        for token in outer[:-1]:
-            container = container[token]
-        decoded = json.loads(container[outer[-1]])
-        inner_payloads = tuple(p[len(outer) :] for p in payloads[1:])
-        holder = {"root": decoded}
-        _apply(
-            holder,
-            ("root", *tokens[len(outer) :]),
-            tuple(("root", *p) for p in inner_payloads),
-            change,
-        )
-        container[outer[-1]] = json.dumps(holder["root"])
-        return
-    container = value
-    for token in tokens[:-1]:
-        container = container[token]
-    change(container, tokens[-1])
+    return [(f.kind.value, f.path) for f in findings_of(operation, body)]
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 @SETTINGS
 @given(data=st.data())
 def test_conformant_responses_have_no_findings(operation: str, data: st.DataObject) -> None:
-    body = data.draw(responses(operation))
+    body = data.draw(responses(CONTRACTS[operation]))
     assert kinds_at(operation, body) == []
     # ...and they are answered by the fast path, not by the precise classifier.
     fast = compiled(CONTRACTS[operation]).fast
@@ -105,193 +77,127 @@ def test_conformant_responses_have_no_findings(operation: str, data: st.DataObje
     fast.validator.validate_json(json.dumps(body))
 
 
+@pytest.mark.parametrize(("operation", "kind"), DRIFTS)
+@SETTINGS
+@given(data=st.data())
+def test_one_drift_gives_exactly_its_finding(
+    operation: str, kind: str, data: st.DataObject
+) -> None:
+    drifted = data.draw(drifted_responses(CONTRACTS[operation], kind))
+    assert drifted.kind == kind
+    findings = findings_of(operation, drifted.body)
+    assert [(f.kind.value, f.path) for f in findings] == [(kind, drifted.path)]
+    (finding,) = findings
+    assert finding.decoded_at == drifted.decoded_at
+    assert finding.field == drifted.field
+    assert finding.rule == drifted.rule
+    if kind in (Kind.TYPE_MISMATCH, Kind.UNEXPECTED_NULL):
+        fast = compiled(CONTRACTS[operation]).fast
+        assert fast is not None
+        with pytest.raises(ValidationError):
+            fast.validator.validate_json(json.dumps(drifted.body))
+
+
+def test_each_operation_supports_the_kinds_its_contract_allows() -> None:
+    for operation in OPERATIONS:
+        expected = set(DRIFT_KINDS)
+        if operation not in WITH_PAYLOADS:
+            expected.discard(Kind.INVALID_JSON_PAYLOAD)
+        assert set(drift_kinds(CONTRACTS[operation])) == expected, operation
+    assert "GetVideoLabelClassificationResult" not in WITH_PAYLOADS
+
+
+def test_an_unsupported_kind_names_the_operation_and_the_kinds_it_supports() -> None:
+    contract = CONTRACTS["GetVideoLabelClassificationResult"]
+    with pytest.raises(UnsupportedDriftError) as caught:
+        drifted_responses(contract, "invalid-json-payload")
+    message = str(caught.value)
+    assert message.startswith("GetVideoLabelClassificationResult cannot drift with invalid-json")
+    assert "no field of it carries JSON in a string" in message
+    assert message.endswith(", ".join(drift_kinds(contract)))
+    with pytest.raises(ValueError, match=r"'type-mismatc' .*did you mean 'type-mismatch'"):
+        responses("GetVideoLabelClassificationResult", "type-mismatc", contracts=CONTRACTS)
+    with pytest.raises(UnsupportedDriftError, match="'out-of-range' can be generated"):
+        drifted_responses(contract, Kind.OUT_OF_RANGE)
+
+
+def _deepest_in_a_payload(operation: str, kind: str) -> str:
+    fields = index_fields(CONTRACTS[operation])
+    inside = [
+        path
+        for path in drift_fields(CONTRACTS[operation], kind)
+        if path and fields[path].in_payload
+    ]
+    assert inside, f"no {kind} drift inside a payload of {operation}"
+    return max(inside, key=lambda path: (len(fields[path].steps), path))
+
+
+INSIDE_PAYLOADS = [
+    pytest.param(op, kind, _deepest_in_a_payload(op, kind), id=f"{op}-{kind}")
+    for op in ("QuerySmarttagJob", "QueryIProductionJob")
+    for kind in drift_kinds(CONTRACTS[op])
+    if kind != Kind.MISSING_REQUIRED_FIELD  # no payload field is required
+    and (op, kind) != ("QueryIProductionJob", Kind.INVALID_JSON_PAYLOAD)  # no nested payloads
+    and (op, kind) != ("QueryIProductionJob", Kind.UNDOCUMENTED_ENUM_VALUE)  # no payload enums
+]
+
+
+@pytest.mark.parametrize(("operation", "kind", "field"), INSIDE_PAYLOADS)
+@settings(SETTINGS, max_examples=10)
+@given(data=st.data())
+def test_drifts_reach_deep_inside_json_payloads(
+    operation: str, kind: str, field: str, data: st.DataObject
+) -> None:
+    drifted = data.draw(drifted_responses(operation, kind, field=field, contracts=CONTRACTS))
+    assert drifted.field.startswith(field)
+    assert drifted.decoded_at, "the drift is inside a JSON string"
+    findings = findings_of(operation, drifted.body)
+    assert [(f.kind.value, f.path, f.decoded_at) for f in findings] == [
+        (kind, drifted.path, drifted.decoded_at)
+    ]
+
+
+def test_a_drift_restricted_to_a_field_it_cannot_take_says_so() -> None:
+    with pytest.raises(UnsupportedDriftError) as caught:
+        drifted_responses("GetImageModerationResult", "type-mismatch", field="TaskTyp")
+    assert "at 'TaskTyp' (did you mean 'TaskType'?)" in str(caught.value)
+    count = len(drift_fields("GetImageModerationResult", "type-mismatch"))
+    assert f"drift_fields() lists the {count} that can" in str(caught.value)
+
+
+@settings(SETTINGS, max_examples=50)
+@given(
+    moment=field_values(CONTRACTS["GetImageModerationResult"], "StartTime"),
+    nanos=st.integers(1, 999_999_999),
+)
+def test_the_generator_orders_date_times_as_the_engine_does(moment: str, nanos: int) -> None:
+    """Within one second too: ordered bodies and broken orders both depend on it."""
+    whole = moment[:19] + "Z"
+    fraction = moment[:19] + f".{nanos:09d}".rstrip("0") + "Z"
+    ours = _order_key("date-time")
+    for a, b in itertools.permutations([moment, whole, fraction], 2):
+        engine = order_key("date-time", a), order_key("date-time", b)
+        assert (ours(a) < ours(b)) == (engine[0] < engine[1]), (a, b)
+        assert (ours(a) == ours(b)) == (engine[0] == engine[1]), (a, b)
+
+
+def test_a_null_where_the_state_requires_a_value_also_breaks_that_invariant() -> None:
+    """Why drifted_responses never nulls such a field: one change, two findings."""
+    operation = "GetImageModerationResult"
+    failed = find(
+        responses(CONTRACTS[operation]), lambda body: body["Status"] == "Failed", settings=FIND
+    )
+    (code,) = [loc for loc in locations(CONTRACTS[operation], failed) if loc.field == "Code"]
+    nulled = mutate(failed, code, lambda container, key: container.__setitem__(key, None))
+    assert kinds_at(operation, nulled) == [
+        ("unexpected-null", "/Code"),
+        ("invariant-violation", "/Code"),
+    ]
+
+
 def _pick(data: st.DataObject, candidates: list[Location]) -> Location:
     assume(candidates)
     return data.draw(st.sampled_from(candidates))
-
-
-@pytest.mark.parametrize("operation", OPERATIONS)
-@SETTINGS
-@given(data=st.data())
-def test_dropping_a_required_field(operation: str, data: st.DataObject) -> None:
-    body = data.draw(responses(operation))
-    where = _pick(
-        data,
-        [
-            loc
-            for loc in locations(CONTRACTS[operation], body)
-            if loc.spec.required or _required_in_parent(loc)
-        ],
-    )
-
-    def drop(container: Any, key: str | int) -> None:
-        del container[key]
-
-    assert kinds_at(operation, mutate(body, where, drop)) == [
-        ("missing-required-field", where.pointer)
-    ]
-
-
-def _required_in_parent(loc: Location) -> bool:
-    if loc.parent_spec is None or not loc.parent_spec.fields:
-        return False
-    key = loc.tokens[-1]
-    return (
-        isinstance(key, str)
-        and key in loc.parent_spec.fields
-        and loc.parent_spec.fields[key].required
-    )
-
-
-@pytest.mark.parametrize("operation", OPERATIONS)
-@SETTINGS
-@given(data=st.data())
-def test_adding_an_unknown_field(operation: str, data: st.DataObject) -> None:
-    body = data.draw(responses(operation))
-    objects = [
-        loc
-        for loc in locations(CONTRACTS[operation], body)
-        if loc.spec.type == "object" and not loc.spec.open
-    ]
-    if not objects or data.draw(st.booleans()):
-        body["AliconformUnexpected"] = 1
-        assert kinds_at(operation, body) == [("undocumented-field", "/AliconformUnexpected")]
-        return
-    where = data.draw(st.sampled_from(objects))
-    assume(isinstance(_value_at(body, where), dict))
-
-    def add(container: Any, key: str | int) -> None:
-        container[key]["aliconformUnexpected"] = True
-
-    assert kinds_at(operation, mutate(body, where, add)) == [
-        ("undocumented-field", f"{where.pointer}/aliconformUnexpected")
-    ]
-
-
-def _value_at(body: Any, where: Location) -> Any:
-    seen: list[Any] = []
-    mutate(body, where, lambda container, key: seen.append(container[key]))
-    return seen[0]
-
-
-_OTHER_TYPE = {
-    "string": 12345,
-    "integer": "12345",
-    "number": "1.5",
-    "boolean": "true",
-    "object": [],
-    "array": {},
-}
-
-
-@pytest.mark.parametrize("operation", OPERATIONS)
-@SETTINGS
-@given(data=st.data(), to_null=st.booleans())
-def test_changing_a_type(operation: str, data: st.DataObject, to_null: bool) -> None:
-    body = data.draw(responses(operation))
-    where = _pick(data, locations(CONTRACTS[operation], body))
-    replacement = None if to_null else _OTHER_TYPE[where.spec.type or "string"]
-
-    def retype(container: Any, key: str | int) -> None:
-        container[key] = replacement
-
-    mutated = mutate(body, where, retype)
-    expected = "unexpected-null" if to_null else "type-mismatch"
-    found = kinds_at(operation, mutated)
-    # A null also makes a field absent: where an invariant requires the field in the current
-    # state, that invariant is broken too, at the same place.
-    required_by_state = {
-        name
-        for inv in CONTRACTS[operation].invariants
-        if isinstance(inv, ConditionalInvariant)
-        for name in inv.present
-    }
-    if to_null and where.field in required_by_state and len(found) == 2:
-        assert found == [(expected, where.pointer), ("invariant-violation", where.pointer)]
-    else:
-        assert found == [(expected, where.pointer)]
-    fast = compiled(CONTRACTS[operation]).fast
-    assert fast is not None
-    with pytest.raises(ValidationError):
-        fast.validator.validate_json(json.dumps(mutated))
-
-
-@pytest.mark.parametrize("operation", OPERATIONS)
-@SETTINGS
-@given(data=st.data())
-def test_an_unknown_enum_value(operation: str, data: st.DataObject) -> None:
-    contract = CONTRACTS[operation]
-    body = data.draw(responses(operation))
-    prefixes = {
-        inv.prefix_field for inv in contract.invariants if getattr(inv, "prefix_field", None)
-    }
-    where = _pick(
-        data,
-        [loc for loc in locations(contract, body) if loc.spec.enum and loc.field not in prefixes],
-    )
-
-    def unknown(container: Any, key: str | int) -> None:
-        container[key] = 987654 if where.spec.type in ("integer", "number") else "AliconformUnknown"
-
-    assert kinds_at(operation, mutate(body, where, unknown)) == [
-        ("undocumented-enum-value", where.pointer)
-    ]
-
-
-@pytest.mark.parametrize("operation", WITH_PAYLOADS)
-@SETTINGS
-@given(data=st.data())
-def test_breaking_a_json_payload(operation: str, data: st.DataObject) -> None:
-    body = data.draw(responses(operation))
-    where = _pick(
-        data,
-        [loc for loc in locations(CONTRACTS[operation], body) if loc.spec.json_payload is not None],
-    )
-
-    def corrupt(container: Any, key: str | int) -> None:
-        container[key] = '{"truncated": '
-
-    findings = check_response(
-        operation, json.dumps(mutate(body, where, corrupt)), contracts=CONTRACTS
-    )
-    assert [(f.kind.value, f.path) for f in findings] == [("invalid-json-payload", where.pointer)]
-    assert findings[0].decoded_at == tuple(_pointer(p) for p in where.payload)
-
-
-def _pointer(tokens: tuple[str | int, ...]) -> str:
-    return "".join("/" + str(t).replace("~", "~0").replace("/", "~1") for t in tokens)
-
-
-@pytest.mark.parametrize("operation", OPERATIONS)
-@SETTINGS
-@given(data=st.data())
-def test_violating_an_order_invariant(operation: str, data: st.DataObject) -> None:
-    contract = CONTRACTS[operation]
-    body = data.draw(responses(operation))
-    fields = index_fields(contract)
-    orders = [inv for inv in contract.invariants if isinstance(inv, OrderInvariant)]
-    assume(orders)
-    invariant = data.draw(st.sampled_from(orders))
-    scope_steps = fields[invariant.scope].steps if invariant.scope else ()
-
-    def at(scope: Any, pointer: str, name: str) -> Any:
-        steps = fields[join_path(invariant.scope, name)].steps[len(scope_steps) :]
-        return next(resolve(scope, steps, pointer), None)
-
-    pairs = []
-    for pointer, scope, _ in resolve(body, scope_steps):
-        a, b = (at(scope, pointer, name) for name in invariant.fields[:2])
-        if a and b and a[1] != b[1]:
-            pairs.append((a, b))
-    assume(pairs)
-    (a_pointer, a_value, _), (b_pointer, b_value, _) = data.draw(st.sampled_from(pairs))
-    by_pointer = {loc.pointer: loc for loc in locations(contract, body)}
-    swapped = mutate(body, by_pointer[a_pointer], lambda c, k: c.__setitem__(k, b_value))
-    swapped = mutate(swapped, by_pointer[b_pointer], lambda c, k: c.__setitem__(k, a_value))
-    findings = check_response(operation, json.dumps(swapped), contracts=CONTRACTS)
-    assert [(f.kind.value, f.path, f.rule) for f in findings] == [
-        ("invariant-violation", b_pointer, invariant.id)
-    ]
 
 
 JSON = st.recursive(
@@ -329,7 +235,7 @@ def assert_well_formed(operation: str, findings: list[Any]) -> None:
 @SETTINGS
 @given(data=st.data())
 def test_fuzz_mutated_documents(operation: str, data: st.DataObject) -> None:
-    body = data.draw(responses(operation))
+    body = data.draw(responses(CONTRACTS[operation]))
     where = _pick(data, locations(CONTRACTS[operation], body))
     junk = data.draw(JSON)
     mutated = json.dumps(mutate(body, where, lambda c, k: c.__setitem__(k, junk)))

@@ -1,22 +1,21 @@
-"""Responses generated from a contract: conformant ones, and ones with one chosen drift.
+"""Responses generated from a contract that conform to it (drifted ones: aliconform.drifting).
 
 Generation happens in a "decoded" tree (the JSON inside strings kept as Python values) so that
 invariants can be made to hold across payloads; `encode` then turns payloads back into strings,
-as the API sends them. Requires hypothesis (the `test` dependency group).
+as the API sends them. Requires hypothesis (`pip install 'aliconform[hypothesis]'`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from hypothesis import strategies as st
-
-from aliconform.contracts import Contract, FieldSpec, index_fields
+from aliconform._hypothesis import st
+from aliconform.contracts import Contract, FieldEntry, FieldSpec, index_fields
 from aliconform.contracts.model import (
     ConditionalInvariant,
     CountInvariant,
@@ -25,11 +24,24 @@ from aliconform.contracts.model import (
 )
 from aliconform.contracts.paths import PLAIN_PAYLOAD, Items, Key, PayloadStep, Step, join_path
 from aliconform.drift.findings import pointer_join
+from aliconform.errors import did_you_mean
 
-__all__ = ["Location", "conformant_responses", "encode", "locations"]
+__all__ = [
+    "Location",
+    "conformant_responses",
+    "encode",
+    "field_values",
+    "instances",
+    "locations",
+]
 
 _MAX_ITEMS = 3
 _MAX_DEPTH = 4  # recursive shapes (mind-map topics) stop growing here
+
+# Field paths to generate at least once, as a trie of steps: {Key("Results"): {Key("Result"):
+# {Items(): {}}}} makes Results.Result hold at least one element. Sibling paths share the
+# element they pass through, so the fields of one scope are forced into the same object.
+_Force = dict[Step, "_Force"]
 
 _WORDS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=12)
 
@@ -64,10 +76,12 @@ class _Builder:
     def __init__(self, contract: Contract) -> None:
         self.contract = contract
 
-    def field(self, spec: FieldSpec, depth: int = 0) -> st.SearchStrategy[Any]:
+    def field(
+        self, spec: FieldSpec, depth: int = 0, force: _Force | None = None
+    ) -> st.SearchStrategy[Any]:
         if spec.ref is not None:
             target = self.contract.definitions[spec.ref]
-            return st.deferred(lambda: self.field(target, depth + 1))
+            return st.deferred(lambda: self.field(target, depth + 1, force))
         kind = spec.type
         if spec.enum is not None:
             keys = list(spec.enum)
@@ -78,7 +92,9 @@ class _Builder:
             return st.sampled_from(keys)
         if kind == "string":
             if spec.json_payload is not None and spec.json_payload.shape is not None:
-                return self.field(spec.json_payload.shape, depth)  # decoded; encode() wraps it
+                # decoded here; encode() makes it a string again
+                inner = (force or {}).get(PayloadStep(PLAIN_PAYLOAD, None))
+                return self.field(spec.json_payload.shape, depth, inner)
             if spec.format is not None:
                 return _FORMAT_STRATEGIES[spec.format]
             if spec.pattern is not None:
@@ -96,36 +112,68 @@ class _Builder:
             return st.booleans()
         if kind == "array":
             assert spec.items is not None
+            forced = (force or {}).get(Items())
+            if forced is not None:  # one element on the forced path, among up to two more
+                return st.builds(
+                    lambda first, rest, at: [*rest[:at], first, *rest[at:]],
+                    self.field(spec.items, depth + 1, forced),
+                    st.lists(self.field(spec.items, depth + 1), max_size=_MAX_ITEMS - 1),
+                    st.integers(0, _MAX_ITEMS - 1),
+                )
             if depth >= _MAX_DEPTH:
                 return st.just([])
             return st.lists(self.field(spec.items, depth + 1), max_size=_MAX_ITEMS)
-        return self.object(spec.fields or {}, depth)
+        return self.object(spec.fields or {}, depth, force=force)
 
     def object(
-        self, fields: dict[str, FieldSpec], depth: int, always: frozenset[str] = frozenset()
+        self,
+        fields: dict[str, FieldSpec],
+        depth: int,
+        always: frozenset[str] = frozenset(),
+        force: _Force | None = None,
     ) -> st.SearchStrategy[dict[str, Any]]:
+        forced = force or {}
+
         @st.composite
         def build(draw: Callable[[st.SearchStrategy[Any]], Any]) -> dict[str, Any]:
             result: dict[str, Any] = {}
             for name, spec in fields.items():
-                if not spec.required and name not in always and not draw(st.booleans()):
+                inner = forced.get(Key(name))
+                if (
+                    inner is None
+                    and not spec.required
+                    and name not in always
+                    and not draw(st.booleans())
+                ):
                     continue
-                result[name] = draw(self.field(spec, depth))
+                result[name] = draw(self.field(spec, depth, inner))
             for name, spec in fields.items():
                 payload = spec.json_payload
                 if payload is None or payload.discriminator is None or name not in result:
                     continue
                 variants = payload.variants or {}
-                variant = draw(st.sampled_from(sorted(variants)))
+                inner = forced.get(Key(name)) or {}
+                step = next((s for s in inner if isinstance(s, PayloadStep)), None)
+                variant = step.variant if step else draw(st.sampled_from(sorted(variants)))
                 result[payload.discriminator] = variant
-                result[name] = draw(self.field(variants[variant], depth))
+                result[name] = draw(
+                    self.field(variants[variant], depth, inner.get(step) if step else None)
+                )
             return result
 
         return build()
 
 
-def conformant_responses(contract: Contract) -> st.SearchStrategy[dict[str, Any]]:
-    """Success responses that satisfy the contract, payloads still decoded (see encode)."""
+def conformant_responses(
+    contract: Contract, *, present: Iterable[str] = ()
+) -> st.SearchStrategy[dict[str, Any]]:
+    """Success responses that satisfy the contract, payloads still decoded (see encode).
+
+    present: field paths (as `aliconform fields` lists them, e.g.
+    `Results.Result[].Data(VideoLabel).persons[].name`) that every response holds at least once:
+    each array on the way has an element, each payload on the way has that variant. The fields of
+    one scope (an array element) are generated in the same element.
+    """
     builder = _Builder(contract)
     # Fields an invariant requires in some state are always generated; _repair removes the ones
     # an invariant forbids. (Inventing a value after the fact could not respect payload variants.)
@@ -135,8 +183,30 @@ def conformant_responses(contract: Contract) -> st.SearchStrategy[dict[str, Any]
         if isinstance(invariant, ConditionalInvariant) and not invariant.scope
         for name in invariant.present
     )
+    steps = [_entry(contract, path).steps for path in present]
+    force: _Force = {}
+    for path_steps in steps:
+        node = force
+        for step in path_steps:
+            node = node.setdefault(step, {})
     fields = dict(contract.response.fields)
-    return builder.object(fields, 0, always).map(lambda body: _repair(contract, body))
+    bodies = builder.object(fields, 0, always, force).map(lambda body: _repair(contract, body))
+    if not steps:
+        return bodies
+    # A state can forbid a forced field (a running task has no EndTime): such bodies are redrawn.
+    return bodies.filter(lambda body: all(next(_reach(body, s), None) for s in steps))
+
+
+def field_values(contract: Contract, path: str) -> st.SearchStrategy[Any]:
+    """Values the field at a field path may take on its own (decoded, if it carries JSON)."""
+    return _Builder(contract).field(_entry(contract, path).spec)
+
+
+def _entry(contract: Contract, path: str) -> FieldEntry:
+    fields = index_fields(contract)
+    if path not in fields:
+        raise ValueError(f"{contract.operation} has no field '{path}'{did_you_mean(path, fields)}")
+    return fields[path]
 
 
 def encode(contract: Contract, body: dict[str, Any]) -> dict[str, Any]:
@@ -258,7 +328,8 @@ def _order_key(compare: str) -> Callable[[Any], Any]:
         return lambda value: value
     if compare == "decimal-string":
         return lambda value: Decimal(value)
-    return lambda value: (value[:19], value[19:].rstrip("Z").ljust(10, "0"))
+    # date-time, as generated: "2020-01-02T03:04:05" then an optional ".fraction", then "Z"
+    return lambda value: (value[:19], value[19:].rstrip("Z").removeprefix(".").ljust(9, "0"))
 
 
 # --- where a mutation can go --------------------------------------------------------------
@@ -354,3 +425,65 @@ def _locate(
             found,
             None,
         )
+
+
+def instances(contract: Contract, body: dict[str, Any], path: str) -> list[Location]:
+    """Every place a field path reaches in an encoded response (JSON strings decoded on the way).
+
+    A path that ends in a payload (`UserData(json)`) reaches the decoded document: its Location
+    lists the string itself among `payload`, so a change made there is made inside the JSON.
+    """
+    entry = _entry(contract, path)
+    by_steps = {item.steps: item for item in index_fields(contract).values()}
+    parent = by_steps.get(entry.steps[:-1]) if isinstance(entry.steps[-1], Key) else None
+    parent_spec = (
+        parent.spec
+        if parent is not None
+        else FieldSpec(type="object", fields=dict(contract.response.fields))
+        if len(entry.steps) == 1
+        else None
+    )
+    found: list[Location] = []
+
+    def walk(
+        value: Any,
+        steps: tuple[Step, ...],
+        pointer: str,
+        tokens: tuple[str | int, ...],
+        payload: tuple[tuple[str | int, ...], ...],
+        siblings: Any,
+    ) -> None:
+        if not steps:
+            found.append(Location(pointer, tokens, entry.spec, parent_spec, payload, entry.path))
+            return
+        step, rest = steps[0], steps[1:]
+        if isinstance(step, Key):
+            if isinstance(value, dict) and step.name in value:
+                child = value[step.name]
+                walk(
+                    child,
+                    rest,
+                    pointer_join(pointer, step.name),
+                    (*tokens, step.name),
+                    payload,
+                    value,
+                )
+        elif isinstance(step, Items):
+            if isinstance(value, list):
+                for index, item in enumerate(value):
+                    walk(item, rest, pointer_join(pointer, index), (*tokens, index), payload, None)
+        else:
+            if step.discriminator is not None and (
+                not isinstance(siblings, dict) or siblings.get(step.discriminator) != step.variant
+            ):
+                return
+            if not isinstance(value, str):
+                return
+            try:
+                decoded = json.loads(value)
+            except ValueError:
+                return
+            walk(decoded, rest, pointer, tokens, (*payload, tokens), None)
+
+    walk(body, entry.steps, "", (), (), None)
+    return found

@@ -1,0 +1,237 @@
+"""The pytest plugin (entry point `aliconform`): contract checks for your own tests.
+
+Installing aliconform makes these available in every test suite:
+
+* `aliconform_contracts` (session fixture): the loaded ContractSet, from `--aliconform-contracts
+  DIR`, else the `aliconform_contracts` ini option (relative to the ini file), else
+  load_contracts()'s own default.
+* `assert_conforms` (session fixture): `assert_conforms(operation, body, status=200,
+  headers=None, *, fail_on=("breaking", "warning"), request=None)` runs the drift engine and
+  raises AssertionError listing every finding when one of them has a failing severity; it
+  returns the findings otherwise (info findings included).
+* `@pytest.mark.aliconform_cassette(path)`: the test runs with the vcrpy cassette at path
+  (relative to the rootdir) replayed with aliconform's RPC matchers, record mode none, the
+  network blocked except loopback; your code calling the official SDK receives the recorded
+  response. The `aliconform_cassette` fixture is the vcrpy Cassette (None without the marker).
+
+hypothesis strategies are not here, so that the plugin loads without hypothesis: import them
+from aliconform.strategies. Nothing heavy is imported until a fixture is used.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from aliconform.errors import AliconformError, did_you_mean
+
+if TYPE_CHECKING:
+    from aliconform.contracts import ContractSet
+    from aliconform.drift import Finding, Severity
+    from aliconform.drift.engine import Body
+
+__all__ = [
+    "DEFAULT_FAIL_ON",
+    "MARKER",
+    "AssertConforms",
+    "aliconform_cassette",
+    "aliconform_contracts",
+    "assert_conforms",
+    "contracts_dir",
+]
+
+MARKER = "aliconform_cassette"
+OPTION = "aliconform_contracts"
+#: The severities assert_conforms fails on unless told otherwise.
+DEFAULT_FAIL_ON: tuple[str, ...] = ("breaking", "warning")
+_PLAYBACK_OPTIONS = ("allow_playback_repeats",)
+_SUGGESTION_LIMIT = 2000  # cassette files looked at for a did-you-mean
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("aliconform", "aliconform contract checks")
+    group.addoption(
+        "--aliconform-contracts",
+        dest=OPTION,
+        metavar="DIR",
+        default=None,
+        help="contracts directory for the aliconform_contracts fixture (default: the "
+        "aliconform_contracts ini option, else $ALICONFORM_CONTRACTS, ./contracts, or the "
+        "contracts shipped with aliconform)",
+    )
+    parser.addini(
+        OPTION,
+        "contracts directory for the aliconform_contracts fixture, relative to the ini file",
+        default="",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{MARKER}(path, allow_playback_repeats=False): replay the vcrpy cassette at path "
+        "(relative to the rootdir) with aliconform's RPC matchers while the test runs; record "
+        "mode none, network blocked except loopback",
+    )
+
+
+def contracts_dir(config: pytest.Config) -> Path | None:
+    """The contracts directory the options name, or None for load_contracts()'s default."""
+    given = config.getoption(OPTION)
+    if given:
+        return config.invocation_params.dir / Path(given).expanduser()
+    configured = str(config.getini(OPTION) or "")
+    if configured:
+        base = config.inipath.parent if config.inipath is not None else config.rootpath
+        return base / Path(configured).expanduser()
+    return None
+
+
+@pytest.fixture(scope="session")
+def aliconform_contracts(pytestconfig: pytest.Config) -> ContractSet:
+    """The contracts assert_conforms checks against (see --aliconform-contracts)."""
+    from aliconform.contracts import load_contracts
+
+    try:
+        return load_contracts(contracts_dir(pytestconfig))
+    except AliconformError as exc:
+        pytest.fail(f"aliconform could not load the contracts:\n{exc}", pytrace=False)
+
+
+class AssertConforms:
+    """What the assert_conforms fixture gives: the drift engine as an assertion."""
+
+    def __init__(self, contracts: ContractSet) -> None:
+        self.contracts = contracts
+
+    def __call__(
+        self,
+        operation: str,
+        body: Body,
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+        *,
+        fail_on: str | Iterable[str] = DEFAULT_FAIL_ON,
+        request: Mapping[str, Any] | None = None,
+    ) -> list[Finding]:
+        """Check one response (bytes, str or parsed JSON) against the operation's contract.
+
+        Raises AssertionError, listing every finding, when one has a severity in fail_on
+        ("breaking", "warning", "info"); returns all the findings otherwise. request (the
+        parameters sent) also checks what the response echoes. An operation without a
+        contract raises UnknownOperationError.
+        """
+        __tracebackhide__ = True
+        from aliconform.drift import check_response
+
+        failing = _severities(fail_on)
+        findings = check_response(
+            operation, body, status, headers, contracts=self.contracts, request=request
+        )
+        if any(finding.severity in failing for finding in findings):
+            raise AssertionError(_describe(operation, status, findings, failing))
+        return findings
+
+
+@pytest.fixture(scope="session")
+def assert_conforms(aliconform_contracts: ContractSet) -> AssertConforms:
+    """assert_conforms(operation, body, status=200, headers=None, *, fail_on=..., request=None)."""
+    return AssertConforms(aliconform_contracts)
+
+
+def _severities(fail_on: str | Iterable[str]) -> frozenset[Severity]:
+    from aliconform.drift import Severity
+
+    names = [fail_on] if isinstance(fail_on, str) else [str(name) for name in fail_on]
+    known = [severity.value for severity in Severity]
+    for name in names:
+        if name not in known:
+            raise ValueError(
+                f"fail_on: no severity '{name}'{did_you_mean(name, known)}; "
+                f"the severities are {', '.join(known)}"
+            )
+    return frozenset(Severity(name) for name in names)
+
+
+def _describe(
+    operation: str, status: int, findings: list[Finding], failing: frozenset[Severity]
+) -> str:
+    count = sum(1 for finding in findings if finding.severity in failing)
+    severities = " or ".join(s.value for s in sorted(failing, key=lambda s: -s.rank))
+    lines = [
+        f"{operation} (HTTP {status}) does not conform to its contract: "
+        f"{len(findings)} finding{'s' if len(findings) != 1 else ''}, "
+        f"{count} {severities}"
+    ]
+    for finding in findings:
+        mark = "x" if finding.severity in failing else "-"
+        where = f" [{finding.contract_location}]" if finding.contract_location else ""
+        lines.append(f"  {mark} {finding}{where}")
+    return "\n".join(lines)
+
+
+# --- replaying a cassette -------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def aliconform_cassette(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The vcrpy Cassette the test's aliconform_cassette marker replays, or None."""
+    marker = request.node.get_closest_marker(MARKER)
+    if marker is None:
+        yield None
+        return
+    path, options = _marker_arguments(marker, request.config.rootpath)
+    from aliconform.cassettes import block_network, load_cassette, rpc_vcr
+
+    try:
+        load_cassette(path)
+    except AliconformError as exc:
+        pytest.fail(f"@pytest.mark.{MARKER}: {exc}", pytrace=False)
+    recorder = rpc_vcr(record_mode="none")
+    with (
+        recorder.use_cassette(str(path), **options) as cassette,
+        block_network(allow_loopback=True),
+    ):
+        yield cassette
+
+
+def _marker_arguments(marker: pytest.Mark, root: Path) -> tuple[Path, dict[str, Any]]:
+    usage = f"@pytest.mark.{MARKER}(path, allow_playback_repeats=False)"
+    if len(marker.args) != 1 or not isinstance(marker.args[0], str | os.PathLike):
+        pytest.fail(f"{usage} takes one cassette path, not {marker.args!r}", pytrace=False)
+    unknown = sorted(set(marker.kwargs) - set(_PLAYBACK_OPTIONS))
+    if unknown:
+        pytest.fail(
+            f"{usage}: no option {', '.join(unknown)}{did_you_mean(unknown[0], _PLAYBACK_OPTIONS)}",
+            pytrace=False,
+        )
+    given = Path(marker.args[0]).expanduser()
+    path = given if given.is_absolute() else root / given
+    if not path.is_file():
+        pytest.fail(
+            f"@pytest.mark.{MARKER}: no cassette at {given} (looked at {path})"
+            f"{_nearest_cassette(path, root)}",
+            pytrace=False,
+        )
+    return path, dict(marker.kwargs)
+
+
+def _nearest_cassette(path: Path, root: Path) -> str:
+    """' (did you mean ...?)' naming a cassette near the missing path, or ''."""
+    directory = path.parent
+    while not directory.is_dir():
+        directory = directory.parent
+    if directory == root or not directory.is_relative_to(root):
+        return ""  # the whole tree is not searched
+    found = (
+        file for file in directory.rglob("*.yaml") if not file.name.endswith(".provenance.yaml")
+    )
+    names = [
+        file.relative_to(root).as_posix() for file in itertools.islice(found, _SUGGESTION_LIMIT)
+    ]
+    return did_you_mean(path.relative_to(root).as_posix(), names)

@@ -1,0 +1,449 @@
+"""The pytest plugin as users meet it: each test writes a user's test module into a pytester
+sandbox (a project with its own pyproject.toml and a copy of the committed cassettes) and runs
+pytest there; the plugin comes from the installed `pytest11` entry point, as it does for users.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from aliconform.contracts import default_contracts_dir
+
+pytest_plugins = ["pytester"]
+
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+EXAMPLE_START = "<!-- plugin-example:start -->"
+EXAMPLE_END = "<!-- plugin-example:end -->"
+CASSETTE = "cassettes/imm/GetImageModerationResult/doc-example-success.yaml"
+
+# A user's canned response for GetImageModerationResult, conformant to the contract.
+PRELUDE = """
+import pytest
+
+OPERATION = "GetImageModerationResult"
+BODY = {
+    "RequestId": "E6A120B1-BEB3-0F63-A7C2-0783B6000000",
+    "ProjectName": "test-project",
+    "Status": "Succeeded",
+    "TaskType": "ImageModeration",
+    "TaskId": "ImageModeration-ff207203-3f93-4645-a041-7b8f0f000000",
+    "StartTime": "2023-04-03T09:44:31.029Z",
+    "EndTime": "2023-04-03T09:44:32Z",
+    "ModerationResult": {
+        "URI": "oss://test-bucket/test-object",
+        "Suggestion": "block",
+        "Categories": ["porn"],
+        "Frames": {
+            "TotalCount": 30,
+            "BlockFrames": [{"Rate": 30, "Offset": 2, "Label": "{\\"test\\": \\"val\\"}"}],
+        },
+    },
+}
+"""
+
+# The user's code under test: it reads a moderation result through the official SDK.
+SDK_CODE = """
+from alibabacloud_imm20200930.client import Client
+from alibabacloud_imm20200930.models import GetImageModerationResultRequest
+from alibabacloud_tea_openapi.models import Config
+
+RECORDED_TASK = "ImageModeration-ff207203-3f93-4645-a041-7b8f0f******"
+
+
+def client():
+    config = Config(
+        access_key_id="test-key-id",
+        access_key_secret="test-key-secret",
+        endpoint="imm.cn-shanghai.aliyuncs.com",
+        region_id="cn-shanghai",
+    )
+    return Client(config)
+
+
+def suggestion(task_id):
+    request = GetImageModerationResultRequest(
+        project_name="test-project", task_id=task_id, task_type="ImageModeration"
+    )
+    response = client().get_image_moderation_result(request)
+    return response.body.moderation_result.suggestion
+"""
+
+
+def module(*parts: str) -> str:
+    return "\n".join(textwrap.dedent(part) for part in parts)
+
+
+@pytest.fixture
+def sandbox(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A user's project: its pyproject.toml makes it the rootdir; cassettes/ as committed."""
+    pytester.makepyprojecttoml("[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n")
+    shutil.copytree(REPO / "cassettes", pytester.path / "cassettes")
+    return pytester
+
+
+def test_the_plugin_is_registered_as_the_pytest11_entry_point_aliconform() -> None:
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text("utf-8"))
+    assert declared["project"]["entry-points"]["pytest11"] == {
+        "aliconform": "aliconform.pytest_plugin"
+    }
+    installed = {ep.name: ep.value for ep in importlib.metadata.entry_points(group="pytest11")}
+    assert installed.get("aliconform") == "aliconform.pytest_plugin", (
+        "the installed metadata lacks the entry point: reinstall (pip install -e .)"
+    )
+
+
+# --- assert_conforms ------------------------------------------------------------------------
+
+
+def test_assert_conforms_passes_a_conformant_body_and_lists_every_finding_of_a_drifted_one(
+    sandbox: pytest.Pytester,
+) -> None:
+    sandbox.makepyfile(
+        test_user=module(
+            PRELUDE,
+            """
+            def test_conformant(assert_conforms):
+                assert assert_conforms(OPERATION, BODY) == []
+
+            def test_drifted(assert_conforms):
+                assert_conforms(OPERATION, dict(BODY, TaskId=123, Surprise=1))
+
+            def test_a_warning_fails_by_default(assert_conforms):
+                assert_conforms(OPERATION, dict(BODY, Surprise=1))
+
+            def test_fail_on_breaking_only(assert_conforms):
+                findings = assert_conforms(OPERATION, dict(BODY, Surprise=1), fail_on={"breaking"})
+                assert [(f.kind.value, f.path) for f in findings] == [("undocumented-field", "/Surprise")]
+
+            def test_status_and_headers(assert_conforms):
+                assert_conforms(OPERATION, b"<html>busy</html>", 503, {"Content-Type": "text/html"})
+            """,
+        )
+    )
+    result = sandbox.runpytest("-v")
+    result.assert_outcomes(passed=2, failed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_drifted FAILED*",
+            "*test_a_warning_fails_by_default FAILED*",
+            "*test_fail_on_breaking_only PASSED*",
+            "*test_status_and_headers FAILED*",
+            "E * GetImageModerationResult (HTTP 200) does not conform to its contract: "
+            "2 findings, 2 breaking or warning",
+            "E *  x breaking: type-mismatch at /TaskId: integer where the documentation says "
+            "string [[]*GetImageModerationResult.yaml:*[]]",
+            "E *  x warning: undocumented-field at /Surprise: 'Surprise' is not documented*",
+            "E * GetImageModerationResult (HTTP 200) does not conform to its contract: "
+            "1 finding, 1 breaking or warning",
+            "E * GetImageModerationResult (HTTP 503) does not conform to its contract:*",
+            "E *  x breaking: unparseable-body at /: the body is an HTML page:*"
+            "(Content-Type: text/html)",
+        ]
+    )
+    # the plugin's own frames are hidden: the failure points at the user's call
+    assert "raise AssertionError(_describe(" not in result.stdout.str()
+
+
+def test_unknown_names_get_did_you_mean(sandbox: pytest.Pytester) -> None:
+    sandbox.makepyfile(
+        test_user=module(
+            PRELUDE,
+            """
+            def test_operation(assert_conforms):
+                assert_conforms("GetImageModerationResul", BODY)
+
+            def test_severity(assert_conforms):
+                assert_conforms(OPERATION, BODY, fail_on={"breakin"})
+            """,
+        )
+    )
+    result = sandbox.runpytest()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "E *UnknownOperationError: no contract for operation 'GetImageModerationResul' "
+            "(did you mean 'GetImageModerationResult'?); known operations: *",
+            "E * ValueError: fail_on: no severity 'breakin' (did you mean 'breaking'?); "
+            "the severities are breaking, warning, info",
+        ]
+    )
+
+
+def test_the_contracts_come_from_the_option_the_ini_file_or_the_default(
+    sandbox: pytest.Pytester,
+) -> None:
+    shutil.copytree(REPO / "contracts", sandbox.path / "option-contracts")
+    shutil.copytree(REPO / "contracts", sandbox.path / "ini-contracts")
+    sandbox.makepyfile(
+        test_user="""
+        import os
+        from pathlib import Path
+
+        def test_root(aliconform_contracts):
+            assert Path(aliconform_contracts.root).resolve() == Path(os.environ["EXPECTED"])
+            assert "QuerySmarttagJob" in aliconform_contracts
+        """
+    )
+
+    def run(expected: Path, *args: str) -> pytest.RunResult:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("EXPECTED", str(expected.resolve()))
+            return sandbox.runpytest(*args)
+
+    run(default_contracts_dir()).assert_outcomes(passed=1)
+    given = run(sandbox.path / "option-contracts", "--aliconform-contracts", "option-contracts")
+    given.assert_outcomes(passed=1)
+    sandbox.makepyprojecttoml("[tool.pytest.ini_options]\naliconform_contracts = 'ini-contracts'\n")
+    run(sandbox.path / "ini-contracts").assert_outcomes(passed=1)
+    # the command line wins over the ini file
+    chosen = run(sandbox.path / "option-contracts", "--aliconform-contracts=option-contracts")
+    chosen.assert_outcomes(passed=1)
+    broken = run(sandbox.path, "--aliconform-contracts", "nowhere")
+    broken.assert_outcomes(errors=1)
+    broken.stdout.fnmatch_lines(
+        ["*aliconform could not load the contracts:*", "*nowhere: no such contracts directory*"]
+    )
+
+
+# --- the cassette marker --------------------------------------------------------------------
+
+
+def test_the_marker_replays_a_committed_cassette_to_the_official_sdk(
+    sandbox: pytest.Pytester,
+) -> None:
+    sandbox.makepyfile(
+        test_user=module(
+            SDK_CODE,
+            f"""
+            import socket
+
+            import pytest
+
+            from aliconform.cassettes import NetworkBlockedError
+
+            CASSETTE = {CASSETTE!r}
+
+            @pytest.mark.aliconform_cassette(CASSETTE)
+            def test_recorded(aliconform_cassette):
+                assert suggestion(RECORDED_TASK) == "block"
+                assert aliconform_cassette.play_count == 1
+                assert aliconform_cassette.all_played
+
+            @pytest.mark.aliconform_cassette(CASSETTE)
+            def test_not_recorded():
+                suggestion("ImageModeration-never-recorded")
+
+            @pytest.mark.aliconform_cassette(CASSETTE)
+            def test_the_network_is_blocked_but_not_loopback():
+                with pytest.raises(NetworkBlockedError):
+                    socket.create_connection(("192.0.2.1", 443), timeout=1)
+                server = socket.socket()
+                server.bind(("127.0.0.1", 0))
+                server.listen()
+                socket.create_connection(server.getsockname(), timeout=1).close()
+                server.close()
+
+            def test_without_the_marker(aliconform_cassette):
+                assert aliconform_cassette is None
+            """,
+        )
+    )
+    result = sandbox.runpytest("-v")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_recorded PASSED*",
+            "*test_not_recorded FAILED*",
+            "*Can't play back this request: no recorded interaction matches it*",
+        ]
+    )
+    assert "TaskId: sent 'ImageModeration-never-recorded'" in result.stdout.str()
+
+
+def test_a_cassette_outside_the_rootdir_and_a_class_marker(
+    sandbox: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "recorded.yaml"
+    shutil.copy(REPO / CASSETTE, elsewhere)
+    sandbox.makepyfile(
+        test_user=module(
+            SDK_CODE,
+            f"""
+            import pytest
+
+            @pytest.mark.aliconform_cassette({str(elsewhere)!r}, allow_playback_repeats=True)
+            class TestModeration:
+                def test_twice(self, aliconform_cassette):
+                    assert suggestion(RECORDED_TASK) == suggestion(RECORDED_TASK) == "block"
+                    assert aliconform_cassette.play_count == 2
+            """,
+        )
+    )
+    sandbox.runpytest().assert_outcomes(passed=1)
+
+
+def test_a_wrong_marker_is_an_error_that_says_what_is_wrong(sandbox: pytest.Pytester) -> None:
+    sandbox.makepyfile(
+        test_user="""
+        import pytest
+
+        @pytest.mark.aliconform_cassette("cassettes/imm/GetImageModerationResult/doc-example-sucess.yaml")
+        def test_misspelt():
+            pass
+
+        @pytest.mark.aliconform_cassette()
+        def test_no_path():
+            pass
+
+        @pytest.mark.aliconform_cassette("cassettes/imm/GetImageModerationResult/doc-example-success.yaml", record_mode="all")
+        def test_recording_asked_for():
+            pass
+        """
+    )
+    result = sandbox.runpytest()
+    result.assert_outcomes(errors=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*@pytest.mark.aliconform_cassette: no cassette at "
+            "cassettes/imm/GetImageModerationResult/doc-example-sucess.yaml (looked at *) "
+            "(did you mean 'cassettes/imm/GetImageModerationResult/doc-example-success.yaml'?)",
+            "*@pytest.mark.aliconform_cassette(path, allow_playback_repeats=False) takes one "
+            "cassette path, not ()",
+            "*@pytest.mark.aliconform_cassette(path, allow_playback_repeats=False): "
+            "no option record_mode",
+        ]
+    )
+
+
+# --- the strategies -------------------------------------------------------------------------
+
+
+def test_the_strategies_drive_a_users_handler(sandbox: pytest.Pytester) -> None:
+    sandbox.makepyfile(
+        test_user="""
+        from hypothesis import given, settings
+
+        from aliconform.strategies import drifted_responses, responses
+
+        OPERATION = "GetImageModerationResult"
+        ACTIONS = {"pass": "publish", "review": "hold", "block": "remove"}
+
+        def action(body):  # the user's handler: trusts the documented values
+            result = body.get("ModerationResult")
+            return ACTIONS[result["Suggestion"]] if result and "Suggestion" in result else "wait"
+
+        @settings(max_examples=25, derandomize=True, database=None)
+        @given(body=responses(OPERATION))
+        def test_documented_responses(body, assert_conforms):
+            assert assert_conforms(OPERATION, body) == []
+            assert action(body) in {"publish", "hold", "remove", "wait"}
+
+        @settings(max_examples=25, derandomize=True, database=None)
+        @given(drifted=drifted_responses(OPERATION, "undocumented-enum-value", field="ModerationResult.Suggestion"))
+        def test_a_new_suggestion(drifted):
+            assert drifted.path == "/ModerationResult/Suggestion"
+            action(drifted.body)
+        """
+    )
+    result = sandbox.runpytest("-v")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_documented_responses PASSED*",
+            "*test_a_new_suggestion FAILED*",
+            "E * KeyError: 'AliconformUnknown'",
+            "test_user.py:*: KeyError",
+        ]
+    )
+
+
+def test_the_plugin_works_without_hypothesis(tmp_path: Path) -> None:
+    """hypothesis is an extra: the fixtures work without it, the strategies say what to install."""
+    (tmp_path / "pyproject.toml").write_text("[tool.pytest.ini_options]\n", "utf-8")
+    (tmp_path / "test_user.py").write_text(
+        module(
+            PRELUDE,
+            """
+            import sys
+
+            def test_fixtures(assert_conforms):
+                assert assert_conforms(OPERATION, BODY) == []
+                assert sys.modules["hypothesis"] is None
+                assert "aliconform.generate" not in sys.modules
+
+            def test_strategies():
+                with pytest.raises(ImportError, match=r"pip install 'aliconform\\[hypothesis\\]'"):
+                    import aliconform.strategies
+            """,
+        ),
+        "utf-8",
+    )
+    runner = (
+        "import sys; sys.modules['hypothesis'] = None; import pytest; "
+        "sys.exit(pytest.main(['-p', 'aliconform.pytest_plugin', '-p', 'no:cacheprovider', "
+        "'-q', 'test_user.py']))"
+    )
+    env = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(
+        [sys.executable, "-c", runner],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout
+
+
+# --- the README's example -------------------------------------------------------------------
+
+
+def readme_example(text: str) -> str:
+    """The ```python block between the plugin-example markers of the README."""
+    if EXAMPLE_START not in text or EXAMPLE_END not in text:
+        pytest.fail(
+            f"README.md has no plugin example: put a ```python block between the lines "
+            f"{EXAMPLE_START} and {EXAMPLE_END} (this test runs it)",
+            pytrace=False,
+        )
+    section = text.split(EXAMPLE_START, 1)[1].split(EXAMPLE_END, 1)[0]
+    found = re.search(r"^```python\n(.*?)^```", section, re.DOTALL | re.MULTILINE)
+    if found is None:
+        pytest.fail(
+            f"README.md: no ```python block between {EXAMPLE_START} and {EXAMPLE_END}",
+            pytrace=False,
+        )
+    return found.group(1)
+
+
+def test_the_readme_example_runs_as_written(sandbox: pytest.Pytester) -> None:
+    example = readme_example(README.read_text("utf-8"))
+    for feature in ("assert_conforms", "@pytest.mark.aliconform_cassette", "aliconform.strategies"):
+        assert feature in example, f"the README example no longer shows {feature}"
+    sandbox.makepyfile(test_readme_example=example)
+    # Bounded and repeatable here; the example itself keeps hypothesis's defaults.
+    sandbox.makeconftest(
+        """
+        from hypothesis import settings
+
+        settings.register_profile("readme", max_examples=25, derandomize=True, database=None)
+        settings.load_profile("readme")
+        """
+    )
+    result = sandbox.runpytest_subprocess("-v")  # a subprocess: the profile stays there
+    outcomes = result.parseoutcomes()
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    assert outcomes.get("passed", 0) >= 3
+    assert set(outcomes) <= {"passed", "warnings"}, outcomes
