@@ -4,10 +4,14 @@ against the twin: the runner must find real problems when the twin drifts or mis
 from __future__ import annotations
 
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 import schemathesis
 from openapi_spec_validator import validate
 from typer.testing import CliRunner
@@ -18,6 +22,7 @@ from aliconform.contracts.openapi import RPC_EXTENSION, openapi_document, operat
 from aliconform.drift.doclint import lint_docs
 from aliconform.drift.findings import Kind
 from aliconform.fuzz import Credentials, FuzzOptions, FuzzRun, WireTarget, fuzz_twin, sign_request
+from aliconform.record import RetryPolicy
 from aliconform.twin import (
     DRIFT_PROFILES,
     TWIN_ACCESS_KEY_ID,
@@ -189,7 +194,7 @@ def test_a_failing_twin_is_caught() -> None:
         "drop=2@QuerySmarttagJob,throttle=*@QueryIProductionJob"
     )
     config = TwinConfig(contracts=CONTRACTS, faults=faults, polls_before_done=0)
-    run = _run(config, max_examples=4)
+    run = _run(config, max_examples=4, retry=RetryPolicy(max_attempts=1))
     kinds: dict[str, set[str]] = {}
     for finding in run.findings:
         kinds.setdefault(finding.operation, set()).add(finding.kind.value)
@@ -208,10 +213,14 @@ def test_a_failing_twin_is_caught() -> None:
 
 
 def test_a_twin_that_accepts_forbidden_requests_is_caught() -> None:
+    """The twin stops validating one operation's parameters; negative requests that name an
+    existing task (with the parameter schemathesis mutated left as mutated) are answered 200."""
     config = TwinConfig(
-        contracts=CONTRACTS, faults=parse_faults("lenient=*@GetVideoLabelClassificationResult")
+        contracts=CONTRACTS,
+        faults=parse_faults("lenient=*@GetVideoLabelClassificationResult"),
+        polls_before_done=0,
     )
-    run = _run(config, modes=("negative",))
+    run = _run(config, modes=("negative",), max_examples=12)
     lenient = [
         f
         for f in run.findings
@@ -220,6 +229,8 @@ def test_a_twin_that_accepts_forbidden_requests_is_caught() -> None:
     ]
     assert lenient, _found(run)
     assert all(f.rule == "schemathesis:AcceptedNegativeData" for f in lenient)
+    accepted = [c for c in run.cases if c.id in {f.source for f in lenient}]
+    assert all(c.known_ids and c.status == 200 for c in accepted)
     others = {op for op, kind, _ in _found(run) - DOCUMENTED if kind == "accepted-invalid-request"}
     assert others == {"GetVideoLabelClassificationResult"}
 
@@ -306,3 +317,115 @@ def test_the_cli_names_a_mistyped_mode() -> None:
     )
     assert result.exit_code == 2
     assert "did you mean 'positive'" in " ".join(result.output.replace("│", " ").split())
+
+
+# --- the wire form is the SDK's ------------------------------------------------------------
+
+
+class _Capture(BaseHTTPRequestHandler):
+    seen: ClassVar[list[tuple[str, dict[str, str]]]] = []
+
+    def do_POST(self) -> None:
+        self.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
+        body = b'{"RequestId": "r", "JobId": "j"}'
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:  # keep the test output clean
+        return
+
+
+@pytest.mark.parametrize("signature", ["v3", "v2"])
+def test_the_wire_form_is_what_the_sdk_sends(
+    signature: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same call through the official SDK client and through sign_request, with the SDK's
+    nonce, clock and user agent pinned, carries the same query, headers and signature."""
+    from alibabacloud_tea_openapi.utils import Utils
+
+    from aliconform.sdk import SdkCallOptions, sdk_call
+
+    monkeypatch.setattr(Utils, "get_nonce", staticmethod(lambda: "nonce-1"))
+    monkeypatch.setattr(Utils, "get_timestamp", staticmethod(lambda: "2026-11-21T00:00:00Z"))
+    monkeypatch.setattr(Utils, "get_user_agent", staticmethod(lambda _agent=None: "agent"))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Capture)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host = f"127.0.0.1:{server.server_address[1]}"
+        contract = CONTRACTS["QuerySmarttagJob"]
+        params = {"JobId": "job 1/é", "Params": '{"labelResultType":"auto"}'}
+        token = "sts-token-for-the-test"
+        options = SdkCallOptions(
+            endpoint=host,
+            region="cn-shanghai",
+            access_key_id=TWIN_ACCESS_KEY_ID,
+            access_key_secret=TWIN_ACCESS_KEY_SECRET,
+            security_token=token,
+            protocol="http",
+            signature=signature,  # type: ignore[arg-type]
+        )
+        _Capture.seen.clear()
+        sdk_call(contract, params, options)
+        target = WireTarget(hosts={"ice": host}, scheme="http", signature=signature)  # type: ignore[arg-type]
+        credentials = Credentials(TWIN_ACCESS_KEY_ID, TWIN_ACCESS_KEY_SECRET, token, "static_sts")
+        ours = sign_request(contract, params, target, credentials)
+        ours.send(requests.Session(), 5)
+    finally:
+        server.shutdown()
+    (sdk_path, sdk_headers), (our_path, our_headers) = _Capture.seen
+    assert parse_qs(urlsplit(sdk_path).query) == parse_qs(urlsplit(our_path).query)
+    transport = {"accept-encoding", "connection", "content-length", "content-type"}
+    if signature == "v2":
+        transport.add("accept")  # requests' default; V2 signs no header
+    assert "authorization" in our_headers if signature == "v3" else "Signature=" in our_path
+    assert {k: v for k, v in sdk_headers.items() if k not in transport} == {
+        k: v for k, v in our_headers.items() if k not in transport
+    }
+
+
+def test_throttled_requests_are_sent_again_newly_signed() -> None:
+    faults = parse_faults("throttle=2@QuerySmarttagJob")
+    config = TwinConfig(contracts=CONTRACTS, faults=faults, polls_before_done=0)
+    run = _run(
+        config,
+        max_examples=3,
+        modes=("positive",),
+        operations=("QuerySmarttagJob",),
+        retry=RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05),
+    )
+    assert sum(case.retries for case in run.cases) == 2
+    assert all(case.status != 429 for case in run.cases)
+    assert _found(run) <= DOCUMENTED  # nothing of the throttling reaches the findings
+
+
+def test_a_refused_signature_leaks_nothing_into_the_report(tmp_path: Path) -> None:
+    from aliconform.drift.waivers import DriftPolicy
+    from aliconform.fuzz import run_fuzz
+    from aliconform.report import fuzz_report, write_reports
+    from aliconform.secrets import scan_secrets
+    from aliconform.twin import TwinServer
+
+    key_id = "LTAI5tPlantedKeyId1234"
+    token = "CAISPlantedSecurityToken0123456789abcdef"
+    config = TwinConfig(contracts=CONTRACTS, credentials={key_id: "the-right-secret"})
+    with TwinServer(config) as twin:
+        target = WireTarget(
+            hosts={"ice": twin.endpoint, "imm": twin.endpoint}, scheme="http", signature="v2"
+        )
+        wrong = Credentials(key_id, "a-wrong-secret", token)
+        options = FuzzOptions(max_examples=3, seed=5, operations=("QuerySmarttagJob",))
+        run = run_fuzz(CONTRACTS, target, wrong, options)
+    assert {case.status for case in run.cases} == {400}
+    assert all(b"SignatureDoesNotMatch" in case.body for case in run.cases)
+    files = write_reports(fuzz_report(run, CONTRACTS, DriftPolicy(), origin="local"), tmp_path)
+    for path in (files.html, files.json, files.junit, files.markdown):
+        text = Path(path).read_text("utf-8")
+        assert key_id not in text
+        assert token not in text
+        assert "a-wrong-secret" not in text
+    assert b"string to sign omitted" in run.cases[0].body
+    assert not scan_secrets([tmp_path], root=tmp_path)

@@ -445,5 +445,6 @@ def test_the_readme_example_runs_as_written(sandbox: pytest.Pytester) -> None:
     result = sandbox.runpytest_subprocess("-v")  # a subprocess: the profile stays there
     outcomes = result.parseoutcomes()
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
-    assert outcomes.get("passed", 0) >= 3
+    written = len(re.findall(r"^def test_", example, re.MULTILINE))
+    assert outcomes.get("passed", 0) == written, (outcomes, written)
     assert set(outcomes) <= {"passed", "warnings"}, outcomes

@@ -16,6 +16,8 @@ from vcr.request import Request
 
 __all__ = [
     "PLACEHOLDER",
+    "SIGNED_STRING_OMITTED",
+    "scrub_body",
     "scrub_headers",
     "scrub_request",
     "scrub_response",
@@ -56,6 +58,21 @@ _SIGNED_URL_PARAMS = re.compile(
     r"(?P<value>[^&\"'\s\\<>#]*)",
     re.IGNORECASE,
 )
+
+
+#: What replaces the string to sign that a SignatureDoesNotMatch answer quotes.
+SIGNED_STRING_OMITTED = "(string to sign omitted)"
+# The gateway's message quotes the string it signed ("server string to sign is:..."); under V2
+# that string holds every query parameter, AccessKeyId and SecurityToken among them. Inside a
+# JSON body it ends at the closing quote of the message.
+_SIGNED_STRING_IN_BODY = re.compile(r'(?i)\s*(?:server )?string to sign[^"]*')
+
+
+def scrub_body(body: bytes) -> bytes:
+    """A response body fit for a report: the quoted string to sign cut, signed URLs scrubbed."""
+    text = body.decode("utf-8", "surrogateescape")
+    text = _SIGNED_STRING_IN_BODY.sub(" " + SIGNED_STRING_OMITTED, text)
+    return scrub_text(text).encode("utf-8", "surrogateescape")
 
 
 def scrub_text(text: str) -> str:

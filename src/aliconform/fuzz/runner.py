@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 import requests
 
+from aliconform.cassettes.scrub import scrub_body
 from aliconform.contracts import Contract, ContractSet
 from aliconform.contracts.openapi import openapi_document, operation_path
 from aliconform.drift.engine import check_response
@@ -32,6 +33,7 @@ from aliconform.drift.policy import DEFAULT_SEVERITY
 from aliconform.errors import AliconformError
 from aliconform.fuzz.known import KnownParameters
 from aliconform.fuzz.transport import Credentials, SignedRequest, WireTarget, sign_request
+from aliconform.record.retry import RetryPolicy, is_refused_before_processing, retry_delay
 
 __all__ = [
     "DriftFailure",
@@ -56,6 +58,9 @@ class FuzzOptions:
     seed: int = 20201109
     modes: tuple[Mode, ...] = MODES
     operations: tuple[str, ...] | None = None  # None: every contract
+    # Throttled requests are sent again (new nonce, new signature) after the service's own
+    # x-acs-retry-after or a jittered backoff; anything else is judged as answered.
+    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(max_attempts=4, max_delay=10.0))
 
 
 @dataclass
@@ -72,6 +77,7 @@ class FuzzCase:
     content_type: str | None = None
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None  # the request got no answer (connection refused, timeout)
+    retries: int = 0  # throttled attempts sent again
 
 
 @dataclass
@@ -114,7 +120,10 @@ def drift_check(
     """A schemathesis check that runs the drift engine on each response: any finding fails it,
     and the DriftFailure it raises carries the findings. Usable with `case.validate_response`
     (additional_checks=[drift_check(contracts)]) in a suite of one's own. request_of gives the
-    parameters really sent (default: the case's query), for the echo invariants."""
+    parameters really sent (default: the case's query), for the echo invariants.
+
+    schemathesis's failure message includes a curl command with the request's headers: when
+    those carry an Authorization header or a security token, keep the message out of logs."""
 
     def aliconform_drift(ctx: Any, response: Any, case: Any) -> bool | None:
         operation = case.operation.definition.raw["operationId"]
@@ -174,11 +183,13 @@ def run_fuzz(
         for mode in options.modes:
             cases: list[Any] = []
             strategy = operation.as_strategy(generation_mode=_generation_mode(mode))
-            substitutes = known.of(contract.operation) if mode == "positive" else []
-            drawn = st.tuples(
-                strategy,
-                st.sampled_from([None, *substitutes]) if substitutes else st.none(),
+            substitutes = known.of(contract.operation)
+            # Half of the cases name a task that exists (when one is known): positive ones reach
+            # success answers, negative ones are refused for their bad parameter, not "not found".
+            naming = st.booleans().flatmap(
+                lambda known_task: st.sampled_from(substitutes) if known_task else st.none()  # noqa: B023
             )
+            drawn = st.tuples(strategy, naming if substitutes else st.none())
 
             @fixed_seed(options.seed)
             @settings(
@@ -197,7 +208,16 @@ def run_fuzz(
                 case_id = f"{contract.operation}/{mode}/{number}"
                 if progress:
                     progress(case_id)
-                sent = _Sent(case_id, mode, substitute, target, credentials, session, sent_params)
+                sent = _Sent(
+                    case_id,
+                    mode,
+                    substitute,
+                    target,
+                    credentials,
+                    session,
+                    sent_params,
+                    options.retry,
+                )
                 run.cases.append(_exercise(contract, case, sent, checks, engine_check))
     run.seconds = time.perf_counter() - started
     return run
@@ -214,6 +234,7 @@ class _Sent:
     credentials: Credentials
     session: requests.Session
     params_by_case: dict[int, dict[str, str]]  # what drift_check's echo invariants compare
+    policy: RetryPolicy
 
 
 def _exercise(
@@ -225,36 +246,93 @@ def _exercise(
 ) -> FuzzCase:
     from schemathesis.core.failures import FailureGroup
 
-    case_id, mode, substitute = sent.case_id, sent.mode, sent.substitute
-    target, credentials, session = sent.target, sent.credentials, sent.session
+    case_id, mode = sent.case_id, sent.mode
+    substitute = _identity(case, mode, sent.substitute)
     # The signing parameters schemathesis generates for the security schemes are replaced by a
     # real signature. Known ids go on the wire only: editing the case would make schemathesis
     # re-validate it, and it reads a JSON-in-string parameter as not matching its schema.
     query = {k: v for k, v in (case.query or {}).items() if k != "Signature"}
-    if substitute:
-        query.update(substitute)
-    signed = sign_request(contract, query, target, credentials)
-    sent.params_by_case[id(case)] = signed.params
-    result = FuzzCase(case_id, contract.operation, mode, substitute is not None, signed.params)
+    query.update(substitute or {})
+    result = FuzzCase(case_id, contract.operation, mode, bool(substitute), {})
     try:
-        response = signed.send(session, target.timeout)
+        response, signed = _send(contract, query, sent, result)
     except requests.RequestException as exc:
-        result.error = f"{type(exc).__name__}: no answer from {signed.url.split('?')[0]}"
+        result.error = f"{type(exc).__name__}: no answer"
         result.findings = [_unanswered(contract, case_id, result)]
         return result
+    sent.params_by_case[id(case)] = signed.params
+    # What a report may show: a refused signature's answer quotes the string to sign (with V2,
+    # the AccessKeyId and any SecurityToken); it is cut before anything judges or keeps it.
+    response._content = scrub_body(response.content)  # requests keeps the body here
     result.status = response.status_code
     result.body = response.content
     result.content_type = response.headers.get("content-type")
-    chosen = [checks[name] for name in _checks_for(mode, substitute is not None)]
+    chosen = [checks[name] for name in _checks_for(mode, bool(substitute))]
     failures: list[Any] = []
     try:
         case.validate_response(response, checks=chosen, additional_checks=[engine_check])
-    except FailureGroup as group:
+    except FailureGroup as group:  # schemathesis gathers every failed check into one group
         failures = list(group.exceptions)
-    except DriftFailure as failure:  # raised as is when it is the only failure
-        failures = [failure]
     result.findings = _findings(contract, case_id, failures, result, signed)
     return result
+
+
+def _identity(case: Any, mode: Mode, substitute: dict[str, str] | None) -> dict[str, str] | None:
+    """The known identity parameters this case carries: all of them in a positive case; in a
+    negative one, those schemathesis did not mutate (when it says which it mutated)."""
+    if not substitute or mode == "positive":
+        return substitute
+    data = getattr(getattr(case.meta, "phase", None), "data", None)
+    mutated = {getattr(m, "parameter", None) for m in getattr(data, "mutations", ())}
+    mutated.add(getattr(data, "parameter", None))
+    mutated.discard(None)
+    if not mutated:
+        return None  # cannot tell what makes the case negative: leave it as generated
+    kept = {name: value for name, value in substitute.items() if name not in mutated}
+    return kept or None
+
+
+def _send(
+    contract: Contract, query: dict[str, Any], sent: _Sent, result: FuzzCase
+) -> tuple[requests.Response, SignedRequest]:
+    """Sign and send; a throttled answer is sent again, newly signed, within the policy."""
+    policy = sent.policy
+    for attempt in range(1, policy.max_attempts + 1):
+        signed = sign_request(contract, query, sent.target, sent.credentials)
+        result.params = signed.params
+        response = signed.send(sent.session, sent.target.timeout)
+        refusal = _throttling(response)
+        if refusal is None or attempt == policy.max_attempts:
+            return response, signed
+        result.retries += 1
+        time.sleep(retry_delay(refusal, attempt, policy))
+    raise AssertionError("unreachable: the loop returns")
+
+
+class _Answered(Exception):
+    """An HTTP answer in the shape record.retry reads (status, code, retry hint)."""
+
+    def __init__(self, status_code: int, code: str | None, retry_after: int | None) -> None:
+        super().__init__(code or str(status_code))
+        self.status_code = status_code
+        self.code = code
+        self.retry_after = retry_after
+
+
+def _throttling(response: requests.Response) -> _Answered | None:
+    if response.status_code < 400:
+        return None
+    try:
+        code = response.json().get("Code")
+    except (ValueError, AttributeError):
+        code = None
+    hint = response.headers.get("x-acs-retry-after")
+    answered = _Answered(
+        response.status_code,
+        code if isinstance(code, str) else None,
+        int(hint) if hint and hint.isdigit() else None,
+    )
+    return answered if is_refused_before_processing(answered) else None
 
 
 def _checks() -> dict[str, Any]:
@@ -291,7 +369,13 @@ def _config() -> Any:
     from schemathesis import Config
 
     return Config.from_dict(
-        {"checks": {"positive_data_acceptance": {"expected-statuses": ["2xx"]}}}
+        {
+            "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx"]}},
+            # Undeclared parameters are no test of the contract (schemathesis does not count them
+            # as negative data), and the V3 canonical query does not encode parameter names, so
+            # a name with reserved characters would be refused for its signature.
+            "generation": {"allow-extra-parameters": False},
+        }
     )
 
 
@@ -401,11 +485,13 @@ def _expected(kind: Kind, failure: Any) -> Any:
 
 
 def _explained(path: str, engine: list[Finding]) -> bool:
+    """Whether the engine found something at, inside or around the place (or could not read
+    the body at all)."""
     return any(
         f.path == path
         or f.path.startswith(path + "/")
-        or path.startswith(f.path + "/")
-        or not f.path
+        or (f.path and path.startswith(f.path + "/"))
+        or f.kind is Kind.UNPARSEABLE_BODY
         for f in engine
     )
 

@@ -3,8 +3,9 @@
 The OpenAPI document gives every action its own path; on the wire an RPC call is `POST /` on
 the product's endpoint, its parameters in the query string, the action and version in
 `x-acs-action`/`x-acs-version` (V3) or in the signed parameters (V2). This module builds that
-request the way alibabacloud-tea-openapi's own `do_request`/`do_rpcrequest` do, with the SDK's
-helpers for every step that matters to the gateway: flattening values (`Utils.query`), nonces,
+request with the headers and parameters alibabacloud-tea-openapi's own `do_request` (V3) and
+`do_rpcrequest` (V2) send (tests/test_fuzz.py compares them with what the SDK sends), with the
+SDK's helpers for every step that matters to the gateway: flattening values (`Utils.query`), nonces,
 timestamps, the payload hash and the signature (`Utils.get_authorization`,
 `Utils.get_rpcsignature`). Nothing about signing is re-implemented here.
 
@@ -42,6 +43,7 @@ class Credentials:
     access_key_id: str
     access_key_secret: str
     security_token: str | None = None
+    provider: str | None = None  # the chain's provider name, sent as the SDK sends it
 
     def __repr__(self) -> str:
         return f"Credentials(access_key_id={self.access_key_id[:4]}…, secret=***)"
@@ -58,7 +60,12 @@ class Credentials:
                 "the credentials chain gave no access key to sign with "
                 f"(credential type {model.type!r})"
             )
-        return cls(model.access_key_id, model.access_key_secret, model.security_token or None)
+        return cls(
+            model.access_key_id,
+            model.access_key_secret,
+            model.security_token or None,
+            getattr(model, "provider_name", None) or None,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +127,16 @@ def _sign_v3(
         "host": host,
         "x-acs-version": contract.api_version,
         "x-acs-action": contract.operation,
-        "user-agent": _USER_AGENT,
+        "user-agent": utils.get_user_agent(_USER_AGENT),
         "x-acs-date": utils.get_timestamp(),
         "x-acs-signature-nonce": utils.get_nonce(),
         "accept": "application/json",
         "x-acs-content-sha256": utils.hash(b"", _V3_ALGORITHM).hex(),
     }
-    if credentials.security_token:
+    if credentials.provider:
+        headers["x-acs-credentials-provider"] = credentials.provider
+    if credentials.security_token:  # STS, as do_request sends it
+        headers["x-acs-accesskey-id"] = credentials.access_key_id
         headers["x-acs-security-token"] = credentials.security_token
     request = _CanonicalParts("POST", "/", params, headers)
     headers["Authorization"] = utils.get_authorization(
@@ -165,8 +175,10 @@ def _sign_v2(
         "host": host,
         "x-acs-version": contract.api_version,
         "x-acs-action": contract.operation,
-        "user-agent": _USER_AGENT,
+        "user-agent": utils.get_user_agent(_USER_AGENT),
     }
+    if credentials.provider:
+        headers["x-acs-credentials-provider"] = credentials.provider
     return SignedRequest("POST", _url(scheme, host, signed), headers, params)
 
 

@@ -38,16 +38,8 @@ from aliconform.twin.envelope import (
     new_request_id,
 )
 from aliconform.twin.faults import RETRY_AFTER_MS, FaultRule
-from aliconform.twin.lifecycle import (
-    ClientTokens,
-    Poll,
-    Task,
-    TaskStore,
-    new_event_id,
-    new_task_id,
-)
+from aliconform.twin.lifecycle import ClientTokens, Task, TaskStore, new_event_id, new_task_id
 from aliconform.twin.operations import (
-    CREATES,
     OPERATIONS,
     QUERIES,
     CreateOperation,
@@ -314,13 +306,13 @@ class Twin:
         self, operation: QueryOperation, contract: Contract, call: _Call, request_id: str
     ) -> dict[str, Any]:
         params = call.params
-        if call.fault is not None and call.fault.kind == "lenient":
-            return self._lenient(operation, contract, params, request_id)
-        validate_query(contract, params)
+        lenient = call.fault is not None and call.fault.kind == "lenient"
+        if not lenient:  # the misbehaviour: parameters are not checked at all
+            validate_query(contract, params)
         token = params.get("ClientToken") if "ClientToken" in contract.request.parameters else None
         if token and not self.tokens.same_request(operation.name, token, params):
             raise documented_error(contract, "IdempotentParameterMismatch")
-        task_id = params[operation.id_param]
+        task_id = params.get(operation.id_param, "")
         task = self.store.get(task_id)
         project = params.get("ProjectName")
         if task is not None and project is not None and task.params.get("ProjectName") != project:
@@ -332,25 +324,6 @@ class Twin:
         if poll.done and self.drift is not None:
             body = self.drift.apply(operation.name, body)
         return body
-
-    def _lenient(
-        self,
-        operation: QueryOperation,
-        contract: Contract,
-        params: Mapping[str, str],
-        request_id: str,
-    ) -> dict[str, Any]:
-        """The misbehaving answer: whatever was asked, a finished task's success body."""
-        create = next(c for c in CREATES.values() if c.query == operation.name)
-        task = Task(
-            id=params.get(operation.id_param) or new_task_id(create),
-            create_operation=create.name,
-            query_operation=operation.name,
-            params=dict(create.example),
-            task_type=create.task_type,
-            event_id=new_event_id() if operation.product == "imm" else None,
-        )
-        return query_body(contract, operation, Poll(task, 1, done=True), request_id)
 
 
 def _deformed(answer: _Answer, fault: FaultRule | None) -> _Answer:

@@ -10,8 +10,9 @@ throttled, the next one gets a 500, and so on; `*` means every matching request 
 listed after it is reached for those requests). `latency` delays every matching request by a
 duration (`200ms`, `1.5s`) and combines with any other fault. A kind with no amount counts 1.
 Without `@Operation` an item matches every operation. `lenient` is a misbehaviour rather than
-a failure: a query it matches is not validated at all and is answered as if it named a task that
-exists and has finished, as a stub or a regressed service would.
+a failure: a query it matches skips parameter validation (a bad enum value, a missing or
+malformed parameter is not refused) and is answered for whatever task its id names, as a
+regressed service would.
 
 The parsed plan is immutable; each running twin consumes its own schedule of it.
 """

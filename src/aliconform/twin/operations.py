@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from aliconform.contracts import Contract
+from aliconform.contracts import Contract, FieldSpec
 from aliconform.drift.formats import FORMAT_CHECKS
 from aliconform.twin.envelope import documented_error
 
@@ -213,7 +213,7 @@ def validate_query(contract: Contract, params: Mapping[str, str]) -> None:
             continue
         if parameter.enum is not None and value not in parameter.enum:
             raise documented_error(contract, "InvalidParameter", name)
-        if parameter.json_payload is not None and not _parses(value):
+        if parameter.json_payload is not None and not _payload_conforms(parameter, value):
             raise documented_error(contract, "InvalidParameter", name)
 
 
@@ -259,6 +259,24 @@ def _media_object(
     if not isinstance(media, str) or not media:
         raise documented_error(contract, "InvalidParameter", f"{name}.Media")
     return value
+
+
+def _payload_conforms(parameter: FieldSpec, text: str) -> bool:
+    """A JSON-in-a-string parameter: it parses, and its documented keys have documented values
+    (an object with an enum key, such as Params.labelResultType, is refused with another)."""
+    try:
+        decoded = json.loads(text)
+    except ValueError:
+        return False
+    shape = parameter.json_payload.shape if parameter.json_payload is not None else None
+    if shape is None or shape.type != "object":
+        return True
+    if not isinstance(decoded, dict):
+        return False
+    for key, spec in (shape.fields or {}).items():
+        if key in decoded and spec.enum is not None and decoded[key] not in spec.enum:
+            return False
+    return True
 
 
 def _parses(text: str) -> bool:
