@@ -685,6 +685,18 @@ Endpoint = Annotated[
 ]
 
 
+Timeout = Annotated[
+    float, typer.Option("--timeout", min=0.1, help="Read timeout per call, in seconds.")
+]
+SkipWithoutCredentials = Annotated[
+    bool,
+    typer.Option(
+        "--skip-without-credentials",
+        help="Exit 0 with a message, instead of 2, when no credentials are found (CI).",
+    ),
+]
+
+
 @app.command("record")
 def record(
     scenarios_file: Annotated[
@@ -716,16 +728,8 @@ def record(
     backoff: Annotated[
         float, typer.Option("--backoff", min=0.0, help="First retry wait in seconds (doubles).")
     ] = 1.0,
-    timeout: Annotated[
-        float, typer.Option("--timeout", min=0.1, help="Read timeout per call, in seconds.")
-    ] = 30.0,
-    skip_without_credentials: Annotated[
-        bool,
-        typer.Option(
-            "--skip-without-credentials",
-            help="Exit 0 with a message, instead of 2, when no credentials are found (CI).",
-        ),
-    ] = False,
+    timeout: Timeout = 30.0,
+    skip_without_credentials: SkipWithoutCredentials = False,
 ) -> None:
     """Re-record cassettes through the official SDK, against a live account or the twin.
 
@@ -958,16 +962,8 @@ def fuzz(
             show_default=False,
         ),
     ] = None,
-    timeout: Annotated[
-        float, typer.Option("--timeout", min=0.1, help="Read timeout per request, in seconds.")
-    ] = 30.0,
-    skip_without_credentials: Annotated[
-        bool,
-        typer.Option(
-            "--skip-without-credentials",
-            help="Exit 0 with a message, instead of 2, when no credentials are found (CI).",
-        ),
-    ] = False,
+    timeout: Timeout = 30.0,
+    skip_without_credentials: SkipWithoutCredentials = False,
 ) -> None:
     """Send schemathesis-generated requests, signed, and report how the service answers.
 

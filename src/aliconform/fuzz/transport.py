@@ -123,18 +123,15 @@ def _sign_v3(
     credentials: Credentials,
     utils: Any,
 ) -> SignedRequest:
-    headers = {
-        "host": host,
-        "x-acs-version": contract.api_version,
-        "x-acs-action": contract.operation,
-        "user-agent": utils.get_user_agent(_USER_AGENT),
-        "x-acs-date": utils.get_timestamp(),
-        "x-acs-signature-nonce": utils.get_nonce(),
-        "accept": "application/json",
-        "x-acs-content-sha256": utils.hash(b"", _V3_ALGORITHM).hex(),
-    }
-    if credentials.provider:
-        headers["x-acs-credentials-provider"] = credentials.provider
+    headers = _common_headers(contract, host, credentials, utils)
+    headers.update(
+        {
+            "x-acs-date": utils.get_timestamp(),
+            "x-acs-signature-nonce": utils.get_nonce(),
+            "accept": "application/json",
+            "x-acs-content-sha256": utils.hash(b"", _V3_ALGORITHM).hex(),
+        }
+    )
     if credentials.security_token:  # STS, as do_request sends it
         headers["x-acs-accesskey-id"] = credentials.access_key_id
         headers["x-acs-security-token"] = credentials.security_token
@@ -171,6 +168,14 @@ def _sign_v2(
     if credentials.security_token:
         signed["SecurityToken"] = credentials.security_token
     signed["Signature"] = utils.get_rpcsignature(signed, "POST", credentials.access_key_secret)
+    headers = _common_headers(contract, host, credentials, utils)
+    return SignedRequest("POST", _url(scheme, host, signed), headers, params)
+
+
+def _common_headers(
+    contract: Contract, host: str, credentials: Credentials, utils: Any
+) -> dict[str, str]:
+    """The headers both signature versions send (in the SDK's order)."""
     headers = {
         "host": host,
         "x-acs-version": contract.api_version,
@@ -179,7 +184,7 @@ def _sign_v2(
     }
     if credentials.provider:
         headers["x-acs-credentials-provider"] = credentials.provider
-    return SignedRequest("POST", _url(scheme, host, signed), headers, params)
+    return headers
 
 
 @dataclass(frozen=True, slots=True)
