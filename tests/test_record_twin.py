@@ -28,6 +28,7 @@ from aliconform.cassettes.replay import replay_all
 from aliconform.cassettes.store import discover_cassettes, load_cassette
 from aliconform.cli import main
 from aliconform.drift.waivers import judge, load_policy
+from aliconform.fuzz import TWIN_SCENARIO_VARIABLES
 from aliconform.record import RecordRun, RecordTarget, RetryPolicy, load_scenarios, record_scenarios
 from aliconform.sdk import sdk_invoke
 from aliconform.secrets import scan_secrets
@@ -67,14 +68,7 @@ def account(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", KEY_ID)
     monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", KEY_SECRET)
     monkeypatch.setenv("ALIBABA_CLOUD_ECS_METADATA_DISABLED", "true")
-    variables = {
-        "ALICONFORM_IMM_PROJECT": "aliconform-twin",
-        "ALICONFORM_IMM_VIDEO_URI": "oss://aliconform-media/video.mp4",
-        "ALICONFORM_IMM_IMAGE_URI": "oss://aliconform-media/image.jpg",
-        "ALICONFORM_ICE_VIDEO_URI": "oss://aliconform-media/video.mp4",
-        "ALICONFORM_ICE_OUTPUT_URI": "oss://aliconform-media/out/",
-    }
-    for name, value in variables.items():
+    for name, value in TWIN_SCENARIO_VARIABLES.items():
         monkeypatch.setenv(name, value)
     # alibabacloud-credentials reads its environment variables once, at import; a process
     # started with them set (the CLI, the kill test's subprocess) needs nothing more.

@@ -68,6 +68,7 @@ ContractsDir = Annotated[
     ),
 ]
 Operation = Annotated[str, typer.Argument(help="Operation name, e.g. GetImageModerationResult.")]
+Operations = Annotated[list[str] | None, typer.Option("--operation", help="Only these operations.")]
 
 
 def _version(value: bool) -> None:
@@ -641,9 +642,7 @@ def cassettes_list(cassettes: CassettesDir = Path("cassettes")) -> None:
 def cassettes_derive(
     cassettes: CassettesDir = Path("cassettes"),
     directory: ContractsDir = None,
-    operation: Annotated[
-        list[str] | None, typer.Option("--operation", help="Only these operations.")
-    ] = None,
+    operation: Operations = None,
     region: Annotated[
         str, typer.Option("--region", help="Region the requests are addressed to.")
     ] = "cn-shanghai",
@@ -709,9 +708,7 @@ def record(
     region: Region = "cn-shanghai",
     endpoint: Endpoint = None,
     signature: Signature = "v3",
-    operation: Annotated[
-        list[str] | None, typer.Option("--operation", help="Only these operations.")
-    ] = None,
+    operation: Operations = None,
     scenario: Annotated[
         list[str] | None, typer.Option("--scenario", help="Only scenarios with these names.")
     ] = None,
@@ -935,9 +932,7 @@ def fuzz(
     region: Region = "cn-shanghai",
     endpoint: Endpoint = None,
     signature: Signature = "v3",
-    operation: Annotated[
-        list[str] | None, typer.Option("--operation", help="Only these operations.")
-    ] = None,
+    operation: Operations = None,
     mode: FuzzMode = "all",
     max_examples: Annotated[
         int,

@@ -46,7 +46,8 @@ def fuzz_twin(
     config = config or TwinConfig(contracts=contracts)
     credentials = Credentials(TWIN_ACCESS_KEY_ID, TWIN_ACCESS_KEY_SECRET)
     if TWIN_ACCESS_KEY_ID not in config.credentials:
-        config = replace(config, credentials={**config.credentials, **_twin_key()})
+        twin_key = {TWIN_ACCESS_KEY_ID: TWIN_ACCESS_KEY_SECRET}
+        config = replace(config, credentials={**config.credentials, **twin_key})
     with TwinServer(config) as twin:
         endpoint = f"http://{twin.endpoint}"
         record_target = RecordTarget(region=config.region, endpoint=endpoint, signature=signature)
@@ -61,7 +62,3 @@ def fuzz_twin(
         hosts: dict[str, str] = {c.product: twin.endpoint for c in contracts.values()}
         target = WireTarget(hosts=hosts, scheme="http", signature=signature)
         return run_fuzz(contracts, target, credentials, options, known, progress=progress)
-
-
-def _twin_key() -> dict[str, str]:
-    return {TWIN_ACCESS_KEY_ID: TWIN_ACCESS_KEY_SECRET}

@@ -74,7 +74,6 @@ class FuzzCase:
     params: dict[str, str]  # the business parameters as sent (flattened; nothing secret)
     status: int | None = None
     body: bytes = b""
-    content_type: str | None = None
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None  # the request got no answer (connection refused, timeout)
     retries: int = 0  # throttled attempts sent again
@@ -266,7 +265,6 @@ def _exercise(
     response._content = scrub_body(response.content)  # requests keeps the body here
     result.status = response.status_code
     result.body = response.content
-    result.content_type = response.headers.get("content-type")
     chosen = [checks[name] for name in _checks_for(mode, bool(substitute))]
     failures: list[Any] = []
     try:
