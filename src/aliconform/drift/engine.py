@@ -14,12 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic_core import SchemaValidator, ValidationError
-
 from aliconform.contracts import Contract, ContractSet, FieldEntry, index_fields, load_contracts
-from aliconform.contracts.model import ErrorCode, code_pattern
+from aliconform.contracts.model import EchoInvariant, ErrorCode, code_pattern
 from aliconform.drift.checker import Place, Walker, json_type
-from aliconform.drift.fastpath import FastPath, compile_fast_path
+from aliconform.drift.fastpath import FastPath, Rejected, compile_fast_path
 from aliconform.drift.findings import Finding, Kind, excerpt
 from aliconform.drift.invariants import evaluate_invariants
 from aliconform.drift.policy import DEFAULT_SEVERITY
@@ -40,6 +38,9 @@ class CompiledContract:
     templates: list[tuple[re.Pattern[str], str]]
     statuses: set[int]
     fast: FastPath | None = field(default=None)  # None: the contract has no fast path
+    # Whether a conforming body still needs invariants evaluated in Python (not counting the
+    # echo invariants, which need a request).
+    python_invariants: bool = field(default=True)
 
     @classmethod
     def build(cls, contract: Contract) -> CompiledContract:
@@ -53,7 +54,13 @@ class CompiledContract:
         for code in codes.values():
             statuses.update(code.statuses())
         fast = compile_fast_path(contract)
-        return cls(contract, index_fields(contract), codes, templates, statuses, fast)
+        rest = [
+            invariant
+            for invariant in contract.invariants
+            if not isinstance(invariant, EchoInvariant)
+            and (fast is None or invariant.id not in fast.invariants)
+        ]
+        return cls(contract, index_fields(contract), codes, templates, statuses, fast, bool(rest))
 
     def lookup_code(self, code: str) -> tuple[str, ErrorCode] | None:
         if code in self.codes:
@@ -145,10 +152,18 @@ def check_body(
 ) -> list[Finding]:
     contract = entry.contract
     if 200 <= status < 300 and entry.fast is not None:
-        conforming = _fast(entry.fast.validator, body)
+        conforming = _fast(entry.fast, body)
         if conforming is not _NOT_JSON:
-            found = evaluate_invariants(
-                contract, entry.fields, conforming, request=request, skip=entry.fast.invariants
+            found = (
+                evaluate_invariants(
+                    contract,
+                    entry.fields,
+                    entry.fast.plain(conforming),
+                    request=request,
+                    skip=entry.fast.invariants,
+                )
+                if entry.python_invariants or request
+                else []
             )
             return [f.with_source(source) for f in found] if source else found
     findings: list[Finding] = []
@@ -183,15 +198,19 @@ def check_body(
     return [f.with_source(source) for f in findings] if source else findings
 
 
-def _fast(validator: SchemaValidator, body: Body) -> Any:
-    """The validated, decoded body if it conforms in shape; _NOT_JSON if the precise path must look."""
+def _fast(fast: FastPath, body: Body) -> Any:
+    """The decoded body if it conforms in shape; _NOT_JSON if the precise path must look.
+
+    Only text goes this way: data already parsed is judged by the precise path, which tells a
+    tuple from a list and a dict subclass from a dict, as JSON would.
+    """
+    if isinstance(body, memoryview | bytearray):
+        body = bytes(body)
+    if not isinstance(body, bytes | str):
+        return _NOT_JSON
     try:
-        if isinstance(body, memoryview):
-            body = bytes(body)
-        if isinstance(body, bytes | bytearray | str):
-            return validator.validate_json(body)
-        return validator.validate_python(body)
-    except (ValidationError, ValueError, RecursionError):
+        return fast.decode(body)
+    except Rejected:
         return _NOT_JSON
 
 

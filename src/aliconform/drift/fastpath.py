@@ -1,23 +1,29 @@
-"""The fast path: a contract compiled to a pydantic-core validator that parses and checks at once.
+"""The fast path: a contract compiled to msgspec types that parse and check in one pass.
 
-Most responses conform. For those, validating the bytes in pydantic-core (Rust) costs about as
-much as parsing them, and JSON inside strings is decoded by the same validator. Anything it
-rejects goes to the precise classifier (checker.Walker), which names every divergence; so the
-fast path only ever answers "conforms", never a finding. Invariants run on its output.
+Most responses conform. For those, decoding the bytes with msgspec into typed structs costs
+about as much as parsing them with orjson: the parser checks every type, enum, bound, pattern,
+required key and unknown key in C, and builds structs, which are cheaper than dicts. What C
+cannot check runs in the structs' __post_init__, once per object that needs it: JSON inside
+strings is decoded (with the type of the variant its sibling chooses), formats are checked, and
+invariants between keys of one object are evaluated.
 
-The validator accepts exactly what the precise classifier accepts; the property tests hold the
+Anything it rejects goes to the precise classifier (checker.Walker), which names every
+divergence; so the fast path only ever answers "conforms", never a finding. It may be stricter
+than the precise path (that costs only time), never more lenient; the property tests hold the
 two to that.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Annotated, Any, ForwardRef, Literal, Union, get_args, get_origin
 
-from pydantic_core import SchemaValidator, core_schema
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
 
 from aliconform.contracts.model import (
     ConditionalInvariant,
@@ -29,12 +35,16 @@ from aliconform.contracts.model import (
     PrefixInvariant,
 )
 from aliconform.contracts.paths import index_fields
-from aliconform.drift.formats import FORMAT_CHECKS
+from aliconform.drift.formats import FORMAT_CHECKS, FORMAT_PATTERNS
 from aliconform.drift.invariants import order_key
 
-__all__ = ["FastPath", "compile_fast_path"]
+__all__ = ["FastPath", "Rejected", "compile_fast_path"]
 
-CoreSchema = core_schema.CoreSchema
+Transform = Callable[[Any], Any]  # checks a decoded value, returns it (or what it decodes to)
+Check = Callable[[Any], None]  # checks one struct, raises ValueError when it does not hold
+
+#: What the fast path raises for a body it does not accept (the precise path then looks).
+Rejected = (msgspec.MsgspecError, ValueError, TypeError, RecursionError)
 
 
 class _Unsupported(Exception):
@@ -43,36 +53,34 @@ class _Unsupported(Exception):
 
 @dataclass(frozen=True)
 class FastPath:
-    validator: SchemaValidator
-    invariants: frozenset[str]  # ids of the invariants the validator itself enforces
+    root: type[msgspec.Struct]
+    invariants: frozenset[str]  # ids of the invariants the structs themselves enforce
+
+    def decode(self, body: bytes | str) -> msgspec.Struct:
+        """The body decoded into the contract's structs; raises one of Rejected otherwise."""
+        return msgspec.json.decode(body, type=self.root)
+
+    @staticmethod
+    def plain(decoded: msgspec.Struct) -> Any:
+        """The decoded body as plain JSON data (payloads decoded), for the Python invariants."""
+        return msgspec.to_builtins(decoded)
 
 
 def compile_fast_path(contract: Contract) -> FastPath | None:
-    """A validator for the contract's success response, or None if it cannot be compiled."""
+    """Structs for the contract's success response, or None if it cannot be compiled."""
     try:
         compiler = _Compiler(contract)
-        root = compiler.object(dict(contract.response.fields), open_object=False)
-        if compiler.checks.get(_ROOT):
-            root = core_schema.no_info_after_validator_function(
-                _checked(compiler.checks[_ROOT]), root
-            )
-        definitions = [compiler.definitions[name] for name in sorted(compiler.definitions)]
-        schema = core_schema.definitions_schema(root, definitions) if definitions else root
-        return FastPath(SchemaValidator(schema), compiler.enforced)
+        root = compiler.struct(
+            "response", contract.response.fields, open_object=False, checks=compiler.root_checks
+        )
+        compiler.resolve_recursion()
+        compiler.payloads.finish()
+        return FastPath(root, compiler.enforced)
     except _Unsupported:
         return None
 
 
-def _check(name: str, check: Callable[[str], bool]) -> Callable[[str], str]:
-    def validate(value: str) -> str:
-        if not check(value):
-            raise ValueError(f"not a valid {name}")
-        return value
-
-    return validate
-
-
-_ROOT = 0  # key of the response root in the table of compiled invariants
+# -- invariants between keys of one object ------------------------------------------------------
 
 
 def _names(invariant: Invariant) -> list[str]:
@@ -90,16 +98,18 @@ def _names(invariant: Invariant) -> list[str]:
             return []
 
 
-def _invariant_checks(contract: Contract) -> dict[int, list[Invariant]]:
-    """Invariants between keys of one object, keyed by the identity of that object's spec.
+def _invariant_scopes(contract: Contract) -> tuple[list[Invariant], dict[int, list[Invariant]]]:
+    """Invariants between keys of one object: those of the root, and the others keyed by the
+    identity of their scope object's spec.
 
-    Checked inside the validator, once per object, they cost a few lookups instead of a walk.
+    Checked while decoding, once per object, they cost a few attribute reads instead of a walk.
     Echo invariants need the request and stay in Python. An object spec shared by other paths
     gets the check there too: a rejection only sends the response to the precise path, which
     judges it exactly.
     """
     fields = index_fields(contract)
-    checks: dict[int, list[Invariant]] = {}
+    root: list[Invariant] = []
+    scoped: dict[int, list[Invariant]] = {}
     for invariant in contract.invariants:
         names = _names(invariant)
         if not names:
@@ -109,241 +119,421 @@ def _invariant_checks(contract: Contract) -> dict[int, list[Invariant]]:
         if (scope is None or scope.type == "object") and all(
             name in (keys or {}) for name in names
         ):
-            checks.setdefault(_ROOT if scope is None else id(scope), []).append(invariant)
-    return checks
-
-
-def _number_order(first: str, second: str, rule: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    """The common case, start <= end between two numbers, without the generic machinery.
-
-    It runs once per element of large arrays (every occurrence of every tag), so it is kept to
-    two lookups and a comparison. Same judgement as _holds: non-numbers are not compared.
-    """
-
-    def check(value: dict[str, Any]) -> dict[str, Any]:
-        low = value.get(first)
-        high = value.get(second)
-        if type(low) in _NUMBERS and type(high) in _NUMBERS and high < low:  # type: ignore[operator]
-            raise ValueError(f"invariant {rule}")
-        return value
-
-    return check
-
-
-def _absent(value: Any) -> bool:
-    return value is None or value == ""
-
-
-def _holds(invariant: Invariant, value: dict[str, Any]) -> bool:
-    """The same judgement as invariants.evaluate_invariants, on one object of plain data."""
-    match invariant:
-        case OrderInvariant():
-            keys = [
-                order_key(invariant.compare, value[name])
-                for name in invariant.fields
-                if name in value
-            ]
-            comparable = [key for key in keys if key is not None]
-            return all(
-                not (high < low or (invariant.strict and high == low))
-                for low, high in itertools.pairwise(comparable)
-            )
-        case PrefixInvariant():
-            field, prefix = value.get(invariant.field), value.get(invariant.prefix_field)
-            if isinstance(field, str) and isinstance(prefix, str):
-                return field.startswith(prefix + invariant.separator)
-            return True
-        case ConditionalInvariant():
-            if (
-                invariant.when.field not in value
-                or value[invariant.when.field] not in invariant.when.values
-            ):
-                return True
-            return all(not _absent(value.get(name)) for name in invariant.present) and all(
-                _absent(value.get(name)) for name in invariant.absent
-            )
-        case CountInvariant():
-            array, bound = value.get(invariant.array), value.get(invariant.at_most)
-            return not (isinstance(array, list) and isinstance(bound, int) and len(array) > bound)
-        case _:
-            return True
+            if scope is None:
+                root.append(invariant)
+            else:
+                scoped.setdefault(id(scope), []).append(invariant)
+    return root, scoped
 
 
 _NUMBERS = (int, float)
 
 
-def _checked(invariants: list[Invariant]) -> Callable[[dict[str, Any]], dict[str, Any]]:
-    if len(invariants) == 1:
-        only = invariants[0]
-        if (
-            isinstance(only, OrderInvariant)
-            and only.compare == "number"
-            and len(only.fields) == 2
-            and not only.strict
-        ):
-            return _number_order(only.fields[0], only.fields[1], only.id)
+def _absent(value: Any) -> bool:
+    return value is UNSET or value is None or value == ""
 
-    def check(value: dict[str, Any]) -> dict[str, Any]:
-        for invariant in invariants:
-            if not _holds(invariant, value):
-                raise ValueError(f"invariant {invariant.id}")
+
+def _utc_key(text: str) -> tuple[str, str]:
+    """An order key for a valid RFC 3339 time in UTC ("...Z"): fixed-width fields compare as
+    text, and the fraction padded to nanoseconds compares as digits."""
+    return text[:19], text[20:-1].ljust(9, "0")
+
+
+def _invariant_check(
+    invariant: Invariant, attr: dict[str, str], fields: dict[str, FieldSpec]
+) -> Check:
+    """One invariant as a check on a struct: the same judgement as invariants.evaluate_invariants."""
+    match invariant:
+        case OrderInvariant(compare="number", strict=False) if len(invariant.fields) == 2:
+            # The common case, start <= end between two numbers, once per element of large
+            # arrays (every occurrence of every tag): two reads and a comparison.
+            first, second = attr[invariant.fields[0]], attr[invariant.fields[1]]
+
+            def number_order(value: Any) -> None:
+                low, high = getattr(value, first), getattr(value, second)
+                if type(low) in _NUMBERS and type(high) in _NUMBERS and high < low:
+                    raise ValueError(invariant.id)
+
+            return number_order
+        case OrderInvariant(compare="date-time") if all(
+            fields[name].format == "date-time" for name in invariant.fields
+        ):
+            # Start before end between times the parser has already checked: when all are in
+            # UTC, as the services write them, they compare without parsing.
+            times = [attr[name] for name in invariant.fields]
+            strict = invariant.strict
+
+            def date_time_order(value: Any) -> None:
+                texts = [text for name in times if type(text := getattr(value, name)) is str]
+                utc = all(text[-1] == "Z" for text in texts)
+                keys = [_utc_key(text) if utc else order_key("date-time", text) for text in texts]
+                for low, high in itertools.pairwise(keys):
+                    if high < low or (strict and high == low):
+                        raise ValueError(invariant.id)
+
+            return date_time_order
+        case OrderInvariant():
+            names = [attr[name] for name in invariant.fields]
+
+            def order(value: Any) -> None:
+                keys = [order_key(invariant.compare, getattr(value, name)) for name in names]
+                comparable = [key for key in keys if key is not None]
+                for low, high in itertools.pairwise(comparable):
+                    if high < low or (invariant.strict and high == low):
+                        raise ValueError(invariant.id)
+
+            return order
+        case PrefixInvariant():
+            field, prefix = attr[invariant.field], attr[invariant.prefix_field]
+            separator = invariant.separator
+
+            def prefixed(value: Any) -> None:
+                text, head = getattr(value, field), getattr(value, prefix)
+                if (
+                    type(text) is str
+                    and type(head) is str
+                    and not text.startswith(head + separator)
+                ):
+                    raise ValueError(invariant.id)
+
+            return prefixed
+        case ConditionalInvariant():
+            when, values = attr[invariant.when.field], frozenset(invariant.when.values)
+            present = [attr[name] for name in invariant.present]
+            absent = [attr[name] for name in invariant.absent]
+
+            def conditional(value: Any) -> None:
+                chosen = getattr(value, when)
+                if type(chosen) is not str or chosen not in values:
+                    return
+                for name in present:
+                    if _absent(getattr(value, name)):
+                        raise ValueError(invariant.id)
+                for name in absent:
+                    if not _absent(getattr(value, name)):
+                        raise ValueError(invariant.id)
+
+            return conditional
+        case CountInvariant():
+            array, bound = attr[invariant.array], attr[invariant.at_most]
+
+            def count(value: Any) -> None:
+                items, most = getattr(value, array), getattr(value, bound)
+                if type(items) is list and type(most) is int and len(items) > most:
+                    raise ValueError(invariant.id)
+
+            return count
+    raise _Unsupported(f"invariant {invariant.id}")
+
+
+# -- transforms: what C cannot check, run per value in the owning struct's __post_init__ --------
+
+
+def _json_text(value: str) -> str:
+    """The "json" format: msgspec reads RFC 8259 strictly, never more leniently than the
+    precise path's json.loads (it refuses NaN and lone surrogates, which that accepts)."""
+    _ANY_JSON.decode(value)
+    return value
+
+
+def _format_check(name: str) -> Transform:
+    if name == "json":
+        return _json_text
+    check = FORMAT_CHECKS[name]
+
+    def checked(value: str) -> str:
+        if not check(value):
+            raise ValueError(f"not a valid {name}")
         return value
 
-    return check
+    return checked
 
 
-class _Compiler:
-    def __init__(self, contract: Contract) -> None:
-        self.contract = contract
-        self.definitions: dict[str, CoreSchema] = {}
-        self.checks = _invariant_checks(contract)
-        self.enforced = frozenset(inv.id for invs in self.checks.values() for inv in invs)
+def _pattern_check(pattern: str) -> Transform:
+    compiled = re.compile(pattern)
 
-    def field(self, spec: FieldSpec) -> CoreSchema:
-        if spec.ref is not None:
-            self._define(spec.ref)
-            schema: CoreSchema = core_schema.definition_reference_schema(spec.ref)
-        else:
-            schema = self._typed(spec)
-        return core_schema.nullable_schema(schema) if spec.nullable else schema
+    def checked(value: str) -> str:
+        if compiled.search(value) is None:
+            raise ValueError(f"does not match {pattern}")
+        return value
 
-    def _define(self, name: str) -> None:
-        if name in self.definitions:
-            return
-        self.definitions[name] = core_schema.any_schema()  # placeholder while recursing
-        schema = self._typed(self.contract.definitions[name])
-        self.definitions[name] = cast(CoreSchema, {**schema, "ref": name})
-
-    def _typed(self, spec: FieldSpec) -> CoreSchema:
-        kind = spec.type
-        if kind == "string":
-            return self._string(spec)
-        if kind in ("integer", "number"):
-            number: CoreSchema = (
-                core_schema.int_schema(strict=True, ge=_int(spec.minimum), le=_int(spec.maximum))
-                if kind == "integer"
-                else core_schema.float_schema(
-                    strict=True, ge=spec.minimum, le=spec.maximum, allow_inf_nan=False
-                )
-            )
-            if spec.enum is not None:
-                values = [int(k) if kind == "integer" else float(k) for k in spec.enum]
-                number = core_schema.chain_schema([number, core_schema.literal_schema(values)])
-            return number
-        if kind == "boolean":
-            return core_schema.bool_schema(strict=True)
-        if kind == "array":
-            assert spec.items is not None
-            return core_schema.list_schema(self.field(spec.items), strict=True)
-        schema = self.object(spec.fields or {}, open_object=spec.open)
-        checks = self.checks.get(id(spec))
-        if checks:
-            schema = core_schema.no_info_after_validator_function(_checked(checks), schema)
-        return schema
-
-    def _string(self, spec: FieldSpec) -> CoreSchema:
-        if spec.enum is not None:
-            schema: CoreSchema = core_schema.literal_schema(list(spec.enum))
-        else:
-            schema = core_schema.str_schema(strict=True)
-        if spec.format is not None:
-            schema = core_schema.no_info_after_validator_function(
-                _check(spec.format, FORMAT_CHECKS[spec.format]), schema
-            )
-        if spec.pattern is not None:
-            pattern = re.compile(spec.pattern)
-            schema = core_schema.no_info_after_validator_function(
-                _check(spec.pattern, lambda text: pattern.search(text) is not None), schema
-            )
-        payload = spec.json_payload
-        if payload is not None and payload.shape is not None:
-            schema = core_schema.json_schema(self.field(payload.shape))
-        elif payload is not None and payload.discriminator is not None:
-            schema = core_schema.str_schema(strict=True)  # compiled by the enclosing object
-        return schema
-
-    def object(self, fields: dict[str, FieldSpec], *, open_object: bool) -> CoreSchema:
-        chosen = [
-            (name, spec)
-            for name, spec in fields.items()
-            if spec.json_payload is not None and spec.json_payload.discriminator is not None
-        ]
-        if not chosen:
-            return self._typed_dict(fields, open_object)
-        if (
-            len(chosen) > 1
-            or len({spec.json_payload.discriminator for _, spec in chosen if spec.json_payload}) > 1
-        ):
-            raise _Unsupported("several payloads chosen by siblings in one object")
-        name, spec = chosen[0]
-        payload = spec.json_payload
-        assert payload is not None
-        assert payload.discriminator is not None
-        assert payload.variants is not None
-        choices: dict[Any, CoreSchema] = {}
-        for variant, shape in payload.variants.items():
-            choices[variant] = self._with_payload(
-                fields, open_object, name, spec, variant, self.field(shape)
-            )
-        # Any other discriminator value (or none): the payload must still be JSON, and is
-        # accepted or refused as a whole according to the contract's unlisted_variants.
-        other: CoreSchema = (
-            core_schema.any_schema()
-            if payload.unlisted_variants == "accept"
-            else core_schema.no_info_plain_validator_function(_refuse)
-        )
-        choices[_OTHER] = self._with_payload(fields, open_object, name, spec, None, other)
-        variants = set(payload.variants)
-        discriminator = payload.discriminator
-
-        def tag(value: Any) -> Any:
-            chosen = value.get(discriminator) if isinstance(value, dict) else None
-            return chosen if isinstance(chosen, str) and chosen in variants else _OTHER
-
-        return core_schema.tagged_union_schema(choices, discriminator=tag)
-
-    def _with_payload(
-        self,
-        fields: dict[str, FieldSpec],
-        open_object: bool,
-        name: str,
-        spec: FieldSpec,
-        variant: str | None,
-        inner: CoreSchema,
-    ) -> CoreSchema:
-        """The object's schema with the payload field decoded as one variant's shape."""
-        payload = spec.json_payload
-        assert payload is not None
-        assert payload.discriminator is not None
-        variant_fields = dict(fields)
-        if variant is not None:
-            chooser = fields[payload.discriminator]
-            variant_fields[payload.discriminator] = chooser.model_copy(
-                update={"enum": {variant: None}}
-            )
-        schema = self._typed_dict(variant_fields, open_object)
-        field_schema: CoreSchema = core_schema.json_schema(inner)
-        if spec.nullable:
-            field_schema = core_schema.nullable_schema(field_schema)
-        schema["fields"][name] = core_schema.typed_dict_field(field_schema, required=spec.required)
-        return schema
-
-    def _typed_dict(self, fields: dict[str, FieldSpec], open_object: bool) -> CoreSchema:
-        return core_schema.typed_dict_schema(
-            {
-                name: core_schema.typed_dict_field(self.field(spec), required=spec.required)
-                for name, spec in fields.items()
-            },
-            extra_behavior="allow" if open_object else "forbid",
-        )
+    return checked
 
 
-_OTHER = "\x00other"  # the tag of discriminator values the contract lists no variant for
+class _Payloads:
+    """The decoders of JSON-string payloads. They are made once the whole contract is compiled,
+    because a recursive definition is complete only then."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Any, list[Callable[[str], Any]]]] = []
+
+    def transform(self, annotation: Any, inner: Transform | None) -> Transform:
+        cell: list[Callable[[str], Any]] = []
+        self.pending.append((annotation, cell))
+        if inner is None:
+            return lambda value: cell[0](value)
+        return lambda value: inner(cell[0](value))
+
+    def finish(self) -> None:
+        for annotation, cell in self.pending:
+            cell.append(msgspec.json.Decoder(annotation).decode)
+
+
+def _each(transform: Transform) -> Transform:
+    def every(items: list[Any]) -> list[Any]:
+        return [transform(item) for item in items]
+
+    return every
+
+
+def _then(first: Transform, second: Transform) -> Transform:
+    return lambda value: second(first(value))
+
+
+def _unless_null(transform: Transform) -> Transform:
+    return lambda value: value if value is None else transform(value)
 
 
 def _refuse(value: Any) -> Any:
     raise ValueError("no documented payload for this discriminator value")
 
 
-def _int(value: float | None) -> int | None:
-    return None if value is None else int(value)
+_ANY_JSON = msgspec.json.Decoder()
+
+
+@dataclass(frozen=True)
+class _Chosen:
+    """A JSON-string payload whose shape a sibling field chooses."""
+
+    attr: str
+    chooser: str
+    variants: dict[str, Transform]
+    other: Transform  # for a value the contract lists no variant for (or none)
+
+
+def _post_init(
+    transforms: list[tuple[str, Transform]], chosen: _Chosen | None, checks: list[Check]
+) -> Callable[[Any], None]:
+    # The common shapes get a function of their own: these run once per element of large
+    # arrays, where every Python call counts.
+    if not transforms and chosen is None and len(checks) == 1:
+        return checks[0]  # called as the method itself
+    if len(transforms) == 1 and chosen is None and not checks:
+        ((attr, transform),) = transforms
+
+        def transform_one(self: Any) -> None:
+            value = getattr(self, attr)
+            if value is not UNSET:
+                setattr(self, attr, transform(value))
+
+        return transform_one
+
+    def post_init(self: Any) -> None:
+        for attr, transform in transforms:
+            value = getattr(self, attr)
+            if value is not UNSET:
+                setattr(self, attr, transform(value))
+        if chosen is not None:
+            value = getattr(self, chosen.attr)
+            if value is not UNSET and value is not None:
+                tag = getattr(self, chosen.chooser)
+                choose = chosen.variants.get(tag) if type(tag) is str else None
+                setattr(self, chosen.attr, (choose or chosen.other)(value))
+        for check in checks:
+            check(self)
+
+    return post_init
+
+
+class _Compiler:
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+        self.root_checks, self.scoped = _invariant_scopes(contract)
+        self.enforced = frozenset(
+            inv.id for invs in [self.root_checks, *self.scoped.values()] for inv in invs
+        )
+        self.definitions: dict[str, tuple[Any, Transform | None]] = {}
+        self.classes: dict[str, type[msgspec.Struct]] = {}  # compiled definitions, by name
+        self.structs: list[type[msgspec.Struct]] = []  # every struct made
+        self.count = itertools.count()
+        self.payloads = _Payloads()
+
+    # A field compiles to (annotation, transform): the type msgspec checks in C, and what is
+    # left for Python (None when nothing is).
+
+    def field(self, spec: FieldSpec, where: str) -> tuple[Any, Transform | None]:
+        if spec.ref is not None:
+            annotation, transform = self._define(spec.ref)
+            spec = self.contract.definitions[spec.ref]  # whose nullable counts, as in the checker
+        else:
+            annotation, transform = self._typed(spec, where)
+        if spec.nullable:
+            annotation = Union[annotation, None]  # noqa: UP007 (a recursive ref is a string)
+            transform = None if transform is None else _unless_null(transform)
+        return annotation, transform
+
+    def _define(self, name: str) -> tuple[Any, Transform | None]:
+        if name in self.definitions:
+            return self.definitions[name]
+        spec = self.contract.definitions[name]
+        if spec.type != "object":
+            raise _Unsupported(f"definition {name} is not an object")
+        # While the definition is being compiled, a reference to itself names it by string;
+        # resolve_recursion puts the class in once it exists.
+        self.definitions[name] = (name, None)
+        compiled = self._typed(spec, name)
+        self.definitions[name] = compiled
+        self.classes[name] = compiled[0]
+        return compiled
+
+    def resolve_recursion(self) -> None:
+        """Put each definition's class where it named itself (msgspec reads the annotations
+        on first use, so patching them now is seen)."""
+        for cls in self.structs:
+            hints = cls.__annotations__
+            for attr, annotation in list(hints.items()):
+                hints[attr] = _substitute(annotation, self.classes)
+
+    def _typed(self, spec: FieldSpec, where: str) -> tuple[Any, Transform | None]:
+        kind = spec.type
+        if spec.enum is not None and kind not in ("string", "integer"):
+            raise _Unsupported(f"{where}: an enum of {kind} values")
+        if kind == "string":
+            return self._string(spec, where)
+        if kind in ("integer", "number"):
+            return self._number(spec), None
+        if kind == "boolean":
+            return bool, None
+        if kind == "array":
+            if spec.items is None:
+                raise _Unsupported(f"{where}: array without items")
+            item, transform = self.field(spec.items, f"{where}[]")
+            return list[item], None if transform is None else _each(transform)  # type: ignore[valid-type]
+        if kind == "object":
+            checks = self.scoped.get(id(spec), [])
+            return self.struct(where, spec.fields or {}, open_object=spec.open, checks=checks), None
+        raise _Unsupported(f"{where}: no type")
+
+    def _number(self, spec: FieldSpec) -> Any:
+        low, high = spec.minimum, spec.maximum
+        if spec.enum is not None:
+            # The precise path compares str(value) with the enum's keys, so a key only compiles
+            # to an integer literal when it is that integer's text.
+            if spec.type != "integer" or low is not None or high is not None:
+                raise _Unsupported("number enum or bounded enum")
+            if any(not re.fullmatch(r"-?(0|[1-9][0-9]*)", key) for key in spec.enum):
+                raise _Unsupported("integer enum with keys that are not plain integers")
+            return Literal[tuple(int(key) for key in spec.enum)]
+        if low is None and high is None:
+            return int if spec.type == "integer" else float
+        if spec.type == "integer":
+            # Between integers, >= 0.5 is >= 1.
+            return Annotated[
+                int,
+                Meta(
+                    ge=None if low is None else math.ceil(low),
+                    le=None if high is None else math.floor(high),
+                ),
+            ]
+        # msgspec refuses infinities and NaN while parsing, which is stricter than json.loads.
+        return Annotated[float, Meta(ge=low, le=high)]
+
+    def _string(self, spec: FieldSpec, where: str) -> tuple[Any, Transform | None]:
+        payload = spec.json_payload
+        if payload is not None and payload.discriminator is not None:
+            return str, None  # decoded by the enclosing struct, which sees the sibling
+        # msgspec checks one pattern per string while parsing; a format a pattern decides
+        # exactly takes that place, and anything left runs in Python.
+        transforms: list[Transform] = []
+        patterns = [spec.pattern] if spec.pattern is not None else []
+        if spec.format is not None:
+            if spec.format in FORMAT_PATTERNS:
+                patterns.insert(0, FORMAT_PATTERNS[spec.format])
+            else:
+                transforms.append(_format_check(spec.format))
+        if spec.enum is not None:
+            annotation: Any = Literal[tuple(spec.enum)]
+        elif patterns:
+            annotation = Annotated[str, Meta(pattern=patterns.pop(0))]
+        else:
+            annotation = str
+        transforms[:0] = [_pattern_check(pattern) for pattern in patterns]
+        if payload is not None and payload.shape is not None:
+            inner, inner_transform = self.field(payload.shape, f"{where}()")
+            transforms.append(self.payloads.transform(inner, inner_transform))
+        transform = None
+        for step in transforms:
+            transform = step if transform is None else _then(transform, step)
+        return annotation, transform
+
+    def struct(
+        self,
+        where: str,
+        fields: dict[str, FieldSpec],
+        *,
+        open_object: bool,
+        checks: list[Invariant],
+    ) -> type[msgspec.Struct]:
+        attr = {name: f"f{index}" for index, name in enumerate(fields)}
+        members: list[tuple[str, Any, Any] | tuple[str, Any]] = []
+        transforms: list[tuple[str, Transform]] = []
+        chosen: _Chosen | None = None
+        for name, spec in fields.items():
+            annotation, transform = self.field(spec, f"{where}.{name}")
+            if spec.required:
+                members.append((attr[name], annotation))
+            else:
+                members.append((attr[name], Union[annotation, UnsetType], UNSET))  # noqa: UP007
+            if transform is not None:
+                transforms.append((attr[name], transform))
+            payload = spec.json_payload
+            if payload is not None and payload.discriminator is not None:
+                if chosen is not None:
+                    raise _Unsupported(f"{where}: several payloads chosen by siblings")
+                chosen = self._chosen(spec, attr, name, where)
+        namespace: dict[str, Any] = {}
+        compiled_checks = [_invariant_check(invariant, attr, fields) for invariant in checks]
+        if transforms or chosen is not None or compiled_checks:
+            namespace["__post_init__"] = _post_init(transforms, chosen, compiled_checks)
+        struct = msgspec.defstruct(
+            f"{self.contract.operation}_{next(self.count)}",
+            members,
+            rename={a: name for name, a in attr.items()},
+            forbid_unknown_fields=not open_object,
+            kw_only=True,
+            # Decoded JSON cannot form reference cycles, so the collector need not track these.
+            gc=False,
+            namespace=namespace,
+            module=__name__,
+        )
+        self.structs.append(struct)
+        return struct
+
+    def _chosen(self, spec: FieldSpec, attr: dict[str, str], name: str, where: str) -> _Chosen:
+        payload = spec.json_payload
+        assert payload is not None
+        assert payload.discriminator is not None
+        if payload.discriminator not in attr:
+            raise _Unsupported(f"{where}: the discriminator is not a sibling")
+        variants = {}
+        for variant, shape in (payload.variants or {}).items():
+            inner, transform = self.field(shape, f"{where}.{name}({variant})")
+            variants[variant] = self.payloads.transform(inner, transform)
+        # Any other discriminator value (or none): the payload must still be JSON, and is
+        # accepted or refused as a whole according to the contract's unlisted_variants.
+        other = _ANY_JSON.decode if payload.unlisted_variants == "accept" else _refuse
+        return _Chosen(attr[name], attr[payload.discriminator], variants, other)
+
+
+def _substitute(annotation: Any, names: dict[str, type[msgspec.Struct]]) -> Any:
+    """The annotation with the names of recursive definitions replaced by their class."""
+    if isinstance(annotation, str):
+        return names[annotation]
+    if isinstance(annotation, ForwardRef):
+        return names[annotation.__forward_arg__]
+    origin = get_origin(annotation)
+    if origin is list:
+        return list[_substitute(get_args(annotation)[0], names)]  # type: ignore[misc]
+    if origin is Union:
+        return Union[tuple(_substitute(arg, names) for arg in get_args(annotation))]  # noqa: UP007
+    return annotation  # a scalar, a Literal, an Annotated string or number, a struct

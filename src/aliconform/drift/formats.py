@@ -10,41 +10,56 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-__all__ = ["FORMAT_CHECKS", "parse_date_time", "parse_decimal"]
+__all__ = ["FORMAT_CHECKS", "FORMAT_PATTERNS", "parse_date_time", "parse_decimal"]
 
-_DATE_TIME = re.compile(
-    r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$"
+# Digits are ASCII ([0-9], not \d, which admits any script's digits), and patterns end with \Z
+# ($ would also match before a final newline).
+_YEAR = r"(?!0000)[0-9]{4}"
+_LEAP_YEAR = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:[02468][048]|[13579][26])00)"
+_MONTH_DAY = (
+    r"(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])"
+    r"|(?:0[13-9]|1[0-2])-(?:29|30)"
+    r"|(?:0[13578]|1[02])-31)"
 )
-_LOCAL_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$")
-_OSS_URI = re.compile(r"^oss://[a-z0-9][a-z0-9-]{1,61}[a-z0-9]/\S+$")
-_URL = re.compile(r"^https?://[^\s/?#]+[^\s]*$", re.IGNORECASE)
-_MEDIA_ID = re.compile(r"^[\w*-]+$")
-_DECIMAL = re.compile(r"^-?\d+(\.\d+)?$")
-_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+_DATE = rf"(?:{_YEAR}-{_MONTH_DAY}|(?!0000){_LEAP_YEAR}-02-29)"  # only days that exist
+_TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+_ZONE = r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
+_OSS_URI = r"oss://[a-z0-9][a-z0-9-]{1,61}[a-z0-9]/\S+"
+_URL = r"(?i:https?)://[^\s/?#]+\S*"
+_MEDIA_ID = r"[\w*-]+"
+
+#: Formats a regular expression decides exactly, as re.search patterns. The fast path hands
+#: these to msgspec, which checks them while parsing; FORMAT_CHECKS is built from the same text,
+#: so the two paths cannot disagree.
+FORMAT_PATTERNS: dict[str, str] = {
+    "date-time": rf"\A{_DATE}T{_TIME}(?:\.[0-9]{{1,9}})?{_ZONE}\Z",
+    "local-date-time": rf"\A{_DATE} {_TIME}\Z",
+    "oss-uri": rf"\A{_OSS_URI}\Z",
+    "url": rf"\A{_URL}\Z",
+    "media-location": rf"\A(?:{_OSS_URI}|{_URL}|{_MEDIA_ID})\Z",
+    "decimal-string": r"\A-?[0-9]+(?:\.[0-9]+)?\Z",
+    "language-tag": r"\A[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*\Z",
+}
+_COMPILED = {name: re.compile(pattern) for name, pattern in FORMAT_PATTERNS.items()}
 
 
 def parse_date_time(text: str) -> tuple[dt.datetime, int] | None:
     """RFC 3339 with up to nanosecond fractions -> (aware datetime to the second, nanoseconds)."""
-    match = _DATE_TIME.match(text)
-    if match is None:
+    if _COMPILED["date-time"].search(text) is None:
         return None
-    whole, fraction, zone = match.groups()
-    try:
-        moment = dt.datetime.fromisoformat(whole + ("+00:00" if zone == "Z" else zone))
-    except ValueError:
-        return None
-    return moment, int((fraction or "").ljust(9, "0"))
+    zone = "+00:00" if text[-1] == "Z" else text[-6:]
+    fraction = text[20 : len(text) - (1 if text[-1] == "Z" else 6)] if text[19] == "." else ""
+    # The pattern admits only real dates and times, so this cannot fail.
+    moment = dt.datetime.fromisoformat(text[:19] + zone)
+    return moment, int(fraction.ljust(9, "0"))
 
 
 def parse_decimal(text: str) -> Decimal | None:
-    if not _DECIMAL.match(text):
+    if _COMPILED["decimal-string"].search(text) is None:
         return None
-    try:
-        return Decimal(text)
-    except InvalidOperation:
-        return None
+    return Decimal(text)  # the pattern admits only what Decimal reads
 
 
 def _json(text: str) -> bool:
@@ -55,25 +70,11 @@ def _json(text: str) -> bool:
     return True
 
 
-def _local(text: str) -> bool:
-    if not _LOCAL_DATE_TIME.match(text):
-        return False
-    try:
-        dt.datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
+def _matches(pattern: re.Pattern[str]) -> Callable[[str], bool]:
+    return lambda text: pattern.search(text) is not None
 
 
 FORMAT_CHECKS: dict[str, Callable[[str], bool]] = {
-    "date-time": lambda text: parse_date_time(text) is not None,
-    "local-date-time": _local,
-    "oss-uri": lambda text: bool(_OSS_URI.match(text)),
-    "url": lambda text: bool(_URL.match(text)),
-    "media-location": lambda text: bool(
-        _OSS_URI.match(text) or _URL.match(text) or _MEDIA_ID.match(text)
-    ),
-    "decimal-string": lambda text: parse_decimal(text) is not None,
-    "language-tag": lambda text: bool(_LANGUAGE.match(text)),
+    **{name: _matches(pattern) for name, pattern in _COMPILED.items()},
     "json": _json,
 }

@@ -1,0 +1,206 @@
+"""The fast path (contracts compiled to msgspec structs) against the precise classifier.
+
+The fast path may only ever answer "conforms"; whatever it accepts, the precise path must find
+nothing in (beyond the invariants the fast path leaves to Python). The property tests in
+test_drift_properties.py hold the two to that on generated and drifted responses; these do on
+the string formats, JSON inside strings, recursive definitions and parsed input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import re
+from typing import Annotated, Any
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aliconform import ContractSet, load_contracts
+from aliconform.drift import check_response
+from aliconform.drift.engine import CompiledContract, check_body, compiled
+from aliconform.drift.fastpath import Rejected, compile_fast_path
+from aliconform.drift.formats import FORMAT_CHECKS, FORMAT_PATTERNS, parse_date_time
+
+CONTRACTS: ContractSet = load_contracts()
+OPERATIONS = list(CONTRACTS)
+SETTINGS = settings(max_examples=25, deadline=None, derandomize=True, database=None)
+
+
+def precise_only(entry: CompiledContract) -> CompiledContract:
+    return dataclasses.replace(entry, fast=None)
+
+
+def both_paths(operation: str, body: Any) -> tuple[list[Any], list[Any]]:
+    entry = compiled(CONTRACTS[operation])
+    raw = json.dumps(body)
+    return check_body(entry, raw), check_body(precise_only(entry), raw)
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_every_contract_compiles_to_a_fast_path(operation: str) -> None:
+    assert compile_fast_path(CONTRACTS[operation]) is not None
+
+
+def test_parsed_data_goes_to_the_precise_path() -> None:
+    # msgspec would take a tuple for an array; JSON has no tuples, and the precise path says so.
+    body = {"RequestId": "r", "Status": "Running", "TaskId": "t", "Labels": ({"LabelLevel": 1},)}
+    found = check_response("GetVideoLabelClassificationResult", body)
+    assert [(f.kind.value, f.path) for f in found] == [("type-mismatch", "/Labels")]
+
+
+def _smarttag_with_topics(depth_value: Any) -> dict[str, Any]:
+    topic: dict[str, Any] = {"title": "leaf", "topic": []}
+    for level in range(3):
+        topic = {"title": f"level {level}", "topic": [topic]}
+    topic["topic"][0]["topic"][0]["topic"] = [{"title": depth_value, "topic": []}]
+    data = {"summarization": {"mindMapSummary": [{"title": "map", "topic": [topic]}]}}
+    return {
+        "JobStatus": "Success",
+        "RequestId": "r",
+        "Results": {"Result": [{"Type": "NLP", "Data": json.dumps(data)}]},
+    }
+
+
+def test_a_recursive_definition_is_checked_at_every_depth() -> None:
+    fast = compiled(CONTRACTS["QuerySmarttagJob"]).fast
+    assert fast is not None
+    good = _smarttag_with_topics("deep")
+    fast.decode(json.dumps(good))
+    assert both_paths("QuerySmarttagJob", good) == ([], [])
+
+    bad = _smarttag_with_topics(7)
+    with pytest.raises(Rejected):
+        fast.decode(json.dumps(bad))
+    found, precise = both_paths("QuerySmarttagJob", bad)
+    assert found == precise
+    assert [(f.kind.value, f.path, f.decoded_at) for f in found] == [
+        (
+            "type-mismatch",
+            "/Results/Result/0/Data/summarization/mindMapSummary/0/topic/0/topic/0/topic/0/topic/0/title",
+            ("/Results/Result/0/Data",),
+        )
+    ]
+
+
+# -- formats: one pattern decides each, for both paths --------------------------------------
+
+_DIGITS = st.text("0123456789", min_size=2, max_size=2)
+
+
+@st.composite
+def date_time_like(draw: st.DrawFn, separator: str = "T", zone: bool = True) -> str:
+    """Strings shaped like RFC 3339 times, with every field drawn across its edges."""
+    year = draw(st.sampled_from(["0000", "0001", "1900", "2000", "2023", "2024", "9999"]))
+    month = draw(st.sampled_from(["00", "01", "02", "04", "09", "12", "13"]))
+    day = draw(st.sampled_from(["00", "01", "28", "29", "30", "31", "32"]))
+    hour = draw(st.sampled_from(["00", "09", "23", "24"]))
+    minute, second = (
+        draw(st.sampled_from(["00", "59", "60"])),
+        draw(st.sampled_from(["00", "59", "60"])),
+    )
+    text = f"{year}-{month}-{day}{separator}{hour}:{minute}:{second}"
+    if zone:
+        text += draw(st.sampled_from(["", ".5", ".123456789", ".1234567890", "."]))
+        text += draw(st.sampled_from(["Z", "z", "+08:00", "-23:59", "+24:00", "+08:60", ""]))
+    return text + draw(st.sampled_from(["", "", "\n", " "]))
+
+
+def _is_rfc3339(text: str) -> bool:
+    """An independent oracle: the shape by a plain pattern, the values by the calendar."""
+    match = re.fullmatch(
+        r"([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}:[0-9]{2}:[0-9]{2})(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})",
+        text,
+    )
+    if match is None:
+        return False
+    date, clock, _, zone = match.groups()
+    if zone != "Z" and int(zone[4:]) > 59:
+        return False  # RFC 3339's offset minutes run to 59; fromisoformat would take 60
+    try:
+        dt.datetime.fromisoformat(f"{date}T{clock}{'+00:00' if zone == 'Z' else zone}")
+    except ValueError:
+        return False
+    return True
+
+
+def _is_local(text: str) -> bool:
+    if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}", text) is None:
+        return False
+    try:
+        dt.datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+@settings(max_examples=1500, deadline=None, derandomize=True, database=None)
+@given(text=date_time_like())
+def test_the_date_time_pattern_admits_exactly_the_real_times(text: str) -> None:
+    assert FORMAT_CHECKS["date-time"](text) == _is_rfc3339(text)
+    assert (parse_date_time(text) is not None) == _is_rfc3339(text)
+    assert _msgspec_accepts("date-time", text) == _is_rfc3339(text)
+
+
+@settings(max_examples=800, deadline=None, derandomize=True, database=None)
+@given(text=date_time_like(separator=" ", zone=False))
+def test_the_local_date_time_pattern_admits_exactly_the_real_times(text: str) -> None:
+    assert FORMAT_CHECKS["local-date-time"](text) == _is_local(text)
+    assert _msgspec_accepts("local-date-time", text) == _is_local(text)
+
+
+def _msgspec_accepts(name: str, text: str) -> bool:
+    """Whether msgspec, checking the format's pattern while parsing, accepts the string."""
+    decoder = msgspec.json.Decoder(Annotated[str, msgspec.Meta(pattern=FORMAT_PATTERNS[name])])
+    try:
+        decoder.decode(json.dumps(text))
+    except msgspec.ValidationError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "valid"),
+    [
+        ("decimal-string", "28278.25", True),
+        ("decimal-string", "١٢", False),  # digits of another script
+        ("decimal-string", "1.5\n", False),
+        ("oss-uri", "oss://bucket/a.mp4", True),
+        ("oss-uri", "oss://bucket/a.mp4\n", False),
+        ("url", "HTTPS://example.com/a", True),
+        ("media-location", "HTTP://example.com/a", True),
+        ("media-location", "****20b48fb04483915d4f2cd8ac****", True),
+        ("media-location", "ftp://example.com/a", False),
+        ("language-tag", "zh-Hans", True),
+        ("language-tag", "zh_Hans", False),
+    ],
+)
+def test_format_checks(name: str, text: str, valid: bool) -> None:
+    assert FORMAT_CHECKS[name](text) is valid
+    assert _msgspec_accepts(name, text) is valid
+
+
+@settings(max_examples=600, deadline=None, derandomize=True, database=None)
+@given(
+    text=st.one_of(
+        st.text(max_size=30),
+        st.text(alphabet='[]{}",:0123456789.eE+-ntrufalsNIiy \t\n\\u', max_size=30),
+        st.recursive(
+            st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=5),
+            lambda inner: (
+                st.lists(inner, max_size=3)
+                | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+            ),
+            max_leaves=8,
+        ).map(json.dumps),
+    )
+)
+def test_json_in_strings_is_never_read_more_leniently_than_by_json_loads(text: str) -> None:
+    try:
+        msgspec.json.decode(text)
+    except Rejected:
+        return
+    json.loads(text)  # what msgspec accepts, json.loads accepts too
