@@ -20,6 +20,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated, Any, ForwardRef, Literal, Union, get_args, get_origin
 
 import msgspec
@@ -172,6 +173,22 @@ def _invariant_check(
                         raise ValueError(invariant.id)
 
             return date_time_order
+        case OrderInvariant(compare="decimal-string") if all(
+            fields[name].format == "decimal-string" for name in invariant.fields
+        ):
+            # The parser has checked the digits, so Decimal reads them without a second look.
+            decimals = [attr[name] for name in invariant.fields]
+            strict = invariant.strict
+
+            def decimal_order(value: Any) -> None:
+                keys = [
+                    Decimal(text) for name in decimals if type(text := getattr(value, name)) is str
+                ]
+                for low, high in itertools.pairwise(keys):
+                    if high < low or (strict and high == low):
+                        raise ValueError(invariant.id)
+
+            return decimal_order
         case OrderInvariant():
             names = [attr[name] for name in invariant.fields]
 
