@@ -86,6 +86,109 @@ def test_a_recursive_definition_is_checked_at_every_depth() -> None:
     ]
 
 
+def _kinds(found: list[Any]) -> list[tuple[str, str, str | None]]:
+    return [(f.kind.value, f.path, f.rule) for f in found]
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "rule"),
+    [
+        (
+            "QueryIProductionJob",
+            {
+                "RequestId": "r",
+                "JobId": "j",
+                "Status": "Queuing",
+                "FunctionName": "MusicSegmentDetect",
+                "Result": json.dumps([{"start": 2**53 + 1, "end": 2**53}]),
+            },
+            "music-segment-ordered",
+        ),
+        (
+            "QuerySmarttagJob",
+            {
+                "JobStatus": "Processing",
+                "RequestId": "r",
+                "Results": {
+                    "Result": [
+                        {
+                            "Type": "ASR",
+                            "Data": json.dumps({"details": [{"from": 2**64, "to": 2**64 - 1}]}),
+                        }
+                    ]
+                },
+            },
+            "asr-segment-from-before-to",
+        ),
+    ],
+)
+def test_integers_in_number_fields_stay_exact(operation: str, body: Any, rule: str) -> None:
+    # As floats, 2**53 + 1 and 2**53 would be equal and the segment would look ordered.
+    fast, precise = both_paths(operation, body)
+    assert fast == precise
+    assert [f.rule for f in fast] == [rule]
+
+
+def test_a_huge_integer_skipped_in_an_open_object_is_still_reported() -> None:
+    # msgspec skips the unknown key of the open JobParams object without reading the number;
+    # json.loads refuses it (CPython's integer-digit limit), and consumers parsing with it fail.
+    huge = "1" + "0" * 4300
+    body = json.dumps(
+        {"RequestId": "r", "JobId": "j", "Status": "Queuing", "JobParams": '{"x": ' + huge + "}"}
+    )
+    fast, precise = both_paths_raw("QueryIProductionJob", body)
+    assert fast == precise
+    assert _kinds(fast) == [("invalid-json-payload", "/JobParams", None)]
+
+
+def both_paths_raw(operation: str, raw: str) -> tuple[list[Any], list[Any]]:
+    entry = compiled(CONTRACTS[operation])
+    return check_body(entry, raw), check_body(precise_only(entry), raw)
+
+
+def test_invariants_read_a_json_string_as_the_string_it_is(copy_of_contracts: Any) -> None:
+    # An invariant naming a JSON-string field sees its text, as the precise path does: "\"\""
+    # is set, although it decodes to the empty string.
+    path = copy_of_contracts / "ice" / "QueryIProductionJob.yaml"
+    text = path.read_text()
+    rule = (
+        "  - id: failed-has-no-result\n"
+        "    kind: conditional\n"
+        "    description: A failed job has no result.\n"
+        "    when: {field: Status, in: [Fail]}\n"
+        "    absent: [Result]\n"
+        "    sources: [sdk]\n"
+    )
+    path.write_text(text.replace("invariants:\n", "invariants:\n" + rule, 1))
+    contract = load_contracts(copy_of_contracts)["QueryIProductionJob"]
+    entry = compiled(contract)
+    assert entry.fast is not None
+    assert "failed-has-no-result" in entry.fast.invariants
+    body = json.dumps(
+        {
+            "RequestId": "r",
+            "JobId": "j",
+            "Status": "Fail",
+            "FunctionName": "MusicDemix",
+            "Result": '""',
+        }
+    )
+    fast, precise = check_body(entry, body), check_body(precise_only(entry), body)
+    assert fast == precise
+    assert _kinds(fast) == [("invariant-violation", "/Result", "failed-has-no-result")]
+
+
+def test_echo_invariants_read_the_root_as_sent() -> None:
+    entry = compiled(CONTRACTS["QueryIProductionJob"])
+    assert entry.fast is not None
+    assert entry.fast.view == {"JobId": entry.fast.view["JobId"]}  # read off the root struct
+    body = json.dumps({"RequestId": "r", "JobId": "other", "Status": "Queuing"})
+    request = {"JobId": "asked-for"}
+    fast = check_body(entry, body, request=request)
+    assert fast == check_body(precise_only(entry), body, request=request)
+    assert _kinds(fast) == [("invariant-violation", "/JobId", "job-id-echoes-request")]
+
+
 # -- formats: one pattern decides each, for both paths --------------------------------------
 
 _DIGITS = st.text("0123456789", min_size=2, max_size=2)

@@ -151,14 +151,16 @@ def check_body(
     source: str | None = None,
 ) -> list[Finding]:
     contract = entry.contract
-    if 200 <= status < 300 and entry.fast is not None:
+    if isinstance(body, memoryview | bytearray):
+        body = bytes(body)
+    if 200 <= status < 300 and entry.fast is not None and isinstance(body, bytes | str):
         conforming = _fast(entry.fast, body)
         if conforming is not _NOT_JSON:
             found = (
                 evaluate_invariants(
                     contract,
                     entry.fields,
-                    entry.fast.plain(conforming),
+                    entry.fast.invariant_data(conforming, body),
                     request=request,
                     skip=entry.fast.invariants,
                 )
@@ -198,16 +200,12 @@ def check_body(
     return [f.with_source(source) for f in findings] if source else findings
 
 
-def _fast(fast: FastPath, body: Body) -> Any:
+def _fast(fast: FastPath, body: bytes | str) -> Any:
     """The decoded body if it conforms in shape; _NOT_JSON if the precise path must look.
 
     Only text goes this way: data already parsed is judged by the precise path, which tells a
     tuple from a list and a dict subclass from a dict, as JSON would.
     """
-    if isinstance(body, memoryview | bytearray):
-        body = bytes(body)
-    if not isinstance(body, bytes | str):
-        return _NOT_JSON
     try:
         return fast.decode(body)
     except Rejected:

@@ -10,14 +10,23 @@ invariants between keys of one object are evaluated.
 Anything it rejects goes to the precise classifier (checker.Walker), which names every
 divergence; so the fast path only ever answers "conforms", never a finding. It may be stricter
 than the precise path (that costs only time), never more lenient; the property tests hold the
-two to that.
+two to that. Where msgspec reads differently from json.loads, the fast path leans strict: it
+refuses NaN and lone surrogates, keeps JSON integers exact (never rounded to floats), and sends
+a text that could hide an integer longer than CPython reads to the precise path.
+
+One difference is by design: a conformant body nested deeper than Python's recursion limit
+allows the precise walk (a recursive definition a few hundred levels down) is accepted here,
+where the precise path could only report that it nests too deeply to check.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
+import json
 import math
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -30,6 +39,7 @@ from aliconform.contracts.model import (
     ConditionalInvariant,
     Contract,
     CountInvariant,
+    EchoInvariant,
     FieldSpec,
     Invariant,
     OrderInvariant,
@@ -56,29 +66,69 @@ class _Unsupported(Exception):
 class FastPath:
     root: type[msgspec.Struct]
     invariants: frozenset[str]  # ids of the invariants the structs themselves enforce
+    # Root keys (and their attributes) that the invariants left to Python read, when they are
+    # plain values read straight off the root struct; None when those invariants need the data.
+    view: dict[str, str] | None
+    guarded: bool  # whether the body itself can hold an open object (see refuse_long_integers)
 
     def decode(self, body: bytes | str) -> msgspec.Struct:
         """The body decoded into the contract's structs; raises one of Rejected otherwise."""
+        if self.guarded:
+            refuse_long_integers(body)
         return msgspec.json.decode(body, type=self.root)
 
-    @staticmethod
-    def plain(decoded: msgspec.Struct) -> Any:
-        """The decoded body as plain JSON data (payloads decoded), for the Python invariants."""
-        return msgspec.to_builtins(decoded)
+    def invariant_data(self, decoded: msgspec.Struct, body: bytes | str) -> Any:
+        """What the invariants left to Python are evaluated on, as the precise path sees it:
+        the root's plain values when they suffice, else the parsed body."""
+        if self.view is None:
+            return json.loads(body)
+        return {
+            name: value
+            for name, attr in self.view.items()
+            if (value := getattr(decoded, attr)) is not UNSET
+        }
 
 
 def compile_fast_path(contract: Contract) -> FastPath | None:
     """Structs for the contract's success response, or None if it cannot be compiled."""
     try:
         compiler = _Compiler(contract)
-        root = compiler.struct(
-            "response", contract.response.fields, open_object=False, checks=compiler.root_checks
-        )
+        fields = contract.response.fields
+        root = compiler.struct("response", fields, open_object=False, checks=compiler.root_checks)
         compiler.resolve_recursion()
         compiler.payloads.finish()
-        return FastPath(root, compiler.enforced)
+        left = [inv for inv in contract.invariants if inv.id not in compiler.enforced]
+        guarded = any(_open_within(spec, contract) for spec in fields.values())
+        return FastPath(root, compiler.enforced, _root_view(left, fields), guarded)
     except _Unsupported:
         return None
+
+
+def _attrs(fields: dict[str, FieldSpec]) -> dict[str, str]:
+    """Struct attribute names for JSON keys (which need not be identifiers: "from", "MOS(0-5)")."""
+    return {name: f"f{index}" for index, name in enumerate(fields)}
+
+
+def _root_view(invariants: list[Invariant], fields: dict[str, FieldSpec]) -> dict[str, str] | None:
+    """The root keys the invariants read, if each is a plain (not JSON-string) scalar at the
+    root, which the root struct holds exactly as the body has it."""
+    names: list[str] = []
+    for invariant in invariants:
+        read = [invariant.field] if isinstance(invariant, EchoInvariant) else _names(invariant)
+        if invariant.scope or not read:
+            return None
+        names += read
+    attr = _attrs(fields)
+    for name in names:
+        spec = fields.get(name)
+        if (
+            spec is None
+            or spec.ref is not None
+            or spec.json_payload is not None
+            or spec.type not in ("string", "integer", "number", "boolean")
+        ):
+            return None
+    return {name: attr[name] for name in dict.fromkeys(names)}
 
 
 # -- invariants between keys of one object ------------------------------------------------------
@@ -277,6 +327,44 @@ def _pattern_check(pattern: str) -> Transform:
     return checked
 
 
+_FEWEST_DIGITS_LIMIT = 640  # the lowest limit CPython lets sys.set_int_max_str_digits set
+
+
+@functools.lru_cache(maxsize=8)
+def _digit_run(limit: int, binary: bool) -> re.Pattern[Any]:
+    run = f"[0-9]{{{limit + 1}}}"
+    return re.compile(run.encode() if binary else run)
+
+
+def refuse_long_integers(text: str | bytes) -> None:
+    """Raise for a text holding an integer longer than Python reads.
+
+    msgspec skips the values of unknown keys in an open object without reading them as numbers;
+    json.loads refuses integers longer than sys.get_int_max_str_digits() (CPython's guard), and
+    the precise path reports that. So a text that may skip such an integer is looked at first.
+    Only texts longer than the limit can hold one, and the texts holding open objects are small.
+    """
+    limit = sys.get_int_max_str_digits()
+    if limit and len(text) > limit and _digit_run(limit, isinstance(text, bytes)).search(text):
+        raise ValueError(f"an integer of more than {limit} digits")
+
+
+def _open_within(spec: FieldSpec, contract: Contract, seen: frozenset[str] = frozenset()) -> bool:
+    """Whether decoding a value of this spec can meet an open object (payloads inside are
+    decoded on their own, so they do not count)."""
+    if spec.ref is not None:
+        if spec.ref in seen:
+            return False
+        return _open_within(contract.definitions[spec.ref], contract, seen | {spec.ref})
+    if spec.type == "object":
+        return spec.open or any(
+            _open_within(child, contract, seen) for child in (spec.fields or {}).values()
+        )
+    if spec.type == "array" and spec.items is not None:
+        return _open_within(spec.items, contract, seen)
+    return False
+
+
 class _Payloads:
     """The decoders of JSON-string payloads. They are made once the whole contract is compiled,
     because a recursive definition is complete only then."""
@@ -284,12 +372,20 @@ class _Payloads:
     def __init__(self) -> None:
         self.pending: list[tuple[Any, list[Callable[[str], Any]]]] = []
 
-    def transform(self, annotation: Any, inner: Transform | None) -> Transform:
+    def transform(self, annotation: Any, inner: Transform | None, *, guarded: bool) -> Transform:
         cell: list[Callable[[str], Any]] = []
         self.pending.append((annotation, cell))
-        if inner is None:
-            return lambda value: cell[0](value)
-        return lambda value: inner(cell[0](value))
+
+        def decode(value: str) -> Any:
+            decoded = cell[0](value)
+            return decoded if inner is None else inner(decoded)
+
+        def guarded_decode(value: str) -> Any:
+            if len(value) > _FEWEST_DIGITS_LIMIT:
+                refuse_long_integers(value)
+            return decode(value)
+
+        return guarded_decode if guarded else decode
 
     def finish(self) -> None:
         for annotation, cell in self.pending:
@@ -346,6 +442,10 @@ def _post_init(
         return transform_one
 
     def post_init(self: Any) -> None:
+        # Invariants first: they read a JSON-string field as the string it is, as the precise
+        # path does, not as what it decodes to.
+        for check in checks:
+            check(self)
         for attr, transform in transforms:
             value = getattr(self, attr)
             if value is not UNSET:
@@ -356,8 +456,6 @@ def _post_init(
                 tag = getattr(self, chosen.chooser)
                 choose = chosen.variants.get(tag) if type(tag) is str else None
                 setattr(self, chosen.attr, (choose or chosen.other)(value))
-        for check in checks:
-            check(self)
 
     return post_init
 
@@ -441,23 +539,30 @@ class _Compiler:
             if any(not re.fullmatch(r"-?(0|[1-9][0-9]*)", key) for key in spec.enum):
                 raise _Unsupported("integer enum with keys that are not plain integers")
             return Literal[tuple(int(key) for key in spec.enum)]
-        if low is None and high is None:
-            return int if spec.type == "integer" else float
-        if spec.type == "integer":
-            # Between integers, >= 0.5 is >= 1.
-            return Annotated[
+        # A JSON integer stays an int (a float would round it, and compare unlike the precise
+        # path); between integers, >= 0.5 is >= 1.
+        whole = (
+            Annotated[
                 int,
                 Meta(
                     ge=None if low is None else math.ceil(low),
                     le=None if high is None else math.floor(high),
                 ),
             ]
+            if low is not None or high is not None
+            else int
+        )
+        if spec.type == "integer":
+            return whole
         # msgspec refuses infinities and NaN while parsing, which is stricter than json.loads.
-        return Annotated[float, Meta(ge=low, le=high)]
+        fraction = Annotated[float, Meta(ge=low, le=high)] if whole is not int else float
+        return Union[whole, fraction]  # noqa: UP007
 
     def _string(self, spec: FieldSpec, where: str) -> tuple[Any, Transform | None]:
         payload = spec.json_payload
         if payload is not None and payload.discriminator is not None:
+            if spec.enum is not None or spec.format is not None or spec.pattern is not None:
+                raise _Unsupported(f"{where}: a sibling-chosen payload with its own checks")
             return str, None  # decoded by the enclosing struct, which sees the sibling
         # msgspec checks one pattern per string while parsing; a format a pattern decides
         # exactly takes that place, and anything left runs in Python.
@@ -477,7 +582,8 @@ class _Compiler:
         transforms[:0] = [_pattern_check(pattern) for pattern in patterns]
         if payload is not None and payload.shape is not None:
             inner, inner_transform = self.field(payload.shape, f"{where}()")
-            transforms.append(self.payloads.transform(inner, inner_transform))
+            guarded = _open_within(payload.shape, self.contract)
+            transforms.append(self.payloads.transform(inner, inner_transform, guarded=guarded))
         transform = None
         for step in transforms:
             transform = step if transform is None else _then(transform, step)
@@ -491,7 +597,7 @@ class _Compiler:
         open_object: bool,
         checks: list[Invariant],
     ) -> type[msgspec.Struct]:
-        attr = {name: f"f{index}" for index, name in enumerate(fields)}
+        attr = _attrs(fields)
         members: list[tuple[str, Any, Any] | tuple[str, Any]] = []
         transforms: list[tuple[str, Transform]] = []
         chosen: _Chosen | None = None
@@ -535,7 +641,8 @@ class _Compiler:
         variants = {}
         for variant, shape in (payload.variants or {}).items():
             inner, transform = self.field(shape, f"{where}.{name}({variant})")
-            variants[variant] = self.payloads.transform(inner, transform)
+            guarded = _open_within(shape, self.contract)
+            variants[variant] = self.payloads.transform(inner, transform, guarded=guarded)
         # Any other discriminator value (or none): the payload must still be JSON, and is
         # accepted or refused as a whole according to the contract's unlisted_variants.
         other = _ANY_JSON.decode if payload.unlisted_variants == "accept" else _refuse
