@@ -189,6 +189,29 @@ def test_echo_invariants_read_the_root_as_sent() -> None:
     assert _kinds(fast) == [("invariant-violation", "/JobId", "job-id-echoes-request")]
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "ordered"),
+    [
+        ("2023-01-01T02:00:00Z", "2023-01-01T02:00:00.5Z", True),  # UTC: compared as text
+        ("2023-01-01T02:00:00.5Z", "2023-01-01T02:00:00Z", False),
+        ("2023-01-01T10:00:00+08:00", "2023-01-01T02:00:01Z", True),  # zones: parsed
+        ("2023-01-01T10:00:00+08:00", "2023-01-01T01:59:59.5Z", False),
+    ],
+)
+def test_order_of_times_in_any_zone(start: str, end: str, ordered: bool) -> None:
+    body = {
+        "RequestId": "r",
+        "Status": "Succeeded",
+        "TaskId": "ImageModeration-1",
+        "TaskType": "ImageModeration",
+        "StartTime": start,
+        "EndTime": end,
+    }
+    fast, precise = both_paths("GetImageModerationResult", body)
+    assert fast == precise
+    assert [f.rule for f in fast] == ([] if ordered else ["end-not-before-start"])
+
+
 # -- formats: one pattern decides each, for both paths --------------------------------------
 
 _DIGITS = st.text("0123456789", min_size=2, max_size=2)

@@ -190,6 +190,31 @@ def _utc_key(text: str) -> tuple[str, str]:
     return text[:19], text[20:-1].ljust(9, "0")
 
 
+def _order_keys(
+    invariant: OrderInvariant, fields: dict[str, FieldSpec]
+) -> Callable[[list[Any]], list[Any]]:
+    """Comparable keys of the values an order invariant reads; a value that cannot be compared
+    is left out, as invariants.order_key does."""
+    compare = invariant.compare
+    checked = all(fields[name].format == compare for name in invariant.fields)
+    if compare == "date-time" and checked:
+        # Times the parser has already checked: when all are in UTC, as the services write
+        # them, they compare without parsing.
+        def times(values: list[Any]) -> list[Any]:
+            texts = [value for value in values if type(value) is str]
+            if all(text[-1] == "Z" for text in texts):
+                return [_utc_key(text) for text in texts]
+            return [order_key(compare, text) for text in texts]
+
+        return times
+    if compare == "decimal-string" and checked:
+        # The parser has checked the digits, so Decimal reads them without a second look.
+        return lambda values: [Decimal(value) for value in values if type(value) is str]
+    return lambda values: [
+        key for value in values if (key := order_key(compare, value)) is not None
+    ]
+
+
 def _invariant_check(
     invariant: Invariant, attr: dict[str, str], fields: dict[str, FieldSpec]
 ) -> Check:
@@ -206,48 +231,16 @@ def _invariant_check(
                     raise ValueError(invariant.id)
 
             return number_order
-        case OrderInvariant(compare="date-time") if all(
-            fields[name].format == "date-time" for name in invariant.fields
-        ):
-            # Start before end between times the parser has already checked: when all are in
-            # UTC, as the services write them, they compare without parsing.
-            times = [attr[name] for name in invariant.fields]
-            strict = invariant.strict
-
-            def date_time_order(value: Any) -> None:
-                texts = [text for name in times if type(text := getattr(value, name)) is str]
-                utc = all(text[-1] == "Z" for text in texts)
-                keys = [_utc_key(text) if utc else order_key("date-time", text) for text in texts]
-                for low, high in itertools.pairwise(keys):
-                    if high < low or (strict and high == low):
-                        raise ValueError(invariant.id)
-
-            return date_time_order
-        case OrderInvariant(compare="decimal-string") if all(
-            fields[name].format == "decimal-string" for name in invariant.fields
-        ):
-            # The parser has checked the digits, so Decimal reads them without a second look.
-            decimals = [attr[name] for name in invariant.fields]
-            strict = invariant.strict
-
-            def decimal_order(value: Any) -> None:
-                keys = [
-                    Decimal(text) for name in decimals if type(text := getattr(value, name)) is str
-                ]
-                for low, high in itertools.pairwise(keys):
-                    if high < low or (strict and high == low):
-                        raise ValueError(invariant.id)
-
-            return decimal_order
         case OrderInvariant():
             names = [attr[name] for name in invariant.fields]
+            keys_of = _order_keys(invariant, fields)
+            strict, rule = invariant.strict, invariant.id
 
             def order(value: Any) -> None:
-                keys = [order_key(invariant.compare, getattr(value, name)) for name in names]
-                comparable = [key for key in keys if key is not None]
-                for low, high in itertools.pairwise(comparable):
-                    if high < low or (invariant.strict and high == low):
-                        raise ValueError(invariant.id)
+                keys = keys_of([getattr(value, name) for name in names])
+                for low, high in itertools.pairwise(keys):
+                    if high < low or (strict and high == low):
+                        raise ValueError(rule)
 
             return order
         case PrefixInvariant():
