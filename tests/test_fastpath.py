@@ -178,6 +178,33 @@ def test_invariants_read_a_json_string_as_the_string_it_is(copy_of_contracts: An
     assert _kinds(fast) == [("invariant-violation", "/Result", "failed-has-no-result")]
 
 
+def test_an_invariant_the_structs_cannot_hold_runs_in_python(copy_of_contracts: Any) -> None:
+    # A rule reaching into a nested object is not compiled; after the fast path accepts, it is
+    # evaluated on the parsed body, as the precise path would.
+    path = copy_of_contracts / "ice" / "QueryIProductionJob.yaml"
+    rule = (
+        "  - id: failed-has-no-output-type\n"
+        "    kind: conditional\n"
+        "    description: A failed job names no output type.\n"
+        "    when: {field: Status, in: [Fail]}\n"
+        "    absent: [Output.Type]\n"
+        "    sources: [sdk]\n"
+    )
+    path.write_text(path.read_text().replace("invariants:\n", "invariants:\n" + rule, 1))
+    entry = compiled(load_contracts(copy_of_contracts)["QueryIProductionJob"])
+    assert entry.fast is not None
+    assert "failed-has-no-output-type" not in entry.fast.invariants
+    assert entry.fast.python_invariants
+    assert entry.fast.view is None
+    body = json.dumps(
+        {"RequestId": "r", "JobId": "j", "Status": "Fail", "Output": {"Type": "OSS", "Media": "m"}}
+    )
+    entry.fast.decode(body)  # the structs accept it...
+    fast = check_body(entry, body)  # ...and the rule left to Python still finds it
+    assert fast == check_body(precise_only(entry), body)
+    assert _kinds(fast) == [("invariant-violation", "/Output/Type", "failed-has-no-output-type")]
+
+
 def test_echo_invariants_read_the_root_as_sent() -> None:
     entry = compiled(CONTRACTS["QueryIProductionJob"])
     assert entry.fast is not None

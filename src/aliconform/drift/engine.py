@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aliconform.contracts import Contract, ContractSet, FieldEntry, index_fields, load_contracts
-from aliconform.contracts.model import EchoInvariant, ErrorCode, code_pattern
+from aliconform.contracts.model import ErrorCode, code_pattern
 from aliconform.drift.checker import Place, Walker, json_type
 from aliconform.drift.fastpath import FastPath, Rejected, compile_fast_path
 from aliconform.drift.findings import Finding, Kind, excerpt
@@ -38,9 +38,6 @@ class CompiledContract:
     templates: list[tuple[re.Pattern[str], str]]
     statuses: set[int]
     fast: FastPath | None = field(default=None)  # None: the contract has no fast path
-    # Whether a conforming body still needs invariants evaluated in Python (not counting the
-    # echo invariants, which need a request).
-    python_invariants: bool = field(default=True)
 
     @classmethod
     def build(cls, contract: Contract) -> CompiledContract:
@@ -54,13 +51,7 @@ class CompiledContract:
         for code in codes.values():
             statuses.update(code.statuses())
         fast = compile_fast_path(contract)
-        rest = [
-            invariant
-            for invariant in contract.invariants
-            if not isinstance(invariant, EchoInvariant)
-            and (fast is None or invariant.id not in fast.invariants)
-        ]
-        return cls(contract, index_fields(contract), codes, templates, statuses, fast, bool(rest))
+        return cls(contract, index_fields(contract), codes, templates, statuses, fast)
 
     def lookup_code(self, code: str) -> tuple[str, ErrorCode] | None:
         if code in self.codes:
@@ -164,7 +155,7 @@ def check_body(
                     request=request,
                     skip=entry.fast.invariants,
                 )
-                if entry.python_invariants or request
+                if entry.fast.python_invariants or request
                 else []
             )
             return [f.with_source(source) for f in found] if source else found

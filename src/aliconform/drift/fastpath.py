@@ -69,6 +69,9 @@ class FastPath:
     # Root keys (and their attributes) that the invariants left to Python read, when they are
     # plain values read straight off the root struct; None when those invariants need the data.
     view: dict[str, str] | None
+    # Whether a conforming body still has invariants to evaluate in Python (echo invariants,
+    # which need a request, not counted).
+    python_invariants: bool
     guarded: bool  # whether the body itself can hold an open object (see refuse_long_integers)
 
     def decode(self, body: bytes | str) -> msgspec.Struct:
@@ -99,7 +102,8 @@ def compile_fast_path(contract: Contract) -> FastPath | None:
         compiler.payloads.finish()
         left = [inv for inv in contract.invariants if inv.id not in compiler.enforced]
         guarded = any(_open_within(spec, contract) for spec in fields.values())
-        return FastPath(root, compiler.enforced, _root_view(left, fields), guarded)
+        python = any(not isinstance(invariant, EchoInvariant) for invariant in left)
+        return FastPath(root, compiler.enforced, _root_view(left, fields), python, guarded)
     except _Unsupported:
         return None
 
@@ -296,28 +300,24 @@ def _json_text(value: str) -> str:
     return value
 
 
-def _format_check(name: str) -> Transform:
-    if name == "json":
-        return _json_text
-    check = FORMAT_CHECKS[name]
-
+def _must(check: Callable[[str], bool], message: str) -> Transform:
     def checked(value: str) -> str:
         if not check(value):
-            raise ValueError(f"not a valid {name}")
+            raise ValueError(message)
         return value
 
     return checked
+
+
+def _format_check(name: str) -> Transform:
+    if name == "json":
+        return _json_text
+    return _must(FORMAT_CHECKS[name], f"not a valid {name}")
 
 
 def _pattern_check(pattern: str) -> Transform:
     compiled = re.compile(pattern)
-
-    def checked(value: str) -> str:
-        if compiled.search(value) is None:
-            raise ValueError(f"does not match {pattern}")
-        return value
-
-    return checked
+    return _must(lambda text: compiled.search(text) is not None, f"does not match {pattern}")
 
 
 _FEWEST_DIGITS_LIMIT = 640  # the lowest limit CPython lets sys.set_int_max_str_digits set
