@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from aliconform import ContractSet, load_contracts
 from aliconform.contracts import index_fields
 from aliconform.drift import Finding, Kind, check_response
+from aliconform.drift.checker import Place, Walker
 from aliconform.drift.engine import check_body, compiled
 from aliconform.drift.fastpath import Rejected
 from aliconform.drift.invariants import order_key
@@ -252,3 +253,76 @@ def test_fuzz_mutated_documents(operation: str, data: st.DataObject) -> None:
     for finding in findings:
         inside = finding.path == where.pointer or finding.path.startswith(where.pointer + "/")
         assert inside or finding.kind is Kind.INVARIANT_VIOLATION, finding
+
+
+def _apart(chosen: list[Location]) -> bool:
+    """No location is at or below another (so changing one leaves the others in place)."""
+    pointers = [where.pointer for where in chosen]
+    return not any(a == b or b.startswith(a + "/") for a, b in itertools.permutations(pointers, 2))
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+@settings(SETTINGS, max_examples=40)
+@given(data=st.data())
+def test_the_walk_finds_the_same_with_and_without_the_compiled_checks(
+    operation: str, data: st.DataObject
+) -> None:
+    """The precise walk skips what the compiled checks accept; with several changes at once
+    (junk, nulls, removals, inside JSON strings too) its findings are exactly those of the walk
+    that looks everywhere, in the same order."""
+    body = data.draw(responses(CONTRACTS[operation]))
+    candidates = locations(CONTRACTS[operation], body)
+    assume(candidates)
+    chosen = data.draw(st.lists(st.sampled_from(candidates), min_size=1, max_size=3))
+    assume(_apart(chosen))
+    for where in chosen:
+        change = data.draw(st.sampled_from(["junk", "null", "remove"]))
+        if change == "remove":
+            body = mutate(body, where, lambda c, k: c.__delitem__(k))
+        else:
+            value = None if change == "null" else data.draw(JSON)
+            body = mutate(body, where, _setter_of(value))
+    raw = json.dumps(body)
+    entry = compiled(CONTRACTS[operation])
+    walked_everywhere = check_body(dataclasses.replace(entry, fast=None), raw)
+    assert check_body(entry, raw) == walked_everywhere
+
+
+def _setter_of(value: Any) -> Any:
+    return lambda container, key: container.__setitem__(key, value)
+
+
+def test_a_drift_beside_large_payloads_walks_only_its_own_path() -> None:
+    """A new field at the root of a Smarttag result: every payload is accepted by its compiled
+    check, so the walk never decodes one, and the finding is the one the full walk makes."""
+    operation = "QuerySmarttagJob"
+    contract = CONTRACTS[operation]
+    body = find(
+        responses(contract),
+        lambda b: len(b.get("Results", {}).get("Result", [])) >= 2,
+        settings=FIND,
+    )
+    body["Surprise"] = 1
+    entry = compiled(contract)
+    walker = Walker(contract, fast=entry.fast)
+    root = Place("", "", ("response",))
+    walker.object_fields(json.loads(json.dumps(body)), contract.response.fields, root)
+    assert [(f.kind.value, f.path) for f in walker.findings] == [
+        ("undocumented-field", "/Surprise")
+    ]
+    assert walker.decoded == {}, "no payload was decoded by the walk"
+    assert "/Results" in walker.clean
+    assert check_body(entry, json.dumps(body)) == check_body(
+        dataclasses.replace(entry, fast=None), json.dumps(body)
+    )
+
+
+def test_parsed_input_is_walked_everywhere() -> None:
+    """A parsed body may hold a tuple where JSON has an array; the compiled checks would read it
+    as one, so the walk does not use them for data it did not parse itself."""
+    operation = "GetVideoLabelClassificationResult"
+    body = find(responses(CONTRACTS[operation]), lambda b: bool(b.get("Labels")), settings=FIND)
+    body["Labels"] = tuple(body["Labels"])
+    body["Surprise"] = 1  # a drift at the root too, so the walk is what answers
+    found = [(f.kind.value, f.path) for f in check_response(operation, body, contracts=CONTRACTS)]
+    assert found == [("type-mismatch", "/Labels"), ("undocumented-field", "/Surprise")]

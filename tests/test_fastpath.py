@@ -146,11 +146,16 @@ def both_paths_raw(operation: str, raw: str) -> tuple[list[Any], list[Any]]:
     return check_body(entry, raw), check_body(precise_only(entry), raw)
 
 
+def iproduction_with_rule(contracts_dir: Any, rule: str) -> Any:
+    """The IProduction contract, compiled, with one more invariant written first in its file."""
+    path = contracts_dir / "ice" / "QueryIProductionJob.yaml"
+    path.write_text(path.read_text().replace("invariants:\n", "invariants:\n" + rule, 1))
+    return compiled(load_contracts(contracts_dir)["QueryIProductionJob"])
+
+
 def test_invariants_read_a_json_string_as_the_string_it_is(copy_of_contracts: Any) -> None:
     # An invariant naming a JSON-string field sees its text, as the precise path does: "\"\""
     # is set, although it decodes to the empty string.
-    path = copy_of_contracts / "ice" / "QueryIProductionJob.yaml"
-    text = path.read_text()
     rule = (
         "  - id: failed-has-no-result\n"
         "    kind: conditional\n"
@@ -159,9 +164,7 @@ def test_invariants_read_a_json_string_as_the_string_it_is(copy_of_contracts: An
         "    absent: [Result]\n"
         "    sources: [sdk]\n"
     )
-    path.write_text(text.replace("invariants:\n", "invariants:\n" + rule, 1))
-    contract = load_contracts(copy_of_contracts)["QueryIProductionJob"]
-    entry = compiled(contract)
+    entry = iproduction_with_rule(copy_of_contracts, rule)
     assert entry.fast is not None
     assert "failed-has-no-result" in entry.fast.invariants
     body = json.dumps(
@@ -181,7 +184,6 @@ def test_invariants_read_a_json_string_as_the_string_it_is(copy_of_contracts: An
 def test_an_invariant_the_structs_cannot_hold_runs_in_python(copy_of_contracts: Any) -> None:
     # A rule reaching into a nested object is not compiled; after the fast path accepts, it is
     # evaluated on the parsed body, as the precise path would.
-    path = copy_of_contracts / "ice" / "QueryIProductionJob.yaml"
     rule = (
         "  - id: failed-has-no-output-type\n"
         "    kind: conditional\n"
@@ -190,8 +192,7 @@ def test_an_invariant_the_structs_cannot_hold_runs_in_python(copy_of_contracts: 
         "    absent: [Output.Type]\n"
         "    sources: [sdk]\n"
     )
-    path.write_text(path.read_text().replace("invariants:\n", "invariants:\n" + rule, 1))
-    entry = compiled(load_contracts(copy_of_contracts)["QueryIProductionJob"])
+    entry = iproduction_with_rule(copy_of_contracts, rule)
     assert entry.fast is not None
     assert "failed-has-no-output-type" not in entry.fast.invariants
     assert entry.fast.python_invariants
@@ -203,6 +204,43 @@ def test_an_invariant_the_structs_cannot_hold_runs_in_python(copy_of_contracts: 
     fast = check_body(entry, body)  # ...and the rule left to Python still finds it
     assert fast == check_body(precise_only(entry), body)
     assert _kinds(fast) == [("invariant-violation", "/Output/Type", "failed-has-no-output-type")]
+
+
+def test_invariants_left_to_python_are_evaluated_inside_what_the_compiled_checks_accept(
+    copy_of_contracts: Any,
+) -> None:
+    # When the precise walk skips an object its compiled check accepts, only the invariants
+    # those checks enforce are skipped there; one they do not (an echo, scoped to Input) runs.
+    # The rule is made up: an echo of the only request parameter, read inside Input.
+    rule = (
+        "  - id: input-type-echoes-request\n"
+        "    kind: echo\n"
+        "    description: The input type repeats the job asked about.\n"
+        "    scope: Input\n"
+        "    field: Type\n"
+        "    parameter: JobId\n"
+        "    sources: [sdk]\n"
+    )
+    entry = iproduction_with_rule(copy_of_contracts, rule)
+    assert entry.fast is not None
+    assert "input-type-echoes-request" not in entry.fast.invariants
+    body = json.dumps(
+        {
+            "RequestId": "r",
+            "JobId": "j",
+            "Status": "Queuing",
+            "Surprise": 1,  # so the precise walk answers
+            "Input": {"Type": "OSS", "Media": "oss://bucket/in.mp4"},
+        }
+    )
+    assert entry.fast.holds(entry.contract.response.fields["Input"], json.loads(body)["Input"])
+    request = {"JobId": "j"}
+    found = check_body(entry, body, request=request)
+    assert found == check_body(precise_only(entry), body, request=request)
+    assert _kinds(found) == [
+        ("undocumented-field", "/Surprise", None),
+        ("invariant-violation", "/Input/Type", "input-type-echoes-request"),
+    ]
 
 
 def test_echo_invariants_read_the_root_as_sent() -> None:

@@ -379,13 +379,16 @@ def build_corpus(count: int, seed: int = 20261121) -> list[tuple[str, bytes]]:
 
 
 def drift(corpus: list[tuple[str, bytes]], seed: int = 7) -> list[tuple[str, bytes]]:
-    """The same responses, each with one divergence (a new field, a retyped or unknown value)."""
+    """The same responses, each with one divergence: a new field, a retyped or unknown value at
+    the root, or a new field deep inside the first JSON-string payload that holds an object."""
     rng = random.Random(seed)
     drifted = []
     for operation, raw in corpus:
         body = json.loads(raw)
-        choice = rng.randrange(3)
-        if choice == 0:
+        choice = rng.randrange(4)
+        if choice == 3 and _drift_inside(body):
+            pass
+        elif choice == 0:
             body["NewField"] = {"added": True}
         elif choice == 1:
             body["RequestId"] = rng.randrange(10**6)
@@ -394,6 +397,49 @@ def drift(corpus: list[tuple[str, bytes]], seed: int = 7) -> list[tuple[str, byt
             body[key] = "Paused"
         drifted.append((operation, json.dumps(body).encode()))
     return drifted
+
+
+def _drift_inside(body: dict[str, Any]) -> bool:
+    """Add a field to the deepest first object inside the body's largest JSON-string payload
+    (the results: a Smarttag Data, an IProduction Result); False when it has no result."""
+    texts = sorted(_json_strings(body), key=lambda found: len(found[0][found[1]]))
+    if not texts or len(texts[-1][0][texts[-1][1]]) < _RESULT_SIZE:
+        return False
+    container, key = texts[-1]
+    inner = json.loads(container[key])
+    target = _deepest_first_object(inner)
+    if target is None:
+        return False
+    target["newKey"] = 1
+    container[key] = json.dumps(inner, ensure_ascii=False)
+    return True
+
+
+_RESULT_SIZE = 100  # smaller JSON strings are parameters or user data, not results
+
+
+def _json_strings(value: Any) -> list[tuple[Any, Any]]:
+    """(container, key) of every string holding a JSON object or array, outside payloads."""
+    found: list[tuple[Any, Any]] = []
+    for key, item in value.items() if isinstance(value, dict) else enumerate(value):
+        if isinstance(item, str) and item[:1] in ("{", "["):
+            found.append((value, key))
+        elif isinstance(item, dict | list):
+            found += _json_strings(item)
+    return found
+
+
+def _deepest_first_object(value: Any) -> dict[str, Any] | None:
+    """The last object met by always going into the first non-empty object or array inside;
+    None if there is no object at all."""
+    found = None
+    while isinstance(value, dict | list):
+        if isinstance(value, dict):
+            found = value
+            value = next((v for v in value.values() if isinstance(v, dict | list) and v), None)
+        else:
+            value = value[0] if value else None
+    return found
 
 
 @dataclass

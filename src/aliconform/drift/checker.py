@@ -2,6 +2,12 @@
 
 It never stops at the first finding. It descends only where the contract describes the data,
 so its depth is bounded by the contract, not by the response.
+
+Given the contract's fast path, it first asks the compiled check of each object, array and
+JSON-string payload it comes to, and walks only into those that check refuses: a response that
+drifts in one place is walked along the path to that place, not everywhere. The checks pass
+only values the walk would find nothing in (the fast path never accepts more than this walk),
+and the invariants the fast path holds are not evaluated again inside what passed (clean).
 """
 
 from __future__ import annotations
@@ -11,13 +17,16 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aliconform.contracts.model import Contract, FieldSpec, Payload
 from aliconform.contracts.paths import PLAIN_PAYLOAD
 from aliconform.drift.findings import Finding, Kind, excerpt, pointer_join
 from aliconform.drift.formats import FORMAT_CHECKS
 from aliconform.drift.policy import DEFAULT_SEVERITY
+
+if TYPE_CHECKING:
+    from aliconform.drift.fastpath import FastPath
 
 __all__ = ["JSON_TYPES", "Place", "Walker", "json_type"]
 
@@ -93,12 +102,17 @@ class Walker:
         self,
         contract: Contract,
         locate: Callable[[KeyPath], str] | None = None,
+        fast: FastPath | None = None,
     ) -> None:
+        """fast: the contract's compiled checks, to skip what they accept. Only for data parsed
+        from JSON text: msgspec.convert would take a tuple for an array."""
         self.contract = contract
         self.operation = contract.operation
         self.locate = locate or contract.location
+        self.fast = fast
         self.findings: list[Finding] = []
         self.decoded: dict[str, Any] = {}  # pointer of a JSON-string field -> its decoded value
+        self.clean: set[str] = set()  # pointers of the values the compiled checks accepted
 
     def add(
         self,
@@ -168,6 +182,9 @@ class Walker:
     def value(
         self, value: Any, spec: FieldSpec, place: Place, siblings: dict[str, Any] | None
     ) -> None:
+        if self.fast is not None and self.fast.holds(spec, value):
+            self.clean.add(place.pointer)
+            return
         if spec.ref is not None:
             place = Place(place.pointer, place.field, ("definitions", spec.ref), place.decoded_at)
             spec = self.contract.definitions[spec.ref]
@@ -220,6 +237,11 @@ class Walker:
     def _payload(
         self, text: str, payload: Payload, place: Place, siblings: dict[str, Any] | None
     ) -> None:
+        if self.fast is not None and payload.discriminator is not None:
+            chosen = (siblings or {}).get(payload.discriminator)
+            if type(chosen) is str and self.fast.holds_payload(payload, chosen, text):
+                self.clean.add(place.pointer)
+                return
         try:
             decoded = json.loads(text)
         except (ValueError, RecursionError) as exc:

@@ -181,7 +181,8 @@ def check_body(
     else:
         try:
             if 200 <= status < 300:
-                findings += _check_success(entry, data, request)
+                parsed_here = isinstance(body, bytes | str)
+                findings += _check_success(entry, data, request, parsed_here=parsed_here)
             elif status >= 400:
                 findings += _check_error(entry, data, status)
         except RecursionError:
@@ -217,18 +218,22 @@ def _header(headers: Mapping[str, str] | None, name: str) -> str | None:
 
 
 def _check_success(
-    entry: CompiledContract, data: Any, request: Mapping[str, Any] | None
+    entry: CompiledContract, data: Any, request: Mapping[str, Any] | None, *, parsed_here: bool
 ) -> list[Finding]:
+    """parsed_here: whether data came from json.loads here (so the walk may use the compiled
+    checks, which read a tuple as an array; data handed in parsed is walked in full)."""
     contract = entry.contract
-    walker = Walker(contract)
+    fast = entry.fast if parsed_here else None
+    walker = Walker(contract, fast=fast)
     root = Place("", "", ("response",))
     if not isinstance(data, dict):
         message = f"the body is a JSON {json_type(data)}, not an object"
         walker.add(Kind.TYPE_MISMATCH, root, message, expected="object", observed=data)
         return walker.findings
     walker.object_fields(data, contract.response.fields, root)
+    held = (fast.invariants, walker.clean) if fast is not None else (frozenset(), ())
     walker.findings += evaluate_invariants(
-        contract, entry.fields, data, decoded=walker.decoded, request=request
+        contract, entry.fields, data, decoded=walker.decoded, request=request, held=held
     )
     return walker.findings
 

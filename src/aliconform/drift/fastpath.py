@@ -16,7 +16,12 @@ a text that could hide an integer longer than CPython reads to the precise path.
 
 One difference is by design: a conformant body nested deeper than Python's recursion limit
 allows the precise walk (a recursive definition a few hundred levels down) is accepted here,
-where the precise path could only report that it nests too deeply to check.
+where the precise path could only report that it nests too deeply to check. The same holds for
+such a value inside a body the precise path walks, since the walk asks these checks first.
+
+The precise walk uses the same structs on single values (holds, holds_payload): an object or
+array it parsed is read with msgspec.convert (strict, as the parser reads JSON), a payload
+text with the payload's decoder. What they accept, the walk skips.
 """
 
 from __future__ import annotations
@@ -27,8 +32,8 @@ import json
 import math
 import re
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Annotated, Any, ForwardRef, Literal, Union, get_args, get_origin
 
@@ -43,6 +48,7 @@ from aliconform.contracts.model import (
     FieldSpec,
     Invariant,
     OrderInvariant,
+    Payload,
     PrefixInvariant,
 )
 from aliconform.contracts.paths import index_fields
@@ -73,6 +79,11 @@ class FastPath:
     # which need a request, not counted).
     python_invariants: bool
     guarded: bool  # whether the body itself can hold an open object (see refuse_long_integers)
+    # Checks of one value, by the identity of its spec (objects, arrays, strings carrying a
+    # payload), and of sibling-chosen payloads, by the identity of the payload and the variant.
+    # The precise walk asks them first (see holds).
+    values: Mapping[int, Check] = field(default_factory=dict)
+    variants: Mapping[tuple[int, str], Check] = field(default_factory=dict)
 
     def decode(self, body: bytes | str) -> msgspec.Struct:
         """The body decoded into the contract's structs; raises one of Rejected otherwise."""
@@ -91,6 +102,26 @@ class FastPath:
             if (value := getattr(decoded, attr)) is not UNSET
         }
 
+    def holds(self, spec: FieldSpec, value: Any) -> bool:
+        """Whether a value the precise path parsed (with json.loads, so dicts, lists and
+        scalars only) conforms to its spec, invariants of its objects included; checked in C,
+        as the whole body is. False also when there is no compiled check for the spec."""
+        return _passes(self.values.get(id(spec)), value)
+
+    def holds_payload(self, payload: Payload, variant: str, text: str) -> bool:
+        """Whether a JSON-string payload conforms to the variant its sibling chose."""
+        return _passes(self.variants.get((id(payload), variant)), text)
+
+
+def _passes(check: Check | None, value: Any) -> bool:
+    if check is None:
+        return False
+    try:
+        check(value)
+    except Rejected:
+        return False
+    return True
+
 
 def compile_fast_path(contract: Contract) -> FastPath | None:
     """Structs for the contract's success response, or None if it cannot be compiled."""
@@ -103,7 +134,9 @@ def compile_fast_path(contract: Contract) -> FastPath | None:
         left = [inv for inv in contract.invariants if inv.id not in compiler.enforced]
         guarded = any(_open_within(spec, contract) for spec in fields.values())
         python = any(not isinstance(invariant, EchoInvariant) for invariant in left)
-        return FastPath(root, compiler.enforced, _root_view(left, fields), python, guarded)
+        view = _root_view(left, fields)
+        values, variants = compiler.value_checks()
+        return FastPath(root, compiler.enforced, view, python, guarded, values, variants)
     except _Unsupported:
         return None
 
@@ -465,11 +498,16 @@ class _Compiler:
         self.structs: list[type[msgspec.Struct]] = []  # every struct made
         self.count = itertools.count()
         self.payloads = _Payloads()
+        # What value_checks makes checks of: each value's compiled form, by its spec's
+        # identity, and each sibling-chosen payload's decoder, by (payload identity, variant).
+        self.compiled_values: dict[int, tuple[Any, Transform | None]] = {}
+        self.compiled_variants: dict[tuple[int, str], Transform] = {}
 
     # A field compiles to (annotation, transform): the type msgspec checks in C, and what is
     # left for Python (None when nothing is).
 
     def field(self, spec: FieldSpec, where: str) -> tuple[Any, Transform | None]:
+        original = spec
         if spec.ref is not None:
             annotation, transform = self._define(spec.ref)
             spec = self.contract.definitions[spec.ref]  # whose nullable counts, as in the checker
@@ -478,6 +516,8 @@ class _Compiler:
         if spec.nullable:
             annotation = Union[annotation, None]  # noqa: UP007 (a recursive ref is a string)
             transform = None if transform is None else _unless_null(transform)
+        if spec.type in ("object", "array") or transform is not None:
+            self.compiled_values[id(original)] = (annotation, transform)
         return annotation, transform
 
     def _define(self, name: str) -> tuple[Any, Transform | None]:
@@ -493,6 +533,15 @@ class _Compiler:
         self.definitions[name] = compiled
         self.classes[name] = compiled[0]
         return compiled
+
+    def value_checks(self) -> tuple[dict[int, Check], dict[tuple[int, str], Check]]:
+        """Checks of single parsed values and of sibling-chosen payloads, for the precise walk;
+        made once the contract is compiled (the recursive names resolved, the decoders made)."""
+        values = {
+            key: _converting(_substitute(annotation, self.classes), transform)
+            for key, (annotation, transform) in self.compiled_values.items()
+        }
+        return values, dict(self.compiled_variants)
 
     def resolve_recursion(self) -> None:
         """Put each definition's class where it named itself (msgspec reads the annotations
@@ -636,10 +685,23 @@ class _Compiler:
             inner, transform = self.field(shape, f"{where}.{name}({variant})")
             guarded = _open_within(shape, self.contract)
             variants[variant] = self.payloads.transform(inner, transform, guarded=guarded)
+            self.compiled_variants[(id(payload), variant)] = variants[variant]
         # Any other discriminator value (or none): the payload must still be JSON, and is
         # accepted or refused as a whole according to the contract's unlisted_variants.
         other = _ANY_JSON.decode if payload.unlisted_variants == "accept" else _refuse
         return _Chosen(attr[name], attr[payload.discriminator], variants, other)
+
+
+def _converting(annotation: Any, transform: Transform | None) -> Check:
+    """A check of one parsed value: msgspec.convert reads it as the parser reads JSON (strict:
+    no str for a number, no float for an integer), and transform does the rest."""
+
+    def check(value: Any) -> None:
+        converted = msgspec.convert(value, annotation)
+        if transform is not None:
+            transform(converted)
+
+    return check
 
 
 def _substitute(annotation: Any, names: dict[str, type[msgspec.Struct]]) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -40,8 +40,12 @@ def resolve(
     decoded_at: tuple[str, ...] = (),
     decoded: Mapping[str, Any] | None = None,
     parent: Any = None,
+    clean: Collection[str] = (),
 ) -> Iterator[Match]:
-    """Every (pointer, value) the steps reach in the data; missing keys reach nothing."""
+    """Every (pointer, value) the steps reach in the data; missing keys reach nothing, and
+    neither does anything at or below a pointer in clean."""
+    if clean and pointer in clean:
+        return
     if not steps:
         yield pointer, value, decoded_at
         return
@@ -49,12 +53,20 @@ def resolve(
     if isinstance(step, Key):
         if isinstance(value, dict) and step.name in value:
             yield from resolve(
-                value[step.name], rest, pointer_join(pointer, step.name), decoded_at, decoded, value
+                value[step.name],
+                rest,
+                pointer_join(pointer, step.name),
+                decoded_at,
+                decoded,
+                value,
+                clean,
             )
     elif isinstance(step, Items):
         if isinstance(value, list):
             for index, item in enumerate(value):
-                yield from resolve(item, rest, pointer_join(pointer, index), decoded_at, decoded)
+                yield from resolve(
+                    item, rest, pointer_join(pointer, index), decoded_at, decoded, None, clean
+                )
     elif isinstance(step, PayloadStep):
         if step.discriminator is not None and (
             not isinstance(parent, dict) or parent.get(step.discriminator) != step.variant
@@ -69,7 +81,7 @@ def resolve(
                 return  # reported by the checker as invalid-json-payload
         else:
             inner = value  # the fast path hands over payloads already decoded
-        yield from resolve(inner, rest, pointer, (*decoded_at, pointer), decoded)
+        yield from resolve(inner, rest, pointer, (*decoded_at, pointer), decoded, None, clean)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,15 +109,21 @@ def evaluate_invariants(
     decoded: Mapping[str, Any] | None = None,
     request: Mapping[str, Any] | None = None,
     skip: frozenset[str] = frozenset(),
+    held: tuple[frozenset[str], Collection[str]] = (frozenset(), ()),
 ) -> list[Finding]:
-    """Every violation of the contract's invariants (except those whose ids are in skip)."""
+    """Every violation of the contract's invariants (except those whose ids are in skip).
+
+    held is (ids, pointers): invariants known to hold at and below those pointers, because the
+    compiled checks that enforce them accepted the values there; their scopes there are skipped.
+    """
     findings: list[Finding] = []
+    held_ids, clean = held
     for index, invariant in enumerate(contract.invariants):
         if invariant.id in skip or (request is None and isinstance(invariant, EchoInvariant)):
             continue
         scope_steps = fields[invariant.scope].steps if invariant.scope else ()
-        location = contract.location(("invariants", index))
-        for pointer, value, decoded_at in resolve(body, scope_steps, decoded=decoded):
+        pruned = clean if invariant.id in held_ids else ()
+        for pointer, value, decoded_at in resolve(body, scope_steps, decoded=decoded, clean=pruned):
             scope = _Scope(
                 value, pointer, decoded_at, invariant.scope, len(scope_steps), fields, decoded
             )
@@ -122,7 +140,7 @@ def evaluate_invariants(
                         expected=expected,
                         observed=observed,
                         field=join_path(invariant.scope, relative),
-                        contract_location=location,
+                        contract_location=contract.location(("invariants", index)),
                         decoded_at=where[2],
                         rule=invariant.id,
                     )
