@@ -395,3 +395,46 @@ def test_json_in_strings_is_never_read_more_leniently_than_by_json_loads(text: s
     except Rejected:
         return
     json.loads(text)  # what msgspec accepts, json.loads accepts too
+
+
+def _asr(details: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    data = json.dumps({"details": details})
+    return {
+        "JobStatus": "Success",
+        "RequestId": "r",
+        "Results": {"Result": [{"Type": "ASR", "Data": data}]},
+        **extra,
+    }
+
+
+SEGMENTS = [{"from": 0.5, "to": 1.5}, {"from": 2, "to": 2}, {"from": 3.25, "to": 9}]
+
+
+@pytest.mark.parametrize("drift_at_root", [False, True], ids=["fast", "walked"])
+@pytest.mark.parametrize(
+    ("details", "reversed_at"),
+    [
+        (SEGMENTS, None),
+        ([*SEGMENTS, {"from": 10, "to": 9.5}], 3),
+        ([{"from": 10.0, "to": 9}, *SEGMENTS], 0),
+        # A segment without an end compares with nothing: element by element, the others still
+        # are, both where it comes before the reversed one and where none is reversed.
+        ([{"from": 1}, *SEGMENTS, {"from": 5, "to": 4}], 4),
+        ([*SEGMENTS, {"to": 1}], None),
+        ([], None),
+    ],
+)
+def test_start_before_end_is_checked_over_a_whole_array(
+    details: list[dict[str, Any]], reversed_at: int | None, drift_at_root: bool
+) -> None:
+    # The speech segments of an ASR result are checked in one pass over the array (the one
+    # pass falls back to each element when a value is missing); the walk's check of a single
+    # segment, used when the body also drifts elsewhere, holds the same rule.
+    body = _asr(details, **({"Surprise": 1} if drift_at_root else {}))
+    fast, precise = both_paths("QuerySmarttagJob", body)
+    assert fast == precise
+    expected = [("undocumented-field", "/Surprise", None)] if drift_at_root else []
+    if reversed_at is not None:
+        pointer = f"/Results/Result/0/Data/details/{reversed_at}/to"
+        expected.append(("invariant-violation", pointer, "asr-segment-from-before-to"))
+    assert _kinds(fast) == expected

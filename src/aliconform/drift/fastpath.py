@@ -30,6 +30,7 @@ import functools
 import itertools
 import json
 import math
+import operator
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -252,12 +253,45 @@ def _order_keys(
     ]
 
 
+def _pair_of_numbers(invariant: Invariant) -> bool:
+    """An order invariant of the common kind: start <= end, between two numbers."""
+    return (
+        isinstance(invariant, OrderInvariant)
+        and invariant.compare == "number"
+        and not invariant.strict
+        and len(invariant.fields) == 2
+    )
+
+
+def _numbers_in_order(invariant: OrderInvariant, attr: dict[str, str]) -> Transform:
+    """A start <= end invariant checked for every element of an array in one pass, the values
+    read and compared in C: thousands of tag occurrences and speech segments per response make
+    a Python call per element the largest cost of a check. An array where a value is left out
+    or null (which compare with nothing) is looked at element by element, as the struct would."""
+    first, second = attr[invariant.fields[0]], attr[invariant.fields[1]]
+    lows, highs = operator.attrgetter(first), operator.attrgetter(second)
+    one = _invariant_check(invariant, attr, {})
+
+    def ordered(items: list[Any]) -> list[Any]:
+        try:
+            broken = any(map(operator.lt, map(highs, items), map(lows, items)))
+        except TypeError:
+            for item in items:
+                one(item)
+            return items
+        if broken:
+            raise ValueError(invariant.id)
+        return items
+
+    return ordered
+
+
 def _invariant_check(
     invariant: Invariant, attr: dict[str, str], fields: dict[str, FieldSpec]
 ) -> Check:
     """One invariant as a check on a struct: the same judgement as invariants.evaluate_invariants."""
     match invariant:
-        case OrderInvariant(compare="number", strict=False) if len(invariant.fields) == 2:
+        case OrderInvariant() if _pair_of_numbers(invariant):
             # The common case, start <= end between two numbers, once per element of large
             # arrays (every occurrence of every tag): two reads and a comparison.
             first, second = attr[invariant.fields[0]], attr[invariant.fields[1]]
@@ -429,6 +463,18 @@ def _then(first: Transform, second: Transform) -> Transform:
     return lambda value: second(first(value))
 
 
+def _then_maybe(first: Transform | None, second: Transform) -> Transform:
+    return second if first is None else _then(first, second)
+
+
+def _checking(check: Check) -> Transform:
+    def checked(value: Any) -> Any:
+        check(value)
+        return value
+
+    return checked
+
+
 def _unless_null(transform: Transform) -> Transform:
     return lambda value: value if value is None else transform(value)
 
@@ -502,22 +548,32 @@ class _Compiler:
         # identity, and each sibling-chosen payload's decoder, by (payload identity, variant).
         self.compiled_values: dict[int, tuple[Any, Transform | None]] = {}
         self.compiled_variants: dict[tuple[int, str], Transform] = {}
+        self.element_depth = 0  # how many array elements the value being compiled is inside
 
     # A field compiles to (annotation, transform): the type msgspec checks in C, and what is
     # left for Python (None when nothing is).
 
-    def field(self, spec: FieldSpec, where: str) -> tuple[Any, Transform | None]:
+    def field(
+        self, spec: FieldSpec, where: str, *, batched: tuple[OrderInvariant, ...] = ()
+    ) -> tuple[Any, Transform | None]:
+        """batched: invariants of this object that the enclosing array checks for all its
+        elements at once (see _typed), left out of the struct."""
         original = spec
         if spec.ref is not None:
             annotation, transform = self._define(spec.ref)
             spec = self.contract.definitions[spec.ref]  # whose nullable counts, as in the checker
         else:
-            annotation, transform = self._typed(spec, where)
+            annotation, transform = self._typed(spec, where, batched=batched)
         if spec.nullable:
             annotation = Union[annotation, None]  # noqa: UP007 (a recursive ref is a string)
             transform = None if transform is None else _unless_null(transform)
         if spec.type in ("object", "array") or transform is not None:
-            self.compiled_values[id(original)] = (annotation, transform)
+            # A value checked on its own (by the precise walk) needs its batched checks too.
+            alone = transform
+            for invariant in batched:
+                check = _invariant_check(invariant, _attrs(spec.fields or {}), spec.fields or {})
+                alone = _then_maybe(alone, _checking(check))
+            self.compiled_values[id(original)] = (annotation, alone)
         return annotation, transform
 
     def _define(self, name: str) -> tuple[Any, Transform | None]:
@@ -551,7 +607,9 @@ class _Compiler:
             for attr, annotation in list(hints.items()):
                 hints[attr] = _substitute(annotation, self.classes)
 
-    def _typed(self, spec: FieldSpec, where: str) -> tuple[Any, Transform | None]:
+    def _typed(
+        self, spec: FieldSpec, where: str, *, batched: tuple[OrderInvariant, ...] = ()
+    ) -> tuple[Any, Transform | None]:
         kind = spec.type
         if spec.enum is not None and kind not in ("string", "integer"):
             raise _Unsupported(f"{where}: an enum of {kind} values")
@@ -564,12 +622,48 @@ class _Compiler:
         if kind == "array":
             if spec.items is None:
                 raise _Unsupported(f"{where}: array without items")
-            item, transform = self.field(spec.items, f"{where}[]")
-            return list[item], None if transform is None else _each(transform)  # type: ignore[valid-type]
+            items = spec.items
+            orders = self._batched_orders(items)
+            self.element_depth += 1
+            try:
+                item, transform = self.field(items, f"{where}[]", batched=orders)
+            finally:
+                self.element_depth -= 1
+            every = None if transform is None else _each(transform)
+            for order in orders:
+                every = _then_maybe(every, _numbers_in_order(order, _attrs(items.fields or {})))
+            return list[item], every  # type: ignore[valid-type]
         if kind == "object":
-            checks = self.scoped.get(id(spec), [])
+            checks = [inv for inv in self.scoped.get(id(spec), []) if inv not in batched]
             return self.struct(where, spec.fields or {}, open_object=spec.open, checks=checks), None
         raise _Unsupported(f"{where}: no type")
+
+    def _payload_shape(self, shape: FieldSpec, where: str) -> tuple[Any, Transform | None]:
+        """A JSON-string payload's shape: decoded on its own, so not inside an array element
+        of the text that carries it."""
+        outer, self.element_depth = self.element_depth, 0
+        try:
+            return self.field(shape, where)
+        finally:
+            self.element_depth = outer
+
+    def _batched_orders(self, items: FieldSpec) -> tuple[OrderInvariant, ...]:
+        """The "start <= end" invariants of an array's objects, which the array checks for all
+        its elements at once: objects described in place (a definition is compiled once, for
+        every place it is used), never null.
+
+        Only an array that is not itself inside an array element: checking in one pass costs
+        a Python call for the object that holds the array, which pays off against one call
+        per element when that object occurs once per response or payload (speech segments,
+        chapters), not when it occurs once per element of another array, where the inner
+        arrays are short (the occurrences of each tag)."""
+        if self.element_depth or items.ref is not None or items.type != "object" or items.nullable:
+            return ()
+        return tuple(
+            invariant
+            for invariant in self.scoped.get(id(items), [])
+            if isinstance(invariant, OrderInvariant) and _pair_of_numbers(invariant)
+        )
 
     def _number(self, spec: FieldSpec) -> Any:
         low, high = spec.minimum, spec.maximum
@@ -623,12 +717,12 @@ class _Compiler:
             annotation = str
         transforms[:0] = [_pattern_check(pattern) for pattern in patterns]
         if payload is not None and payload.shape is not None:
-            inner, inner_transform = self.field(payload.shape, f"{where}()")
+            inner, inner_transform = self._payload_shape(payload.shape, f"{where}()")
             guarded = _open_within(payload.shape, self.contract)
             transforms.append(self.payloads.transform(inner, inner_transform, guarded=guarded))
         transform = None
         for step in transforms:
-            transform = step if transform is None else _then(transform, step)
+            transform = _then_maybe(transform, step)
         return annotation, transform
 
     def struct(
@@ -682,7 +776,7 @@ class _Compiler:
             raise _Unsupported(f"{where}: the discriminator is not a sibling")
         variants = {}
         for variant, shape in (payload.variants or {}).items():
-            inner, transform = self.field(shape, f"{where}.{name}({variant})")
+            inner, transform = self._payload_shape(shape, f"{where}.{name}({variant})")
             guarded = _open_within(shape, self.contract)
             variants[variant] = self.payloads.transform(inner, transform, guarded=guarded)
             self.compiled_variants[(id(payload), variant)] = variants[variant]
