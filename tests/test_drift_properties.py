@@ -326,3 +326,31 @@ def test_parsed_input_is_walked_everywhere() -> None:
     body["Surprise"] = 1  # a drift at the root too, so the walk is what answers
     found = [(f.kind.value, f.path) for f in check_response(operation, body, contracts=CONTRACTS)]
     assert found == [("type-mismatch", "/Labels"), ("undocumented-field", "/Surprise")]
+
+
+def test_generated_responses_keep_strict_orders(copy_of_contracts: Any) -> None:
+    """With an order made strict (a < b, not a <= b), equal values are never generated: such
+    bodies are drawn again, so conformant responses still have no finding."""
+    from hypothesis.errors import NoSuchExample
+
+    operation = "GetImageModerationResult"
+    path = copy_of_contracts / "imm" / f"{operation}.yaml"
+    path.write_text(
+        path.read_text().replace("    kind: order\n", "    kind: order\n    strict: true\n")
+    )
+    contracts = load_contracts(copy_of_contracts)
+    (order,) = [inv for inv in contracts[operation].invariants if inv.kind == "order"]
+    assert order.strict
+    assert order.fields == ["StartTime", "EndTime"]
+    bodies = responses(contracts[operation])
+
+    def tied(body: dict[str, Any]) -> bool:
+        return "EndTime" in body and body.get("StartTime") == body["EndTime"]
+
+    # Without the strict order, equal times are easily found...
+    assert find(responses(CONTRACTS[operation]), tied, settings=FIND)
+    # ...with it, none is generated, and what is generated conforms.
+    with pytest.raises(NoSuchExample):
+        find(bodies, tied, settings=FIND)
+    body = find(bodies, lambda b: "EndTime" in b, settings=FIND)
+    assert check_response(operation, json.dumps(body), contracts=contracts) == []

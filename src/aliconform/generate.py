@@ -8,6 +8,7 @@ as the API sends them. Requires hypothesis (`pip install 'aliconform[hypothesis]
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -190,7 +191,9 @@ def conformant_responses(
         for step in path_steps:
             node = node.setdefault(step, {})
     fields = dict(contract.response.fields)
-    bodies = builder.object(fields, 0, always, force).map(lambda body: _repair(contract, body))
+    bodies = builder.object(fields, 0, always, force).flatmap(
+        lambda body: _kept(_repair(contract, body))
+    )
     if not steps:
         return bodies
     # A state can forbid a forced field (a running task has no EndTime): such bodies are redrawn.
@@ -279,7 +282,9 @@ def _reach(value: Any, steps: tuple[Step, ...], parent: Any = None) -> Iterator[
                 yield from _reach(value[index], rest, value)
 
 
-def _repair(contract: Contract, body: dict[str, Any]) -> dict[str, Any]:
+def _repair(contract: Contract, body: dict[str, Any]) -> dict[str, Any] | None:
+    """The body changed to satisfy the invariants; None if it cannot be (a strict order between
+    equal values)."""
     fields = index_fields(contract)
     for invariant in contract.invariants:
         scope_steps = fields[invariant.scope].steps if invariant.scope else ()
@@ -294,7 +299,12 @@ def _repair(contract: Contract, body: dict[str, Any]) -> dict[str, Any]:
             if isinstance(invariant, OrderInvariant):
                 places = [next(_reach(scope, rel(name)), None) for name in invariant.fields]
                 present = [p for p in places if p is not None]
-                values = sorted((c[k] for c, k in present), key=_order_key(invariant.compare))
+                key_of = _order_key(invariant.compare)
+                values = sorted((c[k] for c, k in present), key=key_of)
+                if invariant.strict and any(
+                    key_of(a) == key_of(b) for a, b in itertools.pairwise(values)
+                ):
+                    return None  # equal values cannot be put in increasing order: redrawn
                 for (container, key), value in zip(present, values, strict=True):
                     container[key] = value
             elif isinstance(invariant, PrefixInvariant):
@@ -321,6 +331,11 @@ def _repair(contract: Contract, body: dict[str, Any]) -> dict[str, Any]:
                 if array and bound and isinstance(array[0][array[1]], list):
                     bound[0][bound[1]] = max(bound[0][bound[1]], len(array[0][array[1]]))
     return body
+
+
+def _kept(body: dict[str, Any] | None) -> st.SearchStrategy[dict[str, Any]]:
+    """The repaired body, or nothing (hypothesis then draws another)."""
+    return st.nothing() if body is None else st.just(body)
 
 
 def _order_key(compare: str) -> Callable[[Any], Any]:
