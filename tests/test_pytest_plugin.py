@@ -154,6 +154,74 @@ def test_assert_conforms_passes_a_conformant_body_and_lists_every_finding_of_a_d
     assert "raise AssertionError(_describe(" not in result.stdout.str()
 
 
+POLICY = """
+format_version: 1
+severity:
+  - kind: undocumented-field
+    path: /Surprise
+    severity: info
+    reason: Our client ignores fields it does not know.
+waivers:
+  - id: task-id-number
+    operation: GetImageModerationResult
+    kind: type-mismatch
+    path: /TaskId
+    reason: The staging service sends a numeric TaskId; tracked with the vendor.
+  - id: paused-status
+    operation: GetImageModerationResult
+    kind: undocumented-enum-value
+    path: /Status
+    reason: Paused was announced for a later release.
+    expires: 2020-01-31
+"""
+
+
+def test_assert_conforms_applies_the_drift_policy_of_the_project(
+    sandbox: pytest.Pytester,
+) -> None:
+    (sandbox.path / "drift-policy.yaml").write_text(POLICY)
+    sandbox.makepyfile(
+        test_user=module(
+            PRELUDE,
+            """
+            def test_waived(assert_conforms):
+                (finding,) = assert_conforms(OPERATION, dict(BODY, TaskId=123))
+                assert (finding.kind.value, finding.path) == ("type-mismatch", "/TaskId")
+
+            def test_overridden(assert_conforms):
+                (finding,) = assert_conforms(OPERATION, dict(BODY, Surprise=1))
+                assert finding.severity.value == "info"
+
+            def test_expired(assert_conforms):
+                assert_conforms(OPERATION, dict(BODY, Status="Paused", TaskId=123))
+            """,
+        )
+    )
+    result = sandbox.runpytest("-v")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_expired FAILED*",
+            "E * GetImageModerationResult (HTTP 200) does not conform to its contract: "
+            "2 findings, 1 breaking or warning, 1 waived",
+            "E *  x *undocumented-enum-value at /Status:* (waiver paused-status expired on "
+            "2020-01-31)",
+            "E *  w breaking: type-mismatch at /TaskId:* (waived by task-id-number)",
+        ]
+    )
+    # Another policy named on the command line replaces the project's: nothing waived there.
+    (sandbox.path / "strict-policy.yaml").write_text("format_version: 1\n")
+    strict = sandbox.runpytest("--aliconform-policy", "strict-policy.yaml", "-k", "waived")
+    strict.assert_outcomes(failed=1)
+    # A broken policy is an error naming the file and the place.
+    (sandbox.path / "drift-policy.yaml").write_text(POLICY.replace("reason: Paused", "raison: P"))
+    broken = sandbox.runpytest("-k", "waived")
+    broken.assert_outcomes(errors=1)
+    broken.stdout.fnmatch_lines(
+        ["*aliconform could not load the drift policy *drift-policy.yaml:*", "*drift-policy.yaml:*"]
+    )
+
+
 def test_unknown_names_get_did_you_mean(sandbox: pytest.Pytester) -> None:
     sandbox.makepyfile(
         test_user=module(

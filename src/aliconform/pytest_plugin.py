@@ -5,10 +5,14 @@ Installing aliconform makes these available in every test suite:
 * `aliconform_contracts` (session fixture): the loaded ContractSet, from `--aliconform-contracts
   DIR`, else the `aliconform_contracts` ini option (relative to the ini file), else
   load_contracts()'s own default.
+* `aliconform_policy` (session fixture): the drift policy (severity overrides and waivers), from
+  `--aliconform-policy FILE`, else the `aliconform_policy` ini option (relative to the ini
+  file), else `drift-policy.yaml` in the rootdir if there is one (none: no overrides, no waivers).
 * `assert_conforms` (session fixture): `assert_conforms(operation, body, status=200,
-  headers=None, *, fail_on=("breaking", "warning"), request=None)` runs the drift engine and
-  raises AssertionError listing every finding when one of them has a failing severity; it
-  returns the findings otherwise (info findings included).
+  headers=None, *, fail_on=("breaking", "warning"), request=None)` runs the drift engine,
+  applies the drift policy, and raises AssertionError listing every finding when one that no
+  waiver accepts has a failing severity; it returns the findings otherwise (info findings and
+  waived ones included, with the policy's severities).
 * `@pytest.mark.aliconform_cassette(path)`: the test runs with the vcrpy cassette at path
   (relative to the rootdir) replayed with aliconform's RPC matchers, record mode none, the
   network blocked except loopback; your code calling the official SDK receives the recorded
@@ -34,6 +38,7 @@ if TYPE_CHECKING:
     from aliconform.contracts import ContractSet
     from aliconform.drift import Finding, Severity
     from aliconform.drift.engine import Body
+    from aliconform.drift.waivers import DriftPolicy, Verdict
 
 __all__ = [
     "DEFAULT_FAIL_ON",
@@ -41,12 +46,14 @@ __all__ = [
     "AssertConforms",
     "aliconform_cassette",
     "aliconform_contracts",
+    "aliconform_policy",
     "assert_conforms",
     "contracts_dir",
 ]
 
 MARKER = "aliconform_cassette"
 OPTION = "aliconform_contracts"
+POLICY_OPTION = "aliconform_policy"
 #: The severities assert_conforms fails on unless told otherwise.
 DEFAULT_FAIL_ON: tuple[str, ...] = ("breaking", "warning")
 _PLAYBACK_OPTIONS = ("allow_playback_repeats",)
@@ -69,6 +76,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "contracts directory for the aliconform_contracts fixture, relative to the ini file",
         default="",
     )
+    group.addoption(
+        "--aliconform-policy",
+        dest=POLICY_OPTION,
+        metavar="FILE",
+        default=None,
+        help="drift policy (severity overrides, waivers) assert_conforms applies (default: the "
+        "aliconform_policy ini option, else drift-policy.yaml in the rootdir if present)",
+    )
+    parser.addini(
+        POLICY_OPTION,
+        "drift policy file assert_conforms applies, relative to the ini file",
+        default="",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -82,10 +102,28 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def contracts_dir(config: pytest.Config) -> Path | None:
     """The contracts directory the options name, or None for load_contracts()'s default."""
-    given = config.getoption(OPTION)
+    return _configured_path(config, OPTION)
+
+
+def policy_file(config: pytest.Config) -> Path | None:
+    """The drift policy file the options name, else drift-policy.yaml in the rootdir if it
+    exists; None for no policy."""
+    from aliconform.drift.waivers import DEFAULT_POLICY_FILE
+
+    named = _configured_path(config, POLICY_OPTION)
+    if named is not None:
+        return named
+    default = config.rootpath / DEFAULT_POLICY_FILE
+    return default if default.is_file() else None
+
+
+def _configured_path(config: pytest.Config, option: str) -> Path | None:
+    """A path from the command line (relative to where pytest runs) or the ini file (relative
+    to that file); None when neither names one."""
+    given = config.getoption(option)
     if given:
         return config.invocation_params.dir / Path(given).expanduser()
-    configured = str(config.getini(OPTION) or "")
+    configured = str(config.getini(option) or "")
     if configured:
         base = config.inipath.parent if config.inipath is not None else config.rootpath
         return base / Path(configured).expanduser()
@@ -103,11 +141,26 @@ def aliconform_contracts(pytestconfig: pytest.Config) -> ContractSet:
         pytest.fail(f"aliconform could not load the contracts:\n{exc}", pytrace=False)
 
 
+@pytest.fixture(scope="session")
+def aliconform_policy(pytestconfig: pytest.Config) -> DriftPolicy:
+    """The drift policy assert_conforms applies (see --aliconform-policy)."""
+    from aliconform.drift.waivers import DriftPolicy, load_policy
+
+    path = policy_file(pytestconfig)
+    if path is None:
+        return DriftPolicy()
+    try:
+        return load_policy(path)
+    except (AliconformError, OSError) as exc:
+        pytest.fail(f"aliconform could not load the drift policy {path}:\n{exc}", pytrace=False)
+
+
 class AssertConforms:
     """What the assert_conforms fixture gives: the drift engine as an assertion."""
 
-    def __init__(self, contracts: ContractSet) -> None:
+    def __init__(self, contracts: ContractSet, policy: DriftPolicy | None = None) -> None:
         self.contracts = contracts
+        self.policy = policy
 
     def __call__(
         self,
@@ -121,27 +174,35 @@ class AssertConforms:
     ) -> list[Finding]:
         """Check one response (bytes, str or parsed JSON) against the operation's contract.
 
-        Raises AssertionError, listing every finding, when one has a severity in fail_on
-        ("breaking", "warning", "info"); returns all the findings otherwise. request (the
-        parameters sent) also checks what the response echoes. An operation without a
-        contract raises UnknownOperationError.
+        Raises AssertionError, listing every finding, when one that the drift policy does not
+        waive has a severity in fail_on ("breaking", "warning", "info"); returns all the
+        findings otherwise, with the policy's severities. request (the parameters sent) also
+        checks what the response echoes. An operation without a contract raises
+        UnknownOperationError.
         """
         __tracebackhide__ = True
         from aliconform.drift import check_response
+        from aliconform.drift.waivers import DriftPolicy, judge
 
         failing = _severities(fail_on)
-        findings = check_response(
-            operation, body, status, headers, contracts=self.contracts, request=request
+        policy = self.policy or DriftPolicy()
+        findings = policy.severity_policy().apply(
+            check_response(
+                operation, body, status, headers, contracts=self.contracts, request=request
+            )
         )
-        if any(finding.severity in failing for finding in findings):
-            raise AssertionError(_describe(operation, status, findings, failing))
+        verdict = judge(findings, policy, operations=[operation])
+        if any(finding.severity in failing for finding in verdict.new):
+            raise AssertionError(_describe(operation, status, findings, verdict, failing))
         return findings
 
 
 @pytest.fixture(scope="session")
-def assert_conforms(aliconform_contracts: ContractSet) -> AssertConforms:
+def assert_conforms(
+    aliconform_contracts: ContractSet, aliconform_policy: DriftPolicy
+) -> AssertConforms:
     """assert_conforms(operation, body, status=200, headers=None, *, fail_on=..., request=None)."""
-    return AssertConforms(aliconform_contracts)
+    return AssertConforms(aliconform_contracts, aliconform_policy)
 
 
 def _severities(fail_on: str | Iterable[str]) -> frozenset[Severity]:
@@ -159,19 +220,32 @@ def _severities(fail_on: str | Iterable[str]) -> frozenset[Severity]:
 
 
 def _describe(
-    operation: str, status: int, findings: list[Finding], failing: frozenset[Severity]
+    operation: str,
+    status: int,
+    findings: list[Finding],
+    verdict: Verdict,
+    failing: frozenset[Severity],
 ) -> str:
-    count = sum(1 for finding in findings if finding.severity in failing)
+    """Every finding, marked x when it fails the assertion, - when it does not, and w when a
+    waiver accepts it (naming the waiver); an expired waiver that would match says so."""
+    count = sum(1 for finding in verdict.new if finding.severity in failing)
     severities = " or ".join(s.value for s in sorted(failing, key=lambda s: -s.rank))
+    waived = f", {len(verdict.waived)} waived" if verdict.waived else ""
     lines = [
         f"{operation} (HTTP {status}) does not conform to its contract: "
         f"{len(findings)} finding{'s' if len(findings) != 1 else ''}, "
-        f"{count} {severities}"
+        f"{count} {severities}{waived}"
     ]
     for finding in findings:
-        mark = "x" if finding.severity in failing else "-"
         where = f" [{finding.contract_location}]" if finding.contract_location else ""
-        lines.append(f"  {mark} {finding}{where}")
+        waiver = next((w for judged, w in verdict.waived if judged == finding), None)
+        if waiver is not None:
+            lines.append(f"  w {finding}{where} (waived by {waiver.id})")
+            continue
+        mark = "x" if finding.severity in failing else "-"
+        lapsed = next((w for w in verdict.expired if w.matches(finding)), None)
+        note = f" (waiver {lapsed.id} expired on {lapsed.expires})" if lapsed else ""
+        lines.append(f"  {mark} {finding}{where}{note}")
     return "\n".join(lines)
 
 
