@@ -20,8 +20,11 @@ where the precise path could only report that it nests too deeply to check. The 
 such a value inside a body the precise path walks, since the walk asks these checks first.
 
 The precise walk uses the same structs on single values (holds, holds_payload): an object or
-array it parsed is read with msgspec.convert (strict, as the parser reads JSON), a payload
-text with the payload's decoder. What they accept, the walk skips.
+array it parsed is read with msgspec.convert (strict: no string for a number, no float for an
+integer), a payload text with the payload's decoder. What they accept, the walk skips. convert
+sees what json.loads made, so it accepts what that accepts and decoding would refuse (NaN,
+infinities, lone surrogates); the walk finds nothing in those either, so skipping is still
+exact there.
 """
 
 from __future__ import annotations
@@ -106,7 +109,9 @@ class FastPath:
     def holds(self, spec: FieldSpec, value: Any) -> bool:
         """Whether a value the precise path parsed (with json.loads, so dicts, lists and
         scalars only) conforms to its spec, invariants of its objects included; checked in C,
-        as the whole body is. False also when there is no compiled check for the spec."""
+        as the whole body is. False also when there is no compiled check for the spec: the
+        checks are keyed by the identity of the spec objects of the contract compiled, so an
+        equal spec from another copy of the contract is never taken for it."""
         return _passes(self.values.get(id(spec)), value)
 
     def holds_payload(self, payload: Payload, variant: str, text: str) -> bool:
