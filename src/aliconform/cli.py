@@ -1163,14 +1163,16 @@ def bench(
     directory: ContractsDir = None,
 ) -> None:
     """Measure checking speed against orjson.loads and jsonschema, and peak memory. Prints figures."""
-    from aliconform.bench import run_bench
+    from aliconform.bench import ROUNDS, run_bench
 
     contracts = _load(directory)
     with err.status("benchmark") as status:
         result = run_bench(
             contracts, count, jsonschema_sample, progress=lambda text: status.update(text)
         )
-    table = Table(title="aliconform check benchmark (one run, side by side)")
+    table = Table(
+        title=f"aliconform check benchmark (one run, side by side, best of {ROUNDS} timings)"
+    )
     table.add_column("measure")
     table.add_column("figure", justify="right")
     for name, figure in result.rows:
