@@ -19,6 +19,7 @@ from aliconform.contracts import Contract
 from aliconform.errors import AliconformError
 
 __all__ = [
+    "CanonicalRequest",
     "NoCredentialsError",
     "SdkCallOptions",
     "SdkUnavailableError",
@@ -30,6 +31,18 @@ __all__ = [
     "sdk_invoke",
     "sdk_versions",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class CanonicalRequest:
+    """What the SDK's Utils.get_authorization reads from a request to compute a V3 signature:
+    the request line, the query, and the headers it signs. The fuzzer signs with it and the
+    twin recomputes signatures with it."""
+
+    method: str
+    pathname: str
+    query: dict[str, str]
+    headers: dict[str, str]
 
 
 class SdkUnavailableError(AliconformError):

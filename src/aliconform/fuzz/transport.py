@@ -24,7 +24,7 @@ import requests
 
 from aliconform.contracts import Contract
 from aliconform.errors import AliconformError
-from aliconform.sdk import NoCredentialsError, resolve_credentials
+from aliconform.sdk import CanonicalRequest, NoCredentialsError, resolve_credentials
 
 __all__ = ["Credentials", "FuzzTransportError", "SignedRequest", "WireTarget", "sign_request"]
 
@@ -135,7 +135,7 @@ def _sign_v3(
     if credentials.security_token:  # STS, as do_request sends it
         headers["x-acs-accesskey-id"] = credentials.access_key_id
         headers["x-acs-security-token"] = credentials.security_token
-    request = _CanonicalParts("POST", "/", params, headers)
+    request = CanonicalRequest("POST", "/", params, headers)
     headers["Authorization"] = utils.get_authorization(
         request,
         _V3_ALGORITHM,
@@ -185,16 +185,6 @@ def _common_headers(
     if credentials.provider:
         headers["x-acs-credentials-provider"] = credentials.provider
     return headers
-
-
-@dataclass(frozen=True, slots=True)
-class _CanonicalParts:
-    """What Utils.get_authorization reads from a request."""
-
-    method: str
-    pathname: str
-    query: dict[str, str]
-    headers: dict[str, str]
 
 
 def _url(scheme: str, host: str, query: dict[str, str]) -> str:

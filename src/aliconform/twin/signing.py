@@ -26,6 +26,8 @@ from alibabacloud_tea_openapi.utils import (
     get_canonicalized_headers,
 )
 
+from aliconform.sdk import CanonicalRequest
+
 __all__ = [
     "SIGNATURE_WINDOW",
     "V2_SIGNATURE_METHOD",
@@ -117,16 +119,6 @@ class Authenticated:
     timestamp: str
 
 
-@dataclass(frozen=True, slots=True)
-class _V3Parts:
-    """What a V3 signature covers: the request line, the query, the signed headers, the body."""
-
-    method: str
-    pathname: str
-    query: dict[str, str]
-    headers: dict[str, str]
-
-
 # --- V3 ------------------------------------------------------------------------------------
 
 
@@ -150,10 +142,10 @@ def _v3_parts(
     query: Mapping[str, str],
     headers: Mapping[str, str],
     signed_headers: tuple[str, ...],
-) -> _V3Parts:
+) -> CanonicalRequest:
     lowered = {name.lower(): value for name, value in headers.items()}
     chosen = {name.lower(): lowered.get(name.lower(), "") for name in signed_headers}
-    return _V3Parts(method.upper(), pathname or "/", dict(query), chosen)
+    return CanonicalRequest(method.upper(), pathname or "/", dict(query), chosen)
 
 
 def v3_signature(
