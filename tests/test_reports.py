@@ -179,19 +179,34 @@ def test_report_diff_of_reports_with_nothing_in_common_and_a_changed_severity(
     assert not changed.unchanged
 
 
+def _replace_status(cassettes: Path, replacement: str) -> None:
+    """Drift one cassette's response: its Status (and what follows) spelled as given."""
+    path = cassettes / "imm" / "GetImageModerationResult" / "doc-example-success.yaml"
+    edit_response_body(path, lambda body: body.replace('"Status": "Succeeded"', replacement))
+
+
 def test_junit_stays_well_formed_with_control_characters_in_a_response(
     cassettes_copy: Path, contracts: ContractSet, tmp_path: Path
 ) -> None:
-    path = cassettes_copy / "imm" / "GetImageModerationResult" / "doc-example-success.yaml"
-    edit_response_body(
-        path,
-        lambda body: body.replace(
-            '"Status": "Succeeded"', '"Status": "Succ\\u0001eeded", "Ex\\u0002": 1'
-        ),
-    )
+    _replace_status(cassettes_copy, '"Status": "Succ\\u0001eeded", "Ex\\u0002": 1')
     files = write_reports(_report(cassettes_copy, contracts), tmp_path)
     root = ET.parse(files.junit).getroot()  # raises on malformed XML
     assert root.get("failures") == "1"
     # Recorded divergences belong to no cassette: each is its own test case, not lost.
     names = [case.get("name", "") for case in root.iter("testcase")]
     assert any("documented-divergence" in name for name in names)
+
+
+def test_every_report_is_written_when_a_response_holds_lone_surrogates(
+    cassettes_copy: Path, contracts: ContractSet, tmp_path: Path
+) -> None:
+    # JSON may escape half a surrogate pair, which no UTF-8 file can hold as it is.
+    _replace_status(cassettes_copy, '"Status": "Succ\\ud800eeded", "Ex\\udc00": 1')
+    files = write_reports(_report(cassettes_copy, contracts), tmp_path)
+    report = load_report(files.json)
+    paths = {finding.path for finding in report.findings}
+    assert "/Ex\\udc00" in paths
+    assert "/Status" in paths
+    for written in (files.html, files.markdown, files.junit):
+        assert "\\udc00" in written.read_text("utf-8")
+    assert "Succ\\ud800eeded" in files.html.read_text("utf-8")

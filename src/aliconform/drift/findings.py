@@ -8,11 +8,12 @@ happened), the contract location of the field, what was expected and what was ob
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Finding", "Kind", "Severity", "excerpt", "pointer_join"]
+__all__ = ["Finding", "Kind", "Severity", "escape_surrogates", "excerpt", "pointer_join"]
 
 
 class Kind(StrEnum):
@@ -69,6 +70,16 @@ class Finding:
     rule: str | None = None  # invariant id, error code, or divergence aspect
     source: str | None = None  # what was checked: a cassette, a documentation example, a file
 
+    def __post_init__(self) -> None:
+        # A key or value with a lone surrogate (JSON's "\ud800") cannot be written as UTF-8, so
+        # no report could hold it: it is spelled as its escape instead.
+        for name in ("path", "message", "field"):
+            text = getattr(self, name)
+            if text is not None and not text.isascii():
+                object.__setattr__(self, name, escape_surrogates(text))
+        if any(not pointer.isascii() for pointer in self.decoded_at):
+            object.__setattr__(self, "decoded_at", tuple(map(escape_surrogates, self.decoded_at)))
+
     def with_source(self, source: str | None) -> Finding:
         return self if source is None or self.source == source else replace(self, source=source)
 
@@ -92,6 +103,14 @@ def pointer_join(pointer: str, token: str | int) -> str:
     """Append one reference token, escaped per RFC 6901 (~ as ~0, / as ~1)."""
     text = str(token).replace("~", "~0").replace("/", "~1")
     return f"{pointer}/{text}"
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def escape_surrogates(text: str) -> str:
+    """The text with each lone surrogate written as its JSON escape (\\udXXX)."""
+    return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 _EXCERPT = 80

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from aliconform.drift.findings import pointer_join
+from aliconform.drift.findings import escape_surrogates, pointer_join
 
 __all__ = ["ExcerptLine", "layout", "response_excerpt"]
 
@@ -30,6 +30,8 @@ class ExcerptLine:
 
 def _scalar(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False)
+    if not text.isascii():
+        text = escape_surrogates(text)
     return text if len(text) <= _MAX_SCALAR else text[: _MAX_SCALAR - 1] + "…"
 
 
