@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -180,3 +181,69 @@ def test_a_scan_that_checked_nothing_does_not_pass(
     assert "no interaction in the file could be checked" in capsys.readouterr().out + (
         tmp_path / "r" / "summary.md"
     ).read_text("utf-8")
+
+
+def _lines_checked(lines: list[bytes]) -> Any:
+    from aliconform import scan
+
+    scan._init_worker(str(REPO / "contracts"))
+    return scan._check_batch(1, lines, "capture.jsonl")
+
+
+def _findings(result: Any) -> list[tuple[str, str, str, int]]:
+    return sorted((*key[:3], aggregate.count) for key, aggregate in result.aggregates.items())
+
+
+_ODD_BODIES = [
+    # (name, the body's JSON text): what a parse would settle must reach the engine unsettled
+    ("duplicate key, the second breaking", '{"RequestId": "r", "RequestId": 5}'),
+    ("NaN, which msgspec does not read", '{"RequestId": NaN}'),
+    ("a lone surrogate", '{"RequestId": "\\ud800"}'),
+    ("an array", "[1, 2]"),
+    ("null", "null"),
+]
+
+
+@pytest.mark.parametrize(("name", "text"), _ODD_BODIES, ids=[name for name, _ in _ODD_BODIES])
+def test_a_body_written_as_json_is_checked_as_the_same_body_given_as_text(
+    name: str, text: str, contracts: ContractSet
+) -> None:
+    operation = "GetImageModerationResult"
+    head = f'{{"operation": "{operation}", "status": 200, "body": '
+    embedded = _lines_checked([f"{head}{text}}}\n".encode()])
+    as_text = _lines_checked([(head + json.dumps(text) + "}\n").encode()])
+    assert embedded.interactions == as_text.interactions == 1, name
+    assert _findings(embedded) == _findings(as_text) != []
+    from aliconform.drift.engine import check_body, compiled
+
+    direct = check_body(compiled(contracts[operation]), text)
+    assert sorted((f.kind.value, f.path) for f in direct) == [
+        (kind, path) for _, kind, path, _ in _findings(embedded)
+    ]
+
+
+def test_embedded_and_text_bodies_give_the_same_findings_over_a_drifted_corpus() -> None:
+    from aliconform.bench import drift, drift_inside
+
+    corpus = build_corpus(60)
+    drifted = [*corpus, *drift(corpus), *drift_inside(corpus)]
+
+    def line(operation: str, body: str) -> bytes:
+        return f'{{"operation": "{operation}", "body": {body}}}\n'.encode()
+
+    embedded = _lines_checked([line(op, raw.decode()) for op, raw in drifted])
+    as_text = _lines_checked([line(op, json.dumps(raw.decode())) for op, raw in drifted])
+    assert embedded.interactions == as_text.interactions == len(drifted)
+    assert _findings(embedded) == _findings(as_text)
+    assert len(_findings(embedded)) > 10
+    # The report's example body is the body's own text, as the line wrote it (bounded).
+    from aliconform.scan import _MAX_EXAMPLE_BODY
+
+    for aggregate in embedded.aggregates.values():
+        assert aggregate.body == drifted[aggregate.first - 1][1][:_MAX_EXAMPLE_BODY]
+
+
+def test_a_line_whose_embedded_body_is_not_utf8_is_not_a_json_line() -> None:
+    result = _lines_checked([b'{"operation": "GetImageModerationResult", "body": {"a": "\xff"}}\n'])
+    assert result.interactions == 0
+    assert "not a JSON line" in result.skipped[0].reason

@@ -2,6 +2,9 @@
 
 Each line is one captured interaction: {"operation": ..., "status": 200, "headers": {...},
 "body": "<the body as text>" or the parsed JSON, optionally "request": {business parameters}}.
+A body written as JSON is checked as the text it is in the line, exactly as a body given as text:
+the compiled fast path reads it, and nothing the line's own parse would change (duplicate keys,
+long integers) is lost.
 The file is read in batches and handed to worker processes with a bounded number of batches in
 flight, and each worker returns only aggregates (a count, the first and last line, a few
 example lines and one example body per distinct finding), so memory stays flat however long the
@@ -21,6 +24,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from aliconform.contracts import ContractSet, load_contracts
 from aliconform.drift.engine import check_body, compiled
@@ -140,15 +145,24 @@ def _check_batch(start: int, lines: list[bytes], source: str) -> BatchResult:
     return result
 
 
+class _Line(msgspec.Struct):
+    """A line as msgspec reads it: the body kept as the JSON text it is in the line."""
+
+    operation: Any = msgspec.UNSET
+    status: Any = msgspec.UNSET
+    headers: Any = msgspec.UNSET
+    request: Any = msgspec.UNSET
+    body: msgspec.Raw = msgspec.Raw()  # empty: no "body"
+
+
+_LINE = msgspec.json.Decoder(_Line)
+_TEXT = msgspec.json.Decoder(str)
+
+
 def _read_line(raw: bytes) -> tuple[str, Any, int, dict[str, str], dict[str, Any] | None]:
     if len(raw) > MAX_LINE_BYTES or (not raw.endswith(b"\n") and len(raw) == MAX_LINE_BYTES):
         raise ValueError(f"the line is longer than {MAX_LINE_BYTES // 2**20} MiB")
-    try:
-        line = json.loads(raw)
-    except RecursionError:
-        raise ValueError("the line nests deeper than the JSON parser accepts") from None
-    except ValueError as exc:
-        raise ValueError(f"not a JSON line: {exc}") from None
+    line = _fields(raw)
     if not isinstance(line, dict):
         raise ValueError("a line must be a JSON object with operation, status, headers and body")
     operation = line.get("operation")
@@ -166,6 +180,40 @@ def _read_line(raw: bytes) -> tuple[str, Any, int, dict[str, str], dict[str, Any
     return operation, line["body"], status, headers, request if isinstance(request, dict) else None
 
 
+def _fields(raw: bytes) -> Any:
+    """The line's fields. A body written as JSON stays the text it is in the line, so it is
+    checked as a body given as text is (by the compiled fast path first), and nothing a parse
+    would settle (duplicate keys, long integers) is settled before the engine sees it. A line
+    msgspec does not read (NaN, a lone surrogate, not an object) is read by json.loads, whose
+    reading and messages the engine shares."""
+    try:
+        line = _LINE.decode(raw)
+        body = bytes(line.body)
+        if body.startswith(b'"'):
+            text: Any = _TEXT.decode(body)  # a body given as text
+        else:
+            body.isascii() or body.decode("utf-8")  # msgspec skips the body unread
+    except (ValueError, RecursionError):  # msgspec's DecodeError and UnicodeDecodeError too
+        return _parsed(raw)
+    fields = {
+        name: value
+        for name in ("operation", "status", "headers", "request")
+        if (value := getattr(line, name)) is not msgspec.UNSET
+    }
+    if body:
+        fields["body"] = text if body.startswith(b'"') else body
+    return fields
+
+
+def _parsed(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise ValueError("the line nests deeper than the JSON parser accepts") from None
+    except ValueError as exc:
+        raise ValueError(f"not a JSON line: {exc}") from None
+
+
 def _add(result: BatchResult, finding: Finding, number: int, body: Any, source: str) -> None:
     pattern = generalise(finding.path)
     key = (finding.operation, finding.kind.value, pattern, finding.rule or "")
@@ -181,15 +229,21 @@ def _add(result: BatchResult, finding: Finding, number: int, body: Any, source: 
             decoded_at=tuple(generalise(p) for p in finding.decoded_at),
             source=f"{source} line {number}",
         )
-        raw = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
         result.aggregates[key] = Aggregate(
-            general, 1, number, number, [number], raw.encode("utf-8")[:_MAX_EXAMPLE_BODY]
+            general, 1, number, number, [number], _example(body)[:_MAX_EXAMPLE_BODY]
         )
         return
     aggregate.count += 1
     aggregate.last = number
     if len(aggregate.examples) < _EXAMPLES:
         aggregate.examples.append(number)
+
+
+def _example(body: Any) -> bytes:
+    if isinstance(body, bytes):
+        return body
+    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+    return text.encode("utf-8", "surrogatepass")
 
 
 def _overflow_finding(
