@@ -1,11 +1,16 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from aliconform.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -125,3 +130,59 @@ def test_bench_prints_figures(capsys: pytest.CaptureFixture[str]) -> None:
     )
     for label in labels:
         assert label in out, label
+
+
+# The optional extras' top-level modules: the base install (`tox -e main`) has none of them.
+_OPTIONAL_MODULES = [
+    "alibabacloud_tea_openapi",
+    "alibabacloud_tea_util",
+    "alibabacloud_credentials",
+    "alibabacloud_imm20200930",
+    "alibabacloud_ice20201109",
+    "schemathesis",
+    "hypothesis",
+]
+
+
+def _without_extras(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in a process where importing any optional extra fails, as in a base install."""
+    script = (
+        "import sys\n"
+        f"for name in {_OPTIONAL_MODULES!r}:\n"
+        "    sys.modules[name] = None  # import raises ImportError\n"
+        "from aliconform.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script, *argv],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_the_main_job_runs_without_the_optional_extras(tmp_path: Path) -> None:
+    out = tmp_path / "reports"
+    replay = _without_extras(tmp_path, "replay", "--cassettes", "cassettes", "--out", str(out))
+    assert replay.returncode in (0, 1), replay.stderr[-2000:]
+    assert (out / "drift.html").is_file()
+    body = tmp_path / "body.json"
+    body.write_text('{"RequestId": 1}', "utf-8")
+    check = _without_extras(tmp_path, "check", "GetImageModerationResult", str(body))
+    assert check.returncode == 1, check.stderr[-2000:]
+    # What needs the SDK says which package to install, instead of failing on import.
+    twin = _without_extras(tmp_path, "twin", "--port", "0")
+    assert twin.returncode == 2, twin.stderr[-2000:]
+    assert "pip install 'aliconform[sdk]'" in twin.stdout + twin.stderr
+
+
+def test_a_twin_port_in_use_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = run(capsys, "twin", "--port", str(port))
+    assert code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in out + err
+    assert "twin on" not in out + err  # nothing announced before it listens

@@ -623,10 +623,18 @@ def test_the_log_shows_what_was_handled(twin: TwinServer, contracts: ContractSet
 
 def test_create_app_and_run_twin(contracts: ContractSet, monkeypatch: pytest.MonkeyPatch) -> None:
     assert isinstance(create_app(TwinConfig(contracts=contracts)), Starlette)
-    served: list[uvicorn.Config] = []
+    served: list[tuple[uvicorn.Config, list[Any]]] = []
     monkeypatch.setattr(
-        uvicorn.Server, "run", lambda self, sockets=None: served.append(self.config)
+        uvicorn.Server, "run", lambda self, sockets=None: served.append((self.config, sockets))
     )
-    run_twin(host="127.0.0.1", port=8765, config=TwinConfig(contracts=contracts))
-    assert (served[0].host, served[0].port, served[0].http) == ("127.0.0.1", 8765, "h11")
-    assert isinstance(served[0].app, Starlette)
+    announced: list[str] = []
+    run_twin(
+        host="127.0.0.1", port=0, config=TwinConfig(contracts=contracts), announce=announced.append
+    )
+    config, sockets = served[0]
+    with sockets[0] as sock:
+        host, port = sock.getsockname()
+    assert announced == [f"http://127.0.0.1:{port}"]
+    assert (host, config.http) == ("127.0.0.1", "h11")
+    assert port != 0
+    assert isinstance(served[0][0].app, Starlette)

@@ -1119,12 +1119,21 @@ def twin(
         faults=parse_faults(faults) if faults else None,
         polls_before_done=polls,
     )
-    err.print(
-        f"twin on http://127.0.0.1:{port} (access key id {key_id}); "
-        f"drift: {drift or 'none'}; faults: {faults or 'none'}",
-        highlight=False,
+    # The built-in pair is a published test key, so naming its secret gives nothing away.
+    secret_note = (
+        "secret from ALICONFORM_TWIN_ACCESS_KEY_SECRET"
+        if secret != TWIN_ACCESS_KEY_SECRET
+        else f"secret {TWIN_ACCESS_KEY_SECRET}"
     )
-    run_twin(port=port, config=config)
+
+    def announce(endpoint: str) -> None:
+        err.print(
+            f"twin on {endpoint} (access key id {key_id}, {secret_note}); "
+            f"drift: {drift or 'none'}; faults: {faults or 'none'}",
+            highlight=False,
+        )
+
+    run_twin(port=port, config=config, announce=announce)
 
 
 @app.command("secrets")

@@ -90,10 +90,17 @@ def _import(module: str, package: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
+        packages = dict.fromkeys([package, "alibabacloud-tea-openapi", "alibabacloud-credentials"])
         raise SdkUnavailableError(
             f"the official SDK is needed for this ({exc.name} is not installed): "
-            f"pip install {package} alibabacloud-tea-openapi alibabacloud-credentials"
+            f"pip install 'aliconform[sdk]' (or {' '.join(packages)})"
         ) from exc
+
+
+def openapi_utils() -> Any:
+    """The SDK's signing helpers (alibabacloud_tea_openapi.utils): the fuzzer signs requests
+    and the twin verifies them with these, never with code of their own."""
+    return _import("alibabacloud_tea_openapi.utils", "alibabacloud-tea-openapi")
 
 
 def default_credential() -> Any:

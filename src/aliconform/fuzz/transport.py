@@ -24,7 +24,12 @@ import requests
 
 from aliconform.contracts import Contract
 from aliconform.errors import AliconformError
-from aliconform.sdk import CanonicalRequest, NoCredentialsError, resolve_credentials
+from aliconform.sdk import (
+    CanonicalRequest,
+    NoCredentialsError,
+    openapi_utils,
+    resolve_credentials,
+)
 
 __all__ = ["Credentials", "FuzzTransportError", "SignedRequest", "WireTarget", "sign_request"]
 
@@ -106,8 +111,7 @@ def sign_request(
     credentials: Credentials,
 ) -> SignedRequest:
     """The signed RPC request for the contract's action with these (generated) parameters."""
-    from alibabacloud_tea_openapi.utils import Utils
-
+    Utils = openapi_utils().Utils
     params: dict[str, str] = Utils.query(query)
     host = target.host(contract)
     if target.signature == "v2":

@@ -12,7 +12,7 @@ from aliconform.twin.drift import DRIFT_PROFILES, DriftProfile, apply_drift, exp
 from aliconform.twin.errors import TwinConfigError
 from aliconform.twin.faults import FAULT_KINDS, FaultPlan, FaultRule, parse_faults
 from aliconform.twin.operations import CREATES, OPERATIONS, QUERIES
-from aliconform.twin.server import TwinServer, run_twin
+from aliconform.twin.server import TwinPortError, TwinServer, run_twin
 
 __all__ = [
     "CREATES",
@@ -29,6 +29,7 @@ __all__ = [
     "Twin",
     "TwinConfig",
     "TwinConfigError",
+    "TwinPortError",
     "TwinServer",
     "apply_drift",
     "create_app",

@@ -26,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from aliconform.cassettes.rpc import SIGNING_PARAMETERS
 from aliconform.contracts import Contract
+from aliconform.sdk import openapi_utils
 from aliconform.twin.bodies import query_body
 from aliconform.twin.config import TwinConfig
 from aliconform.twin.drift import DriftProfile, drift_profile
@@ -131,6 +132,7 @@ class Twin:
     """The twin's state (tasks, nonces, faults, log) and its ASGI app."""
 
     def __init__(self, config: TwinConfig) -> None:
+        openapi_utils()  # signatures are verified with the SDK: say so now, not per request
         self.config = config
         self.store = TaskStore(config.polls_before_done)
         self.tokens = ClientTokens()

@@ -11,15 +11,22 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 
 import uvicorn
 
+from aliconform.errors import AliconformError
 from aliconform.twin.app import HandledRequest, Twin
 from aliconform.twin.config import TwinConfig
 from aliconform.twin.lifecycle import TaskStore
 
-__all__ = ["TwinServer", "run_twin"]
+__all__ = ["TwinPortError", "TwinServer", "run_twin"]
+
+
+class TwinPortError(AliconformError):
+    """The twin's port cannot be listened on (in use, or not allowed)."""
+
 
 _START_TIMEOUT = 10.0
 
@@ -69,12 +76,7 @@ class TwinServer:
     def start(self) -> TwinServer:
         if self._server is not None:
             raise RuntimeError("the twin is running already")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        # Accepted connections inherit it: without it, a kept-alive connection waits ~40 ms
-        # per response (Nagle's algorithm against the client's delayed acknowledgement).
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind((self.host, self.port))
+        sock = _listening_socket(self.host, self.port)
         self.port = sock.getsockname()[1]
         server = uvicorn.Server(_uvicorn_config(self.twin, log_level="warning", access_log=False))
         thread = threading.Thread(
@@ -116,9 +118,31 @@ def run_twin(
     config: TwinConfig | None = None,
     *,
     log_level: str = "info",
+    announce: Callable[[str], None] | None = None,
 ) -> None:
-    """Serve a twin in the foreground until interrupted (the `aliconform twin` command)."""
+    """Serve a twin in the foreground until interrupted (the `aliconform twin` command).
+    announce(endpoint) is called once it listens (port 0 picks a free port)."""
     twin = Twin(config if config is not None else TwinConfig())
+    sock = _listening_socket(host, port)
+    if announce is not None:
+        announce(f"http://{host}:{sock.getsockname()[1]}")
     # No access log: it prints query strings, and V2 requests carry AccessKeyId and Signature.
-    config_ = _uvicorn_config(twin, log_level=log_level, access_log=False, host=host, port=port)
-    uvicorn.Server(config_).run()
+    config_ = _uvicorn_config(twin, log_level=log_level, access_log=False)
+    uvicorn.Server(config_).run(sockets=[sock])
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # Accepted connections inherit it: without it, a kept-alive connection waits ~40 ms
+    # per response (Nagle's algorithm against the client's delayed acknowledgement).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise TwinPortError(
+            f"the twin cannot listen on {host}:{port}: {exc.strerror or exc}; "
+            "choose another port with --port (0 picks a free one)"
+        ) from None
+    return sock

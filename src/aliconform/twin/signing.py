@@ -20,13 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import quote, quote_plus
 
-from alibabacloud_tea_openapi.utils import (
-    Utils,
-    get_canonical_query_string,
-    get_canonicalized_headers,
-)
-
-from aliconform.sdk import CanonicalRequest
+from aliconform.sdk import CanonicalRequest, openapi_utils
 
 __all__ = [
     "SIGNATURE_WINDOW",
@@ -124,7 +118,7 @@ class Authenticated:
 
 def content_sha256(body: bytes) -> str:
     """The hex SHA-256 of a body, as x-acs-content-sha256 must carry it."""
-    return bytes(Utils.hash(body, V3_ALGORITHM)).hex()
+    return bytes(openapi_utils().Utils.hash(body, V3_ALGORITHM)).hex()
 
 
 def parse_v3_authorization(value: str) -> V3Authorization:
@@ -161,7 +155,7 @@ def v3_signature(
 ) -> str:
     """The hex V3 signature the SDK computes for these parts (only signed_headers count)."""
     parts = _v3_parts(method, pathname, query, headers, signed_headers)
-    authorization = Utils.get_authorization(
+    authorization = openapi_utils().Utils.get_authorization(
         parts, V3_ALGORITHM, payload_hash, access_key_id, secret
     )
     return str(authorization).rsplit("Signature=", 1)[1]
@@ -178,18 +172,20 @@ def v3_string_to_sign(
 ) -> str:
     """The V3 string to sign (algorithm, then the hex hash of the canonical request)."""
     parts = _v3_parts(method, pathname, query, headers, signed_headers)
-    canonical_headers, names = get_canonicalized_headers(parts.headers)
+    canonical_headers, names = openapi_utils().get_canonicalized_headers(parts.headers)
     canonical_request = "\n".join(
         (
             parts.method,
             parts.pathname,
-            get_canonical_query_string(parts.query),
+            openapi_utils().get_canonical_query_string(parts.query),
             canonical_headers,
             names,
             payload_hash,
         )
     )
-    digest = bytes(Utils.hash(canonical_request.encode("utf-8"), V3_ALGORITHM)).hex()
+    digest = bytes(
+        openapi_utils().Utils.hash(canonical_request.encode("utf-8"), V3_ALGORITHM)
+    ).hex()
     return f"{V3_ALGORITHM}\n{digest}"
 
 
@@ -233,7 +229,7 @@ def verify_v3(
 def v2_signature(params: Mapping[str, str], method: str, secret: str) -> str:
     """The base64 V2 signature the SDK computes (params: query and form, without Signature)."""
     signed = {name: value for name, value in params.items() if name != "Signature"}
-    return str(Utils.get_rpcsignature(signed, method.upper(), secret))
+    return str(openapi_utils().Utils.get_rpcsignature(signed, method.upper(), secret))
 
 
 def v2_string_to_sign(params: Mapping[str, str], method: str) -> str:
