@@ -421,7 +421,18 @@ def test_a_refused_signature_leaks_nothing_into_the_report(tmp_path: Path) -> No
         run = run_fuzz(CONTRACTS, target, wrong, options)
     assert {case.status for case in run.cases} == {400}
     assert all(b"SignatureDoesNotMatch" in case.body for case in run.cases)
-    files = write_reports(fuzz_report(run, CONTRACTS, DriftPolicy(), origin="local"), tmp_path)
+    # Refused requests tested nothing: they are not judged, and the run cannot pass.
+    assert {case.refused for case in run.cases} == {"SignatureDoesNotMatch"}
+    assert run.findings == []
+    report = fuzz_report(run, CONTRACTS, DriftPolicy(), origin="local")
+    assert report.verdict.exit_code == 2
+    assert not report.verdict.passed
+    (problem,) = report.problems
+    assert (
+        f"{len(run.cases)} of {len(run.cases)} requests were refused with SignatureDoesNotMatch"
+        in (problem.message)
+    )
+    files = write_reports(report, tmp_path)
     for path in (files.html, files.json, files.junit, files.markdown):
         text = Path(path).read_text("utf-8")
         assert key_id not in text

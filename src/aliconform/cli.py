@@ -965,7 +965,7 @@ def fuzz(
     Positive requests (allowed by the documentation) and negative ones (forbidden by it) are
     drawn from the OpenAPI export with a fixed seed, sent in the RPC wire form and judged by
     schemathesis's checks and the drift engine. Exit 0: no new breaking finding; 1: new
-    breaking finding; 2: usage error.
+    breaking finding; 2: usage error, or the service refused the credentials.
     """
     from aliconform.fuzz import Credentials, FuzzOptions, FuzzTransportError, run_fuzz
     from aliconform.record import RecordTarget

@@ -33,7 +33,12 @@ from aliconform.drift.policy import DEFAULT_SEVERITY
 from aliconform.errors import AliconformError
 from aliconform.fuzz.known import KnownParameters
 from aliconform.fuzz.transport import Credentials, SignedRequest, WireTarget, sign_request
-from aliconform.record.retry import RetryPolicy, is_refused_before_processing, retry_delay
+from aliconform.record.retry import (
+    RetryPolicy,
+    is_refused_before_processing,
+    refuses_the_caller,
+    retry_delay,
+)
 
 __all__ = [
     "DriftFailure",
@@ -77,6 +82,9 @@ class FuzzCase:
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None  # the request got no answer (connection refused, timeout)
     retries: int = 0  # throttled attempts sent again
+    # The error code when the service refused the caller (credentials, signature, clock):
+    # such an answer says nothing about the operation, so it is not judged.
+    refused: str | None = None
 
 
 @dataclass
@@ -90,6 +98,15 @@ class FuzzRun:
     @property
     def findings(self) -> list[Finding]:
         return [finding for case in self.cases for finding in case.findings]
+
+    @property
+    def refused(self) -> dict[str, list[FuzzCase]]:
+        """The cases the service refused for who sent them, by error code."""
+        by_code: dict[str, list[FuzzCase]] = {}
+        for case in self.cases:
+            if case.refused is not None:
+                by_code.setdefault(case.refused, []).append(case)
+        return by_code
 
     def statuses(self, operation: str | None = None) -> dict[str, int]:
         """How many cases got each status ("none" when the request got no answer)."""
@@ -265,6 +282,10 @@ def _exercise(
     response._content = scrub_body(response.content)  # requests keeps the body here
     result.status = response.status_code
     result.body = response.content
+    code = _error_code(response)
+    if refuses_the_caller(code):
+        result.refused = code
+        return result
     chosen = [checks[name] for name in _checks_for(mode, bool(substitute))]
     failures: list[Any] = []
     try:
@@ -317,17 +338,24 @@ class _Answered(Exception):
         self.retry_after = retry_after
 
 
-def _throttling(response: requests.Response) -> _Answered | None:
+def _error_code(response: requests.Response) -> str | None:
+    """The Code of an error answer's envelope, if it has one."""
     if response.status_code < 400:
         return None
     try:
         code = response.json().get("Code")
     except (ValueError, AttributeError):
-        code = None
+        return None
+    return code if isinstance(code, str) else None
+
+
+def _throttling(response: requests.Response) -> _Answered | None:
+    if response.status_code < 400:
+        return None
     hint = response.headers.get("x-acs-retry-after")
     answered = _Answered(
         response.status_code,
-        code if isinstance(code, str) else None,
+        _error_code(response),
         int(hint) if hint and hint.isdigit() else None,
     )
     return answered if is_refused_before_processing(answered) else None

@@ -41,6 +41,7 @@ from aliconform.record.retry import (
     RetryPolicy,
     is_refused_before_processing,
     is_transient,
+    refuses_the_caller,
     retry_delay,
     status_and_code,
 )
@@ -364,19 +365,6 @@ def _poll(
         delay = min(delay * 2, poll.max_interval)
 
 
-# Answers about the caller, not the operation: never recorded as the operation's behaviour.
-_REFUSALS = (
-    "SignatureDoesNotMatch",
-    "IncompleteSignature",
-    "InvalidAccessKeyId",
-    "InvalidSecurityToken",
-    "InvalidTimeStamp",
-    "SignatureNonceUsed",
-    "Forbidden",
-    "NoPermission",
-)
-
-
 def _expectation(scenario: Scenario, answer: _Answer) -> None:
     """A scenario gets the kind of answer it declares, or it fails and writes nothing: a probe
     its error code, any other scenario a success (so that a typo in a task id, or credentials
@@ -385,7 +373,7 @@ def _expectation(scenario: Scenario, answer: _Answer) -> None:
     got = f"{code or 'an error'} ({_brief(answer.error)})" if answer.error else "a success"
     if scenario.expect_error is None and answer.error is not None:
         raise RecordingFailed(f"expected a success, the service answered {got}")
-    if code is not None and code.startswith(_REFUSALS) and code != scenario.expect_error:
+    if refuses_the_caller(code) and code != scenario.expect_error:
         raise RecordingFailed(f"the service refused the credentials or signature: {got}")
     if scenario.expect_error == "*" and answer.error is not None:
         return

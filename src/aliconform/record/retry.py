@@ -22,15 +22,30 @@ import random
 from dataclasses import dataclass
 
 __all__ = [
+    "CALLER_REFUSALS",
     "RetryPolicy",
     "is_refused_before_processing",
     "is_transient",
+    "refuses_the_caller",
     "retry_delay",
     "status_and_code",
 ]
 
 THROTTLING_CODES = frozenset(
     {"Throttling", "Throttling.User", "Throttling.Api", "RequestsTooFrequent"}
+)
+# Answers about the caller (credentials, signature, clock, permissions), not the operation: a
+# recording never keeps one as the operation's behaviour, and a property-based run that meets
+# one has not tested the operation.
+CALLER_REFUSALS = (
+    "SignatureDoesNotMatch",
+    "IncompleteSignature",
+    "InvalidAccessKeyId",
+    "InvalidSecurityToken",
+    "InvalidTimeStamp",
+    "SignatureNonceUsed",
+    "Forbidden",
+    "NoPermission",
 )
 SERVER_CODES = frozenset({"InternalError", "ServiceUnavailable", "ServiceUnavailableTemporary"})
 TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -82,6 +97,12 @@ def is_transient(error: BaseException) -> bool:
     if status is not None or code is not None:
         return False  # an answer from the service: record it, do not retry it
     return _is_connection_or_body_error(error)
+
+
+def refuses_the_caller(code: str | None) -> bool:
+    """Whether an error code is about the caller (see CALLER_REFUSALS; prefixes included, as
+    in InvalidAccessKeyId.NotFound)."""
+    return code is not None and code.startswith(CALLER_REFUSALS)
 
 
 def is_refused_before_processing(error: BaseException) -> bool:

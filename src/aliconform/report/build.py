@@ -466,6 +466,7 @@ def fuzz_report(
         title=f"Property-based run against {run.endpoint}",
         data=data,
         policy=policy,
+        problems=_refusals(run),
         operations=operations or sorted(contracts),
         inputs=inputs,
         fuzz=_fuzz_stats(run),
@@ -474,6 +475,21 @@ def fuzz_report(
         checked=checked,
         now=now,
     )
+
+
+def _refusals(run: FuzzRun) -> list[ReportProblem]:
+    """Requests the service refused for who sent them: those cases tested nothing, so the run
+    cannot pass (wrong credentials must never look like a clean run)."""
+    return [
+        ReportProblem(
+            where=run.endpoint,
+            message=f"{len(cases)} of {len(run.cases)} requests were refused with {code} "
+            f"(first: {cases[0].id}): check the credentials "
+            "(ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET, or the default chain), the clock and the "
+            "endpoint; those requests tested nothing",
+        )
+        for code, cases in sorted(run.refused.items())
+    ]
 
 
 def _fuzz_stats(run: FuzzRun) -> FuzzStats:
