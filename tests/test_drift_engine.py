@@ -340,6 +340,36 @@ def test_policy_file_errors_name_the_line(tmp_path: Path) -> None:
         load_policy(policy_file)
 
 
+def test_policy_naming_an_operation_without_a_contract_is_an_error(
+    tmp_path: Path, contracts: ContractSet
+) -> None:
+    policy_file = tmp_path / "drift-policy.yaml"
+    policy_file.write_text(
+        "format_version: 1\n"
+        "severity:\n"
+        "  - {operation: QuerySmarttagJob, kind: undocumented-field, severity: info, reason: advisory for us}\n"
+        "waivers:\n"
+        "  - id: typo\n"
+        "    operation: GetVideoModeration\n"
+        "    kind: undocumented-field\n"
+        "    reason: because it is so\n"
+    )
+    load_policy(policy_file)  # without the operations to compare with, nothing to say
+    with pytest.raises(ContractError) as raised:
+        load_policy(policy_file, operations=contracts)
+    (issue,) = raised.value.issues
+    assert (issue.line, issue.key_path) == (6, "waivers[0].operation")
+    assert "'GetVideoModeration' is not an operation with a contract" in issue.message
+    assert "did you mean 'GetVideoModerationResult'" in issue.message
+
+
+def test_policy_of_another_format_version_names_the_one_understood(tmp_path: Path) -> None:
+    policy_file = tmp_path / "drift-policy.yaml"
+    policy_file.write_text("format_version: 2\n")
+    with pytest.raises(ContractError, match=r"format_version: 2 is not one of 1$"):
+        load_policy(policy_file)
+
+
 def test_fast_path_is_as_strict_as_the_precise_path(contracts: ContractSet) -> None:
     label = {"RequestId": "r", "Status": "Running", "TaskId": "t", "Labels": [{"LabelLevel": True}]}
     assert kinds(

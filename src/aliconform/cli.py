@@ -373,7 +373,7 @@ def check(
         except OSError as exc:
             raise AliconformError(f"{file}: cannot read file: {exc.strerror or exc}") from None
     findings = check_response(contract.operation, body, status, contracts=contracts, source=source)
-    verdict = judge(findings, load_policy(policy_file), operations=[])
+    verdict = judge(findings, load_policy(policy_file, operations=contracts), operations=[])
     _emit(verdict, output, f"{operation} {source}")
     raise typer.Exit(verdict.exit_code)
 
@@ -387,7 +387,8 @@ def lint_docs_command(
     """Check the documentation's own examples against its tables; list its contradictions."""
     output = _output_format(output)
     contracts = _load(directory)
-    verdict = judge(lint_docs(contracts), load_policy(policy_file), operations=list(contracts))
+    policy = load_policy(policy_file, operations=contracts)
+    verdict = judge(lint_docs(contracts), policy, operations=list(contracts))
     _emit(verdict, output, "documentation lint")
     raise typer.Exit(verdict.exit_code)
 
@@ -460,7 +461,7 @@ def replay(
     from aliconform.report import replay_report, write_reports
 
     contracts = _load(directory)
-    policy = load_policy(policy_file)
+    policy = load_policy(policy_file, operations=contracts)
     with err.status("replaying") as status:
         run = replay_all(
             cassettes, contracts, progress=lambda ref: status.update(f"replaying {ref.display}")
@@ -534,7 +535,7 @@ def scan(
     from aliconform.scan import scan_file
 
     contracts = _load(directory)
-    policy = load_policy(policy_file)
+    policy = load_policy(policy_file, operations=contracts)
     size = file.stat().st_size if file.is_file() else 0
     columns = (
         "{task.description}",
@@ -756,13 +757,14 @@ def record(
             raise
         out.print(f"skipped: {exc}", markup=False, highlight=False)
         raise typer.Exit(0) from None
+    policy = load_policy(policy_file, operations=contracts)  # before anything is recorded
     run = _run_recording(
         selected, contracts, target, cassettes, check_only, RetryPolicy(max_attempts, backoff)
     )
     report = record_report(
         run,
         contracts,
-        load_policy(policy_file),
+        policy,
         inputs={"scenarios": str(scenarios_file), "cassettes": str(cassettes)},
     )
     files = write_reports(report, out_dir)
@@ -974,6 +976,7 @@ def fuzz(
 
     modes = _fuzz_modes(mode)
     contracts = _load(directory)
+    policy = load_policy(policy_file, operations=contracts)  # before any request is sent
     for name in operation or []:
         _ = contracts[name]  # an unknown name raises, with a did-you-mean
     target = RecordTarget(region=region, endpoint=endpoint, signature=_signature(signature))
@@ -1001,7 +1004,7 @@ def fuzz(
     report = fuzz_report(
         run,
         contracts,
-        load_policy(policy_file),
+        policy,
         origin="local" if local else "live",
         inputs={"endpoint": run.endpoint, "seed": str(seed), "max_examples": str(max_examples)},
     )

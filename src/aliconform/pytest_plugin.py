@@ -142,7 +142,9 @@ def aliconform_contracts(pytestconfig: pytest.Config) -> ContractSet:
 
 
 @pytest.fixture(scope="session")
-def aliconform_policy(pytestconfig: pytest.Config) -> DriftPolicy:
+def aliconform_policy(
+    pytestconfig: pytest.Config, aliconform_contracts: ContractSet
+) -> DriftPolicy:
     """The drift policy assert_conforms applies (see --aliconform-policy)."""
     from aliconform.drift.waivers import DriftPolicy, load_policy
 
@@ -150,7 +152,7 @@ def aliconform_policy(pytestconfig: pytest.Config) -> DriftPolicy:
     if path is None:
         return DriftPolicy()
     try:
-        return load_policy(path)
+        return load_policy(path, operations=aliconform_contracts)
     except (AliconformError, OSError) as exc:
         pytest.fail(f"aliconform could not load the drift policy {path}:\n{exc}", pytrace=False)
 

@@ -215,7 +215,8 @@ def _message(error: ErrorDetails, key_path: KeyPath) -> str:
     value = error.get("input")
     ctx = error.get("ctx", {})
     if kind in ("literal_error", "enum"):
-        choices = _QUOTED.findall(str(ctx.get("expected", "")))
+        expected = str(ctx.get("expected", ""))
+        choices = _QUOTED.findall(expected) or [expected]  # unquoted: a number literal
         return f"{value!r} is not one of {', '.join(choices)}{did_you_mean(str(value), choices)}"
     if kind == "union_tag_invalid":
         choices = _QUOTED.findall(str(ctx.get("expected_tags", "")))

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -22,7 +22,7 @@ from aliconform.contracts.loader import validate_document
 from aliconform.contracts.yamlsource import read_yaml
 from aliconform.drift.findings import Finding, Kind, Severity
 from aliconform.drift.policy import SeverityOverride, SeverityPolicy
-from aliconform.errors import ContractError, ContractIssue
+from aliconform.errors import ContractError, ContractIssue, did_you_mean
 
 __all__ = ["DEFAULT_POLICY_FILE", "DriftPolicy", "Verdict", "Waiver", "judge", "load_policy"]
 
@@ -80,8 +80,13 @@ class DriftPolicy(_Strict):
         )
 
 
-def load_policy(path: str | os.PathLike[str] | None = None) -> DriftPolicy:
-    """The drift policy; an absent default file means no overrides and no waivers."""
+def load_policy(
+    path: str | os.PathLike[str] | None = None, *, operations: Iterable[str] | None = None
+) -> DriftPolicy:
+    """The drift policy; an absent default file means no overrides and no waivers.
+
+    operations: the operations that have contracts; a waiver or override naming another is an
+    error (a mistyped name would otherwise match nothing, silently)."""
     target = Path(path) if path is not None else DEFAULT_POLICY_FILE
     if path is None and not target.is_file():
         return DriftPolicy()
@@ -96,7 +101,25 @@ def load_policy(path: str | os.PathLike[str] | None = None) -> DriftPolicy:
     if duplicates:
         issue = document.issue(("waivers",), f"duplicate waiver id(s): {', '.join(duplicates)}")
         raise ContractError([issue])
+    if operations is not None:
+        unknown = _unknown_operations(policy, set(operations), document)
+        if unknown:
+            raise ContractError(unknown)
     return policy
+
+
+def _unknown_operations(policy: DriftPolicy, known: set[str], document: Any) -> list[ContractIssue]:
+    named = [("waivers", i, w.operation) for i, w in enumerate(policy.waivers)] + [
+        ("severity", i, o.operation) for i, o in enumerate(policy.severity) if o.operation
+    ]
+    return [
+        document.issue(
+            (section, index, "operation"),
+            f"{name!r} is not an operation with a contract{did_you_mean(name, known)}",
+        )
+        for section, index, name in named
+        if name is not None and name not in known
+    ]
 
 
 @dataclass
