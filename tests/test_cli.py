@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -69,8 +70,20 @@ def test_unknown_operation_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
     assert "did you mean 'GetImageModerationResult'" in err
 
 
-def test_validate_and_version(capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_and_version(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert run(capsys, "contracts", "validate")[0] == 0
+    code, out, err = run(capsys, "contracts", "validate", "--contracts", str(tmp_path / "none"))
+    assert code == 2  # unreadable input, as for every other command
+    assert "no such contracts directory" in out + err
+    # A contract saved as .yml would not be loaded: it is named rather than skipped.
+    stray = tmp_path / "contracts"
+    shutil.copytree(REPO / "contracts", stray)
+    (stray / "imm" / "GetImageModerationResult.yaml").rename(
+        stray / "imm" / "GetImageModerationResult.yml"
+    )
+    code, out, err = run(capsys, "contracts", "validate", "--contracts", str(stray))
+    assert code == 1
+    assert "GetImageModerationResult.yml: contracts are *.yaml files" in out + err
     code, out, _ = run(capsys, "--version")
     assert code == 0
     assert out.startswith("aliconform ")
@@ -79,7 +92,9 @@ def test_validate_and_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_check_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     good = tmp_path / "good.json"
     good.write_text('{"RequestId": "r", "JobStatus": "Processing"}')
-    assert run(capsys, "check", "QuerySmarttagJob", str(good))[0] == 0
+    code, out, _ = run(capsys, "check", "QuerySmarttagJob", str(good))
+    assert code == 0
+    assert "conforms, no findings" in out
     bad = tmp_path / "bad.json"
     bad.write_text('{"RequestId": 1, "JobStatus": "Processing"}')
     code, out, _ = run(capsys, "check", "QuerySmarttagJob", str(bad), "--format", "json")

@@ -98,6 +98,8 @@ def _contract(directory: Path | None, operation: str) -> Contract:
 def validate(directory: ContractsDir = None) -> None:
     """Load every contract and check it; print each problem as file:line:column: key: message."""
     root = directory or default_contracts_dir()
+    if not root.is_dir():
+        raise AliconformError(f"{root}: no such contracts directory")
     try:
         contracts = load_contracts(root)
     except ContractError as exc:
@@ -399,20 +401,23 @@ def _emit(verdict: Verdict, output: str, title: str) -> None:
         return
     rows: list[tuple[Finding, str | None]] = [(f, None) for f in verdict.new]
     rows += [(f, w.id) for f, w in verdict.waived]
-    table = Table(title=f"{title}: {len(verdict.new)} new, {len(verdict.waived)} waived")
-    for column in ("severity", "kind", "operation", "path", "message", "contract", "waiver"):
-        table.add_column(column, overflow="fold")
-    for finding, waiver_id in rows:
-        table.add_row(
-            finding.severity.value,
-            finding.kind.value,
-            finding.operation,
-            finding.path or "/",
-            finding.message,
-            finding.contract_location or "",
-            waiver_id or "",
-        )
-    out.print(table)
+    if rows:
+        table = Table(title=f"{title}: {len(verdict.new)} new, {len(verdict.waived)} waived")
+        for column in ("severity", "kind", "operation", "path", "message", "contract", "waiver"):
+            table.add_column(column, overflow="fold")
+        for finding, waiver_id in rows:
+            table.add_row(
+                finding.severity.value,
+                finding.kind.value,
+                finding.operation,
+                finding.path or "/",
+                finding.message,
+                finding.contract_location or "",
+                waiver_id or "",
+            )
+        out.print(table)
+    else:
+        out.print(f"{title}: [green]conforms[/green], no findings", highlight=False)
     for waiver in verdict.expired:
         out.print(
             f"[yellow]expired waiver[/yellow] {waiver.id} (expired {waiver.expires}): {waiver.reason}"

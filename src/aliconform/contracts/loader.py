@@ -119,6 +119,11 @@ def load_contracts(path: str | os.PathLike[str] | None = None) -> ContractSet:
             contracts[loaded.operation] = loaded
         else:
             issues.extend(loaded)
+    for stray in sorted(root.rglob("*.yml")):
+        # Read nowhere else: without this the contract would silently not be checked.
+        issues.append(
+            ContractIssue(str(stray), None, None, "", "contracts are *.yaml files: rename it")
+        )
     if not files:
         issues.append(ContractIssue(str(root), None, None, "", "no contract files (*.yaml) found"))
     if issues:
