@@ -18,7 +18,7 @@ import pytest
 from aliconform import ContractSet
 from aliconform.cassettes import replay_all
 from aliconform.drift.doclint import lint_docs
-from aliconform.drift.waivers import load_policy
+from aliconform.drift.waivers import DriftPolicy, load_policy
 from aliconform.report import replay_report, write_reports
 from conftest import edit_response_body
 
@@ -141,3 +141,37 @@ def test_documentation_lint_section_filters_waived_contradictions(report_page: o
     provenance = page.locator("#provenance")  # type: ignore[attr-defined]
     assert "documentation" in provenance.inner_text()
     assert "day(s) ago" in provenance.inner_text()
+
+
+def test_the_report_fits_a_narrow_window_with_long_problems_and_paths(
+    browser: object, cassettes_copy: Path, contracts: ContractSet, tmp_path: Path
+) -> None:
+    from aliconform.report.model import ReportProblem
+
+    report = replay_report(replay_all(cassettes_copy, contracts), [], contracts, DriftPolicy())
+    where = "cassettes/ice/QueryIProductionJob/live-lifecycle.yaml#2"
+    message = "expected a success, the service answered " + "InvalidParameter " * 40
+    wide = report.model_copy(
+        update={"problems": [ReportProblem(where=where, message=message + "\n" + "x" * 400)]}
+    )
+    html = write_reports(wide, tmp_path / "reports").html
+    page = browser.new_page(viewport={"width": 1000, "height": 800})  # type: ignore[attr-defined]
+    try:
+        page.goto(html.as_uri())
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1000
+        where_width = page.evaluate(
+            "document.querySelector('#problems td:first-child').getBoundingClientRect().width"
+        )
+        assert where_width > 150  # the place stays readable beside a long message
+        assert "x" * 400 in page.inner_text("#problems")  # wrapped, nothing cut
+        # The findings keep room for what a reader scans for: the path and the message.
+        widths = page.evaluate(
+            "[...document.querySelectorAll('#findings tr.finding')].map(row =>"
+            " ['path', 'message'].map(c => row.querySelector('td.' + c)"
+            ".getBoundingClientRect().width))"
+        )
+        assert widths
+        assert min(path for path, _ in widths) > 150
+        assert min(message for _, message in widths) > 130
+    finally:
+        page.close()
