@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -411,3 +412,15 @@ def test_undocumented_variant_when_the_contract_says_so(copy_of_contracts: Path)
     assert kinds(check_response("QuerySmarttagJob", body)) == [
         ("undocumented-enum-value", "/Results/Result/0/Type")
     ]
+
+
+def test_the_readme_severity_table_names_every_kind_with_its_default() -> None:
+    from aliconform.drift.policy import DEFAULT_SEVERITY
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    documented: dict[str, str] = {}
+    for row in re.findall(r"^\| ([a-z-][^|]*) \| (breaking|warning|info) \|", readme, re.M):
+        kinds, severity = row
+        for kind in re.findall(r"[a-z]+(?:-[a-z]+)+", re.sub(r"\(.*?\)", "", kinds)):
+            documented[kind] = severity
+    assert documented == {kind.value: severity.value for kind, severity in DEFAULT_SEVERITY.items()}

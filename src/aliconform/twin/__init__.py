@@ -9,10 +9,10 @@ lifecycles, and on demand known drift (`DRIFT_PROFILES`) and faults (`parse_faul
 from aliconform.twin.app import HandledRequest, Twin, create_app
 from aliconform.twin.config import TWIN_ACCESS_KEY_ID, TWIN_ACCESS_KEY_SECRET, TwinConfig
 from aliconform.twin.drift import DRIFT_PROFILES, DriftProfile, apply_drift, expected_findings
-from aliconform.twin.errors import TwinConfigError
+from aliconform.twin.errors import TwinConfigError, TwinPortError
 from aliconform.twin.faults import FAULT_KINDS, FaultPlan, FaultRule, parse_faults
 from aliconform.twin.operations import CREATES, OPERATIONS, QUERIES
-from aliconform.twin.server import TwinPortError, TwinServer, run_twin
+from aliconform.twin.server import TwinServer, run_twin
 
 __all__ = [
     "CREATES",

@@ -16,16 +16,12 @@ from types import TracebackType
 
 import uvicorn
 
-from aliconform.errors import AliconformError
 from aliconform.twin.app import HandledRequest, Twin
 from aliconform.twin.config import TwinConfig
+from aliconform.twin.errors import TwinPortError
 from aliconform.twin.lifecycle import TaskStore
 
-__all__ = ["TwinPortError", "TwinServer", "run_twin"]
-
-
-class TwinPortError(AliconformError):
-    """The twin's port cannot be listened on (in use, or not allowed)."""
+__all__ = ["TwinServer", "run_twin"]
 
 
 _START_TIMEOUT = 10.0
