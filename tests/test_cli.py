@@ -159,7 +159,7 @@ _OPTIONAL_MODULES = [
 ]
 
 
-def _without_extras(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+def _without_extras(*argv: str) -> subprocess.CompletedProcess[str]:
     """Run the CLI in a process where importing any optional extra fails, as in a base install."""
     script = (
         "import sys\n"
@@ -179,15 +179,15 @@ def _without_extras(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[s
 
 def test_the_main_job_runs_without_the_optional_extras(tmp_path: Path) -> None:
     out = tmp_path / "reports"
-    replay = _without_extras(tmp_path, "replay", "--cassettes", "cassettes", "--out", str(out))
+    replay = _without_extras("replay", "--cassettes", "cassettes", "--out", str(out))
     assert replay.returncode in (0, 1), replay.stderr[-2000:]
     assert (out / "drift.html").is_file()
     body = tmp_path / "body.json"
     body.write_text('{"RequestId": 1}', "utf-8")
-    check = _without_extras(tmp_path, "check", "GetImageModerationResult", str(body))
+    check = _without_extras("check", "GetImageModerationResult", str(body))
     assert check.returncode == 1, check.stderr[-2000:]
     # What needs the SDK says which package to install, instead of failing on import.
-    twin = _without_extras(tmp_path, "twin", "--port", "0")
+    twin = _without_extras("twin", "--port", "0")
     assert twin.returncode == 2, twin.stderr[-2000:]
     assert "pip install 'aliconform[sdk]'" in twin.stdout + twin.stderr
 

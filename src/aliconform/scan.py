@@ -188,11 +188,12 @@ def _fields(raw: bytes) -> Any:
     reading and messages the engine shares."""
     try:
         line = _LINE.decode(raw)
-        body = bytes(line.body)
-        if body.startswith(b'"'):
-            text: Any = _TEXT.decode(body)  # a body given as text
-        else:
-            body.isascii() or body.decode("utf-8")  # msgspec skips the body unread
+        written = bytes(line.body)
+        body: Any = written
+        if written.startswith(b'"'):
+            body = _TEXT.decode(written)  # a body given as text: its string
+        elif not written.isascii():
+            written.decode("utf-8")  # msgspec skipped the body without reading its text
     except (ValueError, RecursionError):  # msgspec's DecodeError and UnicodeDecodeError too
         return _parsed(raw)
     fields = {
@@ -200,8 +201,8 @@ def _fields(raw: bytes) -> Any:
         for name in ("operation", "status", "headers", "request")
         if (value := getattr(line, name)) is not msgspec.UNSET
     }
-    if body:
-        fields["body"] = text if body.startswith(b'"') else body
+    if written:  # empty: the line has no "body"
+        fields["body"] = body
     return fields
 
 
