@@ -201,3 +201,16 @@ def test_a_twin_port_in_use_is_a_usage_error(capsys: pytest.CaptureFixture[str])
     assert code == 2
     assert f"cannot listen on 127.0.0.1:{port}" in out + err
     assert "twin on" not in out + err  # nothing announced before it listens
+
+
+def test_help_text_keeps_brackets_and_joins_docstring_lines(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, _ = run(capsys, "twin", "--help")
+    assert code == 0
+    # Rich markup would read "[@Action]" as a style tag and drop it from the syntax shown.
+    assert "(kind[=count|=*][@Action])" in out
+    code, out, _ = run(capsys, "scan", "--help")
+    # A docstring's line breaks are not the terminal's: the sentence is wrapped as one.
+    assert "Exit 0: no new breaking drift; 1: new breaking drift; 2: usage error," in out

@@ -106,6 +106,20 @@ def test_format_range_and_enum_findings(contracts: ContractSet) -> None:
     assert ("out-of-range", "/ModerationResult/Frames/TotalCount") in found
 
 
+def test_format_and_range_messages_say_what_was_documented(contracts: ContractSet) -> None:
+    body = image(StartTime="yesterday")
+    body["ModerationResult"]["Frames"]["TotalCount"] = -1
+    findings = check_response("GetImageModerationResult", body, contracts=contracts)
+    messages = {finding.path: finding.message for finding in findings}
+    assert messages["/StartTime"] == (
+        "not a valid date-time: expected RFC 3339 timestamp with zone,"
+        " up to nine fraction digits (2021-12-24T03:00:38.89Z)"
+    )
+    assert messages["/ModerationResult/Frames/TotalCount"] == (
+        "-1 is outside the documented range >= 0"
+    )
+
+
 @pytest.mark.parametrize(
     ("changes", "expected"),
     [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,9 @@ from aliconform import ContractSet
 from aliconform.bench import build_corpus
 from aliconform.cli import main
 from aliconform.drift.waivers import DriftPolicy
+from aliconform.errors import AliconformError
 from aliconform.report import scan_report
-from aliconform.scan import generalise, scan_file
+from aliconform.scan import UnreadableLimit, generalise, scan_file
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -78,6 +80,83 @@ def test_unreadable_lines_are_listed_and_do_not_stop_the_scan(tmp_path: Path) ->
     assert "not a JSON line" in result.skipped[0].reason
     assert "did you mean 'QuerySmarttagJob'" in result.skipped[1].reason
     assert 'no "operation"' in result.skipped[2].reason
+
+
+def _with_unreadable_tail(path: Path) -> Path:
+    """20 lines, one of them breaking, then 3 unreadable ones (13% of 23)."""
+    capture = _capture(path, 20, drift_every=1000)
+    with capture.open("a", encoding="utf-8") as stream:
+        stream.write("not json\n{}\n[]\n")
+    return capture
+
+
+@pytest.mark.parametrize(
+    ("limit", "exit_code"), [(None, 2), ("3", 1), ("2", 2), ("13.1%", 1), ("13%", 2)]
+)
+def test_more_unreadable_lines_than_the_limit_fail_the_scan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], limit: str | None, exit_code: int
+) -> None:
+    capture = _with_unreadable_tail(tmp_path / "capture.jsonl")
+    out = tmp_path / "r"
+    argv = ["scan", str(capture), "--out", str(out), "-j", "1"]
+    argv += [] if limit is None else ["--max-unreadable", limit]
+    assert main(argv) == exit_code
+    data = json.loads((out / "drift.json").read_text("utf-8"))
+    assert [p["where"] for p in data["problems"]][-3:] == [
+        f"{capture} line {n}" for n in (21, 22, 23)
+    ]
+    headline = data["verdict"]["headline"]
+    if exit_code == 2:
+        shown = limit if limit is not None else "1%"
+        assert headline == (
+            f"3 of 23 lines (13%) could not be read, more than the {shown} allowed"
+            " (--max-unreadable)"
+        )
+        assert headline in capsys.readouterr().out
+    else:  # the lines were judged on what could be read: the breaking drift of line 4
+        assert headline.startswith("1 new breaking finding(s)")
+
+
+@pytest.mark.parametrize(
+    ("text", "unreadable", "lines", "allowed"),
+    [
+        ("0", 0, 10, True),
+        ("0", 1, 10, False),
+        ("10", 10, 10, True),
+        ("1%", 1, 100, True),
+        ("1%", 2, 100, False),
+        (" 0.5 % ", 1, 200, True),
+        ("100%", 7, 7, True),
+    ],
+)
+def test_an_unreadable_limit_is_a_count_or_a_share(
+    text: str, unreadable: int, lines: int, allowed: bool
+) -> None:
+    assert UnreadableLimit.parse(text).allows(unreadable, lines) is allowed
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("3x", "'3x' is neither a number of lines (10) nor a share (0.5%)"),
+        ("1.5", "'1.5' is neither a number of lines (10) nor a share (0.5%)"),
+        ("-1", "'-1' is neither"),
+        ("101%", "'101%': a share is at most 100%"),
+    ],
+)
+def test_a_malformed_unreadable_limit_says_what_it_takes(text: str, message: str) -> None:
+    with pytest.raises(AliconformError, match=re.escape(message)):
+        UnreadableLimit.parse(text)
+
+
+def test_the_scan_command_refuses_a_malformed_limit_before_scanning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capture = _with_unreadable_tail(tmp_path / "capture.jsonl")
+    argv = ["scan", str(capture), "--out", str(tmp_path / "r"), "--max-unreadable", "lots"]
+    assert main(argv) == 2
+    assert "Invalid value for '--max-unreadable'" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
 
 
 def test_scan_command_writes_the_aggregated_report(

@@ -31,6 +31,7 @@ from aliconform.drift.findings import Finding
 from aliconform.drift.policy import SEVERITY_RATIONALE
 from aliconform.drift.waivers import Verdict, judge, load_policy
 from aliconform.errors import AliconformError, ContractError, did_you_mean
+from aliconform.scan import DEFAULT_UNREADABLE_LIMIT, UnreadableLimit
 
 __all__ = ["app", "main"]
 
@@ -40,6 +41,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
 )
 contracts_app = typer.Typer(
     help="Inspect and validate the operation contracts.", no_args_is_help=True
@@ -512,6 +514,15 @@ def _print_summary(report: Any) -> None:
     out.print(f"[{colour}]{report.verdict.headline}[/{colour}]", highlight=False)
 
 
+def _unreadable_limit(text: str | UnreadableLimit) -> UnreadableLimit:
+    if isinstance(text, UnreadableLimit):  # the default, already parsed
+        return text
+    try:
+        return UnreadableLimit.parse(text)
+    except AliconformError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 @app.command("scan")
 def scan(
     file: Annotated[Path, typer.Argument(help="JSON Lines: one captured interaction per line.")],
@@ -522,11 +533,21 @@ def scan(
         int | None,
         typer.Option("--workers", "-j", help="Worker processes (default: all cores).", min=1),
     ] = None,
+    max_unreadable: Annotated[
+        UnreadableLimit,
+        typer.Option(
+            "--max-unreadable",
+            parser=_unreadable_limit,
+            metavar="<lines or %>",
+            help="Unreadable lines tolerated: a number of lines (10) or a share of them (0.5%).",
+        ),
+    ] = DEFAULT_UNREADABLE_LIMIT,
 ) -> None:
     """Check captured traffic line by line on every core; write an aggregated report.
 
     Each line: {"operation": ..., "status": 200, "headers": {...}, "body": ...}. Exit 0: no new
-    breaking drift; 1: new breaking drift; 2: usage error. Unreadable lines are listed in the report.
+    breaking drift; 1: new breaking drift; 2: usage error, nothing could be checked, or more
+    unreadable lines than --max-unreadable allows. Unreadable lines are listed in the report.
     """
     from rich.progress import (
         BarColumn,
@@ -557,7 +578,8 @@ def scan(
             workers=workers,
             progress=lambda done: progress.advance(task, done),
         )
-    report = scan_report(result, contracts, policy, inputs={"file": str(file)})
+    inputs = {"file": str(file), "max_unreadable": str(max_unreadable)}
+    report = scan_report(result, contracts, policy, inputs=inputs, max_unreadable=max_unreadable)
     files = write_reports(report, out_dir)
     _print_summary(report)
     rate = result.interactions / result.seconds if result.seconds else 0.0

@@ -32,7 +32,7 @@ from aliconform.drift.engine import check_body, compiled
 from aliconform.drift.findings import Finding
 from aliconform.errors import AliconformError
 
-__all__ = ["ScanResult", "SkippedLine", "scan_file"]
+__all__ = ["DEFAULT_UNREADABLE_LIMIT", "ScanResult", "SkippedLine", "UnreadableLimit", "scan_file"]
 
 _BATCH_LINES = 500
 _EXAMPLES = 3
@@ -101,6 +101,46 @@ class ScanResult(BatchResult):
     file: str = ""
     seconds: float = 0.0
     workers: int = 1
+
+
+_LIMIT = re.compile(r"\s*(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?P<percent>%?)\s*")
+
+
+@dataclass(frozen=True)
+class UnreadableLimit:
+    """How many unreadable lines a scan tolerates: a number of lines, or a share of them.
+
+    A capture of live traffic often ends in a line cut short, and a pipeline may write the odd
+    line wrong; a capture mostly unreadable (the wrong format, a mistyped operation everywhere)
+    means the scan judged little of it, which must not pass as "no drift"."""
+
+    lines: int | None = None
+    percent: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> UnreadableLimit:
+        """ "10" (lines) or "0.5%" (of the lines read)."""
+        match = _LIMIT.fullmatch(text)
+        if match is None or (not match["percent"] and "." in match["number"]):
+            raise AliconformError(f"{text!r} is neither a number of lines (10) nor a share (0.5%)")
+        if match["percent"]:
+            percent = float(match["number"])
+            if percent > 100:
+                raise AliconformError(f"{text!r}: a share is at most 100%")
+            return cls(percent=percent)
+        return cls(lines=int(match["number"]))
+
+    def allows(self, unreadable: int, lines: int) -> bool:
+        if self.lines is not None:
+            return unreadable <= self.lines
+        assert self.percent is not None
+        return unreadable * 100 <= self.percent * lines
+
+    def __str__(self) -> str:
+        return f"{self.lines}" if self.lines is not None else f"{self.percent:g}%"
+
+
+DEFAULT_UNREADABLE_LIMIT = UnreadableLimit(percent=1.0)
 
 
 _INDEX = re.compile(r"/\d+(?=/|$)")

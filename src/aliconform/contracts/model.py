@@ -61,7 +61,7 @@ FIELD_TYPES: tuple[str, ...] = ("string", "integer", "number", "boolean", "objec
 #: String formats a contract can name. Each is checked by the drift engine; the meaning of each
 #: is written here once so that contract authors and the engine agree.
 FORMATS: dict[str, str] = {
-    "date-time": "RFC 3339 timestamp with zone, any fraction of a second (2021-12-24T03:00:38.89Z)",
+    "date-time": "RFC 3339 timestamp with zone, up to nine fraction digits (2021-12-24T03:00:38.89Z)",
     "local-date-time": "date and time without zone, space separated (2022-12-02 16:14:06)",
     "oss-uri": "Object Storage Service URI: oss://bucket/object",
     "url": "absolute http or https URL",

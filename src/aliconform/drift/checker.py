@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from aliconform.contracts.model import Contract, FieldSpec, Payload
+from aliconform.contracts.model import FORMATS, Contract, FieldSpec, Payload
 from aliconform.contracts.paths import PLAIN_PAYLOAD
 from aliconform.drift.findings import Finding, Kind, excerpt, pointer_join
 from aliconform.drift.formats import FORMAT_CHECKS
@@ -213,7 +213,7 @@ class Walker:
         elif expected in ("integer", "number"):
             low, high = spec.minimum, spec.maximum
             if (low is not None and value < low) or (high is not None and value > high):
-                message = f"{value} is outside the documented range"
+                message = f"{value} is outside the documented range {_range(low, high)}"
                 self.add(Kind.OUT_OF_RANGE, place, message, expected=[low, high], observed=value)
         elif expected == "object":
             self.object_fields(value, spec.fields or {}, place, open_object=spec.open)
@@ -226,7 +226,7 @@ class Walker:
         self, value: str, spec: FieldSpec, place: Place, siblings: dict[str, Any] | None
     ) -> None:
         if spec.format is not None and not FORMAT_CHECKS[spec.format](value):
-            message = f"not a valid {spec.format}"
+            message = f"not a valid {spec.format}: expected {FORMATS[spec.format]}"
             self.add(Kind.FORMAT_VIOLATION, place, message, expected=spec.format, observed=value)
         if spec.pattern is not None and _pattern(spec.pattern).search(value) is None:
             message = f"does not match the documented pattern {spec.pattern}"
@@ -285,3 +285,12 @@ class Walker:
 @functools.lru_cache(maxsize=256)
 def _pattern(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
+
+
+def _range(low: float | None, high: float | None) -> str:
+    """A documented range as a reader writes it: [0, 100], >= 0, <= 1."""
+    if low is None:
+        return f"<= {high:g}"
+    if high is None:
+        return f">= {low:g}"
+    return f"[{low:g}, {high:g}]"

@@ -35,7 +35,7 @@ from aliconform.report.model import (
     WaiverNote,
     finding_key,
 )
-from aliconform.scan import ScanResult
+from aliconform.scan import DEFAULT_UNREADABLE_LIMIT, ScanResult, UnreadableLimit
 
 __all__ = [
     "ReportInput",
@@ -65,6 +65,7 @@ def build_report(
     policy: DriftPolicy,
     operations: Sequence[str],
     problems: Sequence[ReportProblem] = (),
+    problems_fail: bool = True,
     inputs: Mapping[str, str] | None = None,
     scan: ScanStats | None = None,
     fuzz: FuzzStats | None = None,
@@ -74,10 +75,10 @@ def build_report(
     now: dt.datetime | None = None,
 ) -> DriftReport:
     """waiver_scope: operations whose unused waivers are reported (default: operations).
+    problems_fail: whether the problems decide the verdict (exit 2), or are only listed.
 
     counts: for aggregated scans, finding id -> (count, first line, last line, examples)."""
     scope = operations if waiver_scope is None else waiver_scope
-    scan_checked_nothing = scan is not None and scan.interactions == 0
     verdict = judge(data.findings, policy, operations=scope, today=(now or _now()).date())
     rows = [(f, None) for f in verdict.new] + [(f, w.id) for f, w in verdict.waived]
     findings = [_finding(f, waiver, data, counts) for f, waiver in rows]
@@ -89,7 +90,7 @@ def build_report(
         run=run,
         title=title,
         inputs=dict(inputs or {}),
-        verdict=_verdict(verdict, problems if run != "scan" or scan_checked_nothing else ()),
+        verdict=_verdict(verdict, problems if problems_fail else (), scan),
         operations=_summaries(operations, sources, findings, checked),
         findings=findings,
         sources=sources,
@@ -203,10 +204,17 @@ def _waiver_notes(verdict: Verdict) -> list[WaiverNote]:
     ]
 
 
-def _verdict(verdict: Verdict, problems: Sequence[ReportProblem]) -> ReportVerdict:
+def _verdict(
+    verdict: Verdict, problems: Sequence[ReportProblem], scan: ScanStats | None
+) -> ReportVerdict:
     breaking = len(verdict.new_breaking)
     if problems:
-        headline = f"{len(problems)} input(s) could not be checked"
+        # A scan fails on its lines as a whole, which its first problem states.
+        headline = (
+            problems[0].message
+            if scan is not None
+            else f"{len(problems)} input(s) could not be checked"
+        )
         exit_code = 2
     elif breaking:
         headline = f"{breaking} new breaking finding(s): responses differ from the documentation in ways that break parsing code"
@@ -373,9 +381,13 @@ def scan_report(
     policy: DriftPolicy,
     *,
     inputs: Mapping[str, str] | None = None,
+    max_unreadable: UnreadableLimit = DEFAULT_UNREADABLE_LIMIT,
     now: dt.datetime | None = None,
 ) -> DriftReport:
-    """The aggregated report of a scan: each distinct finding once, with how often and where."""
+    """The aggregated report of a scan: each distinct finding once, with how often and where.
+
+    Unreadable lines are listed; they fail the scan (exit 2) only when nothing could be checked
+    or when there are more of them than max_unreadable allows."""
     findings = [aggregate.finding for aggregate in result.aggregates.values()]
     bodies = {a.finding.source or "": a.body for a in result.aggregates.values()}
     counts = {
@@ -386,8 +398,16 @@ def scan_report(
         ReportProblem(where=f"{result.file} line {s.line}", message=s.reason)
         for s in result.skipped
     ]
+    too_many = not max_unreadable.allows(result.skipped_count, result.lines)
     if result.interactions == 0:
         message = "no interaction in the file could be checked"
+        problems.insert(0, ReportProblem(where=result.file, message=message))
+    elif too_many:
+        share = 100 * result.skipped_count / result.lines
+        message = (
+            f"{result.skipped_count} of {result.lines} lines ({share:.3g}%) could not be read,"
+            f" more than the {max_unreadable} allowed (--max-unreadable)"
+        )
         problems.insert(0, ReportProblem(where=result.file, message=message))
     if result.skipped_count > len(result.skipped):
         problems.append(
@@ -413,6 +433,7 @@ def scan_report(
         policy=policy,
         operations=sorted(contracts),
         problems=problems,
+        problems_fail=result.interactions == 0 or too_many,
         inputs=inputs,
         scan=stats,
         counts=counts,
