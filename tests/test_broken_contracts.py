@@ -64,6 +64,16 @@ def test_file_that_is_not_utf8(contract_dir: Callable[[str], Path]) -> None:
         load_contracts(root)
 
 
+def test_a_character_yaml_forbids_is_placed_at_its_line_and_column(
+    contract_dir: Callable[[str], Path],
+) -> None:
+    root = contract_dir("format_version: 1\n")
+    (root / "imm" / "Sample.yaml").write_text("format_version: 1\noperation: Sa\x00mple\n", "utf-8")
+    expected = r"Sample\.yaml:2:14: character U\+0000 is not allowed in YAML"
+    with pytest.raises(ContractError, match=expected):
+        load_contracts(root)
+
+
 def test_every_broken_file_is_reported_in_one_run(contract_dir: Callable[[str, str], Path]) -> None:
     first, second = BROKEN[0], BROKEN[1]
     contract_dir(first.read_text(encoding="utf-8"), "imm/Sample.yaml")

@@ -16,6 +16,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
+from ruamel.yaml.reader import ReaderError
 
 from aliconform.errors import ContractIssue
 
@@ -109,6 +110,14 @@ def read_yaml(path: Path) -> YamlDocument | ContractIssue:
     except MarkedYAMLError as exc:
         problem = exc.problem or exc.context or "invalid YAML"
         return _marked_issue(shown, exc, f"YAML syntax error: {problem}")
+    except ReaderError as exc:
+        # A character YAML does not allow (NUL, most control characters): ruamel gives only
+        # its offset in the text, so count the lines to it.
+        before = text[: exc.position]
+        line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        message = f"character U+{code:04X} is not allowed in YAML ({exc.reason})"
+        return ContractIssue(shown, line, column, "", message)
     except (YAMLError, ValueError) as exc:
         return ContractIssue(shown, None, None, "", f"YAML error: {exc}")
     positions: Positions = {(): (1, 1)}
