@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import shutil
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import requests
 import vcr
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 from vcr.errors import CannotOverwriteExistingCassetteException
@@ -296,6 +298,37 @@ def test_a_broken_cassette_is_reported_with_file_and_line(cassettes_copy: Path) 
     assert issue.file.endswith("doc-example-success.yaml")
     assert issue.line is not None
     assert issue.key_path == "interactions[0].response.status.code"
+
+
+def _without_response_body(text: str) -> str:
+    data = yaml.safe_load(text)
+    del data["interactions"][0]["response"]["body"]
+    return yaml.safe_dump(data)
+
+
+_HAND_EDITS = [
+    # (what a hand edit did, the edit, the key path reported): each would reach vcrpy otherwise,
+    # which plays back what is written and fails with a traceback
+    ("a status quoted", lambda t: t.replace("      code: 200", "      code: '200'"), "code"),
+    ("a status no HTTP has", lambda t: t.replace("      code: 200", "      code: 2000"), "code"),
+    ("the response body removed", _without_response_body, "interactions[0].response.body"),
+    ("a URI that is not http(s)", lambda t: t.replace("uri: https://", "uri: ht!tp://"), "uri"),
+]
+
+
+@pytest.mark.parametrize(("what", "edit", "key"), _HAND_EDITS, ids=[e[0] for e in _HAND_EDITS])
+def test_a_hand_edit_vcrpy_cannot_play_is_a_problem_naming_its_key(
+    cassettes_copy: Path, contracts: ContractSet, what: str, edit: Callable[[str], str], key: str
+) -> None:
+    path = cassettes_copy / "imm" / "GetVideoModerationResult" / "doc-example-success.yaml"
+    edited = edit(path.read_text("utf-8"))
+    assert edited != path.read_text("utf-8"), what
+    path.write_text(edited, "utf-8")
+    run = replay_all(cassettes_copy, contracts)
+    (problem,) = run.problems
+    assert problem.path.endswith("doc-example-success.yaml")
+    assert f"{key}:" in problem.message
+    assert len(run.interactions) == len(discover_cassettes(CASSETTES)) - 1
 
 
 def test_a_cassette_changed_behind_its_provenance_is_noticed(

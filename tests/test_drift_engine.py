@@ -106,6 +106,14 @@ def test_format_range_and_enum_findings(contracts: ContractSet) -> None:
     assert ("out-of-range", "/ModerationResult/Frames/TotalCount") in found
 
 
+@pytest.mark.parametrize("status", ["400", 400.0, True, None])
+def test_a_status_that_is_not_an_int_is_the_callers_mistake(
+    contracts: ContractSet, status: object
+) -> None:
+    with pytest.raises(TypeError, match="status must be an int HTTP status, not "):
+        check_response("GetImageModerationResult", b"{}", status, contracts=contracts)  # type: ignore[arg-type]
+
+
 def test_format_and_range_messages_say_what_was_documented(contracts: ContractSet) -> None:
     body = image(StartTime="yesterday")
     body["ModerationResult"]["Frames"]["TotalCount"] = -1

@@ -360,7 +360,9 @@ def _output_format(value: str) -> str:
 def check(
     operation: Operation,
     file: Annotated[Path, typer.Argument(help="Response body file; - reads standard input.")],
-    status: Annotated[int, typer.Option("--status", help="HTTP status of the response.")] = 200,
+    status: Annotated[
+        int, typer.Option("--status", help="HTTP status of the response.", min=100, max=599)
+    ] = 200,
     output: Format = "text",
     directory: ContractsDir = None,
     policy_file: PolicyFile = None,

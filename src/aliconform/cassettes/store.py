@@ -60,24 +60,26 @@ class _Open(BaseModel):
 
 class RecordedRequest(_Open):
     method: str
-    uri: str
+    # vcrpy hands the URI to requests as it is: anything but an absolute http(s) URL fails there.
+    uri: str = Field(pattern=r"^(?i:https?)://[^\s/?#]+")
     headers: dict[str, list[str]] = Field(default_factory=dict)
     body: str | bytes | None = None
 
 
 class Status(_Open):
-    code: int
+    # Strict: vcrpy plays the value back as written, so a quoted "200" must not pass as 200.
+    code: int = Field(strict=True, ge=100, le=599)
     message: str = ""
 
 
 class Body(_Open):
-    string: str | bytes = ""
+    string: str | bytes  # vcrpy reads the key itself: no default stands in for it
 
 
 class RecordedResponse(_Open):
     status: Status
     headers: dict[str, list[str]] = Field(default_factory=dict)
-    body: Body = Field(default_factory=Body)
+    body: Body
 
     def header(self, name: str) -> str | None:
         for key, values in self.headers.items():

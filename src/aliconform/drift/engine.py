@@ -126,7 +126,8 @@ def check_response(
     """Every divergence between one response and the operation's contract.
 
     body may be bytes, str or already-parsed JSON. request (the business parameters sent) lets
-    the echo invariants run. Raises only UnknownOperationError, for an operation with no contract.
+    the echo invariants run. Raises only UnknownOperationError, for an operation with no contract,
+    and TypeError for a status that is not an int (a caller's mistake, not the response's).
     """
     contract = (contracts if contracts is not None else _default_contracts())[operation]
     return check_body(compiled(contract), body, status, headers, request=request, source=source)
@@ -142,6 +143,8 @@ def check_body(
     source: str | None = None,
 ) -> list[Finding]:
     contract = entry.contract
+    if type(status) is not int:
+        raise TypeError(f"status must be an int HTTP status, not {status!r}")
     if isinstance(body, memoryview | bytearray):
         body = bytes(body)
     if 200 <= status < 300 and entry.fast is not None and isinstance(body, bytes | str):
