@@ -214,3 +214,45 @@ def test_help_text_keeps_brackets_and_joins_docstring_lines(
     code, out, _ = run(capsys, "scan", "--help")
     # A docstring's line breaks are not the terminal's: the sentence is wrapped as one.
     assert "Exit 0: no new breaking drift; 1: new breaking drift; 2: usage error," in out
+
+
+@pytest.mark.parametrize("command", ["replay", "scan"])
+@pytest.mark.parametrize("below", ["", "reports"])
+def test_reports_directory_where_a_file_stands_is_refused_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, below: str
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me", "utf-8")
+    capture = tmp_path / "capture.jsonl"
+    capture.write_text("", "utf-8")
+    argv = [command, *([str(capture)] if command == "scan" else []), "--out", str(blocker / below)]
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert f"{blocker} is a file, not a directory" in " ".join(err.replace("│", " ").split())
+    assert blocker.read_text("utf-8") == "keep me"
+
+
+def test_reports_that_cannot_be_written_are_a_usage_error_naming_the_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aliconform.drift.waivers import DriftPolicy
+    from aliconform.errors import AliconformError
+    from aliconform.report import ReportInput, build_report, write_reports
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("aliconform.report.writer.atomic_write_text", refuse)
+    data = ReportInput([], {}, [], lambda _finding: "replay")
+    report = build_report(run="check", title="t", data=data, policy=DriftPolicy(), operations=[])
+    with pytest.raises(AliconformError, match=r"cannot write the reports to .*: Permission denied"):
+        write_reports(report, tmp_path / "out")
+
+
+def test_openapi_out_naming_a_directory_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "openapi", "--out", str(tmp_path))
+    assert code == 2
+    assert f"--out {tmp_path} is a directory; name the file to write" in err
+    assert list(tmp_path.iterdir()) == []

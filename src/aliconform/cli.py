@@ -452,7 +452,22 @@ CassettesDir = Annotated[
     Path,
     typer.Option("--cassettes", envvar="ALICONFORM_CASSETTES", help="Cassettes directory."),
 ]
-OutDir = Annotated[Path, typer.Option("--out", "-o", help="Directory the reports are written to.")]
+
+
+def _out_dir(path: Path) -> Path:
+    """The reports' directory, refused before any work when a file stands where it would be."""
+    for place in (path, *path.parents):
+        if place.exists():
+            if not place.is_dir():
+                raise typer.BadParameter(f"{place} is a file, not a directory")
+            break
+    return path
+
+
+OutDir = Annotated[
+    Path,
+    typer.Option("--out", "-o", help="Directory the reports are written to.", callback=_out_dir),
+]
 
 
 @app.command("replay")
@@ -947,8 +962,12 @@ def openapi(
     if out_file is None:
         sys.stdout.write(text)
         return
-    out_file.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out_file, text)
+    if out_file.is_dir():
+        raise AliconformError(f"--out {out_file} is a directory; name the file to write")
+    try:
+        atomic_write_text(out_file, text)
+    except OSError as exc:
+        raise AliconformError(f"cannot write {out_file}: {exc.strerror or exc}") from exc
     err.print(f"wrote {out_file}", highlight=False)
 
 
