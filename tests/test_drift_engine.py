@@ -106,6 +106,49 @@ def test_format_range_and_enum_findings(contracts: ContractSet) -> None:
     assert ("out-of-range", "/ModerationResult/Frames/TotalCount") in found
 
 
+_NOT_JSON_NUMBERS = [("NaN", "NaN"), ("Infinity", "Infinity"), ("-Infinity", "-Infinity")]
+
+
+@pytest.mark.parametrize(("literal", "shown"), _NOT_JSON_NUMBERS)
+@pytest.mark.parametrize("parsed", [False, True], ids=["text", "parsed"])
+def test_nan_and_infinity_are_not_json_numbers_wherever_a_value_is_documented(
+    contracts: ContractSet, literal: str, shown: str, parsed: bool
+) -> None:
+    text = json.dumps(image()).replace('"Rate": 30', f'"Rate": {literal}')
+    text = text.replace('"TotalCount": 30', f'"TotalCount": {literal}')
+    text = text.replace('"ProjectName": "test-project"', f'"ProjectName": {literal}')
+    body = json.loads(text) if parsed else text
+    findings = check_response("GetImageModerationResult", body, contracts=contracts)
+    found = {(f.kind.value, f.path): f for f in findings}
+    for path, documented in [
+        ("/ModerationResult/Frames/BlockFrames/0/Rate", "number"),
+        ("/ModerationResult/Frames/TotalCount", "integer"),
+        ("/ProjectName", "string"),
+    ]:
+        finding = found[("type-mismatch", path)]
+        assert finding.message == (
+            f"{shown} where the documentation says {documented}: not a JSON number"
+            " (RFC 8259), so strict parsers refuse the whole body"
+        )
+        assert finding.observed == shown
+        assert finding.severity.value == "breaking"
+    assert len(findings) == 3
+
+
+@pytest.mark.parametrize(("literal", "_shown"), _NOT_JSON_NUMBERS)
+def test_nan_anywhere_in_a_json_string_payload_makes_it_invalid_json(
+    contracts: ContractSet, literal: str, _shown: str
+) -> None:
+    # Label's payload is an open object: its keys are undocumented, but it must still be JSON.
+    body = image()
+    body["ModerationResult"]["Frames"]["BlockFrames"][0]["Label"] = f'{{"score": {literal}}}'
+    findings = check_response("GetImageModerationResult", body, contracts=contracts)
+    assert [(f.kind.value, f.path) for f in findings] == [
+        ("invalid-json-payload", "/ModerationResult/Frames/BlockFrames/0/Label")
+    ]
+    assert f"{literal} is not JSON (RFC 8259 has no NaN or Infinity)" in findings[0].message
+
+
 @pytest.mark.parametrize("status", ["400", 400.0, True, None])
 def test_a_status_that_is_not_an_int_is_the_callers_mistake(
     contracts: ContractSet, status: object

@@ -13,7 +13,7 @@ and the invariants the fast path holds are not evaluated again inside what passe
 from __future__ import annotations
 
 import functools
-import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from aliconform.contracts.model import FORMATS, Contract, FieldSpec, Payload
 from aliconform.contracts.paths import PLAIN_PAYLOAD
 from aliconform.drift.findings import Finding, Kind, excerpt, pointer_join
-from aliconform.drift.formats import FORMAT_CHECKS
+from aliconform.drift.formats import FORMAT_CHECKS, loads_rfc8259
 from aliconform.drift.policy import DEFAULT_SEVERITY
 
 if TYPE_CHECKING:
@@ -47,6 +47,10 @@ def json_type(value: Any) -> str:
     return JSON_TYPES.get(type(value), type(value).__name__)
 
 
+# json.loads reads NaN, Infinity and -Infinity; JSON has no such numbers.
+_NOT_JSON = "not a JSON number (RFC 8259), so strict parsers refuse the whole body"
+
+
 def _fits(expected: str, value: Any) -> bool:
     kind = type(value)
     if expected == "string":
@@ -54,7 +58,7 @@ def _fits(expected: str, value: Any) -> bool:
     if expected == "integer":
         return kind is int
     if expected == "number":
-        return kind is int or kind is float
+        return kind is int or (kind is float and math.isfinite(value))
     if expected == "boolean":
         return kind is bool
     if expected == "object":
@@ -197,6 +201,8 @@ class Walker:
             return
         if not _fits(expected, value):
             message = f"{json_type(value)} where the documentation says {expected}"
+            if type(value) is float and not math.isfinite(value):
+                message = f"{excerpt(value)} where the documentation says {expected}: {_NOT_JSON}"
             self.add(Kind.TYPE_MISMATCH, place, message, expected=expected, observed=value)
             return
         if spec.enum is not None and _enum_key(value) not in spec.enum:
@@ -243,7 +249,9 @@ class Walker:
                 self.clean.add(place.pointer)
                 return
         try:
-            decoded = json.loads(text)
+            # Strict: the consumer parses the payload on its own, and a strict parser refuses
+            # it whole for a NaN anywhere in it, open objects included.
+            decoded = loads_rfc8259(text)
         except (ValueError, RecursionError) as exc:
             self.add(
                 Kind.INVALID_JSON_PAYLOAD,

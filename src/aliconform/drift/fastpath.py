@@ -22,9 +22,10 @@ such a value inside a body the precise path walks, since the walk asks these che
 The precise walk uses the same structs on single values (holds, holds_payload): an object or
 array it parsed is read with msgspec.convert (strict: no string for a number, no float for an
 integer), a payload text with the payload's decoder. What they accept, the walk skips. convert
-sees what json.loads made, so it accepts what that accepts and decoding would refuse (NaN,
-infinities, lone surrogates); the walk finds nothing in those either, so skipping is still
-exact there.
+sees what json.loads made, so it accepts what that accepts and decoding would refuse (lone
+surrogates); the walk finds nothing in those either, so skipping is still exact there. NaN and
+the infinities, which json.loads reads too, are refused by the bounds every float carries, so
+the walk reports them.
 """
 
 from __future__ import annotations
@@ -367,7 +368,7 @@ def _invariant_check(
 
 def _json_text(value: str) -> str:
     """The "json" format: msgspec reads RFC 8259 strictly, never more leniently than the
-    precise path's json.loads (it refuses NaN and lone surrogates, which that accepts)."""
+    precise path (both refuse NaN and Infinity; msgspec also refuses lone surrogates)."""
     _ANY_JSON.decode(value)
     return value
 
@@ -695,9 +696,14 @@ class _Compiler:
         )
         if spec.type == "integer":
             return whole
-        # msgspec refuses infinities and NaN while parsing, which is stricter than json.loads.
-        fraction = Annotated[float, Meta(ge=low, le=high)] if whole is not int else float
-        return Union[whole, fraction]  # noqa: UP007
+        # msgspec refuses NaN and infinities while parsing; the bounds refuse them in values
+        # json.loads made (which reads NaN and Infinity), as the precise walk does (NaN fails
+        # every comparison).
+        bounds = Meta(
+            ge=-sys.float_info.max if low is None else low,
+            le=sys.float_info.max if high is None else high,
+        )
+        return Union[whole, Annotated[float, bounds]]  # noqa: UP007
 
     def _string(self, spec: FieldSpec, where: str) -> tuple[Any, Transform | None]:
         payload = spec.json_payload

@@ -11,8 +11,15 @@ import json
 import re
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
-__all__ = ["FORMAT_CHECKS", "FORMAT_PATTERNS", "parse_date_time", "parse_decimal"]
+__all__ = [
+    "FORMAT_CHECKS",
+    "FORMAT_PATTERNS",
+    "loads_rfc8259",
+    "parse_date_time",
+    "parse_decimal",
+]
 
 # Digits are ASCII ([0-9], not \d, which admits any script's digits), and patterns end with \Z
 # ($ would also match before a final newline).
@@ -62,9 +69,18 @@ def parse_decimal(text: str) -> Decimal | None:
     return Decimal(text)  # the pattern admits only what Decimal reads
 
 
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON (RFC 8259 has no NaN or Infinity)")
+
+
+def loads_rfc8259(text: str | bytes) -> Any:
+    """json.loads without the NaN, Infinity and -Infinity it also reads (a ValueError)."""
+    return json.loads(text, parse_constant=_refuse_constant)
+
+
 def _json(text: str) -> bool:
     try:
-        json.loads(text)
+        loads_rfc8259(text)
     except (ValueError, RecursionError):
         return False
     return True
