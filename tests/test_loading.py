@@ -113,3 +113,49 @@ def test_examples_are_kept_verbatim(contracts: ContractSet) -> None:
         page = (seeds / contract.sources.documentation.file).read_text(encoding="utf-8")
         for example in contract.examples:
             assert example.body.strip() in page, f"{contract.operation} example {example.name}"
+
+
+@pytest.mark.parametrize("policy_shipped", [True, False])
+def test_the_packaged_contracts_come_with_the_packaged_policy(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    policy_shipped: bool,
+) -> None:
+    """An installed package (no checkout, no ./drift-policy.yaml) reads its own copy of the
+    contracts; the documentation's recorded self-contradictions stay waived there too."""
+    import shutil
+
+    from aliconform.cli import main
+    from aliconform.contracts import loader
+    from aliconform.drift import waivers
+
+    repo = Path(__file__).resolve().parents[1]
+    package = tmp_path / "site-packages" / "aliconform"
+    shutil.copytree(repo / "contracts", package / "_contracts")
+    if policy_shipped:
+        shutil.copy(repo / "drift-policy.yaml", package / "_drift-policy.yaml")
+    monkeypatch.setattr(loader, "PACKAGED_CONTRACTS_DIR", package / "_contracts")
+    monkeypatch.setattr(waivers, "PACKAGED_POLICY_FILE", package / "_drift-policy.yaml")
+    monkeypatch.delenv("ALICONFORM_CONTRACTS", raising=False)
+    elsewhere = tmp_path / "project"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert default_contracts_dir() == package / "_contracts"
+    code = main(["lint-docs"])
+    out = capsys.readouterr().out
+    if policy_shipped:
+        assert code == 0
+        assert "0 new breaking" in out or "No new breaking drift" in out
+    else:  # what an installed package did before its policy shipped with it
+        assert code == 1
+
+
+def test_the_wheel_ships_the_policy_beside_the_contracts() -> None:
+    import tomllib
+
+    repo = Path(__file__).resolve().parents[1]
+    pyproject = tomllib.loads((repo / "pyproject.toml").read_text("utf-8"))
+    shipped = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
+    assert shipped["contracts"] == "aliconform/_contracts"
+    assert shipped["drift-policy.yaml"] == "aliconform/_drift-policy.yaml"

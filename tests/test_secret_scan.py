@@ -534,3 +534,16 @@ def test_imm_event_ids_are_ids_even_inside_escaped_json(tmp_path: Path) -> None:
     control = tmp_path / "control.json"
     control.write_text(f'{{"text": "  \\"Password\\": \\"{event_id}\\","}}\n', "utf-8")
     assert scan_secrets([control], root=tmp_path) != []
+
+
+def test_the_secrets_command_with_nothing_to_scan_does_not_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aliconform.cli import main
+
+    monkeypatch.chdir(tmp_path)  # no cassettes/ and no reports/ here
+    assert main(["secrets"]) == 2
+    assert "nothing to scan: neither cassettes/ nor reports/ is in" in capsys.readouterr().err
+    (tmp_path / "reports").mkdir()
+    assert main(["secrets"]) == 0
+    assert "no secrets found in reports" in capsys.readouterr().out

@@ -1195,10 +1195,17 @@ def secrets_scan(
     ] = None,
 ) -> None:
     """Scan files for credentials: detect-secrets plus Alibaba Cloud key, token and signature
-    rules. Exit 0: nothing found; 1: something found (each hit redacted)."""
+    rules. Exit 0: nothing found; 1: something found (each hit redacted); 2: nothing to scan."""
     from aliconform.secrets import format_hit, scan_secrets
 
-    targets = paths or [p for p in (Path("cassettes"), Path("reports")) if p.exists()]
+    defaults = (Path("cassettes"), Path("reports"))
+    targets = paths or [p for p in defaults if p.exists()]
+    if not targets:
+        # Run from the wrong directory, a scan of nothing would pass.
+        raise AliconformError(
+            f"nothing to scan: neither {defaults[0]}/ nor {defaults[1]}/ is in {Path.cwd()};"
+            " name the files or directories to scan"
+        )
     hits = scan_secrets(targets)
     for hit in hits:
         out.print(format_hit(hit), markup=False, highlight=False)

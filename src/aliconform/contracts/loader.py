@@ -66,6 +66,10 @@ class ContractSet(Mapping[str, Contract]):
         return f"ContractSet({str(self.root)!r}, {list(self._contracts)})"
 
 
+#: Where an installed package keeps its copy of the contracts (the wheel's force-include).
+PACKAGED_CONTRACTS_DIR = Path(__file__).resolve().parents[1] / "_contracts"
+
+
 def default_contracts_dir() -> Path:
     """Where contracts are read from when no directory is given.
 
@@ -77,7 +81,7 @@ def default_contracts_dir() -> Path:
         return Path(env)
     candidates = [
         Path.cwd() / "contracts",
-        Path(__file__).resolve().parents[1] / "_contracts",
+        PACKAGED_CONTRACTS_DIR,
         Path(__file__).resolve().parents[3] / "contracts",
     ]
     for candidate in candidates:

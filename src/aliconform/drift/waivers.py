@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from aliconform.contracts import loader
 from aliconform.contracts.loader import validate_document
 from aliconform.contracts.yamlsource import read_yaml
 from aliconform.drift.findings import Finding, Kind, Severity
@@ -27,6 +28,9 @@ from aliconform.errors import ContractError, ContractIssue, did_you_mean
 __all__ = ["DEFAULT_POLICY_FILE", "DriftPolicy", "Verdict", "Waiver", "judge", "load_policy"]
 
 DEFAULT_POLICY_FILE = Path("drift-policy.yaml")
+#: The project's own policy, shipped beside the packaged contracts: it waives the documentation's
+#: recorded self-contradictions, which an installed package's contracts carry too.
+PACKAGED_POLICY_FILE = Path(__file__).resolve().parents[1] / "_drift-policy.yaml"
 
 
 class _Strict(BaseModel):
@@ -83,12 +87,13 @@ class DriftPolicy(_Strict):
 def load_policy(
     path: str | os.PathLike[str] | None = None, *, operations: Iterable[str] | None = None
 ) -> DriftPolicy:
-    """The drift policy; an absent default file means no overrides and no waivers.
+    """The drift policy at path, else ./drift-policy.yaml, else (for the packaged contracts) the
+    policy packaged with them; none of these means no overrides and no waivers.
 
     operations: the operations that have contracts; a waiver or override naming another is an
     error (a mistyped name would otherwise match nothing, silently)."""
-    target = Path(path) if path is not None else DEFAULT_POLICY_FILE
-    if path is None and not target.is_file():
+    target = Path(path) if path is not None else _default_policy_file(operations)
+    if target is None:
         return DriftPolicy()
     document = read_yaml(target)
     if isinstance(document, ContractIssue):
@@ -106,6 +111,14 @@ def load_policy(
         if unknown:
             raise ContractError(unknown)
     return policy
+
+
+def _default_policy_file(operations: Iterable[str] | None) -> Path | None:
+    if DEFAULT_POLICY_FILE.is_file():
+        return DEFAULT_POLICY_FILE
+    root = getattr(operations, "root", None)  # a ContractSet knows its directory
+    packaged = root is not None and Path(root).resolve() == loader.PACKAGED_CONTRACTS_DIR.resolve()
+    return PACKAGED_POLICY_FILE if packaged and PACKAGED_POLICY_FILE.is_file() else None
 
 
 def _unknown_operations(policy: DriftPolicy, known: set[str], document: Any) -> list[ContractIssue]:
