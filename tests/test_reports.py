@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -210,3 +211,19 @@ def test_every_report_is_written_when_a_response_holds_lone_surrogates(
     for written in (files.html, files.markdown, files.junit):
         assert "\\udc00" in written.read_text("utf-8")
     assert "Succ\\ud800eeded" in files.html.read_text("utf-8")
+
+
+def test_findings_keep_their_ids_when_the_cassettes_directory_has_another_name(
+    contracts: ContractSet, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "recorded-2026-11"
+    shutil.copytree(REPO / "cassettes", elsewhere)
+    here, there = _report(REPO / "cassettes", contracts), _report(elsewhere, contracts)
+    assert any(f.source and "recorded-2026-11/" in f.source for f in there.findings)
+    assert [f.id for f in here.findings] == [f.id for f in there.findings]
+    result = diff_reports(here, there)
+    assert (len(result.new), len(result.fixed), len(result.unchanged)) == (
+        0,
+        0,
+        len(here.findings),
+    )

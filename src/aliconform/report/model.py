@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -59,7 +60,7 @@ def finding_key(finding: Finding, section: str) -> str:
     Scan and fuzz findings are aggregates over many responses: their id leaves the source out,
     so the same drift in two captures (or two generated requests) is the same finding.
     """
-    source = "" if section in _AGGREGATED else finding.source or ""
+    source = "" if section in _AGGREGATED else _identity(finding.source or "")
     parts = [
         section,
         finding.operation,
@@ -69,6 +70,17 @@ def finding_key(finding: Finding, section: str) -> str:
         source,
     ]
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+# "cassette <directory>/<product>/<Operation>/<scenario>.yaml#<index>", alone or in parentheses
+_CASSETTE = re.compile(r"cassette (?:[^#()]*/)?([^/#()]+/[^/#()]+/[^/#()]+#\d+)")
+
+
+def _identity(source: str) -> str:
+    """A source as its identity: a cassette by <product>/<Operation>/<scenario>.yaml#index, the
+    part of its path that the layout fixes, so a copy in a directory of another name (or found
+    from another working directory) holds the same findings."""
+    return _CASSETTE.sub(r"cassette \1", source)
 
 
 class ReportFinding(_Model):
