@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 import requests
@@ -29,7 +31,7 @@ from aliconform.cassettes import (
 )
 from aliconform.cassettes.derive import derive_documentation_cassettes
 from aliconform.cassettes.rpc import read_rpc_call
-from aliconform.cassettes.scrub import scrub_text, scrub_uri
+from aliconform.cassettes.scrub import scrub_body, scrub_text, scrub_uri
 from aliconform.cassettes.store import interactions_digest, load_provenance
 from aliconform.cli import main
 from aliconform.errors import CassetteError
@@ -136,6 +138,47 @@ def test_no_signed_url_secret_survives(parts: list[tuple[str, str, str]]) -> Non
     text = "https://b.oss.aliyuncs.com/o" + "".join(f"{s}{n}={v}" for s, n, v in parts)
     assert "SECRET" not in scrub_text(text)
     assert "SECRET" not in scrub_uri(text)
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["%3F", "%26", "%3f"]),
+            st.sampled_from(["Signature", "OSSAccessKeyId", "security-token", "Expires"]),
+            st.text(alphabet="abc0123456789", min_size=8, max_size=12).map(lambda v: "SECRET" + v),
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_no_secret_survives_in_a_percent_encoded_signed_url_in_a_body(
+    parts: list[tuple[str, str, str]],
+) -> None:
+    """An InputURL echoed back in a body keeps the percent-encoding it was sent with."""
+    url = "https%3A%2F%2Fb.oss.aliyuncs.com%2Fo" + "".join(f"{s}{n}%3D{v}" for s, n, v in parts)
+    body = json.dumps({"Input": {"Media": url}}).encode()
+    scrubbed = scrub_body(body)
+    assert b"SECRET" not in scrubbed
+    assert scrub_body(scrubbed) == scrubbed
+    media = unquote(json.loads(scrubbed)["Input"]["Media"])
+    assert media.startswith("https://b.oss.aliyuncs.com/o")
+    assert "=***" in media  # still a URL, its secrets replaced by the placeholder
+
+
+def test_credential_fields_in_json_bodies_are_scrubbed_also_inside_json_strings() -> None:
+    """A caller's own JSON echoed back (UserData) can carry credentials in any shape."""
+    inner = json.dumps({"SecurityToken": "CAIS/secret+token=", "AccessKeyId": "STS.secretid"})
+    body = json.dumps(
+        {"UserData": inner, "AccessKeySecret": "secretvalue0123", "Note": "AccessKeyId"}
+    )
+    response = scrub_response({"status": {"code": 200}, "headers": {}, "body": {"string": body}})
+    text = response["body"]["string"]
+    assert "secret" not in text
+    data = json.loads(text)
+    assert json.loads(data["UserData"]) == {"SecurityToken": "***", "AccessKeyId": "***"}
+    assert data["AccessKeySecret"] == "***"
+    assert data["Note"] == "AccessKeyId"  # a field's name as a value is left alone
+    assert scrub_text(text) == text
 
 
 def test_scrubbing_covers_other_authorization_schemes_form_bodies_and_encoded_urls() -> None:

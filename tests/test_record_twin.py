@@ -383,6 +383,40 @@ def test_a_persistent_failure_leaves_the_existing_cassette_untouched(
     assert [(h, (tmp_path / h.file).read_text().splitlines()[h.line - 1]) for h in hits] == []
 
 
+@pytest.mark.parametrize("check_only", [False, True])
+def test_a_secret_that_scrubbing_misses_never_reaches_a_cassette(
+    check_only: bool,
+    account: None,
+    contracts: ContractSet,
+    fast_scenarios: Path,
+    cassettes_copy: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The secret scan is the last gate before a cassette is written: with request scrubbing
+    switched off, the signed headers (the planted AccessKey id among them) fail the scenario
+    instead of being written, and the cassette already there stays as it was."""
+    from aliconform.cassettes import matching
+
+    monkeypatch.setattr(matching, "scrub_request", lambda request: request)
+    before = _tree(cassettes_copy)
+    scenarios = [
+        s
+        for s in load_scenarios(fast_scenarios, contracts)
+        if s.operation == "GetImageModerationResult"
+    ]
+    with TwinServer(_config()) as twin:
+        target = RecordTarget("cn-shanghai", endpoint=f"http://{twin.endpoint}")
+        run = record_scenarios(scenarios, contracts, target, cassettes_copy, check_only=check_only)
+    ran = [r for r in run.results if r.outcome != "skipped"]
+    assert ran, [r.message for r in run.results]
+    for result in ran:
+        assert result.outcome == "failed", result.message
+        assert "looks like a secret (alibaba-access-key-id at line " in result.message
+        assert "left as it was" in result.message
+        assert KEY_ID[:4] not in result.message.replace("alibaba-access-key-id", "")
+    assert _tree(cassettes_copy) == before
+
+
 @pytest.mark.parametrize("signature", ["v3", "v2"])
 def test_refused_credentials_record_nothing_and_leak_nothing(
     signature: str, account: None, fast_scenarios: Path, cassettes_copy: Path, tmp_path: Path

@@ -58,6 +58,28 @@ _SIGNED_URL_PARAMS = re.compile(
     r"(?P<value>[^&\"'\s\\<>#]*)",
     re.IGNORECASE,
 )
+# The same parameters in a signed URL that is itself percent-encoded inside a text (an InputURL
+# echoed in a body, a URL in a redirect parameter): `%3F`/`%26` before the name, `%3D` after.
+# The value ends at the next encoded `&`; its placeholder is encoded too (%2A%2A%2A), so the
+# encoded URL still decodes to the scrubbed one.
+_ENCODED_SIGNED_URL_PARAMS = re.compile(
+    r"(?P<sep>%3F|%26)"
+    r"(?P<name>OSSAccessKeyId|Signature|Expires|security-token|auth_key|x-oss-[A-Za-z0-9-]+)%3D"
+    r"(?P<value>(?:[^%&\"'\s\\<>#]|%(?!26)[0-9A-Fa-f]{2})*)",
+    re.IGNORECASE,
+)
+_ENCODED_PLACEHOLDER = quote(PLACEHOLDER, safe="")
+
+# Credentials by their field name inside a JSON text, also where the JSON is a string inside
+# JSON (quotes backslash-escaped): an STS answer, or a caller's own JSON echoed back (UserData).
+# Only a value made of key and token characters is replaced, so `***` is never replaced again.
+_CREDENTIAL_FIELDS = re.compile(
+    r"(?P<head>(?P<quote>\\*\")"
+    r"(?:AccessKeyId|AccessKeySecret|SecurityToken|SessionToken|BearerToken)"
+    r"(?P=quote)\s*:\s*(?P=quote))"
+    r"(?P<value>(?:[A-Za-z0-9+=._~-]|\\*/)+)(?=(?P=quote))",
+    re.IGNORECASE,
+)
 
 
 #: What replaces the string to sign that a SignatureDoesNotMatch answer quotes.
@@ -76,12 +98,21 @@ def scrub_body(body: bytes) -> bytes:
 
 
 def scrub_text(text: str) -> str:
-    """Replace the secret query parameters of every signed URL in a text."""
+    """Replace the secret query parameters of every signed URL in a text (plain, JSON-escaped,
+    HTML-escaped or percent-encoded) and the value of every credential field in JSON text."""
 
     def replace(match: re.Match[str]) -> str:
         return f"{match['sep']}{match['name']}={PLACEHOLDER}"
 
-    return _SIGNED_URL_PARAMS.sub(replace, text)
+    def replace_encoded(match: re.Match[str]) -> str:
+        return f"{match['sep']}{match['name']}%3D{_ENCODED_PLACEHOLDER}"
+
+    def replace_credential(match: re.Match[str]) -> str:
+        return f"{match['head']}{PLACEHOLDER}"
+
+    text = _SIGNED_URL_PARAMS.sub(replace, text)
+    text = _ENCODED_SIGNED_URL_PARAMS.sub(replace_encoded, text)
+    return _CREDENTIAL_FIELDS.sub(replace_credential, text)
 
 
 def _scrub_parameters(query: str) -> str:

@@ -2,9 +2,11 @@
 
 Every scenario is recorded with vcrpy into a scratch directory (scrubbed by the same hooks as
 every other cassette, so no credential reaches even a temporary file), trimmed to the
-interactions worth keeping, and staged as a complete cassette. Only when all of a scenario's
-calls have succeeded is its cassette renamed into place; a scenario that fails, is skipped or
-runs under `check` leaves the existing cassette exactly as it was.
+interactions worth keeping, and staged as a complete cassette. The staged cassettes are replayed
+and put through the secret scan (`aliconform.secrets`): a suspected secret that scrubbing missed
+fails its scenario. Only when all of a scenario's calls have succeeded and its cassette replays
+and scans clean is it renamed into place; a scenario that fails, is skipped or runs under
+`check` leaves the existing cassette exactly as it was.
 
 Kept: the query operation's answers, one per distinct status seen while polling (Running, then
 Succeeded), and error answers. Not kept: the setup call (it is not a query; the provenance
@@ -20,13 +22,14 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from aliconform.cassettes.matching import rpc_vcr
 from aliconform.cassettes.replay import ReplayRun, replay_all
 from aliconform.cassettes.scrub import scrub_text
 from aliconform.cassettes.store import (
+    PROVENANCE_SUFFIX,
     CassetteFile,
     CassetteRef,
     Provenance,
@@ -48,6 +51,7 @@ from aliconform.record.retry import (
 from aliconform.record.scenarios import Scenario, placeholders, resolve
 from aliconform.record.target import RecordTarget, is_loopback
 from aliconform.sdk import sdk_invoke, sdk_versions
+from aliconform.secrets import scan_secrets
 
 __all__ = ["RecordRun", "ScenarioResult", "record_scenarios"]
 
@@ -208,6 +212,7 @@ def record_scenarios(
         replay = replay_all(staging, contracts) if staging.is_dir() else ReplayRun()
         unplayable = {p.path: p.message for p in replay.problems}
         unplayable.update(dict.fromkeys(replay.stale_provenance, "provenance digest differs"))
+        leaks = _suspected_secrets(staging)
         for result in results:
             if result.outcome != "recorded":
                 continue
@@ -216,8 +221,30 @@ def record_scenarios(
                 result.outcome = "failed"
                 result.message = f"the new recording does not replay: {problem}; left as it was"
                 continue
+            leak = leaks.get(result.cassette.display)
+            if leak is not None:  # scrubbing missed something: it never reaches the cassettes
+                result.outcome = "failed"
+                result.message = (
+                    f"the new recording holds what looks like a secret ({leak}), which scrubbing "
+                    f"did not replace; nothing was written, {result.cassette.display} left as it was"
+                )
+                continue
             _compare_and_promote(result, staging, check_only)
     return RecordRun(results, replay, check_only)
+
+
+def _suspected_secrets(staging: Path) -> dict[str, str]:
+    """The secret scan over the staged cassettes and their sidecars, as {cassette display:
+    "rule at line N of <file>; ..."}. Rules and lines only: a hit's preview is never repeated."""
+    if not staging.is_dir():
+        return {}
+    leaks: dict[str, list[str]] = {}
+    for hit in scan_secrets([staging], root=staging.parent):
+        cassette = hit.file.removesuffix(PROVENANCE_SUFFIX).removesuffix(".yaml") + ".yaml"
+        leaks.setdefault(cassette, []).append(
+            f"{hit.rule} at line {hit.line} of {PurePosixPath(hit.file).name}"
+        )
+    return {cassette: "; ".join(hits) for cassette, hits in leaks.items()}
 
 
 def _run(
