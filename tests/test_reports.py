@@ -62,15 +62,65 @@ def test_json_report_matches_its_published_schema_and_round_trips(
 
 def test_report_counts_per_operation_add_up(contracts: ContractSet) -> None:
     report = _report(REPO / "cassettes", contracts)
+    counted = [f for f in report.findings if not f.repeats]
     for summary in report.operations:
-        mine = [f for f in report.findings if f.operation == summary.operation]
+        mine = [f for f in counted if f.operation == summary.operation]
         assert summary.waived == sum(1 for f in mine if f.status == "waived")
         for severity in ("breaking", "warning", "info"):
             assert getattr(summary, severity) == sum(
                 1 for f in mine if f.status == "new" and f.severity.value == severity
             )
     assert report.verdict.passed
-    assert report.verdict.waived == sum(1 for f in report.findings if f.status == "waived") > 0
+    assert report.verdict.waived == sum(1 for f in counted if f.status == "waived") > 0
+    assert report.verdict.new == sum(1 for f in counted if f.status == "new")
+    warnings = sum(1 for f in counted if f.status == "new" and f.severity.value == "warning")
+    assert report.verdict.headline == f"No new breaking drift ({warnings} new warning(s))"
+
+
+def test_a_documentation_contradiction_replayed_from_its_derived_cassette_is_counted_once(
+    contracts: ContractSet,
+) -> None:
+    """doc-example-* cassettes replay the documentation's examples, so they show the same
+    contradictions the documentation lint reports for those examples."""
+    report = _report(REPO / "cassettes", contracts)
+    by_id = {f.id: f for f in report.findings}
+    repeats = [f for f in report.findings if f.repeats]
+    assert repeats
+    for finding in repeats:
+        assert finding.section == "replay"
+        assert "/doc-example-" in (finding.source or "")
+        linted = by_id[finding.repeats or ""]
+        assert linted.section == "documentation"
+        assert (linted.operation, linted.kind, linted.path, linted.observed) == (
+            finding.operation,
+            finding.kind,
+            finding.path,
+            finding.observed,
+        )
+        assert (finding.source or "").startswith(f"{linted.source} (cassette ")
+    # every replay finding of a derived cassette that the lint also reports is a repeat
+    lint = {
+        (f.source, f.kind, f.path, f.observed)
+        for f in report.findings
+        if f.section == "documentation"
+    }
+    unmarked = [
+        f
+        for f in report.findings
+        if f.section == "replay"
+        and not f.repeats
+        and ((f.source or "").split(" (cassette ")[0], f.kind, f.path, f.observed) in lint
+    ]
+    assert unmarked == []
+
+
+def test_drift_edited_into_a_derived_cassette_is_not_taken_for_a_repeat(
+    hostile_cassettes: Path, contracts: ContractSet
+) -> None:
+    report = _report(hostile_cassettes, contracts)
+    [edited] = [f for f in report.findings if f.kind == "undocumented-enum-value"]
+    assert edited.repeats is None
+    assert report.verdict.new_breaking == 1
 
 
 def test_junit_fails_exactly_the_interactions_with_new_breaking_drift(

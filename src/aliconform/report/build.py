@@ -81,7 +81,7 @@ def build_report(
     scope = operations if waiver_scope is None else waiver_scope
     verdict = judge(data.findings, policy, operations=scope, today=(now or _now()).date())
     rows = [(f, None) for f in verdict.new] + [(f, w.id) for f, w in verdict.waived]
-    findings = [_finding(f, waiver, data, counts) for f, waiver in rows]
+    findings = _mark_repeats([_finding(f, waiver, data, counts) for f, waiver in rows], data)
     findings.sort(key=lambda f: (-f.severity.rank, f.status != "new", f.operation, f.path))
     sources = [_with_counts(source, findings) for source in data.sources]
     return DriftReport(
@@ -90,7 +90,7 @@ def build_report(
         run=run,
         title=title,
         inputs=dict(inputs or {}),
-        verdict=_verdict(verdict, problems if problems_fail else (), scan),
+        verdict=_verdict(findings, problems if problems_fail else (), scan),
         operations=_summaries(operations, sources, findings, checked),
         findings=findings,
         sources=sources,
@@ -151,6 +151,33 @@ def _finding(
     )
 
 
+def _mark_repeats(findings: list[ReportFinding], data: ReportInput) -> list[ReportFinding]:
+    """A cassette derived from a documentation example replays that example: each finding it
+    shares with the documentation lint of the same example (same kind, place and observed
+    value) points at the lint's finding, and the counts count it once, there."""
+    derived_from = {
+        source.id: f"documentation {source.documentation}"
+        for source in data.sources
+        if source.section != "documentation" and source.documentation
+    }
+    if not derived_from:
+        return findings
+
+    def identity(finding: ReportFinding, source: str | None) -> tuple[object, ...]:
+        where = (finding.path, tuple(finding.decoded_at))
+        return (source, finding.operation, finding.kind, where, finding.observed)
+
+    linted = {
+        identity(f, f.source): f.id for f in findings if f.section == "documentation" and f.source
+    }
+    marked = []
+    for finding in findings:
+        example = derived_from.get(finding.source or "")
+        lint_id = linted.get(identity(finding, example)) if example else None
+        marked.append(finding.model_copy(update={"repeats": lint_id}) if lint_id else finding)
+    return marked
+
+
 def _with_counts(source: CheckedSource, findings: list[ReportFinding]) -> CheckedSource:
     mine = [f for f in findings if f.source == source.id]
     new = [f for f in mine if f.status == "new"]
@@ -174,6 +201,8 @@ def _summaries(
     for name, count in (checked or {}).items():
         summaries.setdefault(name, OperationSummary(operation=name)).checked = count
     for finding in findings:
+        if finding.repeats:
+            continue  # counted once, as the finding it repeats
         summary = summaries.setdefault(
             finding.operation, OperationSummary(operation=finding.operation)
         )
@@ -205,9 +234,11 @@ def _waiver_notes(verdict: Verdict) -> list[WaiverNote]:
 
 
 def _verdict(
-    verdict: Verdict, problems: Sequence[ReportProblem], scan: ScanStats | None
+    findings: list[ReportFinding], problems: Sequence[ReportProblem], scan: ScanStats | None
 ) -> ReportVerdict:
-    breaking = len(verdict.new_breaking)
+    counted = [f for f in findings if not f.repeats]  # a repeat is counted as what it repeats
+    new = [f for f in counted if f.status == "new"]
+    breaking = sum(1 for f in new if f.severity is Severity.BREAKING)
     if problems:
         # A scan fails on its lines as a whole, which its first problem states.
         headline = (
@@ -220,15 +251,15 @@ def _verdict(
         headline = f"{breaking} new breaking finding(s): responses differ from the documentation in ways that break parsing code"
         exit_code = 1
     else:
-        warnings = sum(1 for f in verdict.new if f.severity is Severity.WARNING)
+        warnings = sum(1 for f in new if f.severity is Severity.WARNING)
         headline = "No new breaking drift" + (f" ({warnings} new warning(s))" if warnings else "")
         exit_code = 0
     return ReportVerdict(
         passed=exit_code == 0,
         exit_code=exit_code,
         new_breaking=breaking,
-        new=len(verdict.new),
-        waived=len(verdict.waived),
+        new=len(new),
+        waived=len(counted) - len(new),
         headline=headline,
     )
 

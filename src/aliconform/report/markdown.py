@@ -46,6 +46,8 @@ def render_markdown(report: DriftReport) -> str:
         for op in report.operations
     ]
     new = [f for f in report.findings if f.status == "new" and f.section != "documentation"]
+    repeats = [f for f in new if f.repeats]
+    new = [f for f in new if not f.repeats]
     if new:
         lines += ["", f"### New findings ({len(new)})", ""]
         lines += [
@@ -62,6 +64,10 @@ def render_markdown(report: DriftReport) -> str:
             "",
             f"Documentation lint: {len(documentation)} contradiction(s) in the documentation itself ({counted} not waived); see drift.html.",
         ]
+    if repeats:
+        lines.append(
+            f"{len(repeats)} new finding(s) of cassettes derived from documentation examples repeat the lint's findings for those examples (counted once)."
+        )
     lines += _recording_lines(report)
     lines += _fuzz_lines(report)
     if report.waivers:

@@ -101,6 +101,12 @@ class ReportFinding(_Model):
     rule: str | None = None
     source: str | None = None
     excerpt: list[ExcerptLineModel] = Field(default_factory=list)
+    repeats: str | None = Field(
+        default=None,
+        description="The id of the finding this one repeats: a cassette derived from a "
+        "documentation example shows what the documentation lint reports for that example. "
+        "Listed in its section, counted once, as the finding it repeats.",
+    )
     # Aggregated scans count each distinct finding once:
     count: int = 1
     first_seen: int | None = Field(default=None, description="Scan: first line number")
