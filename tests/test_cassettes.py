@@ -384,6 +384,49 @@ def test_a_cassette_changed_behind_its_provenance_is_noticed(
     assert run.stale_provenance[0].endswith("doc-error-resource-not-found.yaml")
 
 
+def test_a_conforming_hand_edit_is_named_on_the_console_and_in_the_cassette_list(
+    cassettes_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It still conforms, so the verdict stands; but the replay no longer shows what the
+    service answered, and the person reading the run must see that without opening a report."""
+    edited = "cassettes/imm/GetVideoModerationResult/doc-error-resource-not-found.yaml"
+    edit_response_body(
+        cassettes_copy.parent / edited, lambda body: body.replace("is not found.", "was not found.")
+    )
+    code = main(
+        ["replay", "--cassettes", str(cassettes_copy), "--out", str(tmp_path / "r"), *_POLICY]
+    )
+    out = " ".join(capsys.readouterr().out.split())
+    assert code == 0
+    assert (
+        f"provenance {edited}: the cassette changed after its provenance was written "
+        "(digest differs)" in out
+    )
+    assert out.count("provenance cassettes/") == 1
+
+    assert main(["cassettes", "list", "--cassettes", str(cassettes_copy), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == len(discover_cassettes(CASSETTES))
+    assert [r["cassette"] for r in rows if r["provenance"] != "current"] == [edited]
+    assert main(["cassettes", "list", "--cassettes", str(cassettes_copy)]) == 0
+    assert "(edited" in capsys.readouterr().out  # the table folds long cells
+
+
+def test_the_cassette_list_shows_an_unreadable_cassette_and_the_rest(
+    cassettes_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = cassettes_copy / "imm" / "GetImageModerationResult" / "broken.yaml"
+    broken.write_text("interactions: [\n", "utf-8")
+    assert main(["cassettes", "list", "--cassettes", str(cassettes_copy), "--json"]) == 2
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == len(discover_cassettes(CASSETTES)) + 1
+    [unreadable] = [r for r in rows if r["error"]]
+    assert unreadable["cassette"].endswith("/broken.yaml")
+    assert f"{broken}:2" in unreadable["error"]
+    assert main(["cassettes", "list", "--cassettes", str(cassettes_copy)]) == 2
+    assert "unreadable" in capsys.readouterr().out
+
+
 def test_replay_reports_a_misfiled_cassette_and_goes_on(
     cassettes_copy: Path, contracts: ContractSet
 ) -> None:
@@ -422,6 +465,9 @@ def test_a_cassette_edited_to_drift_fails_replay_naming_operation_path_and_kind(
     assert code == 1
     assert "breaking GetImageModerationResult type-mismatch at /Status" in out
     assert (tmp_path / "out" / "drift.html").is_file()
+
+
+_POLICY = ("--contracts", str(REPO / "contracts"), "--policy", str(REPO / "drift-policy.yaml"))
 
 
 def test_replay_exit_codes_for_a_clean_run_and_a_missing_directory(

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
@@ -32,6 +33,9 @@ from aliconform.drift.policy import SEVERITY_RATIONALE
 from aliconform.drift.waivers import Verdict, judge, load_policy
 from aliconform.errors import AliconformError, ContractError, did_you_mean
 from aliconform.scan import DEFAULT_UNREADABLE_LIMIT, UnreadableLimit
+
+if TYPE_CHECKING:
+    from aliconform.cassettes.store import CassetteRef
 
 __all__ = ["app", "main"]
 
@@ -527,8 +531,31 @@ def _print_summary(report: Any) -> None:
             )
     for problem in report.problems[:20]:
         err.print(f"cannot check {problem.where}: {problem.message}", markup=False, highlight=False)
+    _print_provenance_problems(report)
     colour = "green" if report.verdict.passed else "red"
     out.print(f"[{colour}]{report.verdict.headline}[/{colour}]", highlight=False)
+
+
+def _print_provenance_problems(report: Any) -> None:
+    """A cassette edited after it was recorded (or without a sidecar) still replays, and may
+    still conform; but it no longer shows what the service answered, which a reader must know."""
+    problems = dict.fromkeys(
+        (source.cassette, source.provenance_problem)
+        for source in report.sources
+        if source.provenance_problem
+    )
+    for cassette, problem in list(problems)[:20]:
+        out.print(
+            f"[yellow]provenance[/yellow] {escape(cassette or '')}: {problem}", highlight=False
+        )
+    if len(problems) > 20:
+        out.print(f"[yellow]provenance[/yellow] …and {len(problems) - 20} more in the reports")
+    if problems:
+        out.print(
+            "[dim]Re-record those cassettes (`aliconform record`, or `aliconform cassettes "
+            "derive` for doc-* ones) so that they show what the service answered.[/dim]",
+            highlight=False,
+        )
 
 
 def _unreadable_limit(text: str | UnreadableLimit) -> UnreadableLimit:
@@ -658,29 +685,73 @@ def report_schema() -> None:
 
 
 @cassettes_app.command("list")
-def cassettes_list(cassettes: CassettesDir = Path("cassettes")) -> None:
-    """Every cassette with its origin, age and interaction count."""
-    from aliconform.cassettes.store import discover_cassettes, load_cassette, load_provenance
+def cassettes_list(
+    cassettes: CassettesDir = Path("cassettes"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Every cassette with its origin, age, interaction count and whether it was edited since
+    it was recorded. Exit 2 if a cassette cannot be read (it is listed with the reason)."""
+    from aliconform.cassettes.store import discover_cassettes
 
-    table = Table(title=f"cassettes in {cassettes}")
-    for column in ("cassette", "operation", "interactions", "origin", "recorded", "from"):
-        table.add_column(column, overflow="fold")
-    for ref in discover_cassettes(cassettes):
+    rows = [_cassette_row(ref) for ref in discover_cassettes(cassettes)]
+    if as_json:
+        out.print_json(data=rows)
+    else:
+        table = Table(title=f"cassettes in {cassettes}")
+        for column in ("cassette", "operation", "interactions", "origin", "recorded", "from"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            origin = row["origin"]
+            if row["provenance"] == "digest differs":
+                origin += " [yellow](edited since: digest differs)[/yellow]"
+            elif row["error"]:
+                origin = "[red]unreadable[/red]"
+            table.add_row(
+                escape(row["cassette"]),
+                row["operation"],
+                "" if row["interactions"] is None else str(row["interactions"]),
+                origin,
+                (row["recorded_at"] or "")[:10],
+                escape(row["error"] or row["from"]),
+            )
+        out.print(table)
+    if any(row["error"] for row in rows):
+        raise typer.Exit(2)
+
+
+def _cassette_row(ref: CassetteRef) -> dict[str, Any]:
+    """One cassette as `cassettes list` shows it; an unreadable one with its error, not a stop."""
+    from aliconform.cassettes.store import load_cassette, load_provenance, provenance_is_current
+
+    row: dict[str, Any] = {
+        "cassette": ref.display,
+        "operation": ref.operation,
+        "interactions": None,
+        "origin": "unknown (no provenance)",
+        "recorded_at": None,
+        "from": "",
+        "provenance": "missing",
+        "error": None,
+    }
+    try:
+        cassette = load_cassette(ref.path)
         provenance = load_provenance(ref)
-        where = ""
-        if provenance and provenance.documentation:
-            where = f"{provenance.documentation.file} > {provenance.documentation.location}"
-        elif provenance:
-            where = provenance.endpoint or ""
-        table.add_row(
-            ref.display,
-            ref.operation,
-            str(len(load_cassette(ref.path).interactions)),
-            provenance.origin if provenance else "unknown (no provenance)",
-            f"{provenance.recorded_at:%Y-%m-%d}" if provenance else "",
-            where,
-        )
-    out.print(table)
+    except AliconformError as exc:
+        row["error"] = str(exc)
+        return row
+    row["interactions"] = len(cassette.interactions)
+    if provenance is None:
+        return row
+    row["origin"] = provenance.origin
+    row["recorded_at"] = provenance.recorded_at.isoformat()
+    if provenance.documentation:
+        documentation = provenance.documentation
+        row["from"] = f"{documentation.file} > {documentation.location}"
+    else:
+        row["from"] = provenance.endpoint or ""
+    current = provenance_is_current(provenance, cassette)
+    row["provenance"] = "current" if current else "digest differs"
+    return row
 
 
 @cassettes_app.command("derive")

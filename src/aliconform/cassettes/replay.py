@@ -24,9 +24,9 @@ from aliconform.cassettes.store import (
     Interaction,
     Provenance,
     discover_cassettes,
-    interactions_digest,
     load_cassette,
     load_provenance,
+    provenance_is_current,
 )
 from aliconform.contracts import ContractSet
 from aliconform.drift.engine import check_body, compiled
@@ -90,9 +90,7 @@ def replay_all(
         try:
             cassette = load_cassette(ref.path)
             provenance = load_provenance(ref)
-            if provenance is not None and provenance.interactions_sha256 != interactions_digest(
-                cassette
-            ):
+            if provenance is not None and not provenance_is_current(provenance, cassette):
                 run.stale_provenance.append(ref.display)
             run.interactions += replay_cassette(ref, cassette, contracts, provenance)
         except AliconformError as exc:

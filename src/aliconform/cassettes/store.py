@@ -43,6 +43,7 @@ __all__ = [
     "interactions_digest",
     "load_cassette",
     "load_provenance",
+    "provenance_is_current",
     "write_cassette",
 ]
 
@@ -202,6 +203,12 @@ def load_provenance(ref: CassetteRef) -> Provenance | None:
     if not ref.provenance_path.is_file():
         return None
     return _load_validated(ref.provenance_path, Provenance)
+
+
+def provenance_is_current(provenance: Provenance, cassette: CassetteFile) -> bool:
+    """Whether the cassette holds exactly what its provenance was written for: a hand edit
+    since (even one that still conforms) changes the interactions' digest."""
+    return provenance.interactions_sha256 == interactions_digest(cassette)
 
 
 def interactions_digest(cassette: CassetteFile) -> str:
