@@ -138,7 +138,12 @@ def test_every_operation_answers_2xx_through_the_sdk(
 def test_create_poll_terminal(contracts: ContractSet, create: str, query: str) -> None:
     spec = QUERIES[query]
     example = success_example(contracts[query])
-    documented = _example_findings(contracts, query)
+    # what the example gets wrong against its own tables, which the twin mends: a field that
+    # must be absent is left out, the times of an order invariant are put in order
+    mended = {path.removeprefix("/") for _, path in _example_findings(contracts, query)}
+    for invariant in contracts[query].invariants:
+        if invariant.kind == "order" and mended & set(invariant.fields):
+            mended |= set(invariant.fields)
     with TwinServer(TwinConfig(contracts=contracts, polls_before_done=2)) as twin:
         params = _create(twin, contracts, create)
         created = json.loads(twin.log[-1].body)
@@ -151,11 +156,13 @@ def test_create_poll_terminal(contracts: ContractSet, create: str, query: str) -
             request_ids.add(body["RequestId"])
             assert response.headers["x-acs-request-id"] == body["RequestId"]
             assert response.headers["content-type"] == "application/json;charset=utf-8"
-            # Nothing the documentation's own example does not already show.
-            assert _findings(contracts, query, raw, request=params) <= documented
+            # No finding at all: where the example contradicts the tables, the tables win.
+            assert _findings(contracts, query, raw, request=params) == set()
             done = len(statuses) == 3
             absent = set() if done else set(spec.unfinished_absent)
-            assert set(body) == set(example) - absent
+            left_out = set(example) - absent - set(body)
+            assert set(body) <= set(example)
+            assert left_out <= mended, "only what the example gets wrong is left out"
         pending = [*spec.pending, *spec.pending][:2]  # IMM stays Running; ICE moves on
         assert statuses == [*pending, example[spec.status_field]]
         assert len(request_ids) == 3
@@ -165,7 +172,9 @@ def test_create_poll_terminal(contracts: ContractSet, create: str, query: str) -
                 assert body[name] == {**params, **created}[name]
         assert body.get("UserData", None) == CREATES[create].example.get("UserData")
         for name in set(example) - {"RequestId", "TaskId", "JobId", "EventId", "UserData"}:
-            if name not in CREATES[create].example and name not in ("Result", "ModerationResult"):
+            if name in mended or name in CREATES[create].example:
+                continue
+            if name not in ("Result", "ModerationResult"):
                 assert body[name] == example[name], name
 
 

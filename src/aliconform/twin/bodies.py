@@ -10,15 +10,26 @@ that the example contradicts the table and the SDK on a field's type and keeps t
 object printed where a JSON string is sent), the value is sent as the contract keeps it, as the
 service does. An unfinished task is the same body with its status set to an intermediate value
 and the fields a running task cannot have yet (results, end times, the task's error) left out.
+
+Where a page's example contradicts the page's own tables on an invariant (a Succeeded task that
+also carries an error Code and Message; a FinishTime before its CreateTime), the twin answers as
+the tables say: the fields a task in that state cannot have are left out, and times out of order
+are put in order. So a twin without a drift profile answers with no finding at all, and every
+finding against it comes from a drift profile or a fault.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+from functools import partial
 from typing import Any
 
 from aliconform.contracts import Contract, FieldSpec
+from aliconform.contracts.model import ConditionalInvariant, OrderInvariant
+from aliconform.drift.engine import check_body, compiled
+from aliconform.drift.findings import Kind
+from aliconform.drift.invariants import order_key
 from aliconform.twin.lifecycle import Poll, Task
 from aliconform.twin.operations import QueryOperation
 
@@ -52,7 +63,32 @@ def query_body(
         body[query.status_field] = query.pending[index]
         for name in query.unfinished_absent:
             body.pop(name, None)
+    _as_the_tables_say(contract, body)
     return body
+
+
+def _as_the_tables_say(contract: Contract, body: dict[str, Any]) -> None:
+    """Mend what the example gets wrong against the contract's own invariants, at the top level
+    of the body, judged by the drift engine: a conditional's absent fields are left out, an
+    order's values are sorted. Anything else is left for the engine to report."""
+    invariants = {invariant.id: invariant for invariant in contract.invariants}
+    for finding in check_body(compiled(contract), body):
+        invariant = invariants.get(finding.rule or "")
+        if finding.kind is not Kind.INVARIANT_VIOLATION or finding.decoded_at:
+            continue
+        name = finding.path.removeprefix("/")
+        if isinstance(invariant, ConditionalInvariant) and name in invariant.absent:
+            body.pop(name, None)
+        elif isinstance(invariant, OrderInvariant) and name in body:
+            _in_order(invariant, body)
+
+
+def _in_order(invariant: OrderInvariant, body: dict[str, Any]) -> None:
+    names = [name for name in invariant.fields if name in body]
+    if any(order_key(invariant.compare, body[name]) is None for name in names):
+        return  # a value the comparison cannot read: nothing sensible to sort
+    values = sorted((body[name] for name in names), key=partial(order_key, invariant.compare))
+    body.update(zip(names, values, strict=True))
 
 
 def _echo(contract: Contract, query: QueryOperation, body: dict[str, Any], task: Task) -> None:
