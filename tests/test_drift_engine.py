@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,28 @@ def test_bodies_that_are_not_a_json_object(
     contracts: ContractSet, operation: str, body: bytes, expected: list
 ) -> None:
     assert kinds(check_response(operation, body, contracts=contracts)) == expected
+
+
+@pytest.mark.parametrize(
+    ("encode", "said"),
+    [
+        (lambda text: b"\xef\xbb\xbf" + text.encode(), "byte order mark (U+FEFF)"),
+        (lambda text: "\ufeff" + text, "byte order mark (U+FEFF)"),
+        (lambda text: text.encode("utf-16"), "not UTF-8, which RFC 8259 requires"),
+        (lambda text: text.encode("utf-32-le"), "not JSON"),  # NULs between ASCII: UTF-8
+    ],
+    ids=["utf-8-bom-bytes", "bom-text", "utf-16", "utf-32"],
+)
+def test_a_conforming_response_not_sent_as_plain_utf_8_is_unparseable(
+    contracts: ContractSet, encode: Callable[[str], bytes | str], said: str
+) -> None:
+    """json.loads reads these (it guesses the encoding from bytes, skipping a byte order mark);
+    the official SDK decodes UTF-8 and json-parses the text, and refuses them."""
+    body = encode(json.dumps(image()))
+    findings = check_response("GetImageModerationResult", body, contracts=contracts)
+    assert kinds(findings) == [("unparseable-body", "")]
+    assert findings[0].severity is Severity.BREAKING
+    assert said in findings[0].message
 
 
 def test_html_error_page_names_the_content_type(contracts: ContractSet) -> None:

@@ -78,6 +78,13 @@ def _default_contracts() -> ContractSet:
     return load_contracts()
 
 
+_BYTE_ORDER_MARK = (
+    "the body starts with a byte order mark (U+FEFF), which RFC 8259 forbids a sender to add; "
+    "the official Python SDK's JSON parsing, JavaScript's JSON.parse and Go's encoding/json "
+    "refuse it"
+)
+
+
 def parse_body(body: Body) -> tuple[Any, Finding | None]:
     """(parsed JSON, None) or (_NOT_JSON, a description of why it is not JSON)."""
     if isinstance(body, memoryview | bytearray):
@@ -87,10 +94,21 @@ def parse_body(body: Body) -> tuple[Any, Finding | None]:
     if not body.strip():
         return _NOT_JSON, _unparseable("the body is empty", body)
     try:
-        return json.loads(body), None
+        # Read as the official SDK reads it: UTF-8, then JSON. json.loads alone would guess
+        # UTF-16 or UTF-32 from bytes and skip a byte order mark, which the SDK refuses.
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+    except UnicodeDecodeError as exc:
+        looks = "an HTML page" if _looks_like_html(body) else "not JSON"
+        return _NOT_JSON, _unparseable(
+            f"the body is {looks}: it is not UTF-8, which RFC 8259 requires: {exc}", body
+        )
+    if text.startswith("\ufeff"):
+        return _NOT_JSON, _unparseable(_BYTE_ORDER_MARK, body)
+    try:
+        return json.loads(text), None
     except RecursionError:
         return _NOT_JSON, _unparseable("the body nests deeper than any JSON parser accepts", body)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except ValueError as exc:
         looks = "an HTML page" if _looks_like_html(body) else "not JSON"
         return _NOT_JSON, _unparseable(f"the body is {looks}: {exc}", body)
 
