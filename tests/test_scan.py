@@ -74,12 +74,20 @@ def test_unreadable_lines_are_listed_and_do_not_stop_the_scan(tmp_path: Path) ->
         stream.write("not json\n")
         stream.write(json.dumps({"operation": "QuerySmartagJob", "body": "{}"}) + "\n")
         stream.write(json.dumps({"status": 200, "body": "{}"}) + "\n")
+        stream.write(json.dumps({"operation": ["QuerySmarttagJob"], "body": "{}"}) + "\n")
+        line = {"operation": "QuerySmarttagJob", "body": "{}", "request": "JobId=j"}
+        stream.write(json.dumps(line) + "\n")
     result = scan_file(capture, contracts_dir=REPO / "contracts", workers=1)
     assert result.interactions == 20
-    assert [s.line for s in result.skipped] == [21, 22, 23]
+    assert [s.line for s in result.skipped] == [21, 22, 23, 24, 25]
     assert "not a JSON line" in result.skipped[0].reason
     assert "did you mean 'QuerySmarttagJob'" in result.skipped[1].reason
     assert 'no "operation"' in result.skipped[2].reason
+    assert '"operation" must be the API operation name as a string' in result.skipped[3].reason
+    assert result.skipped[3].reason.endswith("not an array")
+    assert result.skipped[4].reason == (
+        '"request" must be an object of business parameters, not a string'
+    )
 
 
 def _with_unreadable_tail(path: Path) -> Path:
@@ -191,6 +199,8 @@ def test_scan_of_a_missing_file_is_a_usage_error(
 ) -> None:
     assert main(["scan", str(tmp_path / "absent.jsonl"), "--out", str(tmp_path)]) == 2
     assert "absent.jsonl: no such file" in capsys.readouterr().err
+    assert main(["scan", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    assert ": a directory; scan reads one JSONL file" in capsys.readouterr().err
 
 
 def test_the_same_drift_in_two_captures_is_the_same_finding(

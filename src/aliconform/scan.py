@@ -206,8 +206,13 @@ def _read_line(raw: bytes) -> tuple[str, Any, int, dict[str, str], dict[str, Any
     if not isinstance(line, dict):
         raise ValueError("a line must be a JSON object with operation, status, headers and body")
     operation = line.get("operation")
-    if not isinstance(operation, str):
+    if operation is None:
         raise ValueError('no "operation" (the API operation name, e.g. QuerySmarttagJob)')
+    if not isinstance(operation, str):
+        raise ValueError(
+            f'"operation" must be the API operation name as a string '
+            f"(e.g. QuerySmarttagJob), not {_json_type(operation)}"
+        )
     if "body" not in line:
         raise ValueError('no "body"')
     status = line.get("status", 200)
@@ -217,7 +222,23 @@ def _read_line(raw: bytes) -> tuple[str, Any, int, dict[str, str], dict[str, Any
     if not isinstance(headers, dict):
         raise ValueError('"headers" must be an object')
     request = line.get("request")
-    return operation, line["body"], status, headers, request if isinstance(request, dict) else None
+    if request is not None and not isinstance(request, dict):
+        # ignoring it would quietly skip the echo invariants the line asked for
+        raise ValueError(
+            f'"request" must be an object of business parameters, not {_json_type(request)}'
+        )
+    return operation, line["body"], status, headers, request
+
+
+def _json_type(value: Any) -> str:
+    """The JSON type of a parsed value, as a message names it: `an array`, `a number`."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, dict):
+        return "an object"
+    return "an array" if isinstance(value, list) else "a string"
 
 
 def _fields(raw: bytes) -> Any:
@@ -346,6 +367,8 @@ def scan_file(
     progress: Callable[[int], None] | None = None,
 ) -> ScanResult:
     """Check every line of a JSONL capture; progress(bytes done) is called as batches finish."""
+    if path.is_dir():
+        raise AliconformError(f"{path}: a directory; scan reads one JSONL file")
     if not path.is_file():
         raise AliconformError(f"{path}: no such file")
     load_contracts(contracts_dir)  # fail early, in this process, on bad contracts
