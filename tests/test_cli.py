@@ -100,7 +100,7 @@ def test_check_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> No
     code, out, _ = run(capsys, "check", "QuerySmarttagJob", str(bad), "--format", "json")
     assert code == 1
     report = json.loads(out)
-    assert report["schema_version"] == 1
+    assert (report["format"], report["format_version"]) == ("aliconform-findings", 1)
     assert [(f["kind"], f["path"], f["source"]) for f in report["findings"]] == [
         ("type-mismatch", "/RequestId", str(bad))
     ]

@@ -350,7 +350,10 @@ PolicyFile = Annotated[
     Path | None,
     typer.Option("--policy", help="Drift policy file (default: ./drift-policy.yaml if present)."),
 ]
-FINDINGS_SCHEMA_VERSION = 1
+# The JSON `check` and `lint-docs` print, named and versioned as drift.json is
+# (`format`, `format_version`): the version changes only when a field is removed or changes meaning.
+FINDINGS_FORMAT = "aliconform-findings"
+FINDINGS_FORMAT_VERSION = 1
 
 
 def _output_format(value: str) -> str:
@@ -441,7 +444,8 @@ def _verdict_json(verdict: Verdict) -> dict[str, Any]:
         return {**finding.to_dict(), "waived_by": waiver}
 
     return {
-        "schema_version": FINDINGS_SCHEMA_VERSION,
+        "format": FINDINGS_FORMAT,
+        "format_version": FINDINGS_FORMAT_VERSION,
         "passed": verdict.passed,
         "findings": [row(f, None) for f in verdict.new] + [row(f, w.id) for f, w in verdict.waived],
         "expired_waivers": [w.id for w in verdict.expired],
