@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 import socket
@@ -507,7 +508,7 @@ def test_committed_documentation_cassettes_match_a_fresh_derivation(
     tmp_path: Path, contracts: ContractSet
 ) -> None:
     """Changing a contract's example without re-deriving (aliconform cassettes derive) fails here."""
-    fresh = derive_documentation_cassettes(contracts, tmp_path)
+    fresh = derive_documentation_cassettes(contracts, tmp_path).written
     committed = {
         ref.path.relative_to(CASSETTES)
         for ref in discover_cassettes(CASSETTES)
@@ -521,6 +522,36 @@ def test_committed_documentation_cassettes_match_a_fresh_derivation(
         assert provenance is not None
         assert provenance.origin == "documentation"
         assert provenance.interactions_sha256 == interactions_digest(load_cassette(ref.path))
+
+
+def test_deriving_again_rewrites_only_what_changed(
+    tmp_path: Path, contracts: ContractSet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A re-derivation's diff shows what the contracts changed, not a new clock everywhere."""
+    first = derive_documentation_cassettes(
+        contracts, tmp_path, now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    )
+    assert first.unchanged == []
+    before = {p: p.read_bytes() for p in sorted(tmp_path.rglob("*.yaml"))}
+    again = derive_documentation_cassettes(contracts, tmp_path)
+    assert again.written == []
+    assert len(again.unchanged) == len(first.written)
+    assert {p: p.read_bytes() for p in sorted(tmp_path.rglob("*.yaml"))} == before
+
+    edited = tmp_path / "imm" / "GetVideoModerationResult" / "doc-error-resource-not-found.yaml"
+    edit_response_body(edited, lambda body: body.replace("is not found.", "was not found."))
+    removed = tmp_path / "ice" / "QuerySmarttagJob" / "doc-example-success.yaml"
+    removed.unlink()
+    code = main(["cassettes", "derive", "--cassettes", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert sorted(line.split("/", 1)[1] for line in out.splitlines() if "wrote" in line) == [
+        "ice/QuerySmarttagJob/doc-example-success.yaml",
+        "imm/GetVideoModerationResult/doc-error-resource-not-found.yaml",
+    ]
+    assert f"2 written, {len(first.written) - 2} unchanged" in out
+    assert "is not found." in edited.read_text("utf-8")
+    assert removed.is_file()
 
 
 def test_a_derived_request_is_shaped_by_the_sdk() -> None:

@@ -776,11 +776,16 @@ def cassettes_derive(
     contracts = _load(directory)
     for name in operation or []:
         contracts[name]  # an unknown name fails here, with a suggestion
-    written = derive_documentation_cassettes(
+    derived = derive_documentation_cassettes(
         contracts, cassettes, region=region, operations=operation
     )
-    for ref in written:
+    for ref in derived.written:
         out.print(f"wrote {ref.display}", highlight=False)
+    out.print(
+        f"{len(derived.written)} written, {len(derived.unchanged)} unchanged "
+        "(the same but for the request's clock: left as they were)",
+        highlight=False,
+    )
 
 
 Signature = Annotated[

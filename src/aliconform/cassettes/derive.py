@@ -7,6 +7,10 @@ rewritten to the public endpoint and scrubbed. The response body is the page's e
 error bodies are built from the documented error envelope and error tables, and every value the
 page does not give (a request id, say) is listed in the provenance under `synthesized`. No field
 is ever added that the documentation does not have.
+
+Deriving again rewrites only the cassettes whose content changed: a cassette that differs from
+the one on disk only in the request's clock (`x-acs-date`, `Date`, `user-agent`) and its
+provenance's date is left as it is, so a re-derivation's diff shows what the contract changed.
 """
 
 from __future__ import annotations
@@ -29,19 +33,24 @@ from aliconform.cassettes.envelope import error_envelope, fill_message
 from aliconform.cassettes.matching import rpc_vcr
 from aliconform.cassettes.scrub import scrub_request, scrub_response
 from aliconform.cassettes.store import (
+    CassetteFile,
     CassetteRef,
     DocumentationOrigin,
     Provenance,
     load_cassette,
+    load_provenance,
+    provenance_is_current,
     write_cassette,
 )
 from aliconform.contracts import Contract, ContractSet
 from aliconform.contracts.model import ErrorCode
 from aliconform.drift.engine import compiled
+from aliconform.errors import AliconformError
 from aliconform.sdk import SdkCallOptions, sdk_call, sdk_versions
 
 __all__ = [
     "DEFAULT_REGION",
+    "DerivedCassettes",
     "DocScenario",
     "derive_documentation_cassettes",
     "documentation_scenarios",
@@ -51,6 +60,19 @@ DEFAULT_REGION = "cn-shanghai"
 # Not credentials: the loopback server never checks them, and the recording scrubs them.
 _DERIVE_KEY_ID = "aliconform-documentation"
 _DERIVE_KEY_SECRET = "aliconform-documentation-secret"
+
+
+@dataclass
+class DerivedCassettes:
+    """The cassettes a derivation wrote, and those it left as they were (nothing but the
+    request's clock and the derivation date would have changed)."""
+
+    written: list[CassetteRef] = field(default_factory=list)
+    unchanged: list[CassetteRef] = field(default_factory=list)
+
+    @property
+    def all(self) -> list[CassetteRef]:
+        return self.written + self.unchanged
 
 
 @dataclass(frozen=True)
@@ -266,17 +288,57 @@ def derive_documentation_cassettes(
     region: str = DEFAULT_REGION,
     now: dt.datetime | None = None,
     operations: list[str] | None = None,
-) -> list[CassetteRef]:
-    """Write the documentation-derived cassettes of the given (default: all) operations."""
+) -> DerivedCassettes:
+    """Derive the documentation cassettes of the given (default: all) operations; write those
+    that changed."""
     now = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0)
-    written = []
+    derived = DerivedCassettes()
     with _loopback() as server:
         for contract in contracts.values():
             if operations is not None and contract.operation not in operations:
                 continue
             for scenario in documentation_scenarios(contract, region):
-                written.append(_derive(contract, scenario, server, root, region, now))
-    return written
+                ref, cassette, provenance = _derive(contract, scenario, server, root, region, now)
+                if _as_on_disk(ref, cassette, provenance):
+                    derived.unchanged.append(ref)
+                else:
+                    write_cassette(ref.path, cassette, provenance)
+                    derived.written.append(ref)
+    return derived
+
+
+# The request's clock and the SDK's self-description: different on every derivation.
+_VOLATILE_HEADERS = frozenset({"x-acs-date", "date", "user-agent"})
+_VOLATILE_PROVENANCE = {"recorded_at", "interactions_sha256"}
+
+
+def _as_on_disk(ref: CassetteRef, cassette: CassetteFile, provenance: Provenance) -> bool:
+    """Whether the cassette on disk (current, with its provenance) says all this already."""
+    try:
+        existing, existing_provenance = load_cassette(ref.path), load_provenance(ref)
+    except AliconformError:  # missing or unreadable: write it
+        return False
+    if existing_provenance is None or not provenance_is_current(existing_provenance, existing):
+        return False
+    if existing_provenance.model_dump(exclude=_VOLATILE_PROVENANCE) != provenance.model_dump(
+        exclude=_VOLATILE_PROVENANCE
+    ):
+        return False
+    return _lasting(existing) == _lasting(cassette)
+
+
+def _lasting(cassette: CassetteFile) -> list[dict[str, Any]]:
+    """The interactions without their volatile headers."""
+    interactions = []
+    for interaction in cassette.interactions:
+        data = interaction.model_dump(mode="python")
+        for part in ("request", "response"):
+            headers = data[part].get("headers") or {}
+            data[part]["headers"] = {
+                k: v for k, v in headers.items() if k.lower() not in _VOLATILE_HEADERS
+            }
+        interactions.append(data)
+    return interactions
 
 
 def _derive(
@@ -286,7 +348,7 @@ def _derive(
     root: Path,
     region: str,
     now: dt.datetime,
-) -> CassetteRef:
+) -> tuple[CassetteRef, CassetteFile, Provenance]:
     host = contract.endpoint.pattern.format(region=region)
     local = f"http://127.0.0.1:{server.server_address[1]}"
 
@@ -347,5 +409,4 @@ def _derive(
         synthesized=scenario.synthesized,
         interactions_sha256="",
     )
-    write_cassette(ref.path, cassette, provenance)
-    return ref
+    return ref, cassette, provenance
