@@ -428,6 +428,7 @@ def test_report_ids_and_the_csp_hash_pass_but_not_what_shares_their_line(tmp_pat
             (f'<meta http-equiv="Content-Security-Policy" content="{csp}">', False),
             (f'<tr class="finding" data-id="{finding_id}" data-text="x">', False),
             (f'<tr class="detail" data-detail-for="{finding_id}" hidden>', False),
+            (f'<dt>repeats</dt><dd data-repeats="{finding_id}">the lint</dd>', False),
             (f'<tr class="finding" data-id="{finding_id}" data-text="{key}">', True),
             (f'<td>"{finding_id}"</td>', True),
             (f"<td>'{script_hash}'</td>", True),
@@ -436,6 +437,7 @@ def test_report_ids_and_the_csp_hash_pass_but_not_what_shares_their_line(tmp_pat
     json_report, json_expected = _marked(
         [
             (f'  "id": "{finding_id}",', False),
+            (f'  "repeats": "{finding_id}",', False),
             (f'  "observed": "{finding_id}",', True),
         ]
     )

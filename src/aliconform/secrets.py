@@ -177,6 +177,10 @@ _DIGEST_FIELDS: Final = {
     "eventid": re.compile("[0-9A-F]{3}-[0-9A-Za-z]{20,40}"),
     "data-id": re.compile("[0-9a-f]{16}"),
     "data-detail-for": re.compile("[0-9a-f]{16}"),
+    # A finding that repeats another names that finding's id: "repeats" in drift.json,
+    # data-repeats in drift.html.
+    "repeats": re.compile("[0-9a-f]{16}"),
+    "data-repeats": re.compile("[0-9a-f]{16}"),
 }
 # ICE resource ids (see _is_resource_id): a PascalCase field ending in Id, not a key's.
 _RESOURCE_ID_FIELD: Final = re.compile(r"(?!\w*Key)(?:[A-Z][a-z0-9]*)+Id")
