@@ -27,8 +27,10 @@ from aliconform import ContractSet, load_contracts
 from aliconform.cassettes.replay import replay_all
 from aliconform.cassettes.store import discover_cassettes, load_cassette
 from aliconform.cli import main
+from aliconform.drift.waivers import DriftPolicy
 from aliconform.fuzz import TWIN_SCENARIO_VARIABLES
 from aliconform.record import RecordRun, RecordTarget, RetryPolicy, load_scenarios, record_scenarios
+from aliconform.report import record_report
 from aliconform.sdk import sdk_invoke
 from aliconform.secrets import scan_secrets
 from aliconform.twin import TwinConfig, TwinServer, expected_findings, parse_faults
@@ -276,6 +278,9 @@ def test_a_drift_profile_is_reported_as_exactly_the_injected_drifts(
     assert baseline == set()  # a twin without a profile answers as the tables say
     assert drifted == injected
     assert _tree(cassettes_copy) == before  # --check writes no cassette
+    sources = json.loads((tmp_path / "b" / "drift.json").read_text("utf-8"))["sources"]
+    assert sources
+    assert [s["cassette"] for s in sources if s["written"]] == []  # and says so
     breaking = any(
         f["severity"] == "breaking" and f["status"] == "new"
         for f in json.loads((tmp_path / "b" / "drift.json").read_text("utf-8"))["findings"]
@@ -364,6 +369,9 @@ def test_a_persistent_failure_leaves_the_existing_cassette_untouched(
     assert outcomes[("QuerySmarttagJob", "live-lifecycle")] == "failed"
     assert outcomes[("GetImageModerationResult", "live-lifecycle")] == "recorded"
     assert any("left as it was" in p["message"] for p in report["problems"])
+    written = {s["cassette"]: s["written"] for s in report["sources"]}
+    assert written["cassettes/imm/GetImageModerationResult/live-lifecycle.yaml"] is True
+    assert all(written.values())  # the failed scenario staged nothing to check
     # nothing secret in what was written: the planted key, or anything the scanner knows
     written = b"".join(_tree(tmp_path / "r").values()) + b"".join(_tree(cassettes_copy).values())
     assert KEY_ID.encode() not in written
@@ -404,6 +412,9 @@ def test_a_secret_that_scrubbing_misses_never_reaches_a_cassette(
         assert "left as it was" in result.message
         assert KEY_ID[:4] not in result.message.replace("alibaba-access-key-id", "")
     assert _tree(cassettes_copy) == before
+    report = record_report(run, contracts, DriftPolicy())
+    assert report.sources
+    assert [s.cassette for s in report.sources if s.written] == []
 
 
 @pytest.mark.parametrize("signature", ["v3", "v2"])

@@ -322,6 +322,11 @@ def record_report(
     now = now or _now()
     run = recorded.replay
     sources, bodies = _replay_sources(run, now)
+    written = {r.cassette.display for r in recorded.with_outcome("recorded")}
+    sources = [
+        source if source.cassette in written else source.model_copy(update={"written": False})
+        for source in sources
+    ]
     problems = [ReportProblem(where=p.path, message=p.message) for p in run.problems]
     problems += [
         ReportProblem(where=r.cassette.display, message=f"{r.scenario.name}: {r.message}")

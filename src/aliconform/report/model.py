@@ -135,6 +135,11 @@ class CheckedSource(_Model):
     documentation: str | None = None
     synthesized: list[str] = Field(default_factory=list)
     provenance_problem: str | None = None
+    written: bool = Field(
+        default=True,
+        description="record: False when the recording was checked but not written (--check, or "
+        "a scenario that failed); `cassette` is then where it would have been written",
+    )
     new: int = 0
     waived: int = 0
     worst: Severity | None = None
