@@ -201,8 +201,11 @@ def record_scenarios(
     scenario's own failure: it becomes a failed result and the run goes on."""
     policy = policy or RetryPolicy()
     results: list[ScenarioResult] = []
+    # Resolved, so that "." and ".." have a name: staged cassettes carry the same display path
+    # (<name>/<product>/<Operation>/<scenario>.yaml) as the cassettes they would replace.
+    cassettes = cassettes.resolve()
     with tempfile.TemporaryDirectory(prefix="aliconform-record-") as scratch:
-        staging = Path(scratch) / cassettes.name
+        staging = Path(scratch) / "staged" / (cassettes.name or "cassettes")
         for scenario in scenarios:
             contract = contracts[scenario.operation]
             result = _run(
@@ -210,19 +213,23 @@ def record_scenarios(
             )
             results.append(result)
         replay = replay_all(staging, contracts) if staging.is_dir() else ReplayRun()
-        unplayable = {p.path: p.message for p in replay.problems}
-        unplayable.update(dict.fromkeys(replay.stale_provenance, "provenance digest differs"))
+        unplayable = {_in_staging(staging, p.path): p.message for p in replay.problems}
+        for display in replay.stale_provenance:
+            unplayable[_in_staging(staging, display)] = "provenance digest differs"
         leaks = _suspected_secrets(staging)
+        withheld = set()
         for result in results:
             if result.outcome != "recorded":
                 continue
-            problem = unplayable.get(result.cassette.display)
+            where = _in_root(result.cassette)
+            problem = unplayable.get(where)
             if problem is not None:  # a recording that does not replay is never put in place
                 result.outcome = "failed"
                 result.message = f"the new recording does not replay: {problem}; left as it was"
                 continue
-            leak = leaks.get(result.cassette.display)
-            if leak is not None:  # scrubbing missed something: it never reaches the cassettes
+            leak = leaks.get(where)
+            if leak is not None:  # scrubbing missed something: it never reaches a file
+                withheld.add(where)
                 result.outcome = "failed"
                 result.message = (
                     f"the new recording holds what looks like a secret ({leak}), which scrubbing "
@@ -230,16 +237,30 @@ def record_scenarios(
                 )
                 continue
             _compare_and_promote(result, staging, check_only)
+    # A recording withheld for a suspected secret is not checked either: a finding's excerpt of
+    # its body would carry the secret into the reports.
+    replay.interactions = [i for i in replay.interactions if _in_root(i.ref) not in withheld]
     return RecordRun(results, replay, check_only)
 
 
+def _in_root(ref: CassetteRef) -> str:
+    """<product>/<Operation>/<scenario>.yaml: the same for a staged cassette and its target."""
+    return ref.path.relative_to(ref.root).as_posix() if ref.root else ref.path.as_posix()
+
+
+def _in_staging(staging: Path, display: str) -> str:
+    """A staged cassette's display path (<staging name>/...) as _in_root has it."""
+    return display.removeprefix(f"{staging.name}/")
+
+
 def _suspected_secrets(staging: Path) -> dict[str, str]:
-    """The secret scan over the staged cassettes and their sidecars, as {cassette display:
-    "rule at line N of <file>; ..."}. Rules and lines only: a hit's preview is never repeated."""
+    """The secret scan over the staged cassettes and their sidecars, as {<product>/<Operation>/
+    <scenario>.yaml: "rule at line N of <file>; ..."}. Rules and lines only: a hit's preview is
+    never repeated."""
     if not staging.is_dir():
         return {}
     leaks: dict[str, list[str]] = {}
-    for hit in scan_secrets([staging], root=staging.parent):
+    for hit in scan_secrets([staging], root=staging):
         cassette = hit.file.removesuffix(PROVENANCE_SUFFIX).removesuffix(".yaml") + ".yaml"
         leaks.setdefault(cassette, []).append(
             f"{hit.rule} at line {hit.line} of {PurePosixPath(hit.file).name}"
