@@ -114,6 +114,31 @@ def test_a_documentation_contradiction_replayed_from_its_derived_cassette_is_cou
     assert unmarked == []
 
 
+def test_a_repeat_judged_otherwise_than_the_lint_finding_is_counted_on_its_own(
+    contracts: ContractSet, tmp_path: Path
+) -> None:
+    """Waivers scoped to the lint's own source (not the cassettes replaying it) leave the
+    cassettes' findings new and breaking: they must decide the verdict."""
+    policy_text = POLICY.read_text("utf-8").replace(
+        "source: documentation *", 'source: "documentation *[!)]"'
+    )
+    policy_file = tmp_path / "drift-policy.yaml"
+    policy_file.write_text(policy_text, "utf-8")
+    report = replay_report(
+        replay_all(REPO / "cassettes", contracts),
+        lint_docs(contracts),
+        contracts,
+        load_policy(policy_file),
+    )
+    new_breaking = [
+        f for f in report.findings if f.status == "new" and f.severity.value == "breaking"
+    ]
+    assert new_breaking
+    assert all(f.section == "replay" and f.repeats is None for f in new_breaking)
+    assert report.verdict.new_breaking == len(new_breaking)
+    assert report.verdict.exit_code == 1
+
+
 def test_drift_edited_into_a_derived_cassette_is_not_taken_for_a_repeat(
     hostile_cassettes: Path, contracts: ContractSet
 ) -> None:

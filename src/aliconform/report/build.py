@@ -164,8 +164,11 @@ def _mark_repeats(findings: list[ReportFinding], data: ReportInput) -> list[Repo
         return findings
 
     def identity(finding: ReportFinding, source: str | None) -> tuple[object, ...]:
+        # Judged alike too: a repeat that a waiver does not cover, or that a severity override
+        # for its source judges otherwise, is counted on its own.
         where = (finding.path, tuple(finding.decoded_at))
-        return (source, finding.operation, finding.kind, where, finding.observed)
+        judged = (finding.status, finding.severity)
+        return (source, finding.operation, finding.kind, where, finding.observed, judged)
 
     linted = {
         identity(f, f.source): f.id for f in findings if f.section == "documentation" and f.source
