@@ -181,6 +181,20 @@ def _plant_oss_url_inside_a_parameter(rng: random.Random) -> Plant:
     return Plant("alibaba-signing-parameter", text, secret)
 
 
+def _plant_key_id_in_an_encoded_url(rng: random.Random) -> Plant:
+    """`%3DLTAI...`: the escape's hex digits run straight into the key id."""
+    key = _access_key_id(rng)
+    signed = f"{_OSS}?OSSAccessKeyId={key}&Expires=1700000000&Signature=***"
+    return Plant("alibaba-access-key-id", f'{{"Media": "{quote(signed, safe="")}"}}', key)
+
+
+def _plant_oss_url_encoded_twice(rng: random.Random) -> Plant:
+    signed = f"{_OSS}?OSSAccessKeyId=***&Expires=1700000000&Signature={_v2_signature(rng)}"
+    text = f'{{"Media": "{quote(quote(signed, safe=""), safe="")}"}}'
+    secret = text.rsplit("Signature%253D", 1)[1].removesuffix('"}')
+    return Plant("alibaba-signing-parameter", text, secret)
+
+
 def _plant_oss_url_json_escaped(rng: random.Random) -> Plant:
     signature = _v2_signature(rng)
     text = f'{{"URL": "{_OSS}?OSSAccessKeyId=***\\u0026Expires=1\\u0026Signature={signature}"}}'
@@ -205,6 +219,8 @@ PLANTS: dict[str, Callable[[random.Random], Plant]] = {
     "oss-v4-credential": _plant_oss_v4_credential,
     "oss-url-inside-a-parameter": _plant_oss_url_inside_a_parameter,
     "oss-url-json-escaped": _plant_oss_url_json_escaped,
+    "key-id-in-an-encoded-url": _plant_key_id_in_an_encoded_url,
+    "oss-url-encoded-twice": _plant_oss_url_encoded_twice,
 }
 
 
@@ -378,6 +394,7 @@ def test_placeholders_are_not_secrets(tmp_path: Path, carrier: str) -> None:
         f"{_OSS}?OSSAccessKeyId=***&Expires=1&Signature=***&security-token=***",
         f"{_OSS}?x-oss-credential=***&x-oss-signature=***",
         f"https://ice.cn-shanghai.aliyuncs.com/?Input={quote(f'{_OSS}?Signature=***', safe='')}",
+        quote(quote(f"{_OSS}?OSSAccessKeyId=***&Signature=***", safe=""), safe=""),
         f'{{"URL": "{_OSS}?OSSAccessKeyId=***\\u0026Signature=***"}}',
         '{"AccessKeyId": "***", "AccessKeySecret": "***", "SecurityToken": "***"}',
     ]

@@ -81,10 +81,17 @@ class _Rule:
 _QUOTE: Final = r"(?:\\*[\"']|&(?:quot|#34|#39|#x27);)?"
 
 _RULES: Final = (
-    # A long-term AccessKey id: LTAI and 12 to 30 letters and digits (LTAI5t... has 24).
+    # A long-term AccessKey id: LTAI and 12 to 30 letters and digits (LTAI5t... has 24); also
+    # right after a percent escape (`%3DLTAI...` in an encoded URL), whose hex digits would
+    # otherwise read as part of a longer word.
     _Rule(
         "alibaba-access-key-id",
-        (re.compile(r"(?<![A-Za-z0-9])(?P<secret>LTAI[A-Za-z0-9]{12,30})(?![A-Za-z0-9])"),),
+        (
+            re.compile(
+                r"(?:(?<![A-Za-z0-9])|(?<=%[0-9A-Fa-f]{2})|(?<=%25[0-9A-Fa-f]{2}))"
+                r"(?P<secret>LTAI[A-Za-z0-9]{12,30})(?![A-Za-z0-9])"
+            ),
+        ),
     ),
     # A temporary AccessKey id issued by STS: `STS.` and 16 or more letters and digits.
     _Rule(
@@ -126,17 +133,20 @@ _RULES: Final = (
         ),
     ),
     # The signing parameters of a V2 request (query string or form body) and of a signed OSS
-    # URL; also percent-encoded inside another parameter's value, JSON-escaped (\u0026) and
-    # HTML-escaped (&amp;). `Signature` belongs to both and is reported once.
+    # URL; also percent-encoded inside another parameter's value (once: %26, %3D; or twice:
+    # %2526, %253D), JSON-escaped (\u0026) and HTML-escaped (&amp;). `Signature` belongs to
+    # both and is reported once.
     _Rule(
         "alibaba-signing-parameter",
         (
             re.compile(
-                r"(?:^|(?<=[?&\s\"'>;])|(?<=%26)|(?<=%3[Ff])|(?<=\\u0026))"
+                r"(?:^|(?<=[?&\s\"'>;])|(?<=%26)|(?<=%3[Ff])|(?<=%2526)|(?<=%253[Ff])"
+                r"|(?<=\\u0026))"
                 r"(?:AccessKeyId|SecurityToken|Signature"  # V2 API requests
                 r"|OSSAccessKeyId|security-token|x-oss-signature|x-oss-credential"  # OSS URLs
                 r"|x-oss-security-token)"
-                r"(?:=|%3[Dd])(?P<secret>(?:[A-Za-z0-9._~+/=*-]|%(?!26|3[Ff])[0-9A-Fa-f]{2})+)",
+                r"(?:=|%3[Dd]|%253[Dd])"
+                r"(?P<secret>(?:[A-Za-z0-9._~+/=*-]|%(?!(?:25)?(?:26|3[Ff]))[0-9A-Fa-f]{2})+)",
                 re.IGNORECASE,
             ),
         ),
@@ -149,9 +159,20 @@ def _alibaba_secrets(line: str) -> Iterator[tuple[str, str]]:
     for rule in _RULES:
         for pattern in rule.patterns:
             for match in pattern.finditer(line):
-                # Percent-decoded too: a scrubbed signed URL inside a query value is %2A%2A%2A.
-                if unquote(match["secret"]) != PLACEHOLDER:
+                # Percent-decoded too: a scrubbed signed URL inside a query value is %2A%2A%2A,
+                # inside a value encoded twice %252A%252A%252A.
+                if _decoded(match["secret"]) != PLACEHOLDER:
                     yield rule.slug, match["secret"]
+
+
+def _decoded(value: str, times: int = 3) -> str:
+    """The value percent-decoded until nothing changes (at most `times` times)."""
+    for _ in range(times):
+        decoded = unquote(value)
+        if decoded == value:
+            break
+        value = decoded
+    return value
 
 
 # --- Allowances -------------------------------------------------------------------------------

@@ -59,25 +59,28 @@ _SIGNED_URL_PARAMS = re.compile(
     re.IGNORECASE,
 )
 # The same parameters in a signed URL that is itself percent-encoded inside a text (an InputURL
-# echoed in a body, a URL in a redirect parameter): `%3F`/`%26` before the name, `%3D` after.
-# The value ends at the next encoded `&`; its placeholder is encoded too (%2A%2A%2A), so the
-# encoded URL still decodes to the scrubbed one.
+# echoed in a body, a URL in a redirect parameter), once or more (`%3F`, `%253F`, ...): the
+# separator before the name and the `=` after it are encoded as often as each other. The value
+# ends at the next encoded `&`, `#` or space; its placeholder is encoded as often (%2A%2A%2A,
+# %252A%252A%252A), so the encoded URL still decodes to the scrubbed one.
 _ENCODED_SIGNED_URL_PARAMS = re.compile(
-    r"(?P<sep>%3F|%26)"
-    r"(?P<name>OSSAccessKeyId|Signature|Expires|security-token|auth_key|x-oss-[A-Za-z0-9-]+)%3D"
-    r"(?P<value>(?:[^%&\"'\s\\<>#]|%(?!26)[0-9A-Fa-f]{2})*)",
+    r"(?P<sep>%(?P<levels>(?:25)*)(?:3F|26))"
+    r"(?P<name>OSSAccessKeyId|Signature|Expires|security-token|auth_key|x-oss-[A-Za-z0-9-]+)"
+    r"%(?P=levels)3D"
+    r"(?P<value>(?:[^%&\"'\s\\<>#]|%(?!(?:25)*(?:26|23|20))[0-9A-Fa-f]{2})*)",
     re.IGNORECASE,
 )
-_ENCODED_PLACEHOLDER = quote(PLACEHOLDER, safe="")
 
 # Credentials by their field name inside a JSON text, also where the JSON is a string inside
 # JSON (quotes backslash-escaped): an STS answer, or a caller's own JSON echoed back (UserData).
 # Only a value made of key and token characters is replaced, so `***` is never replaced again.
 _CREDENTIAL_FIELDS = re.compile(
-    r"(?P<head>(?P<quote>\\*\")"
+    r"(?P<head>(?P<quote>(?<!\\)\\*\")"  # a whole run of backslashes: no backtracking into it
     r"(?:AccessKeyId|AccessKeySecret|SecurityToken|SessionToken|BearerToken)"
     r"(?P=quote)\s*:\s*(?P=quote))"
-    r"(?P<value>(?:[A-Za-z0-9+=._~-]|\\*/)+)(?=(?P=quote))",
+    # The whole string value, whatever its characters (`v2:...`, `Bearer ...`, `\/`), up to
+    # its closing quote; `***` is replaced by itself.
+    r"(?P<value>(?:[^\"\\\n]|\\+[^\"\\\n])+)(?=(?P=quote))",
     re.IGNORECASE,
 )
 
@@ -105,7 +108,8 @@ def scrub_text(text: str) -> str:
         return f"{match['sep']}{match['name']}={PLACEHOLDER}"
 
     def replace_encoded(match: re.Match[str]) -> str:
-        return f"{match['sep']}{match['name']}%3D{_ENCODED_PLACEHOLDER}"
+        star = f"%{match['levels']}2A"
+        return f"{match['sep']}{match['name']}%{match['levels']}3D{star * len(PLACEHOLDER)}"
 
     def replace_credential(match: re.Match[str]) -> str:
         return f"{match['head']}{PLACEHOLDER}"
