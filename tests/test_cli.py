@@ -101,6 +101,7 @@ def test_check_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> No
     assert code == 1
     report = json.loads(out)
     assert (report["format"], report["format_version"]) == ("aliconform-findings", 1)
+    assert report["schema_version"] == 1  # the earlier name, still there
     assert [(f["kind"], f["path"], f["source"]) for f in report["findings"]] == [
         ("type-mismatch", "/RequestId", str(bad))
     ]

@@ -446,6 +446,7 @@ def _verdict_json(verdict: Verdict) -> dict[str, Any]:
     return {
         "format": FINDINGS_FORMAT,
         "format_version": FINDINGS_FORMAT_VERSION,
+        "schema_version": FINDINGS_FORMAT_VERSION,  # its earlier name, kept for its readers
         "passed": verdict.passed,
         "findings": [row(f, None) for f in verdict.new] + [row(f, w.id) for f, w in verdict.waived],
         "expired_waivers": [w.id for w in verdict.expired],
