@@ -70,10 +70,6 @@ class DerivedCassettes:
     written: list[CassetteRef] = field(default_factory=list)
     unchanged: list[CassetteRef] = field(default_factory=list)
 
-    @property
-    def all(self) -> list[CassetteRef]:
-        return self.written + self.unchanged
-
 
 @dataclass(frozen=True)
 class DocScenario:
