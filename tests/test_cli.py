@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -232,6 +233,48 @@ def test_reports_directory_where_a_file_stands_is_refused_before_any_work(
     assert code == 2
     assert f"{blocker} is a file, not a directory" in " ".join(err.replace("│", " ").split())
     assert blocker.read_text("utf-8") == "keep me"
+
+
+@pytest.mark.parametrize("command", ["replay", "scan"])
+def test_reports_directory_that_cannot_be_written_is_refused_before_any_work(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+) -> None:
+    # Simulated: the tests may run as root, for whom permission bits refuse nothing.
+    import tempfile
+
+    real = tempfile.TemporaryFile
+    reports = tmp_path / "reports"
+
+    def refuse_there(*args: Any, **kwargs: Any) -> Any:
+        if Path(kwargs.get("dir") or ".") == reports:
+            raise PermissionError(13, "Permission denied")
+        return real(*args, **kwargs)
+
+    def no_work(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the run started although its reports cannot be written")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse_there)
+    monkeypatch.setattr("aliconform.scan.scan_file", no_work)
+    monkeypatch.setattr("aliconform.cassettes.replay.replay_all", no_work)
+    capture = tmp_path / "capture.jsonl"
+    capture.write_text("", "utf-8")
+    argv = [command, *([str(capture)] if command == "scan" else []), "--out", str(reports)]
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    flat = " ".join(err.replace("│", " ").split())
+    assert f"cannot write the reports to {reports}: Permission denied" in flat
+
+
+def test_reports_directory_is_tried_without_leaving_it_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "scan", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "a/b"))
+    assert code == 2
+    assert "missing.jsonl: no such file" in err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_reports_that_cannot_be_written_are_a_usage_error_naming_the_directory(

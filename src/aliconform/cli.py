@@ -464,12 +464,19 @@ CassettesDir = Annotated[
 
 
 def _out_dir(path: Path) -> Path:
-    """The reports' directory, refused before any work when a file stands where it would be."""
+    """The reports' directory, refused before any work when it cannot be written: a file
+    standing where it would be, or a place this process may not write."""
+    from aliconform.report import check_report_directory
+
     for place in (path, *path.parents):
         if place.exists():
             if not place.is_dir():
                 raise typer.BadParameter(f"{place} is a file, not a directory")
             break
+    try:
+        check_report_directory(path)
+    except AliconformError as exc:
+        raise typer.BadParameter(str(exc)) from None
     return path
 
 

@@ -10,7 +10,7 @@ from aliconform.report.build import (
 )
 from aliconform.report.diff import ReportDiff, diff_reports, load_report
 from aliconform.report.model import REPORT_FORMAT_VERSION, DriftReport, ReportFinding
-from aliconform.report.writer import ReportFiles, write_reports
+from aliconform.report.writer import ReportFiles, check_report_directory, write_reports
 
 __all__ = [
     "REPORT_FORMAT_VERSION",
@@ -20,6 +20,7 @@ __all__ = [
     "ReportFinding",
     "ReportInput",
     "build_report",
+    "check_report_directory",
     "diff_reports",
     "fuzz_report",
     "load_report",

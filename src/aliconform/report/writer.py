@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from aliconform.report.junit import render_junit
 from aliconform.report.markdown import render_markdown
 from aliconform.report.model import DriftReport
 
-__all__ = ["ReportFiles", "write_reports"]
+__all__ = ["ReportFiles", "check_report_directory", "write_reports"]
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,28 @@ class ReportFiles:
     json: Path
     junit: Path
     markdown: Path
+
+
+def check_report_directory(directory: Path) -> None:
+    """Whether the reports can be written there, tried before a run that takes minutes (a
+    scan, a recording) rather than after it, when its reports would be lost: the directory is
+    made, written in and, when it did not exist, removed again, so a run refused later for
+    other reasons leaves nothing behind. Raises AliconformError naming the directory."""
+    made = [place for place in (directory, *directory.parents) if not place.exists()]
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=directory, prefix=".aliconform-probe-"):
+            pass
+    except OSError as exc:
+        raise AliconformError(_unwritable(directory, exc)) from exc
+    finally:
+        for place in made:  # deepest first
+            with contextlib.suppress(OSError):
+                place.rmdir()
+
+
+def _unwritable(directory: Path, exc: OSError) -> str:
+    return f"cannot write the reports to {directory}: {exc.strerror or exc}"
 
 
 def write_reports(report: DriftReport, directory: Path) -> ReportFiles:
@@ -38,6 +62,5 @@ def write_reports(report: DriftReport, directory: Path) -> ReportFiles:
         atomic_write_text(files.markdown, render_markdown(report))
         atomic_write_text(files.html, render_html(report))
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise AliconformError(f"cannot write the reports to {directory}: {reason}") from exc
+        raise AliconformError(_unwritable(directory, exc)) from exc
     return files
