@@ -301,3 +301,20 @@ def test_openapi_out_naming_a_directory_is_a_usage_error(
     assert code == 2
     assert f"--out {tmp_path} is a directory; name the file to write" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_mistyped_region_is_one_usage_error_before_anything_is_called(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_recording(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("recording started for a region that has no endpoint")
+
+    monkeypatch.setattr("aliconform.cli._run_recording", no_recording)
+    argv = ["record", "--region", "cn-shangai", "--cassettes", str(tmp_path / "cassettes")]
+    code, out, err = run(capsys, *argv, "--out", str(tmp_path / "reports"))
+    assert code == 2
+    flat = " ".join(err.replace("│", " ").split())
+    assert "no documented endpoint in region 'cn-shangai' (did you mean 'cn-shanghai'?)" in flat
+    assert flat.count("no documented endpoint") == 1
+    assert out == ""
+    assert list(tmp_path.iterdir()) == []

@@ -879,6 +879,9 @@ def record(
         signature=_signature(signature),
         read_timeout_ms=int(timeout * 1000),
     )
+    # An unknown region or an unusable endpoint is one usage error, not a failure per scenario.
+    for operation_name in sorted({item.operation for item in selected}):
+        target.host_and_protocol(contracts[operation_name])
     if dry_run:
         _print_plan(selected, contracts, target)
         raise typer.Exit(0)
