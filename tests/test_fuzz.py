@@ -440,3 +440,29 @@ def test_a_refused_signature_leaks_nothing_into_the_report(tmp_path: Path) -> No
         assert "a-wrong-secret" not in text
     assert b"string to sign omitted" in run.cases[0].body
     assert not scan_secrets([tmp_path], root=tmp_path)
+
+
+def test_a_run_that_nothing_answers_cannot_pass() -> None:
+    import socket
+
+    from aliconform.drift.waivers import DriftPolicy
+    from aliconform.fuzz import run_fuzz
+    from aliconform.report import fuzz_report
+
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    endpoint = f"127.0.0.1:{port}"
+    target = WireTarget(hosts={"ice": endpoint, "imm": endpoint}, scheme="http", timeout=2.0)
+    options = FuzzOptions(max_examples=2, seed=5, operations=("GetImageModerationResult",))
+    run = run_fuzz(CONTRACTS, target, Credentials("LTAI5tNobodyHere12345", "s"), options)
+    assert run.cases
+    assert all(case.error is not None and case.status is None for case in run.cases)
+    report = fuzz_report(run, CONTRACTS, DriftPolicy(), origin="local")
+    assert report.verdict.exit_code == 2
+    (problem,) = report.problems
+    assert f"none of the {len(run.cases)} requests got an answer" in problem.message
+    (finding,) = report.findings  # every unanswered request alike, positive or negative
+    assert finding.count == len(run.cases)
+    assert {case.mode for case in run.cases} == {"positive", "negative"}
+    assert "positive" not in finding.message

@@ -121,14 +121,33 @@ def test_what_is_retried(error: BaseException, transient: bool) -> None:
     assert is_transient(error) is transient
 
 
-def test_a_create_is_sent_again_only_when_throttled() -> None:
-    from aliconform.record.retry import is_refused_before_processing
+def test_a_create_is_sent_again_only_when_throttled_or_never_sent() -> None:
+    import socket
+
+    import requests
+
+    from aliconform.record.retry import connection_not_opened, is_refused_before_processing
 
     assert is_refused_before_processing(_SdkError(429, "Throttling.User"))
     assert is_refused_before_processing(_SdkError(400, "Throttling.Api"))
     assert not is_refused_before_processing(_SdkError(503, "ServiceUnavailable"))
     assert not is_refused_before_processing(_SdkError(500, "InternalError"))
     assert not is_refused_before_processing(ConnectionResetError("peer reset"))
+    # requests' own failures, as the SDK wraps them: refused means nothing was sent; a read
+    # that timed out may follow a request the service is already working on.
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(requests.ConnectionError) as refused:
+        requests.get(f"http://127.0.0.1:{port}/", timeout=2.0)
+    wrapped = RuntimeError("the SDK's own wrapper, chained only by inner_exception")
+    wrapped.inner_exception = refused.value  # type: ignore[attr-defined]
+    assert connection_not_opened(wrapped) == "Connection refused"
+    assert is_refused_before_processing(wrapped)
+    read_timeout = requests.ReadTimeout("HTTPConnectionPool(...): Read timed out.")
+    assert connection_not_opened(read_timeout) is None
+    assert not is_refused_before_processing(read_timeout)
+    assert is_transient(read_timeout)
 
 
 def test_a_wrapped_connection_error_is_retried() -> None:

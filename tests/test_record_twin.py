@@ -552,3 +552,41 @@ def test_killing_a_recording_at_any_moment_leaves_every_cassette_whole(
     # and what was written is whole and vouched for: the replay finds nothing unreadable
     replayed = replay_all(cassettes_copy, load_contracts(REPO / "contracts"))
     assert replayed.problems == []
+
+
+def test_a_connection_refused_is_named_and_retried_even_for_a_create_call(
+    account: None,
+    fast_scenarios: Path,
+    tmp_path: Path,
+    contracts: ContractSet,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import socket
+
+    monkeypatch.setenv("ALICONFORM_IMM_IMAGE_MODERATION_TASK_ID", "ImageModeration-0123")
+
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    chosen = [
+        s
+        for s in load_scenarios(fast_scenarios, contracts)
+        if s.operation == "GetImageModerationResult"
+        and s.name in ("live-lifecycle", "live-existing-task")
+    ]
+    run = record_scenarios(
+        chosen,
+        contracts,
+        RecordTarget("cn-shanghai", endpoint=f"http://127.0.0.1:{port}"),
+        tmp_path / "cassettes",
+        policy=RetryPolicy(max_attempts=3, base_delay=0.001, max_delay=0.002),
+    )
+    assert [r.scenario.name for r in run.results] == ["live-lifecycle", "live-existing-task"]
+    for result in run.results:
+        assert result.outcome == "failed"
+        # Nothing was sent, so even the create call of the setup was sent again.
+        assert "still failing after 3 attempts: could not connect (Connection refused)" in (
+            result.message or ""
+        ), result.message
+        assert (result.attempts, result.retries) == (3, 2)
+    assert not (tmp_path / "cassettes").exists()

@@ -35,6 +35,7 @@ from aliconform.fuzz.known import KnownParameters
 from aliconform.fuzz.transport import Credentials, SignedRequest, WireTarget, sign_request
 from aliconform.record.retry import (
     RetryPolicy,
+    connection_not_opened,
     is_refused_before_processing,
     refuses_the_caller,
     retry_delay,
@@ -273,7 +274,10 @@ def _exercise(
     try:
         response, signed = _send(contract, query, sent, result)
     except requests.RequestException as exc:
-        result.error = f"{type(exc).__name__}: no answer"
+        unopened = connection_not_opened(exc)
+        result.error = (
+            f"could not connect: {unopened}" if unopened else f"{type(exc).__name__}: no answer"
+        )
         result.findings = [_unanswered(contract, case_id, result)]
         return result
     sent.params_by_case[id(case)] = signed.params
@@ -488,7 +492,8 @@ def _unanswered(contract: Contract, case_id: str, result: FuzzCase) -> Finding:
         kind=Kind.SERVER_ERROR,
         severity=DEFAULT_SEVERITY[Kind.SERVER_ERROR],
         path="",
-        message=f"No answer ({result.error}) to a {result.mode} request",
+        # No mode in the message: the finding stands for every unanswered request alike.
+        message=f"No answer to a request ({result.error})",
         expected="an answer, or a documented refusal",
         observed="no answer",
         contract_location=contract.location(()),

@@ -42,6 +42,7 @@ from aliconform.errors import AliconformError
 from aliconform.record.behaviour import BehaviourChange, behaviour_diff
 from aliconform.record.retry import (
     RetryPolicy,
+    connection_not_opened,
     is_refused_before_processing,
     is_transient,
     refuses_the_caller,
@@ -101,14 +102,13 @@ class _Session:
 
     def __init__(
         self,
-        cassette: Any,
         contract: Contract,
         target: RecordTarget,
         policy: RetryPolicy,
         sleep: Callable[[float], None],
         note: Callable[[str], None],
     ) -> None:
-        self.cassette = cassette
+        self.cassette: Any = None  # vcrpy's cassette, once the recording has begun
         self.contract = contract
         self.options = target.options_for(contract)
         self.policy = policy
@@ -170,6 +170,9 @@ def _brief(exc: BaseException) -> str:
         message = re.sub(r" request id: .*$", "", message)
         head = f"HTTP {status} {code or ''}".strip()
         return f"{head}: {_safe(message)}" if message else head
+    unopened = connection_not_opened(exc)
+    if unopened is not None:  # the cause, which the SDK's own message cuts off
+        return f"could not connect ({unopened}); nothing was sent"
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {_safe(text)}"
 
@@ -290,9 +293,9 @@ def _run(
         if observe is not None:
             observe(scenario, message)
 
+    session = _Session(contract, target, policy, sleep, note)
     try:
-        cassette, session = _capture(scenario, contract, target, policy, sleep, note, environ)
-        result.attempts, result.retries = session.attempts, session.retries
+        cassette = _capture(scenario, session, note, environ)
         result.states = session.states
         staged = _ref(staging, contract, scenario)
         write_cassette(staged.path, cassette, _provenance(scenario, contract, target, session))
@@ -304,6 +307,8 @@ def _run(
     except Exception as exc:  # an SDK or network failure we did not foresee: still contained
         result.outcome = "failed"
         result.message = f"{_brief(exc)}; {ref.display} left as it was"
+    finally:  # counted for a failed scenario too: "still failing after N attempts"
+        result.attempts, result.retries = session.attempts, session.retries
     return result
 
 
@@ -328,18 +333,16 @@ def _present(params: dict[str, Any]) -> dict[str, Any]:
 
 def _capture(
     scenario: Scenario,
-    contract: Contract,
-    target: RecordTarget,
-    policy: RetryPolicy,
-    sleep: Callable[[float], None],
+    session: _Session,
     note: Callable[[str], None],
     environ: dict[str, str] | None,
-) -> tuple[CassetteFile, _Session]:
+) -> CassetteFile:
+    sleep = session.sleep
     with tempfile.TemporaryDirectory(prefix="aliconform-capture-") as scratch:
         recording = Path(scratch) / "cassette.yaml"
         recorder = rpc_vcr(record_mode="all")
         with recorder.use_cassette(str(recording)) as vcr_cassette:
-            session = _Session(vcr_cassette, contract, target, policy, sleep, note)
+            session.cassette = vcr_cassette
             captured = _setup(scenario, session, note, environ)
             params = _present(resolve(scenario.params, captured, environ).params)
             if scenario.poll is None:
@@ -352,7 +355,7 @@ def _capture(
             raise RecordingFailed(f"{scenario.operation}: nothing was recorded")
         full = load_cassette(recording)
     kept = [full.interactions[i] for i in session.kept]
-    return full.model_copy(update={"interactions": kept}), session
+    return full.model_copy(update={"interactions": kept})
 
 
 def _setup(

@@ -7,9 +7,10 @@ not the JSON the SDK expects (a truncated or garbled answer is transient far mor
 it is the service's real behaviour). Everything else (a documented client error such as
 ResourceNotFound, a bad signature) is an answer, and is recorded as one.
 
-A call that creates a task or job is retried only when it was throttled: after a 5xx, a
-dropped connection or a garbled answer the task may exist already, and a second call would
-start (and bill) another.
+A call that creates a task or job is retried only when it was throttled or its connection could
+not be opened (refused, unresolved, timed out while connecting): after a 5xx, a dropped
+connection or a garbled answer the task may exist already, and a second call would start (and
+bill) another.
 
 Waits grow exponentially with full jitter, are capped, and honour the service's own hint
 (`x-acs-retry-after`, in milliseconds, which the SDK exposes as `retry_after`).
@@ -19,11 +20,13 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 __all__ = [
     "CALLER_REFUSALS",
     "RetryPolicy",
+    "connection_not_opened",
     "is_refused_before_processing",
     "is_transient",
     "refuses_the_caller",
@@ -106,20 +109,33 @@ def refuses_the_caller(code: str | None) -> bool:
 
 
 def is_refused_before_processing(error: BaseException) -> bool:
-    """Throttling: the service refused the call before doing anything, so even a call that
-    creates something (a task, a job) can be sent again without creating it twice."""
-    return _throttled(error)
+    """Throttling, or a connection that could not even be opened: the service did nothing, so
+    even a call that creates something (a task, a job) can be sent again without creating it
+    twice."""
+    return _throttled(error) or connection_not_opened(error) is not None
+
+
+# urllib3's and requests' classes for a connection never established, named, not imported
+_UNOPENED_CLASS_NAMES = frozenset(
+    {"NewConnectionError", "NameResolutionError", "ConnectTimeoutError", "ConnectTimeout"}
+)
+
+
+def connection_not_opened(error: BaseException) -> str | None:
+    """Why no connection could be opened ("Connection refused", "Name or service not known"),
+    when that is what happened; then nothing was sent. None for any other failure."""
+    chain = list(_chain(error))
+    if not any(
+        isinstance(e, ConnectionRefusedError) or type(e).__name__ in _UNOPENED_CLASS_NAMES
+        for e in chain
+    ):
+        return None
+    reasons = [e.strerror for e in chain if isinstance(e, OSError) and e.strerror]
+    return reasons[-1] if reasons else "could not connect"
 
 
 def _is_connection_or_body_error(error: BaseException) -> bool:
-    """Walks the chain of causes, including the SDK's unchained `inner_exception`."""
-    seen: set[int] = set()
-    pending: list[BaseException] = [error]
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
+    for current in _chain(error):
         if isinstance(current, ConnectionError | TimeoutError | json.JSONDecodeError):
             return True
         if type(current).__name__ in _TRANSIENT_CLASS_NAMES:
@@ -127,14 +143,28 @@ def _is_connection_or_body_error(error: BaseException) -> bool:
         text = str(current)
         if any(sign in text for sign in _TRANSIENT_SIGNS):
             return True
+    return False
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """The error and every error behind it: causes, contexts, the SDK's unchained
+    `inner_exception` and urllib3's `reason`."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [error]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
         for linked in (
             current.__cause__,
             current.__context__,
             getattr(current, "inner_exception", None),
+            getattr(current, "reason", None),
         ):
             if isinstance(linked, BaseException):
                 pending.append(linked)
-    return False
 
 
 def retry_delay(

@@ -526,7 +526,7 @@ def fuzz_report(
         title=f"Property-based run against {run.endpoint}",
         data=data,
         policy=policy,
-        problems=_refusals(run),
+        problems=_refusals(run) + _unanswered(run),
         operations=operations or sorted(contracts),
         inputs=inputs,
         fuzz=_fuzz_stats(run),
@@ -549,6 +549,23 @@ def _refusals(run: FuzzRun) -> list[ReportProblem]:
             "endpoint; those requests tested nothing",
         )
         for code, cases in sorted(run.refused.items())
+    ]
+
+
+def _unanswered(run: FuzzRun) -> list[ReportProblem]:
+    """A run in which no request got an answer tested nothing either: most often nothing
+    listens at the endpoint. (Some unanswered requests among answered ones are findings.)"""
+    if not run.cases:
+        return [ReportProblem(where=run.endpoint, message="no request was sent")]
+    if any(case.error is None for case in run.cases):
+        return []
+    return [
+        ReportProblem(
+            where=run.endpoint,
+            message=f"none of the {len(run.cases)} requests got an answer (first: "
+            f"{run.cases[0].error}): check that the endpoint is right and that something "
+            "listens there; the run tested nothing",
+        )
     ]
 
 
