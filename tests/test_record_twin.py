@@ -590,3 +590,43 @@ def test_a_connection_refused_is_named_and_retried_even_for_a_create_call(
         ), result.message
         assert (result.attempts, result.retries) == (3, 2)
     assert not (tmp_path / "cassettes").exists()
+
+
+def test_a_recording_that_skipped_every_scenario_cannot_pass(
+    twin: TwinServer, fast_scenarios: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in TWIN_SCENARIO_VARIABLES:
+        monkeypatch.delenv(name)
+    out = tmp_path / "reports"
+    code = _cli(twin, fast_scenarios, tmp_path / "cassettes", out, "--scenario", "live-lifecycle")
+    assert code == 2
+    report = json.loads((out / "drift.json").read_text("utf-8"))
+    assert {r["outcome"] for r in report["recording"]} == {"skipped"}
+    (problem,) = report["problems"]
+    assert problem["message"].startswith("nothing was recorded or checked: all ")
+    assert "ALICONFORM_ICE_" in problem["message"]
+    assert "ALICONFORM_IMM_PROJECT" in problem["message"]
+    assert not report["verdict"]["passed"]
+    assert not (tmp_path / "cassettes").exists()
+
+
+def test_scenario_filters_that_select_nothing_are_a_usage_error(
+    fast_scenarios: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    options = ["--scenarios", str(fast_scenarios), "--cassettes", str(tmp_path / "c"), "--dry-run"]
+    code = main(
+        [
+            "record",
+            *options,
+            "--operation",
+            "QuerySmarttagJob",
+            "--scenario",
+            "live-error-unknown-task",
+        ]
+    )
+    err = " ".join(capsys.readouterr().err.replace("│", " ").split())
+    assert code == 2
+    assert "no scenario named live-error-unknown-task for QuerySmarttagJob; its scenarios: " in err
+    assert main(["record", *options, "--operation", "Nope"]) == 2
+    err = " ".join(capsys.readouterr().err.replace("│", " ").split())
+    assert "operations with scenarios: GetImageModerationResult, " in err

@@ -865,7 +865,7 @@ def record(
 
     Writes each cassette only when its scenario completed, and the drift report with the
     behaviour diff against the previous recording. Exit 0: recorded, no new breaking drift;
-    1: new breaking drift; 2: a scenario failed, or usage error.
+    1: new breaking drift; 2: a scenario failed, every scenario was skipped, or usage error.
     """
     from aliconform.record import RecordTarget, RetryPolicy, load_scenarios
     from aliconform.report import record_report, write_reports
@@ -926,16 +926,27 @@ def _select_scenarios(
     for name in operations or []:
         if name not in known_ops:
             raise AliconformError(
-                f"no scenario for operation '{name}'{did_you_mean(name, known_ops)}"
+                f"no scenario for operation '{name}'{did_you_mean(name, known_ops)}; "
+                f"operations with scenarios: {', '.join(sorted(known_ops))}"
             )
     for name in names or []:
         if name not in known_names:
-            raise AliconformError(f"no scenario named '{name}'{did_you_mean(name, known_names)}")
-    return [
+            raise AliconformError(
+                f"no scenario named '{name}'{did_you_mean(name, known_names)}; "
+                f"scenarios: {', '.join(sorted(known_names))}"
+            )
+    chosen = [
         s
         for s in scenarios
         if (not operations or s.operation in operations) and (not names or s.name in names)
     ]
+    if not chosen:  # each filter names something, but nothing has both
+        among = sorted({s.name for s in scenarios if s.operation in (operations or [])})
+        raise AliconformError(
+            f"no scenario named {', '.join(names or [])} for {', '.join(operations or [])}; "
+            f"its scenarios: {', '.join(among)}"
+        )
+    return chosen
 
 
 def _print_plan(scenarios: list[Any], contracts: ContractSet, target: Any) -> None:

@@ -74,6 +74,7 @@ class ScenarioResult:
     retries: int = 0
     states: list[str] = field(default_factory=list)
     behaviour: list[BehaviourChange] = field(default_factory=list)
+    unset: list[str] = field(default_factory=list)  # the variables a skipped scenario lacked
 
 
 @dataclass
@@ -287,6 +288,7 @@ def _run(
     missing = _missing_variables(scenario, environ)
     if missing:
         result.message = f"skipped: set {', '.join(missing)}"
+        result.unset = missing
         return result
 
     def note(message: str) -> None:

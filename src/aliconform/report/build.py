@@ -335,6 +335,7 @@ def record_report(
         ReportProblem(where=r.cassette.display, message=f"{r.scenario.name}: {r.message}")
         for r in recorded.with_outcome("failed")
     ]
+    problems += _nothing_ran(recorded)
     operations = sorted({r.scenario.operation for r in recorded.results})
     verb = "Check" if recorded.check_only else "Recording"
     report = build_report(
@@ -353,6 +354,22 @@ def record_report(
             "behaviour": [BehaviourChangeModel(**asdict(c)) for c in recorded.behaviour],
         }
     )
+
+
+def _nothing_ran(recorded: RecordRun) -> list[ReportProblem]:
+    """A recording in which every scenario was skipped tested nothing, and must not pass: most
+    often the variables naming the account's resources are not set where it runs."""
+    skipped = recorded.with_outcome("skipped")
+    if not skipped or len(skipped) < len(recorded.results):
+        return []
+    unset = sorted({name for result in skipped for name in result.unset})
+    return [
+        ReportProblem(
+            where="scenarios",
+            message=f"nothing was recorded or checked: all {len(skipped)} scenario(s) were "
+            f"skipped; set {', '.join(unset)}",
+        )
+    ]
 
 
 def _endpoints(run: ReplayRun) -> str:
