@@ -318,3 +318,16 @@ def test_a_mistyped_region_is_one_usage_error_before_anything_is_called(
     assert flat.count("no documented endpoint") == 1
     assert out == ""
     assert list(tmp_path.iterdir()) == []
+
+
+def test_replaying_an_empty_cassettes_directory_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "cassettes" / "ice").mkdir(parents=True)  # directories, and no cassette in them
+    argv = ["replay", "--cassettes", str(tmp_path / "cassettes"), "--out", str(tmp_path / "r")]
+    code, _, err = run(capsys, *argv)
+    assert code == 2
+    assert f"{tmp_path / 'cassettes'}: no cassettes found" in " ".join(
+        err.replace("│", " ").split()
+    )
+    assert not (tmp_path / "r").exists()

@@ -495,7 +495,8 @@ def replay(
 ) -> None:
     """Replay every cassette offline, check it and lint the docs; write the reports.
 
-    Exit 0: no new breaking drift; 1: new breaking drift; 2: usage error or unreadable input.
+    Exit 0: no new breaking drift; 1: new breaking drift; 2: usage error, unreadable input, or
+    no cassette to replay.
     """
     from aliconform.cassettes.replay import replay_all
     from aliconform.report import replay_report, write_reports
@@ -505,6 +506,12 @@ def replay(
     with err.status("replaying") as status:
         run = replay_all(
             cassettes, contracts, progress=lambda ref: status.update(f"replaying {ref.display}")
+        )
+    if not run.interactions and not run.problems:  # a run that checks nothing must not pass
+        raise AliconformError(
+            f"{cassettes}: no cassettes found (expected <product>/<Operation>/<scenario>.yaml); "
+            "derive them from the documentation with 'aliconform cassettes derive', or record "
+            "them with 'aliconform record'"
         )
     report = replay_report(
         run,
