@@ -190,9 +190,22 @@ def test_the_main_job_runs_without_the_optional_extras(tmp_path: Path) -> None:
     check = _without_extras("check", "GetImageModerationResult", str(body))
     assert check.returncode == 1, check.stderr[-2000:]
     # What needs the SDK says which package to install, instead of failing on import.
-    twin = _without_extras("twin", "--port", "0")
-    assert twin.returncode == 2, twin.stderr[-2000:]
-    assert "pip install 'aliconform[sdk]'" in twin.stdout + twin.stderr
+    needs_sdk = [
+        ("twin", "--port", "0"),
+        (
+            "cassettes",
+            "derive",
+            "--cassettes",
+            str(tmp_path / "c"),
+            "--operation",
+            "QuerySmarttagJob",
+        ),
+    ]
+    for argv in needs_sdk:
+        done = _without_extras(*argv)
+        assert done.returncode == 2, (argv, done.stderr[-2000:])
+        assert "pip install 'aliconform[sdk]'" in done.stdout + done.stderr, argv
+        assert "Traceback" not in done.stderr, argv
 
 
 def test_a_twin_port_in_use_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -375,6 +375,8 @@ def _derive(
         with recorder.use_cassette(str(recording)):
             try:
                 sdk_call(contract, scenario.params, options)
+            except AliconformError:  # the SDK is not installed: said as it is, not as a bug
+                raise
             except Exception as exc:  # the SDK raises on an error status; the exchange is recorded
                 if scenario.status < 400:
                     raise RuntimeError(f"{contract.operation} {scenario.name}: {exc}") from exc
