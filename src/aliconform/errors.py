@@ -16,6 +16,7 @@ __all__ = [
     "ContractError",
     "ContractIssue",
     "ReplayMissError",
+    "SdkUnavailableError",
     "UnknownOperationError",
     "did_you_mean",
 ]
@@ -88,3 +89,7 @@ class CassetteError(AliconformError):
 
 class ReplayMissError(AliconformError):
     """A request that no recorded interaction matches; names the nearest ones and what differs."""
+
+
+class SdkUnavailableError(AliconformError):
+    """The official SDK packages (the `sdk` extra) are not installed; says what to install."""

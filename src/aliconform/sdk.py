@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from aliconform.contracts import Contract
-from aliconform.errors import AliconformError
+from aliconform.errors import AliconformError, SdkUnavailableError
 
 __all__ = [
     "CanonicalRequest",
@@ -43,10 +43,6 @@ class CanonicalRequest:
     pathname: str
     query: dict[str, str]
     headers: dict[str, str]
-
-
-class SdkUnavailableError(AliconformError):
-    """The official SDK packages are not installed."""
 
 
 @dataclass(frozen=True, slots=True)

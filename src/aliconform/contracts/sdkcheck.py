@@ -17,15 +17,11 @@ from typing import Any, Literal
 
 from aliconform.contracts.model import Contract, FieldSpec, Source
 from aliconform.contracts.paths import index_fields
-from aliconform.errors import AliconformError
+from aliconform.errors import AliconformError, SdkUnavailableError
 
 __all__ = ["SdkField", "SdkMismatch", "SdkUnavailableError", "compare_with_sdk", "walk_sdk_model"]
 
 _SCALARS: dict[type, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
-
-
-class SdkUnavailableError(AliconformError):
-    """The SDK package a contract names is not installed."""
 
 
 @dataclass(frozen=True, slots=True)
