@@ -55,6 +55,46 @@ def test_a_bad_scenario_is_named_with_file_line_and_suggestion(
     assert "did you mean 'QuerySmarttagJob'" in text
 
 
+def test_a_mistyped_capture_or_error_code_is_caught_before_anything_is_called(
+    tmp_path: Path, contracts: ContractSet
+) -> None:
+    path = tmp_path / "scenarios.yaml"
+    path.write_text(
+        "format_version: 1\n"
+        "scenarios:\n"
+        "  - name: lifecycle\n"
+        "    operation: GetImageModerationResult\n"
+        "    setup:\n"
+        "      action: CreateImageModerationTask\n"
+        "      capture: {TaskId: TaskId}\n"
+        "    params:\n"
+        "      TaskId: ${setup.TaskID}\n"
+        "  - name: no-setup\n"
+        "    operation: GetImageModerationResult\n"
+        "    params: {TaskId: '${setup.TaskId}'}\n"
+        "  - name: probe\n"
+        "    operation: GetImageModerationResult\n"
+        "    params: {TaskId: nope}\n"
+        "    expect_error: ResourceNotFund\n"
+        "  - name: templated\n"
+        "    operation: GetImageModerationResult\n"
+        "    params: {TaskId: nope}\n"
+        "    expect_error: ResourceNotFound\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_scenarios(path, contracts)
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 3, lines
+    assert "scenarios.yaml:9" in lines[0]
+    assert "the setup captures no 'TaskID' (did you mean 'TaskId'?); it captures TaskId" in lines[0]
+    assert "scenarios.yaml:12" in lines[1]
+    assert "${setup.TaskId} needs a setup step, and there is none" in lines[1]
+    assert "scenarios.yaml:16" in lines[2]
+    assert "'ResourceNotFund' is not an error code the documentation lists" in lines[2]
+    assert "did you mean 'ResourceNotFound'" in lines[2]
+
+
 def test_a_malformed_poll_duration_is_rejected_with_its_place(
     tmp_path: Path, contracts: ContractSet
 ) -> None:

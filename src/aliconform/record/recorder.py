@@ -346,7 +346,10 @@ def _capture(
         with recorder.use_cassette(str(recording)) as vcr_cassette:
             session.cassette = vcr_cassette
             captured = _setup(scenario, session, note, environ)
-            params = _present(resolve(scenario.params, captured, environ).params)
+            resolved = resolve(scenario.params, captured, environ)
+            if resolved.missing:  # never sent with a placeholder in it
+                raise RecordingFailed(f"nothing to fill {', '.join(resolved.missing)} with")
+            params = _present(resolved.params)
             if scenario.poll is None:
                 answer = session.call(scenario.operation, params)
                 session.keep(answer)

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from aliconform.contracts import ContractSet
 from aliconform.contracts.loader import validate_document
 from aliconform.contracts.yamlsource import YamlDocument, read_yaml
+from aliconform.drift.engine import compiled
 from aliconform.errors import AliconformError, ContractIssue, did_you_mean
 
 __all__ = [
@@ -144,7 +145,43 @@ def _cross_check(
         for name in scenario.params:
             if name not in known:
                 issue(index, f".params.{name}", f"not a parameter{did_you_mean(name, known)}")
+        for name, problem in _uncaptured(scenario):
+            issue(index, f".params.{name}", problem)
+        code = scenario.expect_error
+        if (
+            code not in (None, "*")
+            and compiled(contracts[scenario.operation]).lookup_code(code) is None
+        ):
+            codes = contracts[scenario.operation].error_codes()
+            issue(
+                index,
+                ".expect_error",
+                f"'{code}' is not an error code the documentation lists for "
+                f"{scenario.operation}{did_you_mean(code, codes)} ('*' accepts any error)",
+            )
     return issues
+
+
+def _uncaptured(scenario: Scenario) -> list[tuple[str, str]]:
+    """Parameters naming a setup capture that does not exist: left unfilled, they would be sent
+    as they are, after the setup call had already created (and billed) its task."""
+    captures = scenario.setup.capture if scenario.setup is not None else {}
+    problems = []
+    for param, text in scenario.params.items():
+        for match in _PLACEHOLDER.finditer(text):
+            name = match["name"]
+            if not name.startswith("setup."):
+                continue
+            capture = name.removeprefix("setup.")
+            if scenario.setup is None:
+                problems.append((param, f"${{{name}}} needs a setup step, and there is none"))
+            elif capture not in captures:
+                hint = did_you_mean(capture, captures)
+                listed = ", ".join(captures) or "nothing"
+                problems.append(
+                    (param, f"the setup captures no '{capture}'{hint}; it captures {listed}")
+                )
+    return problems
 
 
 @dataclass(frozen=True)
