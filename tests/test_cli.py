@@ -230,6 +230,9 @@ def test_help_text_keeps_brackets_and_joins_docstring_lines(
     code, out, _ = run(capsys, "scan", "--help")
     # A docstring's line breaks are not the terminal's: the sentence is wrapped as one.
     assert "Exit 0: no new breaking drift; 1: new breaking drift; 2: usage error," in out
+    code, out, _ = run(capsys, "openapi", "--help")
+    # Markdown would read "<product>" as an HTML tag and drop it.
+    assert "/<product>/<version>/<Action>" in out
 
 
 @pytest.mark.parametrize("command", ["replay", "scan"])

@@ -109,6 +109,11 @@ def test_a_malformed_poll_duration_is_rejected_with_its_place(
     )
     with pytest.raises(ScenarioError, match=r"scenarios.yaml:5.*not a duration"):
         load_scenarios(path, contracts)
+    for value in ("[1]", "true", "{s: 1}"):
+        path.write_text(path.read_text("utf-8").replace("soon", value), "utf-8")
+        with pytest.raises(ScenarioError, match=r"scenarios.yaml:5.*not a duration"):
+            load_scenarios(path, contracts)
+        path.write_text(path.read_text("utf-8").replace(value, "soon"), "utf-8")
 
 
 def test_placeholders_resolve_from_environment_defaults_and_setup() -> None:

@@ -108,3 +108,42 @@ def test_payload_variants_become_content_schemas(contracts: ContractSet) -> None
     assert item["properties"]["Data"]["contentMediaType"] == "application/json"
     variants = {rule["if"]["properties"]["Type"]["const"] for rule in item["allOf"]}
     assert {"VideoLabel", "NLP", "subtitles"} <= variants
+
+
+def test_the_scenarios_schema_is_current_and_accepts_the_shipped_scenarios(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aliconform.record import ScenarioFile
+
+    repo = CONTRACTS.parent
+    committed = json.loads((repo / "scenarios.schema.json").read_text("utf-8"))
+    assert committed == ScenarioFile.model_json_schema(), (
+        "scenarios.schema.json is stale: run 'aliconform scenarios schema'"
+    )
+    assert "$schema=./scenarios.schema.json" in (repo / "scenarios.yaml").read_text("utf-8")
+    validator = jsonschema.Draft202012Validator(committed)
+    assert not list(validator.iter_errors(_yaml(repo / "scenarios.yaml")))
+    stale = tmp_path / "scenarios.schema.json"
+    stale.write_text("{}\n", "utf-8")
+    assert main(["scenarios", "schema", "--check", "--out", str(stale)]) == 1
+    assert main(["scenarios", "schema", "--out", str(stale)]) == 0
+    assert json.loads(stale.read_text("utf-8")) == committed
+    capsys.readouterr()
+
+
+def test_scenarios_check_names_each_problem_with_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["scenarios", "check", "--scenarios", str(CONTRACTS.parent / "scenarios.yaml")]) == 0
+    )
+    assert "20 scenarios valid" in capsys.readouterr().out
+    broken = tmp_path / "scenarios.yaml"
+    broken.write_text(
+        "scenarios:\n  - name: one\n    operation: QuerySmarttagJob\n    params: {JobID: x}\n",
+        "utf-8",
+    )
+    assert main(["scenarios", "check", "--scenarios", str(broken)]) == 2
+    err = " ".join(capsys.readouterr().err.replace("│", " ").split())
+    assert f"{broken}:4" in err
+    assert "did you mean 'JobId'" in err

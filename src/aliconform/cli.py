@@ -57,6 +57,10 @@ report_app = typer.Typer(
     help="Compare drift reports; print the report schema.", no_args_is_help=True
 )
 app.add_typer(report_app, name="report")
+scenarios_app = typer.Typer(
+    help="Check the recording scenarios; write their JSON Schema.", no_args_is_help=True
+)
+app.add_typer(scenarios_app, name="scenarios")
 
 # Piped output (CI logs, tox) has no terminal width; give tables room instead of 80 columns.
 _WIDTH = None if sys.stdout.isatty() else 200
@@ -341,6 +345,50 @@ def schema(
         raise typer.Exit(1)
     if not stale:
         out.print("schema files are current")
+
+
+ScenariosFile = Annotated[Path, typer.Option("--scenarios", help="The recording scenarios (YAML).")]
+
+
+@scenarios_app.command("check")
+def scenarios_check(
+    scenarios_file: ScenariosFile = Path("scenarios.yaml"), directory: ContractsDir = None
+) -> None:
+    """Check the scenarios file against the contracts, calling nothing: every problem with its
+    line (exit 2), else how many scenarios of which operations (exit 0)."""
+    from aliconform.record import load_scenarios
+
+    loaded = load_scenarios(scenarios_file, _load(directory))
+    operations = sorted({item.operation for item in loaded})
+    out.print(
+        f"{scenarios_file}: {len(loaded)} scenarios valid, for {', '.join(operations)}",
+        highlight=False,
+    )
+
+
+@scenarios_app.command("schema")
+def scenarios_schema(
+    out_file: Annotated[
+        Path, typer.Option("--out", "-o", help="Where the schema is written.")
+    ] = Path("scenarios.schema.json"),
+    check: Annotated[
+        bool, typer.Option("--check", help="Only report whether the file is current.")
+    ] = False,
+) -> None:
+    """Write the JSON Schema of the scenarios file, which scenarios.yaml names for editors."""
+    from aliconform.cassettes.store import atomic_write_text
+    from aliconform.record import ScenarioFile
+
+    text = json.dumps(ScenarioFile.model_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    current = out_file.read_text(encoding="utf-8") if out_file.is_file() else None
+    if current == text:
+        out.print(f"{out_file} is current", highlight=False)
+    elif check:
+        err.print(f"{out_file} is out of date: run 'aliconform scenarios schema'", highlight=False)
+        raise typer.Exit(1)
+    else:
+        atomic_write_text(out_file, text)
+        out.print(f"wrote {out_file}", highlight=False)
 
 
 Format = Annotated[
@@ -838,9 +886,7 @@ SkipWithoutCredentials = Annotated[
 
 @app.command("record")
 def record(
-    scenarios_file: Annotated[
-        Path, typer.Option("--scenarios", help="The recording scenarios (YAML).")
-    ] = Path("scenarios.yaml"),
+    scenarios_file: ScenariosFile = Path("scenarios.yaml"),
     cassettes: CassettesDir = Path("cassettes"),
     directory: ContractsDir = None,
     out_dir: OutDir = Path("reports/record"),
@@ -1061,7 +1107,7 @@ def openapi(
 ) -> None:
     """Print (or write) the OpenAPI 3.1 document of the contracts.
 
-    Each RPC action gets its own path, /<product>/<version>/<Action>; the wire form it really
+    Each RPC action gets its own path, `/<product>/<version>/<Action>`; the wire form it really
     travels in (POST / with the action named) is in each operation's x-aliconform-rpc.
     """
     from aliconform.cassettes.store import atomic_write_text

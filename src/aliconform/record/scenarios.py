@@ -19,9 +19,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from aliconform.contracts import ContractSet
 from aliconform.contracts.loader import validate_document
@@ -53,13 +53,30 @@ class ScenarioError(AliconformError):
         super().__init__("\n".join(str(issue) for issue in issues))
 
 
-def _seconds(value: float | str) -> float:
-    if isinstance(value, int | float):
+def _seconds(value: object) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
+    if not isinstance(value, str):  # refused as a value error: pydantic names the key and line
+        raise ValueError(f"{value!r} is not a duration (examples: 500ms, 5s, 2m)")
     match = _DURATION.match(value.strip())
     if match is None:
         raise ValueError(f"'{value}' is not a duration (examples: 500ms, 5s, 2m)")
     return float(match["value"]) * _UNITS[match["unit"]]
+
+
+# Seconds, or a text with a unit ("500ms", "5s", "30m"); the schema says so for editors.
+Duration = Annotated[
+    float,
+    BeforeValidator(_seconds),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {"type": "string", "pattern": _DURATION.pattern},
+            ]
+        }
+    ),
+]
 
 
 class _Model(BaseModel):
@@ -71,14 +88,9 @@ class PollSpec(_Model):
 
     field: str = Field(description="Top-level response field holding the status")
     terminal: list[str] = Field(min_length=1, description="Status values that end the polling")
-    interval: float = Field(2.0, gt=0, description="First wait between polls (seconds or 5s)")
-    max_interval: float = Field(30.0, gt=0, description="Longest wait between polls")
-    timeout: float = Field(1800.0, gt=0, description="Give up after this long")
-
-    @field_validator("interval", "max_interval", "timeout", mode="before")
-    @classmethod
-    def _duration(cls, value: float | str) -> float:
-        return _seconds(value)
+    interval: Duration = Field(2.0, gt=0, description="First wait between polls (seconds or 5s)")
+    max_interval: Duration = Field(30.0, gt=0, description="Longest wait between polls")
+    timeout: Duration = Field(1800.0, gt=0, description="Give up after this long")
 
 
 class SetupSpec(_Model):
