@@ -553,7 +553,7 @@ def replay(
     policy = load_policy(policy_file, operations=contracts)
     with err.status("replaying") as status:
         run = replay_all(
-            cassettes, contracts, progress=lambda ref: status.update(f"replaying {ref.display}")
+            cassettes, contracts, progress=lambda ref: status.update(f"replaying {ref.shown}")
         )
     if not run.interactions and not run.problems:  # a run that checks nothing must not pass
         raise AliconformError(
@@ -774,7 +774,7 @@ def cassettes_list(
             elif row["error"]:
                 origin = "[red]unreadable[/red]"
             table.add_row(
-                escape(row["cassette"]),
+                escape(row["path"]),
                 row["operation"],
                 "" if row["interactions"] is None else str(row["interactions"]),
                 origin,
@@ -792,6 +792,7 @@ def _cassette_row(ref: CassetteRef) -> dict[str, Any]:
 
     row: dict[str, Any] = {
         "cassette": ref.display,
+        "path": ref.shown,
         "operation": ref.operation,
         "interactions": None,
         "origin": "unknown (no provenance)",
@@ -843,7 +844,7 @@ def cassettes_derive(
         contracts, cassettes, region=region, operations=operation
     )
     for ref in derived.written:
-        out.print(f"wrote {ref.display}", highlight=False)
+        out.print(f"wrote {ref.shown}", highlight=False)
     out.print(
         f"{len(derived.written)} written, {len(derived.unchanged)} unchanged "
         "(the same but for the request's clock: left as they were)",

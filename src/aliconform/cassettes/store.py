@@ -159,6 +159,11 @@ class CassetteRef:
             return display_path(self.path)
         return (Path(self.root.name) / self.path.relative_to(self.root)).as_posix()
 
+    @property
+    def shown(self) -> str:
+        """The path as it can be opened from the working directory, for the console."""
+        return display_path(self.path)
+
 
 def discover_cassettes(root: Path) -> list[CassetteRef]:
     """Every cassette under root, laid out as <product>/<Operation>/<scenario>.yaml, sorted."""
