@@ -1,4 +1,4 @@
-"""Every field the seed documents name is in the contract.
+"""Every field the source documents (docs/sources/) name is in the contract.
 
 The pages are flattened web tables: a row reads `NameType...` (IMM) or `name<TAB>type` style runs
 (ICE result structures). This suite pulls the parameter names out of those tables and out of the
@@ -16,12 +16,9 @@ import pytest
 from aliconform import load_contracts
 from aliconform.contracts import index_fields
 
-SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
-CONTRACTS = load_contracts()
-
-pytestmark = pytest.mark.skipif(
-    not SEEDS.is_dir(), reason="the seed documents are not beside this checkout"
-)
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = REPO / "docs" / "sources"  # the pages the contracts cite
+CONTRACTS = load_contracts(REPO / "contracts")
 
 # `RequestIdstring`, `BlockFramesarray<object>`, `Ratedouble`: an IMM response table row.
 IMM_ROW = re.compile(

@@ -240,7 +240,7 @@ class Parameter(FieldSpec):
 class DocumentRef(_Strict):
     """The documentation page a contract is transcribed from."""
 
-    file: str = Field(description="Seed file name under shared/seeds/")
+    file: str = Field(description="The page's file name under docs/sources/")
     title: str
     last_updated: dt.date | None = Field(
         default=None, description="The page's 'Last Updated' date; null when the page shows none"
