@@ -173,6 +173,9 @@ def test_markdown_summary_states_the_verdict_and_escapes_cells(
     table_rows = [line for line in text.splitlines() if line.startswith("| breaking")]
     assert table_rows
     assert all(line.count(" | ") == 6 for line in table_rows)
+    # The enum's documented values, as JSON writes them (not Python's ['...']).
+    (enum_row,) = [line for line in table_rows if "undocumented-enum-value" in line]
+    assert '\\["Running", "Succeeded", "Failed"\\]' in enum_row, enum_row
 
 
 def test_html_escapes_every_response_value_and_allows_only_its_own_script(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 from collections import Counter
 
 from aliconform.report.model import DriftReport, ReportFinding
@@ -21,12 +22,24 @@ def _cell(text: object) -> str:
 
 
 def _row(finding: ReportFinding) -> str:
-    expected = finding.expected if isinstance(finding.expected, str) else str(finding.expected)
+    # Shortened before it is escaped, so that no escape is cut in half.
+    expected = _short(_as_text(finding.expected), 80)
     return (
         f"| {finding.severity.value} | {_cell(finding.operation)} | `{_cell(finding.kind)}` "
-        f"| `{_cell(finding.path or '/')}` | {_cell(expected)[:80]} | {_cell(finding.observed or '')} "
+        f"| `{_cell(finding.path or '/')}` | {_cell(expected)} | {_cell(finding.observed or '')} "
         f"| {_cell(finding.source or '')} |"
     )
+
+
+def _as_text(value: object) -> str:
+    """A value as JSON shows it (["Success", "Fail"]), not as Python would."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def render_markdown(report: DriftReport) -> str:
