@@ -66,6 +66,12 @@ def test_scan_counts_each_distinct_finding_with_first_last_and_examples(
     assert sum(f.count for f in report.findings) == len(drifted)
     assert report.scan is not None
     assert report.scan.distinct_findings == len(per_operation)
+    # The headline counts distinct findings, and says how often they were seen: what the
+    # per-operation counts add up.
+    assert report.verdict.headline.startswith(
+        f"{len(per_operation)} new breaking finding(s) (seen {len(drifted)} times): "
+    )
+    assert sum(s.breaking for s in report.operations) == len(drifted)
 
 
 def test_unreadable_lines_are_listed_and_do_not_stop_the_scan(tmp_path: Path) -> None:

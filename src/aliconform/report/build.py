@@ -251,11 +251,18 @@ def _verdict(
         )
         exit_code = 2
     elif breaking:
-        headline = f"{breaking} new breaking finding(s): responses differ from the documentation in ways that break parsing code"
+        seen = _seen(new, Severity.BREAKING)
+        headline = (
+            f"{breaking} new breaking finding(s){f' ({seen})' if seen else ''}: responses "
+            "differ from the documentation in ways that break parsing code"
+        )
         exit_code = 1
     else:
         warnings = sum(1 for f in new if f.severity is Severity.WARNING)
-        headline = "No new breaking drift" + (f" ({warnings} new warning(s))" if warnings else "")
+        seen = _seen(new, Severity.WARNING)
+        headline = "No new breaking drift" + (
+            f" ({warnings} new warning(s){f', {seen}' if seen else ''})" if warnings else ""
+        )
         exit_code = 0
     return ReportVerdict(
         passed=exit_code == 0,
@@ -265,6 +272,14 @@ def _verdict(
         waived=len(counted) - len(new),
         headline=headline,
     )
+
+
+def _seen(findings: list[ReportFinding], severity: Severity) -> str:
+    """How often aggregated findings (a scan, a property-based run) were seen, which is what
+    the per-operation counts add up; empty when each was seen once."""
+    occurrences = sum(f.count for f in findings if f.severity is severity)
+    distinct = sum(1 for f in findings if f.severity is severity)
+    return "" if occurrences == distinct else f"seen {occurrences} times"
 
 
 def replay_report(
