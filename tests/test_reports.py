@@ -258,6 +258,24 @@ def test_report_diff_of_reports_with_nothing_in_common_and_a_changed_severity(
     assert not changed.unchanged
 
 
+def test_report_diff_says_when_the_two_runs_are_not_alike(
+    contracts: ContractSet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    replay = _report(REPO / "cassettes", contracts)
+    assert diff_reports(replay, replay).caveats == []
+    scan = replay.model_copy(update={"run": "scan", "findings": replay.findings[:1]})
+    (caveat,) = diff_reports(replay, scan).caveats
+    assert caveat.startswith("the reports come from different kinds of run (replay, then scan)")
+    elsewhere = replay.model_copy(update={"inputs": {"cassettes": "other"}})
+    assert diff_reports(replay, elsewhere).caveats == ["the runs had different inputs (cassettes)"]
+    old = write_reports(replay, tmp_path / "old").json
+    new = write_reports(scan, tmp_path / "new").json
+    assert main(["report", "diff", str(old), str(new)]) == 0
+    assert "note: the reports come from different kinds of run" in capsys.readouterr().out
+    assert main(["report", "diff", str(old), str(new), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["caveats"] == [caveat]
+
+
 def _replace_status(cassettes: Path, replacement: str) -> None:
     """Drift one cassette's response: its Status (and what follows) spelled as given."""
     path = cassettes / "imm" / "GetImageModerationResult" / "doc-example-success.yaml"

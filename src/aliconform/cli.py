@@ -728,6 +728,8 @@ def report_diff(
     heading = "### " if output == "markdown" else ""
     counts = f"{len(result.new)} new, {len(result.fixed)} fixed, {len(result.changed)} changed, {len(result.unchanged)} unchanged"
     out.print(f"{heading}{old} -> {new}: {counts}", markup=False, highlight=False)
+    for caveat in result.caveats:
+        out.print(f"note: {caveat}", markup=False, highlight=False)
     for label, findings in (("new", result.new), ("fixed", result.fixed)):
         for f in findings:
             out.print(

@@ -27,12 +27,16 @@ class ReportDiff:
     fixed: list[ReportFinding] = field(default_factory=list)
     unchanged: list[ReportFinding] = field(default_factory=list)
     changed: list[tuple[ReportFinding, ReportFinding, list[str]]] = field(default_factory=list)
+    # What makes the two reports unlike each other, so that their difference may not mean what
+    # it seems (a replay against a scan: "fixed" only means "not in the other kind of run").
+    caveats: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         def brief(f: ReportFinding) -> dict[str, Any]:
             return {k: v for k, v in f.model_dump(mode="json").items() if k != "excerpt"}
 
         return {
+            "caveats": list(self.caveats),
             "new": [brief(f) for f in self.new],
             "fixed": [brief(f) for f in self.fixed],
             "unchanged": [brief(f) for f in self.unchanged],
@@ -69,7 +73,7 @@ _COMPARED = ("severity", "status", "waiver", "message", "count")
 def diff_reports(old: DriftReport, new: DriftReport) -> ReportDiff:
     before = {f.id: f for f in old.findings}
     after = {f.id: f for f in new.findings}
-    result = ReportDiff()
+    result = ReportDiff(caveats=_caveats(old, new))
     result.new = [finding for key, finding in after.items() if key not in before]
     result.fixed = [finding for key, finding in before.items() if key not in after]
     for key, finding in after.items():
@@ -81,6 +85,23 @@ def diff_reports(old: DriftReport, new: DriftReport) -> ReportDiff:
         else:
             result.unchanged.append(finding)
     return result
+
+
+def _caveats(old: DriftReport, new: DriftReport) -> list[str]:
+    caveats = []
+    if old.run != new.run:
+        caveats.append(
+            f"the reports come from different kinds of run ({old.run}, then {new.run}): a finding "
+            "only one of them could show is counted as new or fixed"
+        )
+    elif old.inputs != new.inputs:
+        differing = sorted(
+            key
+            for key in old.inputs.keys() | new.inputs.keys()
+            if old.inputs.get(key) != new.inputs.get(key)
+        )
+        caveats.append(f"the runs had different inputs ({', '.join(differing)})")
+    return caveats
 
 
 def _changes(before: ReportFinding, after: ReportFinding) -> list[str]:
