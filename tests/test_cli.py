@@ -293,6 +293,31 @@ def test_reports_directory_is_tried_without_leaving_it_behind(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_trying_the_reports_directory_removes_only_what_it_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aliconform.report import check_report_directory
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "reports").mkdir()  # there before, and empty: it stays
+    check_report_directory(Path("missing/../reports"))
+    check_report_directory(Path("a/b/c"))
+    check_report_directory(tmp_path / "reports" / "sub")
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["reports"]
+
+
+def test_a_dry_run_does_not_need_a_writable_reports_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a dry run tried the reports directory")
+
+    monkeypatch.setattr("aliconform.report.check_report_directory", refuse)
+    code, out, _ = run(capsys, "record", "--dry-run", "--out", str(tmp_path / "r"))
+    assert code == 0
+    assert "GetImageModerationResult" in out
+
+
 def test_reports_that_cannot_be_written_are_a_usage_error_naming_the_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -512,19 +512,17 @@ CassettesDir = Annotated[
 
 
 def _out_dir(path: Path) -> Path:
-    """The reports' directory, refused before any work when it cannot be written: a file
-    standing where it would be, or a place this process may not write."""
-    from aliconform.report import check_report_directory
-
+    """The reports' directory, refused before any work when a file stands where it would be.
+    (Whether it can be written is tried by each command, once it knows it will write.)"""
     for place in (path, *path.parents):
-        if place.exists():
-            if not place.is_dir():
-                raise typer.BadParameter(f"{place} is a file, not a directory")
+        try:
+            if not place.exists():
+                continue
+        except OSError:  # a parent that may not be looked into: the command's try says so
             break
-    try:
-        check_report_directory(path)
-    except AliconformError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        if not place.is_dir():
+            raise typer.BadParameter(f"{place} is a file, not a directory")
+        break
     return path
 
 
@@ -547,10 +545,11 @@ def replay(
     no cassette to replay.
     """
     from aliconform.cassettes.replay import replay_all
-    from aliconform.report import replay_report, write_reports
+    from aliconform.report import check_report_directory, replay_report, write_reports
 
     contracts = _load(directory)
     policy = load_policy(policy_file, operations=contracts)
+    check_report_directory(out_dir)
     with err.status("replaying") as status:
         run = replay_all(
             cassettes, contracts, progress=lambda ref: status.update(f"replaying {ref.shown}")
@@ -668,11 +667,12 @@ def scan(
         TransferSpeedColumn,
     )
 
-    from aliconform.report import scan_report, write_reports
+    from aliconform.report import check_report_directory, scan_report, write_reports
     from aliconform.scan import scan_file
 
     contracts = _load(directory)
     policy = load_policy(policy_file, operations=contracts)
+    check_report_directory(out_dir)
     size = file.stat().st_size if file.is_file() else 0
     columns = (
         "{task.description}",
@@ -924,7 +924,7 @@ def record(
     1: new breaking drift; 2: a scenario failed, every scenario was skipped, or usage error.
     """
     from aliconform.record import RecordTarget, RetryPolicy, load_scenarios
-    from aliconform.report import record_report, write_reports
+    from aliconform.report import check_report_directory, record_report, write_reports
     from aliconform.sdk import NoCredentialsError, credentials_source
 
     contracts = _load(directory)
@@ -949,6 +949,7 @@ def record(
         out.print(f"skipped: {exc}", markup=False, highlight=False)
         raise typer.Exit(0) from None
     policy = load_policy(policy_file, operations=contracts)  # before anything is recorded
+    check_report_directory(out_dir)
     run = _run_recording(
         selected, contracts, target, cassettes, check_only, RetryPolicy(max_attempts, backoff)
     )
@@ -1178,7 +1179,7 @@ def fuzz(
     from aliconform.fuzz import Credentials, FuzzOptions, FuzzTransportError, run_fuzz
     from aliconform.record import RecordTarget
     from aliconform.record.target import is_loopback
-    from aliconform.report import fuzz_report, write_reports
+    from aliconform.report import check_report_directory, fuzz_report, write_reports
 
     modes = _fuzz_modes(mode)
     contracts = _load(directory)
@@ -1203,6 +1204,7 @@ def fuzz(
         modes=modes,
         operations=tuple(operation) if operation else None,
     )
+    check_report_directory(out_dir)
     with err.status("fuzzing") as status:
         run = run_fuzz(
             contracts, wire, credentials, options, known, progress=lambda text: status.update(text)

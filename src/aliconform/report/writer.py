@@ -27,18 +27,23 @@ class ReportFiles:
 
 def check_report_directory(directory: Path) -> None:
     """Whether the reports can be written there, tried before a run that takes minutes (a
-    scan, a recording) rather than after it, when its reports would be lost: the directory is
-    made, written in and, when it did not exist, removed again, so a run refused later for
-    other reasons leaves nothing behind. Raises AliconformError naming the directory."""
-    made = [place for place in (directory, *directory.parents) if not place.exists()]
+    scan, a recording) rather than after it, when its reports would be lost. The directory is
+    made and written in; the levels this call made are removed again, so a run refused later
+    for other reasons leaves nothing behind. Raises AliconformError naming the directory."""
+    made: list[Path] = []
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        for place in [*reversed(directory.parents), directory]:
+            try:
+                place.mkdir()  # one level: this call knows which it made
+            except FileExistsError:  # there already (or "..", or a file: the probe says so)
+                continue
+            made.append(place)
         with tempfile.TemporaryFile(dir=directory, prefix=".aliconform-probe-"):
             pass
     except OSError as exc:
         raise AliconformError(_unwritable(directory, exc)) from exc
     finally:
-        for place in made:  # deepest first
+        for place in reversed(made):  # deepest first, and only what this call made
             with contextlib.suppress(OSError):
                 place.rmdir()
 
