@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import jsonschema
@@ -123,6 +125,17 @@ def test_the_scenarios_schema_is_current_and_accepts_the_shipped_scenarios(
     assert "$schema=./scenarios.schema.json" in (repo / "scenarios.yaml").read_text("utf-8")
     validator = jsonschema.Draft202012Validator(committed)
     assert not list(validator.iter_errors(_yaml(repo / "scenarios.yaml")))
+    # As editors check it: check-jsonschema also holds the schema's patterns to JavaScript's
+    # regex syntax, which yaml-language-server compiles them with.
+    checked = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--schemafile", "scenarios.schema.json"]
+        + ["scenarios.yaml"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
     stale = tmp_path / "scenarios.schema.json"
     stale.write_text("{}\n", "utf-8")
     assert main(["scenarios", "schema", "--check", "--out", str(stale)]) == 1
@@ -147,3 +160,23 @@ def test_scenarios_check_names_each_problem_with_its_line(
     err = " ".join(capsys.readouterr().err.replace("│", " ").split())
     assert f"{broken}:4" in err
     assert "did you mean 'JobId'" in err
+
+
+@pytest.mark.parametrize(
+    "duration",
+    ["5s", "500ms", "2m", "1.5", "0.5s", "0s", "0", "0.0ms", " 5s", "5 s", "-1s", "5h", 5, 0, 0.5],
+)
+def test_the_scenarios_schema_and_the_loader_agree_on_durations(duration: object) -> None:
+    from pydantic import ValidationError
+
+    from aliconform.record.scenarios import PollSpec, ScenarioFile
+
+    poll = {"field": "Status", "terminal": ["Done"], "interval": duration}
+    try:
+        PollSpec.model_validate(poll)
+        loads = True
+    except ValidationError:
+        loads = False
+    schema = ScenarioFile.model_json_schema()
+    spec = {"$defs": schema["$defs"], "$ref": "#/$defs/PollSpec"}
+    assert jsonschema.Draft202012Validator(spec).is_valid(poll) is loads

@@ -43,6 +43,8 @@ __all__ = [
 _PLACEHOLDER = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_.]*)(?::-(?P<default>[^}]*))?\}")
 _DURATION = re.compile(r"^(?P<value>\d+(?:\.\d+)?)(?P<unit>ms|s|m)?$")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
+# The same texts, more than zero, as a pattern JavaScript compiles too (editors' schema checks).
+_DURATION_FOR_EDITORS = r"^(?!0+(?:\.0+)?(?:ms|s|m)?$)\d+(?:\.\d+)?(?:ms|s|m)?$"
 
 
 class ScenarioError(AliconformError):
@@ -58,7 +60,7 @@ def _seconds(value: object) -> float:
         return float(value)
     if not isinstance(value, str):  # refused as a value error: pydantic names the key and line
         raise ValueError(f"{value!r} is not a duration (examples: 500ms, 5s, 2m)")
-    match = _DURATION.match(value.strip())
+    match = _DURATION.match(value)
     if match is None:
         raise ValueError(f"'{value}' is not a duration (examples: 500ms, 5s, 2m)")
     return float(match["value"]) * _UNITS[match["unit"]]
@@ -72,7 +74,7 @@ Duration = Annotated[
         {
             "anyOf": [
                 {"type": "number", "exclusiveMinimum": 0},
-                {"type": "string", "pattern": _DURATION.pattern},
+                {"type": "string", "pattern": _DURATION_FOR_EDITORS},
             ]
         }
     ),
