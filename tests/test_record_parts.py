@@ -307,3 +307,34 @@ def test_changes_inside_json_string_payloads_and_signed_urls() -> None:
     )
     changes = behaviour_diff(before, after, "c.yaml")
     assert [(c.path, c.change) for c in changes] == [("/UserData/a", "type-changed")]
+
+
+def test_a_region_one_product_lacks_skips_its_scenarios_and_a_bad_endpoint_fails_them(
+    tmp_path: Path, contracts: ContractSet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aliconform.cli import main
+    from aliconform.record import record_scenarios
+
+    ice = [
+        s
+        for s in load_scenarios(REPO / "scenarios.yaml", contracts)
+        if s.operation == "QuerySmarttagJob"
+    ]
+    environ = {"ALICONFORM_ICE_VIDEO_URI": "oss://b/v.mp4", "ALICONFORM_ICE_SMARTTAG_JOB_ID": "j"}
+    # cn-qingdao: an IMM region, not an ICE one. Nothing is called, nothing raises.
+    run = record_scenarios(ice, contracts, RecordTarget("cn-qingdao"), tmp_path, environ=environ)
+    assert {r.outcome for r in run.results} == {"skipped"}
+    assert all(
+        "ice has no documented endpoint in region 'cn-qingdao'" in r.message for r in run.results
+    )
+    bad = RecordTarget("cn-shanghai", endpoint="ftp://127.0.0.1:1")
+    run = record_scenarios(ice, contracts, bad, tmp_path, environ=environ)
+    assert {r.outcome for r in run.results} == {"failed"}
+    assert all("expected host[:port] or a URL" in r.message for r in run.results)
+    assert not list(tmp_path.iterdir())
+    # The command says so once, up front, and lists the others as they would run.
+    assert main(["record", "--dry-run", "--region", "cn-qingdao"]) == 0
+    captured = capsys.readouterr()
+    assert "note: ice has no documented endpoint in region 'cn-qingdao'" in captured.err
+    assert "did you mean" not in captured.err
+    assert "imm.cn-qingdao.aliyuncs.com" in captured.out

@@ -935,9 +935,7 @@ def record(
         signature=_signature(signature),
         read_timeout_ms=int(timeout * 1000),
     )
-    # An unknown region or an unusable endpoint is one usage error, not a failure per scenario.
-    for operation_name in sorted({item.operation for item in selected}):
-        target.host_and_protocol(contracts[operation_name])
+    _check_target(target, [contracts[name] for name in sorted({s.operation for s in selected})])
     if dry_run:
         _print_plan(selected, contracts, target)
         raise typer.Exit(0)
@@ -973,6 +971,25 @@ def _signature(value: str) -> Literal["v3", "v2"]:
     if value not in ("v3", "v2"):
         raise typer.BadParameter(f"'{value}': expected v3 or v2", param_hint="--signature")
     return "v3" if value == "v3" else "v2"
+
+
+def _check_target(target: Any, chosen: list[Contract]) -> None:
+    """An unusable endpoint, or a region no chosen product documents (most likely a typo), is
+    one usage error before anything is called. A region only some products document skips the
+    others' scenarios, which the run lists; it is said here first."""
+    served = [contract for contract in chosen if target.serves(contract)]
+    if not served:
+        target.host_and_protocol(chosen[0])  # raises, with a suggestion
+    for contract in served:
+        target.host_and_protocol(contract)  # an --endpoint that cannot be used raises
+    for product in sorted({c.product for c in chosen} - {c.product for c in served}):
+        names = ", ".join(c.operation for c in chosen if c.product == product)
+        err.print(
+            f"note: {product} has no documented endpoint in region '{target.region}': "
+            f"the scenarios of {names} are skipped (choose others with --operation, or give "
+            "--endpoint)",
+            highlight=False,
+        )
 
 
 def _select_scenarios(
@@ -1011,9 +1028,12 @@ def _print_plan(scenarios: list[Any], contracts: ContractSet, target: Any) -> No
 
     for item in scenarios:
         contract = contracts[item.operation]
-        host, protocol = target.host_and_protocol(contract)
         where = f"cassettes/{contract.product}/{item.operation}/{item.name}.yaml"
         out.print(f"[bold]{item.operation}[/bold] {item.name} -> {where}", highlight=False)
+        if not target.serves(contract):
+            out.print(f"  skipped: no {contract.product} endpoint in region '{target.region}'")
+            continue
+        host, protocol = target.host_and_protocol(contract)
         steps = []
         captures = item.setup.capture if item.setup is not None else {}
         if item.setup is not None:

@@ -50,7 +50,7 @@ from aliconform.record.retry import (
     status_and_code,
 )
 from aliconform.record.scenarios import Scenario, placeholders, resolve
-from aliconform.record.target import RecordTarget, is_loopback
+from aliconform.record.target import RecordTarget, TargetError, is_loopback
 from aliconform.sdk import sdk_invoke, sdk_versions
 from aliconform.secrets import scan_secrets
 
@@ -295,7 +295,20 @@ def _run(
         if observe is not None:
             observe(scenario, message)
 
-    session = _Session(contract, target, policy, sleep, note)
+    if target.endpoint is None and not target.serves(contract):
+        # A region one product documents and the other does not (IMM has more): the scenarios
+        # of the other are skipped, not failed; the ones that can run still run.
+        result.message = (
+            f"skipped: {contract.product} has no documented endpoint in region "
+            f"'{target.region}' (give --endpoint to call one anyway)"
+        )
+        return result
+    try:
+        session = _Session(contract, target, policy, sleep, note)
+    except TargetError as exc:  # an endpoint that cannot be used: the same for every scenario
+        result.outcome = "failed"
+        result.message = str(exc)
+        return result
     try:
         cassette = _capture(scenario, session, note, environ)
         result.states = session.states

@@ -32,10 +32,16 @@ class RecordTarget:
     connect_timeout_ms: int = 5_000
     read_timeout_ms: int = 30_000
 
+    def serves(self, contract: Contract) -> bool:
+        """Whether the contract's product documents an endpoint in the region (or none is
+        needed: an explicit endpoint, or a product that lists no regions)."""
+        regions = contract.endpoint.regions
+        return self.endpoint is not None or not regions or self.region in regions
+
     def host_and_protocol(self, contract: Contract) -> tuple[str, Literal["https", "http"]]:
         if self.endpoint is None:
             regions = contract.endpoint.regions
-            if regions and self.region not in regions:
+            if not self.serves(contract):
                 raise TargetError(
                     f"{contract.product} has no documented endpoint in region "
                     f"'{self.region}'{did_you_mean(self.region, regions)}; documented regions: "

@@ -382,7 +382,7 @@ def _nothing_ran(recorded: RecordRun) -> list[ReportProblem]:
         ReportProblem(
             where="scenarios",
             message=f"nothing was recorded or checked: all {len(skipped)} scenario(s) were "
-            f"skipped; set {', '.join(unset)}",
+            "skipped" + (f"; set {', '.join(unset)}" if unset else " (each says why)"),
         )
     ]
 
