@@ -79,13 +79,22 @@ def test_a_mistyped_capture_or_error_code_is_caught_before_anything_is_called(
         "  - name: templated\n"
         "    operation: GetImageModerationResult\n"
         "    params: {TaskId: nope}\n"
-        "    expect_error: ResourceNotFound\n",
+        "    expect_error: ResourceNotFound\n"
+        "  - name: setup-from-setup\n"
+        "    operation: GetImageModerationResult\n"
+        "    setup:\n"
+        "      action: CreateImageModerationTask\n"
+        "      params: {ProjectName: '${setup.Project}'}\n"
+        "      capture: {TaskId: TaskId}\n"
+        "    params: {TaskId: '${setup.TaskId}'}\n",
         encoding="utf-8",
     )
     with pytest.raises(ScenarioError) as caught:
         load_scenarios(path, contracts)
     lines = str(caught.value).splitlines()
-    assert len(lines) == 3, lines
+    assert len(lines) == 4, lines
+    assert "scenarios.yaml:25" in lines[3]
+    assert "a setup's parameters cannot use ${setup.*}" in lines[3]
     assert "scenarios.yaml:9" in lines[0]
     assert "the setup captures no 'TaskID' (did you mean 'TaskId'?); it captures TaskId" in lines[0]
     assert "scenarios.yaml:12" in lines[1]
@@ -338,3 +347,30 @@ def test_a_region_one_product_lacks_skips_its_scenarios_and_a_bad_endpoint_fails
     assert "note: ice has no documented endpoint in region 'cn-qingdao'" in captured.err
     assert "did you mean" not in captured.err
     assert "imm.cn-qingdao.aliyuncs.com" in captured.out
+
+
+@pytest.mark.parametrize(
+    ("code", "accepted"),
+    [
+        ("ResourceNotFound", True),  # documented as it is
+        ("InvalidTaskType", True),  # Invalid{ParameterName}, with a parameter of the operation
+        ("MissingTaskId", True),
+        ("Forbidden", True),  # a refusal of the caller: a probe may expect one
+        ("InvalidParamter", False),  # matches the template's shape, names no parameter
+        ("ResourceNotFund", False),
+    ],
+)
+def test_what_a_probe_may_expect(
+    tmp_path: Path, contracts: ContractSet, code: str, accepted: bool
+) -> None:
+    path = tmp_path / "scenarios.yaml"
+    path.write_text(
+        "scenarios:\n  - name: probe\n    operation: GetImageModerationResult\n"
+        f"    params: {{TaskId: nope}}\n    expect_error: {code}\n",
+        encoding="utf-8",
+    )
+    if accepted:
+        assert load_scenarios(path, contracts)[0].expect_error == code
+        return
+    with pytest.raises(ScenarioError, match=r"scenarios.yaml:5.*did you mean"):
+        load_scenarios(path, contracts)

@@ -387,9 +387,12 @@ def _setup(
         return {}
     session.setup_action = setup.action
     note(f"setting up with {setup.action}")
-    answer = session.call(
-        setup.action, _present(resolve(setup.params, {}, environ).params), creates=True
-    )
+    resolved = resolve(setup.params, {}, environ)
+    if resolved.missing:  # never sent with a placeholder in it (and never billed for it)
+        raise RecordingFailed(
+            f"setup {setup.action}: nothing to fill {', '.join(resolved.missing)} with"
+        )
+    answer = session.call(setup.action, _present(resolved.params), creates=True)
     if answer.error is not None or answer.body is None:
         raise RecordingFailed(f"setup {setup.action} failed: {_brief(answer.error or Exception())}")
     captured = {}

@@ -23,11 +23,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from aliconform.contracts import ContractSet
+from aliconform.contracts import Contract, ContractSet
 from aliconform.contracts.loader import validate_document
 from aliconform.contracts.yamlsource import YamlDocument, read_yaml
 from aliconform.drift.engine import compiled
 from aliconform.errors import AliconformError, ContractIssue, did_you_mean
+from aliconform.record.retry import refuses_the_caller
 
 __all__ = [
     "PollSpec",
@@ -160,27 +161,59 @@ def _cross_check(
             if name not in known:
                 issue(index, f".params.{name}", f"not a parameter{did_you_mean(name, known)}")
         for name, problem in _uncaptured(scenario):
-            issue(index, f".params.{name}", problem)
+            where = name if name.startswith("setup.") else f"params.{name}"
+            issue(index, f".{where}", problem)
         code = scenario.expect_error
-        if (
-            code not in (None, "*")
-            and compiled(contracts[scenario.operation]).lookup_code(code) is None
-        ):
-            codes = contracts[scenario.operation].error_codes()
-            issue(
-                index,
-                ".expect_error",
-                f"'{code}' is not an error code the documentation lists for "
-                f"{scenario.operation}{did_you_mean(code, codes)} ('*' accepts any error)",
-            )
+        if code not in (None, "*"):
+            meant = _expectable_codes(contracts[scenario.operation], code)
+            if meant is not None:
+                issue(
+                    index,
+                    ".expect_error",
+                    f"'{code}' is not an error code the documentation lists for "
+                    f"{scenario.operation}{did_you_mean(code, meant)} ('*' accepts any error)",
+                )
     return issues
+
+
+def _expectable_codes(contract: Contract, code: str) -> list[str] | None:
+    """None when a probe may expect the code: one the operation documents (a template such as
+    Invalid{ParameterName} only with one of its parameters), or one that refuses the caller.
+    Otherwise the codes it could have meant."""
+    if refuses_the_caller(code):
+        return None
+    codes = contract.error_codes()
+    expanded = [
+        name.replace("{ParameterName}", parameter)
+        for name in codes
+        if "{ParameterName}" in name
+        for parameter in contract.request.parameters
+    ]
+    if code in codes or code in expanded:
+        return None
+    matched = compiled(contract).lookup_code(code)
+    if matched is not None and "{ParameterName}" not in matched[0]:
+        return None  # a template over something other than the parameters
+    return [name for name in codes if "{" not in name] + expanded
 
 
 def _uncaptured(scenario: Scenario) -> list[tuple[str, str]]:
     """Parameters naming a setup capture that does not exist: left unfilled, they would be sent
-    as they are, after the setup call had already created (and billed) its task."""
+    as they are, after the setup call had already created (and billed) its task. The setup's
+    own parameters cannot name one: nothing is captured before the setup answers."""
     captures = scenario.setup.capture if scenario.setup is not None else {}
     problems = []
+    if scenario.setup is not None:
+        for param, value in scenario.setup.params.items():
+            texts = value.values() if isinstance(value, dict) else [value]
+            if any(m["name"].startswith("setup.") for t in texts for m in _PLACEHOLDER.finditer(t)):
+                problems.append(
+                    (
+                        f"setup.params.{param}",
+                        "a setup's parameters cannot use ${setup.*}: "
+                        "nothing is captured before the setup answers",
+                    )
+                )
     for param, text in scenario.params.items():
         for match in _PLACEHOLDER.finditer(text):
             name = match["name"]
