@@ -20,6 +20,7 @@ from aliconform.contracts.jsonschema import (
 )
 
 CONTRACTS = Path(__file__).resolve().parents[1] / "contracts"
+SCENARIOS, SCENARIOS_SCHEMA = "scenarios.yaml", "scenarios.schema.json"
 
 
 def _yaml(path: Path) -> object:
@@ -128,8 +129,7 @@ def test_the_scenarios_schema_is_current_and_accepts_the_shipped_scenarios(
     # As editors check it: check-jsonschema also holds the schema's patterns to JavaScript's
     # regex syntax, which yaml-language-server compiles them with.
     checked = subprocess.run(
-        [sys.executable, "-m", "check_jsonschema", "--schemafile", "scenarios.schema.json"]
-        + ["scenarios.yaml"],
+        [sys.executable, "-m", "check_jsonschema", "--schemafile", SCENARIOS_SCHEMA, SCENARIOS],
         cwd=repo,
         capture_output=True,
         text=True,
@@ -142,6 +142,8 @@ def test_the_scenarios_schema_is_current_and_accepts_the_shipped_scenarios(
     assert main(["scenarios", "schema", "--out", str(stale)]) == 0
     assert json.loads(stale.read_text("utf-8")) == committed
     capsys.readouterr()
+    assert main(["scenarios", "schema", "--out", str(tmp_path)]) == 2
+    assert f"--out {tmp_path} is a directory; name the file to write" in capsys.readouterr().err
 
 
 def test_scenarios_check_names_each_problem_with_its_line(

@@ -376,7 +376,6 @@ def scenarios_schema(
     ] = False,
 ) -> None:
     """Write the JSON Schema of the scenarios file, which scenarios.yaml names for editors."""
-    from aliconform.cassettes.store import atomic_write_text
     from aliconform.record import ScenarioFile
 
     text = json.dumps(ScenarioFile.model_json_schema(), indent=2, ensure_ascii=False) + "\n"
@@ -387,7 +386,7 @@ def scenarios_schema(
         err.print(f"{out_file} is out of date: run 'aliconform scenarios schema'", highlight=False)
         raise typer.Exit(1)
     else:
-        atomic_write_text(out_file, text)
+        _write_file(out_file, text)
         out.print(f"wrote {out_file}", highlight=False)
 
 
@@ -1134,20 +1133,26 @@ def openapi(
     Each RPC action gets its own path, `/<product>/<version>/<Action>`; the wire form it really
     travels in (POST / with the action named) is in each operation's x-aliconform-rpc.
     """
-    from aliconform.cassettes.store import atomic_write_text
     from aliconform.contracts.openapi import openapi_json
 
     text = openapi_json(_load(directory).values())
     if out_file is None:
         sys.stdout.write(text)
         return
+    _write_file(out_file, text)
+    err.print(f"wrote {out_file}", highlight=False)
+
+
+def _write_file(out_file: Path, text: str) -> None:
+    """An --out file written whole, or a usage error naming it."""
+    from aliconform.cassettes.store import atomic_write_text
+
     if out_file.is_dir():
         raise AliconformError(f"--out {out_file} is a directory; name the file to write")
     try:
         atomic_write_text(out_file, text)
     except OSError as exc:
         raise AliconformError(f"cannot write {out_file}: {exc.strerror or exc}") from exc
-    err.print(f"wrote {out_file}", highlight=False)
 
 
 FuzzMode = Annotated[str, typer.Option("--mode", help="positive, negative or all (both).")]

@@ -45,7 +45,7 @@ from aliconform.cassettes.store import (
 from aliconform.contracts import Contract, ContractSet
 from aliconform.contracts.model import ErrorCode
 from aliconform.drift.engine import compiled
-from aliconform.errors import AliconformError
+from aliconform.errors import AliconformError, SdkUnavailableError
 from aliconform.sdk import SdkCallOptions, sdk_call, sdk_versions
 
 __all__ = [
@@ -375,7 +375,7 @@ def _derive(
         with recorder.use_cassette(str(recording)):
             try:
                 sdk_call(contract, scenario.params, options)
-            except AliconformError:  # the SDK is not installed: said as it is, not as a bug
+            except SdkUnavailableError:  # said as it is, not as a bug
                 raise
             except Exception as exc:  # the SDK raises on an error status; the exchange is recorded
                 if scenario.status < 400:

@@ -243,10 +243,11 @@ def _verdict(
     new = [f for f in counted if f.status == "new"]
     breaking = sum(1 for f in new if f.severity is Severity.BREAKING)
     if problems:
-        # A scan fails on its lines as a whole, which its first problem states.
+        # A scan fails on its lines as a whole, which its first problem states; a single
+        # problem (nothing answered, every scenario skipped) says best what went wrong.
         headline = (
             problems[0].message
-            if scan is not None
+            if scan is not None or len(problems) == 1
             else f"{len(problems)} input(s) could not be checked"
         )
         exit_code = 2

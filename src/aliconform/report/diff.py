@@ -88,20 +88,13 @@ def diff_reports(old: DriftReport, new: DriftReport) -> ReportDiff:
 
 
 def _caveats(old: DriftReport, new: DriftReport) -> list[str]:
-    caveats = []
-    if old.run != new.run:
-        caveats.append(
-            f"the reports come from different kinds of run ({old.run}, then {new.run}): a finding "
-            "only one of them could show is counted as new or fixed"
-        )
-    elif old.inputs != new.inputs:
-        differing = sorted(
-            key
-            for key in old.inputs.keys() | new.inputs.keys()
-            if old.inputs.get(key) != new.inputs.get(key)
-        )
-        caveats.append(f"the runs had different inputs ({', '.join(differing)})")
-    return caveats
+    # Only the kind of run: inputs are paths, which differ between checkouts of the same run.
+    if old.run == new.run:
+        return []
+    return [
+        f"the reports come from different kinds of run ({old.run}, then {new.run}): a finding "
+        "only one of them could show is counted as new or fixed"
+    ]
 
 
 def _changes(before: ReportFinding, after: ReportFinding) -> list[str]:
