@@ -16,7 +16,7 @@ import schemathesis
 from openapi_spec_validator import validate
 from typer.testing import CliRunner
 
-from aliconform import load_contracts
+from aliconform import cli, load_contracts
 from aliconform.cli import app
 from aliconform.contracts.openapi import RPC_EXTENSION, openapi_document, operation_path
 from aliconform.drift.doclint import lint_docs
@@ -467,3 +467,28 @@ def test_a_run_that_nothing_answers_cannot_pass() -> None:
     assert finding.count == len(run.cases)
     assert {case.mode for case in run.cases} == {"positive", "negative"}
     assert "positive" not in finding.message
+
+
+def test_a_region_one_product_lacks_leaves_its_operations_out(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import aliconform.fuzz as fuzz
+
+    def no_credentials() -> Credentials:
+        raise fuzz.FuzzTransportError("no credentials here")
+
+    monkeypatch.setattr(fuzz.Credentials, "from_default_chain", staticmethod(no_credentials))
+    wired: list[list[str]] = []
+    real = cli._wire_target
+
+    def watch(contracts: list[Any], target: Any, timeout: float) -> Any:
+        wired.append(sorted(c.operation for c in contracts))
+        return real(contracts, target, timeout)
+
+    monkeypatch.setattr(cli, "_wire_target", watch)
+    argv = ["fuzz", "--contracts", str(REPO / "contracts"), "--skip-without-credentials"]
+    assert cli.main([*argv, "--region", "cn-qingdao"]) == 0
+    assert "note: ice has no documented endpoint in region 'cn-qingdao'" in capsys.readouterr().err
+    assert wired == [sorted(op for op in CONTRACTS if CONTRACTS[op].product == "imm")]
+    assert cli.main([*argv, "--region", "cn-shangai"]) == 2
+    assert "did you mean 'cn-shanghai'" in capsys.readouterr().err

@@ -972,10 +972,11 @@ def _signature(value: str) -> Literal["v3", "v2"]:
     return "v3" if value == "v3" else "v2"
 
 
-def _check_target(target: Any, chosen: list[Contract]) -> None:
-    """An unusable endpoint, or a region no chosen product documents (most likely a typo), is
-    one usage error before anything is called. A region only some products document skips the
-    others' scenarios, which the run lists; it is said here first."""
+def _check_target(target: Any, chosen: list[Contract]) -> list[Contract]:
+    """The chosen operations whose product documents the region (all, with --endpoint). An
+    unusable endpoint, or a region no chosen product documents (most likely a typo), is one
+    usage error before anything is called; a region only some document leaves the others out,
+    which is said here first."""
     served = [contract for contract in chosen if target.serves(contract)]
     if not served:
         target.host_and_protocol(chosen[0])  # raises, with a suggestion
@@ -985,10 +986,10 @@ def _check_target(target: Any, chosen: list[Contract]) -> None:
         names = ", ".join(c.operation for c in chosen if c.product == product)
         err.print(
             f"note: {product} has no documented endpoint in region '{target.region}': "
-            f"the scenarios of {names} are skipped (choose others with --operation, or give "
-            "--endpoint)",
+            f"{names} skipped (choose others with --operation, or give --endpoint)",
             highlight=False,
         )
+    return served
 
 
 def _select_scenarios(
@@ -1212,7 +1213,11 @@ def fuzz(
     for name in operation or []:
         _ = contracts[name]  # an unknown name raises, with a did-you-mean
     target = RecordTarget(region=region, endpoint=endpoint, signature=_signature(signature))
-    wire = _wire_target(contracts, target, timeout)
+    chosen = [contracts[name] for name in operation] if operation else list(contracts.values())
+    served = _check_target(target, chosen)
+    if len(served) < len(chosen):
+        operation = [contract.operation for contract in served]
+    wire = _wire_target(served, target, timeout)
     try:
         credentials = Credentials.from_default_chain()
     except FuzzTransportError as exc:
@@ -1262,12 +1267,12 @@ def _fuzz_modes(value: str) -> tuple[Literal["positive", "negative"], ...]:
     )
 
 
-def _wire_target(contracts: ContractSet, target: Any, timeout: float) -> Any:
+def _wire_target(contracts: list[Contract], target: Any, timeout: float) -> Any:
     from aliconform.fuzz import WireTarget
 
     hosts: dict[str, str] = {}
     schemes = set()
-    for contract in contracts.values():
+    for contract in contracts:
         host, protocol = target.host_and_protocol(contract)
         hosts[contract.product] = host
         schemes.add(protocol)
