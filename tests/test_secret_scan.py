@@ -563,6 +563,9 @@ def test_the_secrets_command_with_nothing_to_scan_does_not_pass(
     monkeypatch.chdir(tmp_path)  # no cassettes/ and no reports/ here
     assert main(["secrets"]) == 2
     assert "nothing to scan: neither cassettes/ nor reports/ is in" in capsys.readouterr().err
-    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "empty").mkdir(parents=True)  # there, but nothing in it
+    assert main(["secrets"]) == 2
+    assert "nothing to scan: no text file in reports" in capsys.readouterr().err
+    (tmp_path / "reports" / "summary.md").write_text("all good\n", "utf-8")
     assert main(["secrets"]) == 0
     assert "no secrets found in reports" in capsys.readouterr().out

@@ -1386,7 +1386,7 @@ def secrets_scan(
 ) -> None:
     """Scan files for credentials: detect-secrets plus Alibaba Cloud key, token and signature
     rules. Exit 0: nothing found; 1: something found (each hit redacted); 2: nothing to scan."""
-    from aliconform.secrets import format_hit, scan_secrets
+    from aliconform.secrets import files_to_scan, format_hit, scan_secrets
 
     defaults = (Path("cassettes"), Path("reports"))
     targets = paths or [p for p in defaults if p.exists()]
@@ -1396,10 +1396,12 @@ def secrets_scan(
             f"nothing to scan: neither {defaults[0]}/ nor {defaults[1]}/ is in {Path.cwd()};"
             " name the files or directories to scan"
         )
+    shown = ", ".join(str(p) for p in targets)
+    if not files_to_scan(targets):  # empty directories: a scan of nothing must not pass either
+        raise AliconformError(f"nothing to scan: no text file in {shown}")
     hits = scan_secrets(targets)
     for hit in hits:
         out.print(format_hit(hit), markup=False, highlight=False)
-    shown = ", ".join(str(p) for p in targets)
     if hits:
         out.print(f"[red]{len(hits)} possible secret(s) in {shown}[/red]", highlight=False)
         raise typer.Exit(1)
