@@ -342,6 +342,17 @@ def test_the_network_is_blocked_while_replaying() -> None:
         server.listen()
         socket.create_connection(server.getsockname(), timeout=1).close()
         server.close()
+        assert socket.getaddrinfo("localhost", 80)
+        # Datagrams and name lookups reach the network too.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as datagram:
+            with pytest.raises(NetworkBlockedError):
+                datagram.sendto(b"x", ("192.0.2.1", 53))
+            with pytest.raises(NetworkBlockedError):
+                datagram.sendto(b"x", 0, ("192.0.2.1", 53))
+            datagram.sendto(b"x", ("127.0.0.1", 9))
+        with pytest.raises(NetworkBlockedError):
+            socket.getaddrinfo("imm.cn-shanghai.aliyuncs.com", 443)
+    assert socket.getaddrinfo.__module__ == "socket"  # put back afterwards
 
 
 # --- files, provenance, replay -----------------------------------------------------------------

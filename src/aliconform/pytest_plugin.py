@@ -14,8 +14,9 @@ Installing aliconform makes these available in every test suite:
   waiver accepts has a failing severity; it returns the findings otherwise (info findings and
   waived ones included, with the policy's severities).
 * `@pytest.mark.aliconform_cassette(path)`: the test runs with the vcrpy cassette at path
-  (relative to the rootdir) replayed with aliconform's RPC matchers, record mode none, the
-  network blocked except loopback; your code calling the official SDK receives the recorded
+  (relative to the rootdir) replayed with aliconform's RPC matchers, record mode none (every
+  HTTP request answered from it or refused), other connections, datagrams and name lookups
+  blocked except to loopback; your code calling the official SDK receives the recorded
   response. The `aliconform_cassette` fixture is the vcrpy Cassette (None without the marker).
 
 hypothesis strategies are not here, so that the plugin loads without hypothesis: import them
