@@ -336,6 +336,9 @@ def test_the_marker_replays_a_committed_cassette_to_the_official_sdk(
         ]
     )
     assert "TaskId: sent 'ImageModeration-never-recorded'" in result.stdout.str()
+    # vcrpy advises a record mode; the marker takes none, and the failure says what to do.
+    assert "replays only and takes no record mode" in result.stdout.str()
+    assert "rpc_vcr(record_mode='new_episodes')" in result.stdout.str()
 
 
 def test_a_cassette_outside_the_rootdir_and_a_class_marker(

@@ -7,7 +7,7 @@ the key path, and suggest the nearest valid name where a typo is the likely caus
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "SdkUnavailableError",
     "UnknownOperationError",
     "did_you_mean",
+    "error_chain",
 ]
 
 
@@ -93,3 +94,24 @@ class ReplayMissError(AliconformError):
 
 class SdkUnavailableError(AliconformError):
     """The official SDK packages (the `sdk` extra) are not installed; says what to install."""
+
+
+def error_chain(error: BaseException) -> Iterator[BaseException]:
+    """The error and every error behind it: causes, contexts, the SDK's unchained
+    `inner_exception` and urllib3's `reason`."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [error]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        for linked in (
+            current.__cause__,
+            current.__context__,
+            getattr(current, "inner_exception", None),
+            getattr(current, "reason", None),
+        ):
+            if isinstance(linked, BaseException):
+                pending.append(linked)

@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from aliconform.errors import AliconformError, did_you_mean
+from aliconform.errors import AliconformError, did_you_mean, error_chain
 
 if TYPE_CHECKING:
     from aliconform.contracts import ContractSet
@@ -98,6 +98,38 @@ def pytest_configure(config: pytest.Config) -> None:
         f"{MARKER}(path, allow_playback_repeats=False): replay the vcrpy cassette at path "
         "(relative to the rootdir) with aliconform's RPC matchers while the test runs; record "
         "mode none, network blocked except loopback",
+    )
+
+
+# vcrpy's own advice for a request the cassette lacks is a record mode, which the marker does
+# not take: it replays only. Said beside vcrpy's message, where the test fails.
+_MARKER_NEVER_RECORDS = (
+    f"@pytest.mark.{MARKER} replays only and takes no record mode. To add the missing "
+    "request, record it once outside the marker, with aliconform's matchers and scrubbing: "
+    "`with aliconform.cassettes.rpc_vcr(record_mode='new_episodes').use_cassette(path): ...`, "
+    "or re-record the cassette with `aliconform record`."
+)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    if (
+        call.excinfo is not None
+        and item.get_closest_marker(MARKER) is not None
+        and _replay_miss_in(call.excinfo.value)
+    ):
+        report.sections.append(("aliconform", _MARKER_NEVER_RECORDS))
+    return report
+
+
+def _replay_miss_in(error: BaseException) -> bool:
+    """Whether vcrpy's refusal is the error or behind it (the SDK wraps it, unchained, in
+    `inner_exception`)."""
+    return any(
+        type(e).__name__ == "CannotOverwriteExistingCassetteException" for e in error_chain(error)
     )
 
 

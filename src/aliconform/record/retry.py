@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from dataclasses import dataclass
+
+from aliconform.errors import error_chain
 
 __all__ = [
     "CALLER_REFUSALS",
@@ -124,7 +125,7 @@ _UNOPENED_CLASS_NAMES = frozenset(
 def connection_not_opened(error: BaseException) -> str | None:
     """Why no connection could be opened ("Connection refused", "Name or service not known"),
     when that is what happened; then nothing was sent. None for any other failure."""
-    chain = list(_chain(error))
+    chain = list(error_chain(error))
     if not any(
         isinstance(e, ConnectionRefusedError) or type(e).__name__ in _UNOPENED_CLASS_NAMES
         for e in chain
@@ -135,7 +136,7 @@ def connection_not_opened(error: BaseException) -> str | None:
 
 
 def _is_connection_or_body_error(error: BaseException) -> bool:
-    for current in _chain(error):
+    for current in error_chain(error):
         if isinstance(current, ConnectionError | TimeoutError | json.JSONDecodeError):
             return True
         if type(current).__name__ in _TRANSIENT_CLASS_NAMES:
@@ -144,27 +145,6 @@ def _is_connection_or_body_error(error: BaseException) -> bool:
         if any(sign in text for sign in _TRANSIENT_SIGNS):
             return True
     return False
-
-
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    """The error and every error behind it: causes, contexts, the SDK's unchained
-    `inner_exception` and urllib3's `reason`."""
-    seen: set[int] = set()
-    pending: list[BaseException] = [error]
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        for linked in (
-            current.__cause__,
-            current.__context__,
-            getattr(current, "inner_exception", None),
-            getattr(current, "reason", None),
-        ):
-            if isinstance(linked, BaseException):
-                pending.append(linked)
 
 
 def retry_delay(
