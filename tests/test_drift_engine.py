@@ -16,6 +16,7 @@ from aliconform.drift.doclint import field_pointer, lint_docs
 from aliconform.drift.waivers import DriftPolicy, Waiver, judge, load_policy
 from aliconform.errors import ContractError
 
+REPO = Path(__file__).resolve().parents[1]
 OPERATIONS = [
     "GetVideoLabelClassificationResult",
     "GetImageModerationResult",
@@ -457,6 +458,46 @@ def test_policy_of_another_format_version_names_the_one_understood(tmp_path: Pat
     policy_file.write_text("format_version: 2\n")
     with pytest.raises(ContractError, match=r"format_version: 2 is not one of 1$"):
         load_policy(policy_file)
+
+
+def test_a_project_policy_can_extend_the_shipped_one(
+    tmp_path: Path, contracts: ContractSet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aliconform.cli import main
+
+    shipped = load_policy(REPO / "drift-policy.yaml")
+    own = tmp_path / "drift-policy.yaml"
+    own.write_text(
+        "format_version: 1\n"
+        "extends: aliconform\n"
+        "waivers:\n"
+        "  - id: our-own\n"
+        "    operation: QuerySmarttagJob\n"
+        "    kind: undocumented-field\n"
+        "    reason: our account gets a field the page does not list\n",
+        "utf-8",
+    )
+    policy = load_policy(own, operations=contracts)
+    assert [w.id for w in policy.waivers] == [w.id for w in shipped.waivers] + ["our-own"]
+    # Without it, a project policy replaces the shipped one, and the documentation's own
+    # contradictions fail lint-docs; with it, they stay waived.
+    contracts_dir = str(REPO / "contracts")
+    assert main(["lint-docs", "-c", contracts_dir, "--policy", str(own)]) == 0
+    own.write_text(own.read_text("utf-8").replace("extends: aliconform\n", ""), "utf-8")
+    assert main(["lint-docs", "-c", contracts_dir, "--policy", str(own)]) == 1
+    capsys.readouterr()
+    # The shipped ids are taken: reusing one is named, with its line.
+    clash = shipped.waivers[0].id
+    own.write_text(
+        "extends: aliconform\nwaivers:\n"
+        f"  - {{id: {clash}, operation: QuerySmarttagJob, kind: undocumented-field,"
+        " reason: a second waiver of the same name}\n",
+        "utf-8",
+    )
+    with pytest.raises(
+        ContractError, match=rf"drift-policy\.yaml:2.*duplicate waiver id\(s\): {clash}"
+    ):
+        load_policy(own)
 
 
 def test_fast_path_is_as_strict_as_the_precise_path(contracts: ContractSet) -> None:

@@ -12,7 +12,7 @@ import datetime as dt
 import fnmatch
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -72,6 +72,11 @@ class _Override(_Strict):
 
 class DriftPolicy(_Strict):
     format_version: Literal[1] = 1
+    extends: Literal["aliconform"] | None = Field(
+        default=None,
+        description="'aliconform': the policy shipped with the contracts comes first (its "
+        "waivers of the documentation's own contradictions), then this file's",
+    )
     severity: list[_Override] = Field(default_factory=list)
     waivers: list[Waiver] = Field(default_factory=list)
 
@@ -101,6 +106,15 @@ def load_policy(
     policy = validate_document(DriftPolicy, document)
     if isinstance(policy, list):
         raise ContractError(policy)
+    if policy.extends is not None:
+        shipped = load_policy(_shipped_policy_file(target, document.issue(("extends",), "")))
+        policy = policy.model_copy(
+            update={
+                "extends": None,
+                "severity": shipped.severity + policy.severity,
+                "waivers": shipped.waivers + policy.waivers,
+            }
+        )
     ids = [waiver.id for waiver in policy.waivers]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
@@ -111,6 +125,17 @@ def load_policy(
         if unknown:
             raise ContractError(unknown)
     return policy
+
+
+def _shipped_policy_file(extending: Path, where: ContractIssue) -> Path:
+    """The policy shipped with the contracts: inside the installed package, or at the root of
+    a checkout; never the file that extends it."""
+    candidates = (PACKAGED_POLICY_FILE, Path(__file__).resolve().parents[3] / "drift-policy.yaml")
+    for candidate in candidates:
+        if candidate.is_file() and candidate.resolve() != extending.resolve():
+            return candidate
+    problem = "extends: aliconform, but no policy ships with the contracts apart from this file"
+    raise ContractError([replace(where, message=problem)])
 
 
 def _default_policy_file(operations: Iterable[str] | None) -> Path | None:
