@@ -156,3 +156,39 @@ def test_the_wheel_ships_the_policy_beside_the_contracts() -> None:
     shipped = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
     assert shipped["contracts"] == "aliconform/_contracts"
     assert shipped["drift-policy.yaml"] == "aliconform/_drift-policy.yaml"
+    assert shipped["scenarios.yaml"] == "aliconform/_scenarios.yaml"
+
+
+def test_an_installed_package_records_with_its_shipped_scenarios_and_copies_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """From a project with no scenarios.yaml of its own, record and scenarios check use the
+    shipped ones; scenarios init copies them (and their schema) to edit."""
+    import shutil
+
+    from aliconform.cli import main
+    from aliconform.record import scenarios
+
+    repo = Path(__file__).resolve().parents[1]
+    package = tmp_path / "site-packages" / "aliconform"
+    package.mkdir(parents=True)
+    shutil.copy(repo / "scenarios.yaml", package / "_scenarios.yaml")
+    monkeypatch.setattr(scenarios, "PACKAGED_SCENARIOS_FILE", package / "_scenarios.yaml")
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    assert scenarios.default_scenarios_file() == package / "_scenarios.yaml"
+    contracts = ["-c", str(repo / "contracts")]
+    assert main(["scenarios", "check", *contracts]) == 0
+    assert f"{package / '_scenarios.yaml'}: 20 scenarios valid" in capsys.readouterr().out
+    assert main(["record", "--dry-run", *contracts]) == 0
+    assert "CreateImageModerationTask" in capsys.readouterr().out
+    assert main(["scenarios", "init"]) == 0
+    assert (project / "scenarios.yaml").read_bytes() == (repo / "scenarios.yaml").read_bytes()
+    assert (project / "scenarios.schema.json").read_bytes() == (
+        repo / "scenarios.schema.json"
+    ).read_bytes()
+    assert scenarios.default_scenarios_file() == Path("scenarios.yaml")  # now the project's own
+    assert main(["scenarios", "init"]) == 2
+    assert "already there; --force overwrites" in capsys.readouterr().err
+    assert main(["scenarios", "init", "--force"]) == 0

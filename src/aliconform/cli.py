@@ -58,7 +58,8 @@ report_app = typer.Typer(
 )
 app.add_typer(report_app, name="report")
 scenarios_app = typer.Typer(
-    help="Check the recording scenarios; write their JSON Schema.", no_args_is_help=True
+    help="Copy the recording scenarios into a project, check them, write their JSON Schema.",
+    no_args_is_help=True,
 )
 app.add_typer(scenarios_app, name="scenarios")
 
@@ -347,23 +348,65 @@ def schema(
         out.print("schema files are current")
 
 
-ScenariosFile = Annotated[Path, typer.Option("--scenarios", help="The recording scenarios (YAML).")]
+ScenariosFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--scenarios",
+        help="The recording scenarios (default: ./scenarios.yaml, else the shipped ones).",
+        show_default=False,
+    ),
+]
+
+
+def _scenarios_path(given: Path | None) -> Path:
+    from aliconform.record import default_scenarios_file
+
+    return given if given is not None else default_scenarios_file()
 
 
 @scenarios_app.command("check")
-def scenarios_check(
-    scenarios_file: ScenariosFile = Path("scenarios.yaml"), directory: ContractsDir = None
-) -> None:
+def scenarios_check(scenarios_file: ScenariosFile = None, directory: ContractsDir = None) -> None:
     """Check the scenarios file against the contracts, calling nothing: every problem with its
     line (exit 2), else how many scenarios of which operations (exit 0)."""
     from aliconform.record import load_scenarios
 
+    scenarios_file = _scenarios_path(scenarios_file)
     loaded = load_scenarios(scenarios_file, _load(directory))
     operations = sorted({item.operation for item in loaded})
     out.print(
         f"{scenarios_file}: {len(loaded)} scenarios valid, for {', '.join(operations)}",
         highlight=False,
     )
+
+
+@scenarios_app.command("init")
+def scenarios_init(
+    into: Annotated[
+        Path, typer.Option("--dir", help="Where to write scenarios.yaml and its schema.")
+    ] = Path(),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite files that exist.")] = False,
+) -> None:
+    """Copy the shipped scenarios (and their schema) into your project, to edit: the same
+    calls, reading every account detail from environment variables."""
+    from aliconform.record import ScenarioFile, default_scenarios_file
+
+    source = default_scenarios_file()
+    if not source.is_file():
+        raise AliconformError("no scenarios ship with this installation")
+    files = {
+        into / "scenarios.yaml": source.read_text("utf-8"),
+        into / "scenarios.schema.json": _schema_text(ScenarioFile.model_json_schema()),
+    }
+    there = [str(path) for path in files if path.exists()]
+    if there and not force:
+        raise AliconformError(f"{', '.join(there)} already there; --force overwrites")
+    for path, text in files.items():
+        _write_file(path, text)
+        out.print(f"wrote {path}", highlight=False)
+
+
+def _schema_text(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
 @scenarios_app.command("schema")
@@ -378,7 +421,7 @@ def scenarios_schema(
     """Write the JSON Schema of the scenarios file, which scenarios.yaml names for editors."""
     from aliconform.record import ScenarioFile
 
-    text = json.dumps(ScenarioFile.model_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    text = _schema_text(ScenarioFile.model_json_schema())
     current = out_file.read_text(encoding="utf-8") if out_file.is_file() else None
     if current == text:
         out.print(f"{out_file} is current", highlight=False)
@@ -888,7 +931,7 @@ SkipWithoutCredentials = Annotated[
 
 @app.command("record")
 def record(
-    scenarios_file: ScenariosFile = Path("scenarios.yaml"),
+    scenarios_file: ScenariosFile = None,
     cassettes: CassettesDir = Path("cassettes"),
     directory: ContractsDir = None,
     out_dir: OutDir = Path("reports/record"),
@@ -927,6 +970,7 @@ def record(
     from aliconform.sdk import NoCredentialsError, credentials_source
 
     contracts = _load(directory)
+    scenarios_file = _scenarios_path(scenarios_file)
     selected = _select_scenarios(load_scenarios(scenarios_file, contracts), operation, scenario)
     target = RecordTarget(
         region=region,
@@ -1176,13 +1220,7 @@ def fuzz(
     seed: Annotated[
         int, typer.Option("--seed", help="Hypothesis seed: same seed, same requests.")
     ] = 20201109,
-    scenarios_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--scenarios",
-            help="Scenarios naming tasks that exist (default: ./scenarios.yaml if present).",
-        ),
-    ] = None,
+    scenarios_file: ScenariosFile = None,
     setup: Annotated[
         bool | None,
         typer.Option(
@@ -1228,6 +1266,8 @@ def fuzz(
     local = all(is_loopback(host) for host in wire.hosts.values())
     allow_setup = local if setup is None else setup
     known = _known_for_fuzz(scenarios_file, contracts, target, allow_setup, credentials)
+    for note in known.notes:  # why some positive requests name generated ids, not real tasks
+        err.print(f"note: {note}", markup=False, highlight=False)
     options = FuzzOptions(
         max_examples=max_examples,
         seed=seed,
@@ -1290,7 +1330,7 @@ def _known_for_fuzz(
     from aliconform.fuzz import KnownParameters, known_parameters
     from aliconform.record import load_scenarios
 
-    path = scenarios_file or Path("scenarios.yaml")
+    path = _scenarios_path(scenarios_file)
     if scenarios_file is None and not path.exists():
         return KnownParameters(
             notes=["no scenarios.yaml: every positive request uses generated ids"]

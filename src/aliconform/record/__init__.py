@@ -8,7 +8,13 @@ retries and polling, stages complete cassettes and renames them into place, and
 from aliconform.record.behaviour import BehaviourChange, behaviour_diff
 from aliconform.record.recorder import RecordRun, ScenarioResult, record_scenarios
 from aliconform.record.retry import RetryPolicy
-from aliconform.record.scenarios import Scenario, ScenarioError, ScenarioFile, load_scenarios
+from aliconform.record.scenarios import (
+    Scenario,
+    ScenarioError,
+    ScenarioFile,
+    default_scenarios_file,
+    load_scenarios,
+)
 from aliconform.record.target import RecordTarget, TargetError
 
 __all__ = [
@@ -22,6 +28,7 @@ __all__ = [
     "ScenarioResult",
     "TargetError",
     "behaviour_diff",
+    "default_scenarios_file",
     "load_scenarios",
     "record_scenarios",
 ]

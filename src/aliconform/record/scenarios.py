@@ -37,6 +37,7 @@ __all__ = [
     "ScenarioError",
     "ScenarioFile",
     "SetupSpec",
+    "default_scenarios_file",
     "load_scenarios",
     "resolve",
 ]
@@ -122,6 +123,22 @@ class Scenario(_Model):
 class ScenarioFile(_Model):
     format_version: Literal[1] = 1
     scenarios: list[Scenario] = Field(min_length=1)
+
+
+#: The scenarios shipped inside the installed package (a checkout has them at its root).
+PACKAGED_SCENARIOS_FILE = Path(__file__).resolve().parents[1] / "_scenarios.yaml"
+
+
+def default_scenarios_file() -> Path:
+    """./scenarios.yaml when there is one, else the shipped copy: the same scenarios, reading
+    every account detail from the environment."""
+    local = Path("scenarios.yaml")
+    if local.is_file():
+        return local
+    for candidate in (PACKAGED_SCENARIOS_FILE, Path(__file__).resolve().parents[3] / local):
+        if candidate.is_file():
+            return candidate
+    return local
 
 
 def load_scenarios(path: Path, contracts: ContractSet) -> list[Scenario]:
