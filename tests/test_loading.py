@@ -157,6 +157,30 @@ def test_the_wheel_ships_the_policy_beside_the_contracts() -> None:
     assert shipped["contracts"] == "aliconform/_contracts"
     assert shipped["drift-policy.yaml"] == "aliconform/_drift-policy.yaml"
     assert shipped["scenarios.yaml"] == "aliconform/_scenarios.yaml"
+    assert shipped["docs/sources"] == "aliconform/_sources"
+
+
+def test_a_contract_names_the_copy_of_the_page_it_cites(
+    contracts: ContractSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from aliconform.contracts import loader
+
+    repo = Path(__file__).resolve().parents[1]
+    for contract in contracts.values():
+        page = loader.documentation_page(contract)
+        assert page == repo / "docs" / "sources" / contract.sources.documentation.file
+    # Installed: the contracts and the pages are inside the package.
+    package = tmp_path / "aliconform"
+    shutil.copytree(repo / "contracts", package / "_contracts")
+    shutil.copytree(repo / "docs" / "sources", package / "_sources")
+    monkeypatch.setattr(loader, "PACKAGED_SOURCES_DIR", package / "_sources")
+    installed = loader.load_contracts(package / "_contracts")
+    page = loader.documentation_page(installed["QuerySmarttagJob"])
+    assert page == package / "_sources" / "003_ed970b5d0b7e1edd.txt"
+    (package / "_sources" / "003_ed970b5d0b7e1edd.txt").unlink()
+    assert loader.documentation_page(installed["QuerySmarttagJob"]) is None
 
 
 def test_an_installed_package_records_with_its_shipped_scenarios_and_copies_them(

@@ -25,7 +25,8 @@ from aliconform.contracts.jsonschema import (
     response_schema,
 )
 from aliconform.contracts.listing import field_rows
-from aliconform.contracts.loader import default_contracts_dir
+from aliconform.contracts.loader import default_contracts_dir, documentation_page
+from aliconform.contracts.yamlsource import display_path
 from aliconform.drift.doclint import lint_docs
 from aliconform.drift.engine import check_response
 from aliconform.drift.findings import Finding
@@ -195,8 +196,11 @@ def show(operation: Operation, directory: ContractsDir = None) -> None:
     )
     out.print(contract.summary)
     out.print(f"endpoint: {contract.endpoint.pattern} ({len(contract.endpoint.regions)} regions)")
+    page = documentation_page(contract)
     out.print(
         f"documentation: {doc.file} '{doc.title}', last updated {doc.last_updated or 'not shown'}"
+        + (f" ({display_path(page)})" if page is not None else ""),
+        highlight=False,
     )
     out.print(f"sdk: {sdk.package} {sdk.version} {sdk.response_model}")
     out.print(f"contract: {contract.path}\n")

@@ -31,6 +31,7 @@ __all__ = [
     "CATALOG_FILE",
     "ContractSet",
     "default_contracts_dir",
+    "documentation_page",
     "load_catalog",
     "load_contract",
     "load_contracts",
@@ -88,6 +89,21 @@ def default_contracts_dir() -> Path:
         if (candidate / CATALOG_FILE).is_file():
             return candidate
     return candidates[0]
+
+
+#: The documentation pages the contracts cite, inside the installed package.
+PACKAGED_SOURCES_DIR = Path(__file__).resolve().parents[1] / "_sources"
+
+
+def documentation_page(contract: Contract) -> Path | None:
+    """The copy of the page a contract cites: docs/sources/ beside its contracts directory (a
+    checkout), else the copy inside the installed package; None when neither has it."""
+    name = contract.sources.documentation.file
+    beside = Path(contract.path).resolve().parents[2] / "docs" / "sources" / name
+    for candidate in (beside, PACKAGED_SOURCES_DIR / name):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def load_contracts(path: str | os.PathLike[str] | None = None) -> ContractSet:
