@@ -32,23 +32,31 @@ def test_the_shipped_scenarios_file_loads(contracts: ContractSet) -> None:
     assert any(s.expect_error for s in scenarios)
 
 
+def _scenario_errors(tmp_path: Path, contracts: ContractSet, text: str) -> list[str]:
+    """The lines of the error that loading a scenarios file with this text raises."""
+    path = tmp_path / "scenarios.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenarios(path, contracts)
+    return str(caught.value).splitlines()
+
+
 def test_a_bad_scenario_is_named_with_file_line_and_suggestion(
     tmp_path: Path, contracts: ContractSet
 ) -> None:
-    path = tmp_path / "scenarios.yaml"
-    path.write_text(
-        "format_version: 1\n"
-        "scenarios:\n"
-        "  - name: one\n"
-        "    operation: GetImageModerationResult\n"
-        "    params: {TaskID: x}\n"
-        "  - name: two\n"
-        "    operation: QuerySmarttagJb\n",
-        encoding="utf-8",
+    text = "\n".join(
+        _scenario_errors(
+            tmp_path,
+            contracts,
+            "format_version: 1\n"
+            "scenarios:\n"
+            "  - name: one\n"
+            "    operation: GetImageModerationResult\n"
+            "    params: {TaskID: x}\n"
+            "  - name: two\n"
+            "    operation: QuerySmarttagJb\n",
+        )
     )
-    with pytest.raises(ScenarioError) as caught:
-        load_scenarios(path, contracts)
-    text = str(caught.value)
     assert "scenarios.yaml:5" in text
     assert "did you mean 'TaskId'" in text
     assert "scenarios.yaml:7" in text
@@ -58,8 +66,9 @@ def test_a_bad_scenario_is_named_with_file_line_and_suggestion(
 def test_a_mistyped_capture_or_error_code_is_caught_before_anything_is_called(
     tmp_path: Path, contracts: ContractSet
 ) -> None:
-    path = tmp_path / "scenarios.yaml"
-    path.write_text(
+    lines = _scenario_errors(
+        tmp_path,
+        contracts,
         "format_version: 1\n"
         "scenarios:\n"
         "  - name: lifecycle\n"
@@ -87,11 +96,7 @@ def test_a_mistyped_capture_or_error_code_is_caught_before_anything_is_called(
         "      params: {ProjectName: '${setup.Project}'}\n"
         "      capture: {TaskId: TaskId}\n"
         "    params: {TaskId: '${setup.TaskId}'}\n",
-        encoding="utf-8",
     )
-    with pytest.raises(ScenarioError) as caught:
-        load_scenarios(path, contracts)
-    lines = str(caught.value).splitlines()
     assert len(lines) == 4, lines
     assert "scenarios.yaml:25" in lines[3]
     assert "a setup's parameters cannot use ${setup.*}" in lines[3]
