@@ -57,6 +57,16 @@ def test_a_clean_response(contracts: ContractSet) -> None:
     assert check_response("GetImageModerationResult", image(), contracts=contracts) == []
 
 
+def test_the_package_itself_offers_check_response() -> None:
+    """The name the documentation gives: aliconform.check_response, with the shipped contracts."""
+    import aliconform
+
+    found = aliconform.check_response("GetImageModerationResult", json.dumps(image(Status=7)))
+    assert [(f.kind, f.path) for f in found] == [(aliconform.Kind.TYPE_MISMATCH, "/Status")]
+    assert isinstance(found[0], aliconform.Finding)
+    assert found[0].severity is aliconform.Severity.BREAKING
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
