@@ -141,6 +141,7 @@ def test_bench_prints_figures(capsys: pytest.CaptureFixture[str]) -> None:
         "check ÷ orjson.loads",
         "check ÷ that full parse",
         "that full parse ÷ orjson.loads",
+        "check without the invariants (types alone) ÷ orjson.loads",
         "drifted at the root",
         "drifted deep inside a result",
         "jsonschema ÷ check",

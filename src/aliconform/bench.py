@@ -23,7 +23,7 @@ from typing import Any
 
 from aliconform.contracts import ContractSet
 from aliconform.contracts.jsonschema import response_schema
-from aliconform.drift.engine import check_body, compiled
+from aliconform.drift.engine import CompiledContract, check_body, compiled
 from aliconform.errors import AliconformError
 
 __all__ = ["ROUNDS", "BenchResult", "build_corpus", "drift", "drift_inside", "run_bench"]
@@ -522,6 +522,16 @@ def run_bench(
     def check(operation: str, raw: bytes) -> object:
         return check_body(entries[operation], raw)
 
+    # The same check with every invariant left out: what the types alone cost, the floor of
+    # any speed-up to the invariants.
+    types_only = {
+        op: CompiledContract.build(contracts[op].model_copy(update={"invariants": []}))
+        for op in GENERATORS
+    }
+
+    def check_types(operation: str, raw: bytes) -> object:
+        return check_body(types_only[operation], raw)
+
     def json_texts(value: Any, found: list[str]) -> list[str]:
         """Every string that carries JSON, at any depth (inside decoded ones too)."""
         if isinstance(value, dict):
@@ -555,8 +565,11 @@ def run_bench(
         return loop
 
     progress("timing check (conformant) against orjson.loads")
-    t_parse, t_deep, t_check = _best(
-        _each(parse, corpus), parse_all(corpus, inside), _each(check, corpus)
+    t_parse, t_deep, t_check, t_types = _best(
+        _each(parse, corpus),
+        parse_all(corpus, inside),
+        _each(check, corpus),
+        _each(check_types, corpus),
     )
     progress("timing check (drifted)")
     findings = {"root": 0, "deep": 0}
@@ -607,6 +620,7 @@ def run_bench(
         ("check ÷ that full parse", f"{t_check / t_deep:.2f}x"),
         # Checking must read the JSON inside strings; this is what reading it alone costs.
         ("that full parse ÷ orjson.loads", f"{t_deep / t_parse:.2f}x"),
+        ("check without the invariants (types alone) ÷ orjson.loads", f"{t_types / t_parse:.2f}x"),
         (
             f"check, drifted at the root ({len(drifted):,})",
             f"{len(drifted) / t_drift:,.0f} responses/s ({findings['root']:,} findings); "
