@@ -1,7 +1,10 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -60,3 +63,31 @@ def edit_response_body(path: Path, change: Callable[[str], str]) -> None:
     assert changed != body, "the edit changed nothing"
     data["interactions"][0]["response"]["body"]["string"] = changed
     path.write_text(yamlserializer.serialize(data), "utf-8")
+
+
+@contextmanager
+def serving_json(answer: bytes) -> Iterator[str]:
+    """A loopback HTTP server answering every GET and POST with the JSON given; yields its
+    base URL (http://127.0.0.1:<port>)."""
+
+    class Answer(BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        do_GET = do_POST = _answer
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

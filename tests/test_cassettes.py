@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 import socket
 from collections.abc import Callable
@@ -32,11 +33,11 @@ from aliconform.cassettes import (
 )
 from aliconform.cassettes.derive import derive_documentation_cassettes
 from aliconform.cassettes.rpc import read_rpc_call
-from aliconform.cassettes.scrub import scrub_body, scrub_text, scrub_uri
+from aliconform.cassettes.scrub import recordable, scrub_body, scrub_text, scrub_uri
 from aliconform.cassettes.store import interactions_digest, load_provenance
 from aliconform.cli import main
 from aliconform.errors import CassetteError
-from conftest import edit_response_body
+from conftest import edit_response_body, serving_json
 
 REPO = Path(__file__).resolve().parents[1]
 CASSETTES = REPO / "cassettes"
@@ -322,6 +323,62 @@ def test_a_miss_names_the_nearest_recorded_request_and_what_differs() -> None:
     assert "Closest recorded requests" in message
     assert "rpc_params differs: TaskId: sent 'Other-" in message
     assert "recorded 'VideoModeration-" in message
+
+
+@pytest.mark.parametrize(
+    ("uri", "headers", "exchange"),
+    [
+        ("http://100.100.100.200/latest/meta-data/ram/security-credentials/role", {}, True),
+        ("https://sts.aliyuncs.com/?Action=AssumeRoleWithOIDC&OIDCToken=eyJx", {}, True),
+        ("https://sts-vpc.cn-shanghai.aliyuncs.com/", {"x-acs-action": "AssumeRole"}, True),
+        ("https://proxy.example/?Action=AssumeRole&RoleArn=acs:ram::1:role/r", {}, True),
+        ("http://127.0.0.1:9/credentials", {}, True),  # ALIBABA_CLOUD_CREDENTIALS_URI
+        ("http://127.0.0.1:9/", {"x-acs-action": "QuerySmarttagJob"}, False),
+        ("https://imm.cn-shanghai.aliyuncs.com/?Action=GetImageModerationResult", {}, False),
+    ],
+)
+def test_the_credential_chain_s_exchanges_are_never_recorded(
+    uri: str, headers: dict[str, str], exchange: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ALIBABA_CLOUD_CREDENTIALS_URI", "http://127.0.0.1:9/credentials")
+    kept = recordable(_request(uri, headers))
+    assert (kept is None) is exchange
+
+
+def test_rpc_vcr_records_the_call_and_not_the_credentials_fetched_for_it(tmp_path: Path) -> None:
+    body = b'{"RequestId":"r","AccessKeyId":"STS.NTmpSecretKeyId1234","SecurityToken":"CAIS1"}'
+    cassette = tmp_path / "recorded.yaml"
+    with serving_json(body) as base, rpc_vcr(record_mode="all").use_cassette(str(cassette)):
+        requests.post(f"{base}/?Action=AssumeRoleWithOIDC&OIDCToken=eyJsecret", timeout=5)
+        requests.post(f"{base}/?Action=QuerySmarttagJob&JobId=j-1", timeout=5)
+    (interaction,) = load_cassette(cassette).interactions
+    assert "Action=QuerySmarttagJob" in interaction.request.uri
+    assert "eyJsecret" not in cassette.read_text("utf-8")
+
+
+def test_a_recording_that_cannot_be_saved_leaves_the_cassette_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """rpc_vcr saves atomically: a full disk mid-save leaves the previous cassette whole
+    (vcrpy's own persister rewrites the file in place)."""
+    cassette = tmp_path / "recorded.yaml"
+    shutil.copy(MODERATION / "doc-example-success.yaml", cassette)
+    before = cassette.read_bytes()
+
+    def disk_full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    recording = rpc_vcr(record_mode="new_episodes").use_cassette(str(cassette))
+    # The recording is left first: its save raises, inside pytest.raises.
+    with (  # noqa: PT012 (the save on leaving raises, not a statement inside)
+        serving_json(b"{}") as base,
+        pytest.raises(OSError, match="No space left"),
+        recording,
+    ):
+        requests.post(f"{base}/?Action=GetVideoModerationResult&TaskId=t", timeout=5)
+        monkeypatch.setattr(os, "fsync", disk_full)
+    assert cassette.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["recorded.yaml"]
 
 
 def test_plain_vcrpy_replays_a_cassette_with_its_default_matching() -> None:

@@ -35,6 +35,7 @@ from aliconform.report import record_report
 from aliconform.sdk import sdk_invoke
 from aliconform.secrets import scan_secrets
 from aliconform.twin import TwinConfig, TwinServer, expected_findings, parse_faults
+from conftest import serving_json
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -395,9 +396,9 @@ def test_a_secret_that_scrubbing_misses_never_reaches_a_cassette(
     """The secret scan is the last gate before a cassette is written: with request scrubbing
     switched off, the signed headers (the planted AccessKey id among them) fail the scenario
     instead of being written, and the cassette already there stays as it was."""
-    from aliconform.cassettes import matching
+    from aliconform.cassettes import scrub
 
-    monkeypatch.setattr(matching, "scrub_request", lambda request: request)
+    monkeypatch.setattr(scrub, "scrub_request", lambda request: request)
     before = _tree(cassettes_copy)
     scenarios = [
         s
@@ -630,3 +631,66 @@ def test_scenario_filters_that_select_nothing_are_a_usage_error(
     assert main(["record", *options, "--operation", "Nope"]) == 2
     err = " ".join(capsys.readouterr().err.replace("│", " ").split())
     assert "operations with scenarios: GetImageModerationResult, " in err
+
+
+# --- credentials the default chain fetches over HTTP -----------------------------------------
+
+
+@pytest.fixture
+def credentials_from_a_uri(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A credentials URI (ALIBABA_CLOUD_CREDENTIALS_URI, as the default chain reads it) on
+    loopback, handing out the twin's key with a planted STS token: the same kind of exchange
+    as the ECS instance metadata service and STS, which are not reachable here."""
+    token = _planted("CAIS", 120)
+    answer = json.dumps(
+        {
+            "Code": "Success",
+            "AccessKeyId": KEY_ID,
+            "AccessKeySecret": KEY_SECRET,
+            "SecurityToken": token,
+            "Expiration": "2099-01-01T00:00:00Z",
+        }
+    ).encode()
+    with serving_json(answer) as base:
+        uri = f"{base}/credentials"
+        monkeypatch.setenv("ALIBABA_CLOUD_CREDENTIALS_URI", uri)
+        monkeypatch.setenv("HOME", os.devnull)  # no CLI profile or credentials file of this machine
+        from alibabacloud_credentials.utils import auth_util
+
+        for name in ("access_key_id", "access_key_secret", "security_token"):
+            monkeypatch.setattr(auth_util, f"environment_{name}", None)
+        monkeypatch.setattr(auth_util, "environment_cli_profile_disabled", "true")
+        monkeypatch.setattr(auth_util, "environment_credentials_uri", uri)
+        yield token
+
+
+def test_the_credential_chain_s_own_requests_are_never_recorded(
+    twin: TwinServer,
+    credentials_from_a_uri: str,
+    contracts: ContractSet,
+    fast_scenarios: Path,
+    tmp_path: Path,
+) -> None:
+    """The SDK fetches credentials in the middle of the call being recorded; that exchange
+    carries them in the clear and is not the API's behaviour: only calls to the endpoint are
+    recorded."""
+    scenarios = [
+        s
+        for s in load_scenarios(fast_scenarios, contracts)
+        if s.operation == "GetImageModerationResult" and not s.setup
+    ]
+    target = RecordTarget("cn-shanghai", endpoint=f"http://{twin.endpoint}")
+    run = record_scenarios(scenarios, contracts, target, tmp_path / "cassettes")
+    recorded = [r for r in run.results if r.outcome == "recorded"]
+    assert recorded, [r.message for r in run.results]
+    assert all(r.outcome in ("recorded", "skipped") for r in run.results)
+    for result in recorded:
+        cassette = load_cassette(result.cassette.path)
+        assert [i.request.uri.split("/?")[0] for i in cassette.interactions] == [
+            f"http://{twin.endpoint}"
+        ] * len(cassette.interactions)
+    on_disk = b"".join(_tree(tmp_path / "cassettes").values())
+    assert credentials_from_a_uri.encode() not in on_disk
+    assert KEY_SECRET.encode() not in on_disk
+    assert run.replay.problems == []
+    assert {f.kind for i in run.replay.interactions for f in i.findings} == set()

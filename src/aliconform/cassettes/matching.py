@@ -17,7 +17,8 @@ import vcr
 from vcr.request import Request
 
 from aliconform.cassettes.rpc import RpcCall, read_rpc_call
-from aliconform.cassettes.scrub import scrub_request, scrub_response
+from aliconform.cassettes.scrub import recordable, scrub_response
+from aliconform.cassettes.store import AtomicPersister
 
 __all__ = ["RPC_MATCH_ON", "rpc_call_of", "rpc_vcr"]
 
@@ -70,14 +71,17 @@ _MATCHERS: dict[str, Callable[[Request, Request], None]] = {
 def rpc_vcr(**options: Any) -> vcr.VCR:
     """A vcrpy VCR set up for RPC calls: our matchers, scrubbing hooks, replay-only by default.
 
-    Recording must be asked for: pass record_mode="once", "new_episodes" or "all".
+    Recording must be asked for: pass record_mode="once", "new_episodes" or "all". The
+    credential chain's own exchanges (instance metadata, STS) are never recorded, and a
+    cassette is saved atomically: a failed save leaves the previous file as it was.
     """
     options.setdefault("record_mode", "none")
     options.setdefault("match_on", RPC_MATCH_ON)
-    options.setdefault("before_record_request", scrub_request)
+    options.setdefault("before_record_request", recordable)
     options.setdefault("before_record_response", scrub_response)
     options.setdefault("decode_compressed_response", True)
     recorder = vcr.VCR(**options)
     for name, matcher in _MATCHERS.items():
         recorder.register_matcher(name, matcher)
+    recorder.register_persister(AtomicPersister)
     return recorder

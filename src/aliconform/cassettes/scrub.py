@@ -7,16 +7,21 @@ strings, so a re-recorded cassette differs from the last one only where the serv
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 from vcr.request import Request
+
+from aliconform.cassettes.rpc import read_rpc_call
 
 __all__ = [
     "PLACEHOLDER",
     "SIGNED_STRING_OMITTED",
+    "is_credential_exchange",
+    "recordable",
     "scrub_body",
     "scrub_headers",
     "scrub_request",
@@ -36,6 +41,7 @@ _SECRET_HEADERS = {
     "x-acs-signature-nonce": PLACEHOLDER,
     "x-acs-accesskey-id": PLACEHOLDER,
     "x-oss-security-token": PLACEHOLDER,
+    "x-aliyun-ecs-metadata-token": PLACEHOLDER,  # the ECS metadata service's session token
     "proxy-authorization": PLACEHOLDER,
     "cookie": PLACEHOLDER,
     "set-cookie": PLACEHOLDER,
@@ -46,7 +52,7 @@ _ACS3_SIGNATURE = re.compile(r"(Signature\s*=\s*)[^,\s]*", re.IGNORECASE)
 
 # V2 signing parameters in a request's query string or form body.
 _QUERY_SECRETS = re.compile(
-    r"(?<=[?&])(AccessKeyId|Signature|SignatureNonce|SecurityToken|BearerToken)=[^&#]*",
+    r"(?<=[?&])(AccessKeyId|Signature|SignatureNonce|SecurityToken|BearerToken|OIDCToken)=[^&#]*",
     re.IGNORECASE,
 )
 
@@ -222,3 +228,40 @@ def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     if isinstance(body, dict) and "string" in body:
         body["string"] = _scrub_body(body["string"])
     return response
+
+
+# -- the credential chain's own traffic ---------------------------------------------------------
+#
+# Without a static AccessKey, the SDK asks the alibabacloud-credentials default chain for
+# credentials, over HTTP, in the middle of the call being recorded: the ECS instance metadata
+# service (a session token, then the role's key and STS token in the clear), STS (AssumeRole,
+# AssumeRoleWithOIDC: the OIDC token out, the credentials back), or the URI a
+# ALIBABA_CLOUD_CREDENTIALS_URI names. Those exchanges are the credentials themselves, not the
+# API's behaviour: they are never recorded, whatever scrubbing would have made of them.
+
+_METADATA_HOSTS = frozenset({"100.100.100.200"})  # the ECS instance metadata service
+_CREDENTIAL_ACTIONS = frozenset(
+    {"AssumeRole", "AssumeRoleWithOIDC", "AssumeRoleWithSAML", "GetFederationToken"}
+)
+_STS_HOST = re.compile(r"sts(?:-vpc)?(?:\.[a-z0-9-]+)?\.aliyuncs\.com", re.IGNORECASE)
+
+
+def is_credential_exchange(request: Request) -> bool:
+    """Whether a request is the credential chain fetching credentials, not an API call."""
+    parts = urlsplit(request.uri)
+    host = (parts.hostname or "").lower()
+    if host in _METADATA_HOSTS or _STS_HOST.fullmatch(host):
+        return True
+    credentials_uri = os.environ.get("ALIBABA_CLOUD_CREDENTIALS_URI", "")
+    if credentials_uri:
+        named = urlsplit(credentials_uri)
+        if (parts.netloc.lower(), parts.path) == (named.netloc.lower(), named.path):
+            return True
+    body = request.body if isinstance(request.body, bytes | str) else None
+    return read_rpc_call(request.uri, dict(request.headers), body).action in _CREDENTIAL_ACTIONS
+
+
+def recordable(request: Request) -> Request | None:
+    """vcrpy's before_record_request hook: None (never recorded, never matched) for the
+    credential chain's exchanges, every other request scrubbed (see scrub_request)."""
+    return None if is_credential_exchange(request) else scrub_request(request)

@@ -24,10 +24,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from vcr.request import Request
 
 from aliconform.cassettes.matching import rpc_vcr
 from aliconform.cassettes.replay import ReplayRun, replay_all
-from aliconform.cassettes.scrub import scrub_text
+from aliconform.cassettes.scrub import recordable, scrub_text
 from aliconform.cassettes.store import (
     PROVENANCE_SUFFIX,
     CassetteFile,
@@ -355,7 +358,10 @@ def _capture(
     sleep = session.sleep
     with tempfile.TemporaryDirectory(prefix="aliconform-capture-") as scratch:
         recording = Path(scratch) / "cassette.yaml"
-        recorder = rpc_vcr(record_mode="all")
+        recorder = rpc_vcr(
+            record_mode="all",
+            before_record_request=_calls_to(session.options.endpoint, session.options.protocol),
+        )
         with recorder.use_cassette(str(recording)) as vcr_cassette:
             session.cassette = vcr_cassette
             captured = _setup(scenario, session, note, environ)
@@ -374,6 +380,26 @@ def _capture(
         full = load_cassette(recording)
     kept = [full.interactions[i] for i in session.kept]
     return full.model_copy(update={"interactions": kept})
+
+
+def _calls_to(endpoint: str, protocol: str) -> Callable[[Request], Request | None]:
+    """The recording's before_record_request hook: only calls to the endpoint are recorded.
+    Anything else the SDK sends meanwhile (the credential chain asking the instance metadata
+    service or STS for credentials) is neither recorded nor kept, whatever its shape."""
+    where = _host_and_port(f"//{endpoint}", protocol)
+
+    def hook(request: Request) -> Request | None:
+        if _host_and_port(request.uri, protocol) != where:
+            return None
+        return recordable(request)
+
+    return hook
+
+
+def _host_and_port(url: str, protocol: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    scheme = parts.scheme or protocol
+    return (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80)
 
 
 def _setup(
