@@ -341,6 +341,49 @@ def test_the_marker_replays_a_committed_cassette_to_the_official_sdk(
     assert "rpc_vcr(record_mode='new_episodes')" in result.stdout.str()
 
 
+def test_a_request_the_cassette_lacks_is_shown_without_its_credentials(
+    sandbox: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """vcrpy's refusal quotes the request as sent; a V2 request carries its AccessKeyId,
+    SecurityToken and Signature in the query. Neither the terminal nor junit.xml shows them."""
+    key_id, token = "LTAI5t" + "Q8plantedKey1234567", "CAIS" + "x" * 120
+    monkeypatch.setenv("PLANTED_KEY_ID", key_id)
+    monkeypatch.setenv("PLANTED_TOKEN", token)
+    sandbox.makepyfile(
+        test_user=f"""
+        import os
+
+        import pytest
+        from alibabacloud_imm20200930.client import Client
+        from alibabacloud_imm20200930.models import GetImageModerationResultRequest
+        from alibabacloud_tea_openapi.models import Config
+
+        @pytest.mark.aliconform_cassette({CASSETTE!r})
+        def test_not_recorded():
+            config = Config(
+                access_key_id=os.environ["PLANTED_KEY_ID"],
+                access_key_secret="planted-secret",
+                security_token=os.environ["PLANTED_TOKEN"],
+                signature_algorithm="v2",
+                endpoint="imm.cn-shanghai.aliyuncs.com",
+                region_id="cn-shanghai",
+            )
+            request = GetImageModerationResultRequest(
+                project_name="p", task_id="never-recorded", task_type="ImageModeration"
+            )
+            Client(config).get_image_moderation_result(request)
+        """
+    )
+    result = sandbox.runpytest("--junitxml=junit.xml")
+    result.assert_outcomes(failed=1)
+    shown = result.stdout.str() + (sandbox.path / "junit.xml").read_text("utf-8")
+    assert "TaskId: sent 'never-recorded'" in shown
+    assert "AccessKeyId=***" in shown
+    assert key_id not in shown
+    assert token[:40] not in shown
+    assert "Signature=***" in shown
+
+
 def test_a_cassette_outside_the_rootdir_and_a_class_marker(
     sandbox: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

@@ -7,15 +7,18 @@ strings, so a re-recorded cassette differs from the last one only where the serv
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
+from vcr.errors import CannotOverwriteExistingCassetteException
 from vcr.request import Request
 
 from aliconform.cassettes.rpc import read_rpc_call
+from aliconform.errors import error_chain
 
 __all__ = [
     "PLACEHOLDER",
@@ -24,6 +27,7 @@ __all__ = [
     "recordable",
     "scrub_body",
     "scrub_headers",
+    "scrub_replay_miss",
     "scrub_request",
     "scrub_response",
     "scrub_text",
@@ -265,3 +269,35 @@ def recordable(request: Request) -> Request | None:
     """vcrpy's before_record_request hook: None (never recorded, never matched) for the
     credential chain's exchanges, every other request scrubbed (see scrub_request)."""
     return None if is_credential_exchange(request) else scrub_request(request)
+
+
+# -- vcrpy's refusal of a request the cassette lacks ----------------------------------------------
+
+
+def scrub_replay_miss(error: BaseException) -> None:
+    """vcrpy's message for a request a cassette lacks quotes the request as it was sent, V2
+    AccessKeyId, SecurityToken and Signature included (its hooks scrub a copy, not the request),
+    and so does every error that wraps it (the SDK repeats it). Rewrite their messages in place,
+    before anything shows them."""
+    chain = list(error_chain(error))
+    sent = [
+        request
+        for e in chain
+        if isinstance(e, CannotOverwriteExistingCassetteException)
+        and (request := getattr(e, "failed_request", None)) is not None
+    ]
+    if not sent:
+        return
+    uris = [(str(request.uri), scrub_uri(str(request.uri))) for request in sent]
+
+    def clean(text: str) -> str:
+        for raw, scrubbed in uris:
+            text = text.replace(raw, scrubbed)
+        return scrub_text(text)
+
+    for e in chain:
+        e.args = tuple(clean(arg) if isinstance(arg, str) else arg for arg in e.args)
+        message = getattr(e, "message", None)
+        if isinstance(message, str):
+            with contextlib.suppress(AttributeError):  # a read-only property
+                e.message = clean(message)  # type: ignore[attr-defined]
