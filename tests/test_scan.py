@@ -16,6 +16,7 @@ from aliconform.drift.waivers import DriftPolicy
 from aliconform.errors import AliconformError
 from aliconform.report import scan_report
 from aliconform.scan import UnreadableLimit, generalise, scan_file
+from aliconform.secrets import scan_secrets
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -198,6 +199,42 @@ def test_scan_command_writes_the_aggregated_report(
     assert {f["path"] for f in data["findings"]} == {"/RequestId"}
     assert all(f["first_seen"] and f["example_lines"] for f in data["findings"])
     assert "Scan" in (out / "drift.html").read_text("utf-8")
+
+
+def test_signed_urls_in_captured_traffic_never_reach_the_reports(tmp_path: Path) -> None:
+    """Captured production bodies carry signed URLs (an echoed InputURL, a result's OSS link):
+    the reports quote bodies and values, scrubbed as recordings are."""
+    key_id, signature = "LTAI5t" + "Q8capturedKey12345", "Zm9vYmFyYmF6cXV4" + "capture"
+    url = (
+        "https://b.oss-cn-hangzhou.aliyuncs.com/a.mp4?Expires=1893456000"
+        f"&OSSAccessKeyId={key_id}&Signature={signature}%3D"
+    )
+    whole = {"RequestId": "r", "Status": "Succeeded", "TaskId": "t", "URL": url}
+    lines = [
+        {"operation": "GetImageModerationResult", "status": 200, "body": whole},  # drift: URL
+        {  # truncated: unparseable, quoted as it is
+            "operation": "GetImageModerationResult",
+            "status": 200,
+            "body": json.dumps(whole)[:-1],
+        },
+        {  # a value of the wrong type, observed in the report
+            "operation": "GetImageModerationResult",
+            "status": 200,
+            "body": {**whole, "URL": None, "ProjectName": {"signed": url}},
+        },
+    ]
+    capture = tmp_path / "capture.jsonl"
+    capture.write_text("".join(json.dumps(line) + "\n" for line in lines), "utf-8")
+    out = tmp_path / "reports"
+    assert main(["scan", str(capture), "--out", str(out)]) == 1
+    report = json.loads((out / "drift.json").read_text("utf-8"))
+    kinds = {f["kind"] for f in report["findings"]}
+    assert {"undocumented-field", "unparseable-body", "type-mismatch"} <= kinds
+    written = "".join(p.read_text("utf-8") for p in out.iterdir())
+    assert key_id not in written
+    assert signature not in written
+    assert "OSSAccessKeyId=***" in written
+    assert scan_secrets([out], root=tmp_path) == []
 
 
 def test_scan_of_a_missing_file_is_a_usage_error(
