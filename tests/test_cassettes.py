@@ -129,7 +129,9 @@ def test_scrubbing_is_idempotent(text: str) -> None:
     st.lists(
         st.tuples(
             st.sampled_from(["?", "&", "\\u0026"]),
-            st.sampled_from(["Signature", "OSSAccessKeyId", "security-token"]),
+            st.sampled_from(
+                ["Signature", "OSSAccessKeyId", "security-token", "AccessKeyId", "SecurityToken"]
+            ),
             st.text(alphabet="abc0123456789", min_size=8, max_size=12).map(lambda v: "SECRET" + v),
         ),
         min_size=1,
@@ -145,7 +147,12 @@ def test_no_signed_url_secret_survives(parts: list[tuple[str, str, str]]) -> Non
 @given(
     st.lists(
         st.tuples(
-            st.sampled_from(["Signature", "OSSAccessKeyId", "security-token", "Expires"]),
+            st.sampled_from(
+                [
+                    *("Signature", "OSSAccessKeyId", "security-token", "Expires"),
+                    *("AccessKeyId", "SecurityToken", "SignatureNonce"),
+                ]
+            ),
             st.text(alphabet="abc0123456789+/=", min_size=8, max_size=12).map(
                 lambda v: "SECRET" + v
             ),
@@ -174,6 +181,50 @@ def test_no_secret_survives_in_a_percent_encoded_signed_url_in_a_body(
     assert "SECRET" not in media
     assert media.startswith("https://b.oss.aliyuncs.com/o?")
     assert media.count("=***") == len(parts)  # still a URL, its secrets replaced in place
+
+
+def test_a_recorded_answer_never_keeps_a_v2_request_it_quotes() -> None:
+    """A refused V2 signature's message quotes the string the service signed (AccessKeyId and
+    SecurityToken inside); a Location header or a body may echo a V2-signed URL."""
+    signed = (
+        "POST&%2F&AccessKeyId%3DLTAI5tQ8exampleKey12345%26Action%3DGetImageModerationResult"
+        "%26SecurityToken%3DCAISzRF1q6Ft5B2yfSjIr5bXfsLspr1n1OzMHPXoGgbX"
+    )
+    url = (
+        "https://imm.cn-shanghai.aliyuncs.com/?Action=GetImageModerationResult"
+        "&AccessKeyId=LTAI5tQ8exampleKey12345&SecurityToken=CAISzRF1q6Ft5B2y"
+        "&SignatureNonce=n0nce&Signature=c2lnbmF0dXJl"
+    )
+    body = json.dumps(
+        {
+            "Code": "SignatureDoesNotMatch",
+            "Message": f"Specified signature is not matched with our calculation. server string to sign is:{signed}",
+            "Recommend": url,
+        }
+    ).encode()
+    response = {
+        "status": {"code": 400, "message": "Bad Request"},
+        "headers": {"Location": [url]},
+        "body": {"string": body},
+    }
+    scrubbed = scrub_response(response)
+    text = json.dumps(scrubbed["headers"]) + scrubbed["body"]["string"].decode()
+    for secret in ("LTAI5tQ8", "CAISzRF1", "n0nce", "c2lnbmF0dXJl"):
+        assert secret not in text
+    message = json.loads(scrubbed["body"]["string"])["Message"]
+    assert message.endswith("with our calculation. (string to sign omitted)")
+    assert scrub_response(scrubbed) == scrubbed
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "latin-1"])
+def test_a_body_that_is_not_utf8_is_scrubbed_too(encoding: str) -> None:
+    body = '{"Message":"失败 ü","AccessKeySecret":"wJalrXUtnFEMI2K7MDENGbPx","AccessKeyId":"k"}'
+    raw = body.encode(encoding, "replace")
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+    scrubbed = scrub_response({"headers": {}, "body": {"string": raw}})["body"]["string"]
+    assert b"wJalrXUtnFEMI2K7MDENGbPx" not in scrubbed
+    assert scrubbed == raw.replace(b"wJalrXUtnFEMI2K7MDENGbPx", b"***").replace(b'"k"', b'"***"')
 
 
 def test_credential_fields_in_json_bodies_are_scrubbed_also_inside_json_strings() -> None:

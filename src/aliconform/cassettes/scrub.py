@@ -60,11 +60,17 @@ _QUERY_SECRETS = re.compile(
     re.IGNORECASE,
 )
 
-# Signed OSS (and CDN) URLs inside response bodies, also when the body is JSON-escaped
-# (\u0026 for &) or HTML-escaped (&amp;), and inside JSON strings nested in JSON strings.
+# The secret parameters of a signed URL: OSS (and CDN) URLs, and a V2-signed API URL quoted in a
+# body, a header (Location) or an error message.
+_SIGNED_NAMES = (
+    r"(?P<name>OSSAccessKeyId|Signature|Expires|security-token|auth_key|x-oss-[A-Za-z0-9-]+"
+    r"|AccessKeyId|SecurityToken|SignatureNonce|BearerToken|OIDCToken)"
+)
+# Signed URLs inside response bodies, also when the body is JSON-escaped (\u0026 for &) or
+# HTML-escaped (&amp;), and inside JSON strings nested in JSON strings.
 _SIGNED_URL_PARAMS = re.compile(
     r"(?P<sep>[?&]|\\u0026|\\\\u0026|&amp;)"
-    r"(?P<name>OSSAccessKeyId|Signature|Expires|security-token|auth_key|x-oss-[A-Za-z0-9-]+)="
+    rf"{_SIGNED_NAMES}="
     r"(?P<value>[^&\"'\s\\<>#]*)",
     re.IGNORECASE,
 )
@@ -75,7 +81,7 @@ _SIGNED_URL_PARAMS = re.compile(
 # %252A%252A%252A), so the encoded URL still decodes to the scrubbed one.
 _ENCODED_SIGNED_URL_PARAMS = re.compile(
     r"(?P<sep>%(?P<levels>(?:25)*)(?:3F|26))"
-    r"(?P<name>OSSAccessKeyId|Signature|Expires|security-token|auth_key|x-oss-[A-Za-z0-9-]+)"
+    rf"{_SIGNED_NAMES}"
     r"%(?P=levels)3D"
     r"(?P<value>(?:[^%&\"'\s\\<>#]|%(?!(?:25)*(?:26|23|20))[0-9A-Fa-f]{2})*)",
     re.IGNORECASE,
@@ -100,11 +106,13 @@ SIGNED_STRING_OMITTED = "(string to sign omitted)"
 # The gateway's message quotes the string it signed ("server string to sign is:..."); under V2
 # that string holds every query parameter, AccessKeyId and SecurityToken among them. Inside a
 # JSON body it ends at the closing quote of the message.
-_SIGNED_STRING_IN_BODY = re.compile(r'(?i)\s*(?:server )?string to sign[^"]*')
+_SIGNED_STRING_IN_BODY = re.compile(r'(?i)\s*(?:server )?string to sign(?! omitted\))[^"<]*')
 
 
 def scrub_body(body: bytes) -> bytes:
-    """A response body fit for a report: the quoted string to sign cut, signed URLs scrubbed."""
+    """A response body fit for a report or a cassette: the quoted string to sign cut, signed
+    URLs and credential fields scrubbed. Bytes that are not UTF-8 (a body in GBK, a binary
+    one) are kept as they are around what is replaced."""
     text = body.decode("utf-8", "surrogateescape")
     text = _SIGNED_STRING_IN_BODY.sub(" " + SIGNED_STRING_OMITTED, text)
     return scrub_text(text).encode("utf-8", "surrogateescape")
@@ -187,12 +195,9 @@ def scrub_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
 
 def _scrub_body(body: Any) -> Any:
     if isinstance(body, bytes):
-        try:
-            return scrub_text(body.decode("utf-8")).encode("utf-8")
-        except UnicodeDecodeError:
-            return body  # binary: no URL of ours can hide in it undecoded
+        return scrub_body(body)
     if isinstance(body, str):
-        return scrub_text(body)
+        return scrub_body(body.encode("utf-8", "surrogatepass")).decode("utf-8", "surrogatepass")
     return body
 
 
