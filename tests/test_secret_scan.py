@@ -188,6 +188,25 @@ def _plant_key_id_in_an_encoded_url(rng: random.Random) -> Plant:
     return Plant("alibaba-access-key-id", f'{{"Media": "{quote(signed, safe="")}"}}', key)
 
 
+def _plant_sts_key_id_in_an_encoded_url(rng: random.Random) -> Plant:
+    """`%3DSTS.`: as a V2 AccessKeyId inside an encoded URL (a string to sign, an echo)."""
+    key = _sts_key_id(rng)
+    text = f"POST&%2F&AccessKeyId%3D{key}%26Action%3DGetX"
+    return Plant("alibaba-sts-access-key-id", text, key)
+
+
+def _plant_security_token_in_an_encoded_url(rng: random.Random) -> Plant:
+    token = quote(_security_token(rng), safe="")
+    text = f"POST&%2F&Action%3DGetX%26SecurityToken%3D{token}"
+    return Plant("alibaba-sts-security-token", text, token)
+
+
+def _plant_access_key_secret_in_xml(rng: random.Random) -> Plant:
+    secret = _text(rng, ALNUM, 30)
+    text = f"<Credentials><AccessKeyId>***</AccessKeyId><AccessKeySecret>{secret}</AccessKeySecret>"
+    return Plant("alibaba-access-key-secret", text, secret)
+
+
 def _plant_oss_url_encoded_twice(rng: random.Random) -> Plant:
     signed = f"{_OSS}?OSSAccessKeyId=***&Expires=1700000000&Signature={_v2_signature(rng)}"
     text = f'{{"Media": "{quote(quote(signed, safe=""), safe="")}"}}'
@@ -221,6 +240,9 @@ PLANTS: dict[str, Callable[[random.Random], Plant]] = {
     "oss-url-json-escaped": _plant_oss_url_json_escaped,
     "key-id-in-an-encoded-url": _plant_key_id_in_an_encoded_url,
     "oss-url-encoded-twice": _plant_oss_url_encoded_twice,
+    "sts-key-id-in-an-encoded-url": _plant_sts_key_id_in_an_encoded_url,
+    "security-token-in-an-encoded-url": _plant_security_token_in_an_encoded_url,
+    "access-key-secret-in-xml": _plant_access_key_secret_in_xml,
 }
 
 
@@ -526,6 +548,28 @@ def test_binary_files_are_skipped_and_text_in_any_encoding_is_read(tmp_path: Pat
     assert [(hit.file, hit.line, hit.rule) for hit in hits] == [
         ("latin1.md", 1, "alibaba-access-key-id")
     ]
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "latin-1"])
+def test_a_body_vcrpy_writes_as_binary_is_read_decoded(tmp_path: Path, encoding: str) -> None:
+    """vcrpy writes a body that is not UTF-8 as a base64 `!!binary` scalar; the credentials
+    in it are still found, at the line of the body."""
+    rng = random.Random(encoding)
+    key, secret = _access_key_id(rng), _text(rng, ALNUM, 30)
+    answer = {"Message": "成功 é", "AccessKeyId": key, "AccessKeySecret": secret}
+    raw = json.dumps(answer, ensure_ascii=False).encode(encoding, "replace")
+    interaction = {
+        "request": {"body": None, "headers": {}, "method": "POST", "uri": "https://x/"},
+        "response": {"body": {"string": raw}, "headers": {}, "status": {"code": 200}},
+    }
+    text = yamlserializer.serialize({"interactions": [interaction], "version": 1})
+    assert "!!binary" in text
+    assert key not in text
+    hits = _flagged(tmp_path, "cassettes/imm/Op/gbk.yaml", text)
+    line = _line_of(text, "!!binary")
+    found = {(hit.line, hit.rule) for hit in hits}
+    assert (line, "alibaba-access-key-id") in found, hits
+    assert (line, "alibaba-access-key-secret") in found, hits
 
 
 def test_a_file_given_twice_is_scanned_once(tmp_path: Path) -> None:

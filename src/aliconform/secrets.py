@@ -17,6 +17,7 @@ detector off: a digest or an id passes only as the value of a field known to car
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import uuid
@@ -80,23 +81,28 @@ class _Rule:
 # a YAML or JSON string), or HTML-escaped as the report's templates write it.
 _QUOTE: Final = r"(?:\\*[\"']|&(?:quot|#34|#39|#x27);)?"
 
+
+def _starts_a_word(not_after: str) -> str:
+    """Where a credential can start: not right after a character of the class not_after (it
+    would be part of a longer word), unless that character ends a percent escape (`%3DLTAI...`,
+    `%253DSTS....` in an encoded URL), whose hex digits are not part of the word."""
+    return rf"(?:(?<!{not_after})|(?<=%[0-9A-Fa-f]{{2}})|(?<=%25[0-9A-Fa-f]{{2}}))"
+
+
 _RULES: Final = (
-    # A long-term AccessKey id: LTAI and 12 to 30 letters and digits (LTAI5t... has 24); also
-    # right after a percent escape (`%3DLTAI...` in an encoded URL), whose hex digits would
-    # otherwise read as part of a longer word.
+    # A long-term AccessKey id: LTAI and 12 to 30 letters and digits (LTAI5t... has 24).
     _Rule(
         "alibaba-access-key-id",
         (
             re.compile(
-                r"(?:(?<![A-Za-z0-9])|(?<=%[0-9A-Fa-f]{2})|(?<=%25[0-9A-Fa-f]{2}))"
-                r"(?P<secret>LTAI[A-Za-z0-9]{12,30})(?![A-Za-z0-9])"
+                _starts_a_word("[A-Za-z0-9]") + r"(?P<secret>LTAI[A-Za-z0-9]{12,30})(?![A-Za-z0-9])"
             ),
         ),
     ),
     # A temporary AccessKey id issued by STS: `STS.` and 16 or more letters and digits.
     _Rule(
         "alibaba-sts-access-key-id",
-        (re.compile(r"(?<![A-Za-z0-9.])(?P<secret>STS\.[A-Za-z0-9]{16,})"),),
+        (re.compile(_starts_a_word("[A-Za-z0-9.]") + r"(?P<secret>STS\.[A-Za-z0-9]{16,})"),),
     ),
     # An STS SecurityToken: base64 starting CAIS, hundreds of characters; also JSON-escaped
     # (\/) or percent-encoded (%2B, %2F, %3D), as it appears in bodies and query strings.
@@ -104,8 +110,8 @@ _RULES: Final = (
         "alibaba-sts-security-token",
         (
             re.compile(
-                r"(?<![A-Za-z0-9+/])"
-                r"(?P<secret>CAIS(?:[A-Za-z0-9+/=]|\\{1,2}/|%2[BbFf]|%3[Dd]){96,})"
+                _starts_a_word("[A-Za-z0-9+/]")
+                + r"(?P<secret>CAIS(?:[A-Za-z0-9+/=]|\\{1,2}/|%2[BbFf]|%3[Dd]){96,})"
             ),
         ),
     ),
@@ -117,6 +123,11 @@ _RULES: Final = (
             re.compile(
                 rf"access[_-]?key[_-]?secret{_QUOTE}\s*(?:[:=]|%3[Dd])\s*{_QUOTE}"
                 r"(?P<secret>[A-Za-z0-9]{16,})",
+                re.IGNORECASE,
+            ),
+            # an XML answer: <AccessKeySecret>...</AccessKeySecret>, also HTML-escaped
+            re.compile(
+                r"(?:<|&lt;)access[_-]?key[_-]?secret(?:>|&gt;)\s*(?P<secret>[A-Za-z0-9]{16,})",
                 re.IGNORECASE,
             ),
         ),
@@ -330,12 +341,40 @@ def _hits(path: Path, file: str) -> Iterator[SecretHit]:
     # it is the per-line pass that its public scan_file runs after the YAML and INI transformers,
     # with every configured detector and filter.
     lines = path.read_bytes().decode("utf-8", errors="replace").split("\n")
-    numbered = list(enumerate(lines, start=1))
+    numbered = list(enumerate(lines, start=1)) + _binary_blocks(lines)
     for found in detect_secrets_scan._process_line_based_plugins(numbered, filename=str(path)):
         yield SecretHit(file, found.line_number, _slug(found.type), _redact(found.secret_value))
     for number, line in numbered:
         for rule, secret in _alibaba_secrets(line):
             yield SecretHit(file, number, rule, _redact(secret))
+
+
+# A YAML `!!binary` scalar: vcrpy writes a body that is not UTF-8 (GBK, Latin-1, compressed)
+# as base64, where no rule could read it.
+_BINARY_TAG: Final = re.compile(r"!!binary\s*(?:\|[-+]?)?\s*(?P<inline>\S*)\s*$")
+
+
+def _binary_blocks(lines: list[str]) -> list[tuple[int, str]]:
+    """The lines of every `!!binary` scalar, decoded, each numbered with the line of its tag.
+    Bytes are read as Latin-1, one character each: the ASCII a credential is made of reads as
+    itself whatever the body's own encoding."""
+    decoded: list[tuple[int, str]] = []
+    for index, line in enumerate(lines):
+        tag = _BINARY_TAG.search(line)
+        if tag is None:
+            continue
+        indent = len(line) - len(line.lstrip())
+        parts = [tag["inline"]]
+        for following in lines[index + 1 :]:
+            if following.strip() and len(following) - len(following.lstrip()) <= indent:
+                break
+            parts.append(following.strip())
+        try:
+            data = base64.b64decode("".join(parts), validate=True)
+        except ValueError:  # not base64 after all: its lines are read as they are anyway
+            continue
+        decoded += [(index + 1, text) for text in data.decode("latin-1").split("\n")]
+    return decoded
 
 
 def scan_secrets(paths: Iterable[Path], *, root: Path | None = None) -> list[SecretHit]:

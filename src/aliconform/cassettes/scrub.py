@@ -90,9 +90,11 @@ _ENCODED_SIGNED_URL_PARAMS = re.compile(
 # Credentials by their field name inside a JSON text, also where the JSON is a string inside
 # JSON (quotes backslash-escaped): an STS answer, or a caller's own JSON echoed back (UserData).
 # Only a value made of key and token characters is replaced, so `***` is never replaced again.
+# The names as the services and the SDKs spell them: AccessKeySecret, access_key_secret.
+_CREDENTIAL_NAMES = r"(?:Access_?Key_?(?:Id|Secret)|(?:Security|Session|Bearer)_?Token)"
 _CREDENTIAL_FIELDS = re.compile(
     r"(?P<head>(?P<quote>(?<!\\)\\*\")"  # a whole run of backslashes: no backtracking into it
-    r"(?:AccessKeyId|AccessKeySecret|SecurityToken|SessionToken|BearerToken)"
+    rf"{_CREDENTIAL_NAMES}"
     r"(?P=quote)\s*:\s*(?P=quote))"
     # The whole string value, whatever its characters (`v2:...`, `Bearer ...`, `\/`), up to
     # its closing quote; `***` is replaced by itself.
@@ -100,6 +102,10 @@ _CREDENTIAL_FIELDS = re.compile(
     re.IGNORECASE,
 )
 
+# The same fields as XML elements (an answer in Format=XML): <AccessKeySecret>...</...>.
+_CREDENTIAL_ELEMENTS = re.compile(
+    rf"(?P<head><(?P<tag>{_CREDENTIAL_NAMES})>)(?P<value>[^<]+)(?=</(?P=tag)>)", re.IGNORECASE
+)
 
 #: What replaces the string to sign that a SignatureDoesNotMatch answer quotes.
 SIGNED_STRING_OMITTED = "(string to sign omitted)"
@@ -134,7 +140,8 @@ def scrub_text(text: str) -> str:
 
     text = _SIGNED_URL_PARAMS.sub(replace, text)
     text = _ENCODED_SIGNED_URL_PARAMS.sub(replace_encoded, text)
-    return _CREDENTIAL_FIELDS.sub(replace_credential, text)
+    text = _CREDENTIAL_FIELDS.sub(replace_credential, text)
+    return _CREDENTIAL_ELEMENTS.sub(replace_credential, text)
 
 
 def _scrub_parameters(query: str) -> str:
