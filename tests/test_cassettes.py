@@ -481,7 +481,40 @@ def test_the_network_is_blocked_while_replaying() -> None:
             datagram.sendto(b"x", ("127.0.0.1", 9))
         with pytest.raises(NetworkBlockedError):
             socket.getaddrinfo("imm.cn-shanghai.aliyuncs.com", 443)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as datagram:
+            with pytest.raises(NetworkBlockedError):
+                datagram.sendmsg([b"x"], [], 0, ("192.0.2.1", 53))
+            datagram.sendmsg([b"x"], [], 0, ("127.0.0.1", 9))
+        # The older lookups ask a DNS server as getaddrinfo does.
+        for lookup, argument in [
+            (socket.gethostbyname, "leak.example.com"),
+            (socket.gethostbyname_ex, "leak.example.com"),
+            (socket.gethostbyaddr, "192.0.2.1"),
+        ]:
+            with pytest.raises(NetworkBlockedError):
+                lookup(argument)  # type: ignore[operator]
+        with pytest.raises(NetworkBlockedError):
+            socket.getnameinfo(("192.0.2.1", 443), 0)
+        assert socket.gethostbyname("localhost").startswith("127.")
     assert socket.getaddrinfo.__module__ == "socket"  # put back afterwards
+    assert socket.gethostbyname("localhost").startswith("127.")
+
+
+def test_a_dot_localhost_name_is_looked_up_as_localhost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A *.localhost name is loopback (RFC 6761); the resolver is asked for localhost, so the
+    name itself, which could spell anything, never reaches a DNS server."""
+    asked: list[object] = []
+    resolve = socket.getaddrinfo
+
+    def recording(host: object, *args: object, **kwargs: object) -> object:
+        asked.append(host)
+        return resolve(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", recording)
+    with block_network(allow_loopback=True):
+        socket.getaddrinfo("secret-value.localhost", 80)
+        socket.getaddrinfo(b"other.localhost", 80)
+    assert asked == ["localhost", "localhost"]
 
 
 # --- files, provenance, replay -----------------------------------------------------------------

@@ -36,7 +36,9 @@ def block_network(*, allow_loopback: bool = False) -> Iterator[None]:
     original_connect = socket.socket.connect
     original_connect_ex = socket.socket.connect_ex
     original_sendto = socket.socket.sendto
+    original_sendmsg = socket.socket.sendmsg
     original_getaddrinfo = socket.getaddrinfo
+    original_getnameinfo = socket.getnameinfo
 
     def check(sock: socket.socket, address: Any) -> None:
         if sock.family == getattr(socket, "AF_UNIX", None):
@@ -57,23 +59,52 @@ def block_network(*, allow_loopback: bool = False) -> Iterator[None]:
         check(sock, flags_and_address[-1])  # sendto(data, address) or (data, flags, address)
         return original_sendto(sock, data, *flags_and_address)
 
-    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        # A name lookup asks a DNS server, on the network; a loopback name or address does not.
-        if host is not None and not (allow_loopback and _is_loopback_name(host)):
+    def sendmsg(sock: socket.socket, buffers: Any, *rest: Any) -> int:
+        address = rest[2] if len(rest) > 2 else None  # (ancdata, flags, address)
+        if address is not None:
+            check(sock, address)
+        return original_sendmsg(sock, buffers, *rest)
+
+    def lookable(host: Any) -> Any:
+        """The name to look up: a name lookup asks a DNS server, on the network; a loopback
+        name or address does not, and a *.localhost name (RFC 6761) is looked up as
+        localhost, so that the name itself never reaches a DNS server."""
+        if host is None:
+            return host
+        if not (allow_loopback and _is_loopback_name(host)):
             raise _blocked(host)
-        return original_getaddrinfo(host, *args, **kwargs)
+        return "localhost" if _text(host).endswith(".localhost") else host
+
+    def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+        return original_getaddrinfo(lookable(host), *args, **kwargs)
+
+    def by_name(original: Any) -> Any:
+        return lambda host, *args: original(lookable(host), *args)
+
+    def getnameinfo(address: Any, flags: int) -> Any:
+        host, *rest = address
+        return original_getnameinfo((lookable(host), *rest), flags)
 
     with (
         patch.object(socket.socket, "connect", connect),
         patch.object(socket.socket, "connect_ex", connect_ex),
         patch.object(socket.socket, "sendto", sendto),
+        patch.object(socket.socket, "sendmsg", sendmsg),
         patch.object(socket, "getaddrinfo", getaddrinfo),
+        patch.object(socket, "gethostbyname", by_name(socket.gethostbyname)),
+        patch.object(socket, "gethostbyname_ex", by_name(socket.gethostbyname_ex)),
+        patch.object(socket, "gethostbyaddr", by_name(socket.gethostbyaddr)),
+        patch.object(socket, "getnameinfo", getnameinfo),
     ):
         yield
 
 
+def _text(host: Any) -> str:
+    return host.decode("ascii", "replace") if isinstance(host, bytes) else str(host)
+
+
 def _is_loopback_name(host: Any) -> bool:
-    text = host.decode("ascii", "replace") if isinstance(host, bytes) else str(host)
+    text = _text(host)
     return text == "localhost" or text.endswith(".localhost") or _is_loopback(text)
 
 
