@@ -202,6 +202,28 @@ def test_excerpt_marks_the_line_of_a_pointer_inside_a_json_string_payload() -> N
     assert parent.text.strip() == "{"
 
 
+def test_a_response_with_many_findings_is_laid_out_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An added field in each of thousands of array elements: one layout for all the excerpts,
+    not one per finding (which made a report take minutes)."""
+    from aliconform.report import excerpt
+
+    calls: list[int] = []
+    real = excerpt.layout
+
+    def counted(*args: object) -> object:
+        calls.append(1)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(excerpt, "layout", counted)
+    frames = [{"Rate": 30, "Offset": index, "Extra": index} for index in range(300)]
+    body = json.dumps({"ModerationResult": {"Frames": {"BlockFrames": frames}}}).encode()
+    for index in (0, 150, 299):
+        lines = response_excerpt(body, f"/ModerationResult/Frames/BlockFrames/{index}/Extra")
+        (hit,) = [line for line in lines if line.hit]
+        assert hit.text.strip() == f'"Extra": {index}'
+    assert len(calls) == 1
+
+
 def test_report_diff_shows_new_fixed_and_unchanged(
     hostile_cassettes: Path,
     contracts: ContractSet,

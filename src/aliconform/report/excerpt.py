@@ -7,6 +7,7 @@ lands on a real line. A pointer with no line of its own (a missing field) marks 
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -81,24 +82,40 @@ def response_excerpt(
     body: bytes | str, pointer: str, decoded_at: tuple[str, ...] = ()
 ) -> list[ExcerptLine]:
     """A window of the response around `pointer`, the line(s) it names marked as hits."""
-    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError):
+    laid_out = _laid_out(body, decoded_at)
+    if laid_out is None:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         raw = text.splitlines()[:_MAX_LINES] or [""]
         return [ExcerptLine(i + 1, line[:200], False) for i, line in enumerate(raw)]
-    lines = layout(data, frozenset(decoded_at))
-    target = _target(lines, pointer)
+    lines, first = laid_out
+    target = _target(first, pointer)
     start = max(0, target - _CONTEXT)
     end = min(len(lines), start + _MAX_LINES)
     return [ExcerptLine(i + 1, lines[i][1][:200], i == target) for i in range(start, end)]
 
 
-def _target(lines: list[tuple[str, str]], pointer: str) -> int:
-    """Index of the first line at `pointer`, else at its nearest ancestor that has a line."""
+# One response often has many findings (an added field in every element of a long array): it
+# is parsed and laid out once for all of them, not once per finding.
+@functools.lru_cache(maxsize=8)
+def _laid_out(
+    body: bytes | str, decoded_at: tuple[str, ...]
+) -> tuple[list[tuple[str, str]], dict[str, int]] | None:
+    """The response's lines and the index of the first line at each pointer; None if the
+    body is not JSON."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    lines = layout(data, frozenset(decoded_at))
     first: dict[str, int] = {}
     for index, (at, _text) in enumerate(lines):
         first.setdefault(at, index)
+    return lines, first
+
+
+def _target(first: dict[str, int], pointer: str) -> int:
+    """Index of the first line at `pointer`, else at its nearest ancestor that has a line."""
     if "*" in pointer:  # an aggregated finding's pattern: the first line it matches
         pointer = _first_match(first, pointer)
     candidate = pointer
