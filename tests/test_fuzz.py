@@ -265,9 +265,10 @@ def test_v2_signed_runs_reach_success_answers() -> None:
     assert _found(run) <= DOCUMENTED
 
 
-def test_the_cli_reports_a_drifting_twin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def twin_account(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The twin's key for the default credentials chain, and the scenario variables."""
     from aliconform.fuzz import TWIN_SCENARIO_VARIABLES
-    from aliconform.twin import TwinServer
 
     for name, value in TWIN_SCENARIO_VARIABLES.items():
         monkeypatch.setenv(name, value)
@@ -278,27 +279,22 @@ def test_the_cli_reports_a_drifting_twin(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(auth_util, "environment_access_key_id", TWIN_ACCESS_KEY_ID)
     monkeypatch.setattr(auth_util, "environment_access_key_secret", TWIN_ACCESS_KEY_SECRET)
     monkeypatch.setattr(auth_util, "environment_security_token", None)
+
+
+def _fuzz_cli(endpoint: str, out: Path, *options: str) -> Any:
+    common = ["--contracts", str(REPO / "contracts"), "--scenarios", str(SCENARIOS)]
+    return CliRunner().invoke(
+        app, ["fuzz", *common, "--endpoint", f"http://{endpoint}", "--out", str(out), *options]
+    )
+
+
+def test_the_cli_reports_a_drifting_twin(tmp_path: Path, twin_account: None) -> None:
+    from aliconform.twin import TwinServer
+
     config = TwinConfig(contracts=CONTRACTS, drift="type-change", polls_before_done=0)
     out = tmp_path / "reports"
     with TwinServer(config) as twin:
-        result = CliRunner().invoke(
-            app,
-            [
-                "fuzz",
-                "--contracts",
-                str(REPO / "contracts"),
-                "--scenarios",
-                str(SCENARIOS),
-                "--endpoint",
-                f"http://{twin.endpoint}",
-                "--max-examples",
-                "4",
-                "--mode",
-                "positive",
-                "--out",
-                str(out),
-            ],
-        )
+        result = _fuzz_cli(twin.endpoint, out, "--max-examples", "4", "--mode", "positive")
     assert result.exit_code == 1, result.output
     report = json.loads((out / "drift.json").read_text("utf-8"))
     assert report["run"] == "fuzz"
@@ -309,6 +305,30 @@ def test_the_cli_reports_a_drifting_twin(tmp_path: Path, monkeypatch: pytest.Mon
     assert (out / "drift.html").read_text("utf-8").count("Property-based run") >= 1
     assert 'failures="0"' not in (out / "junit.xml").read_text("utf-8")
     assert "Property-based run" in (out / "summary.md").read_text("utf-8")
+
+
+def test_the_same_run_twice_against_one_service_passes_twice(
+    tmp_path: Path, twin_account: None
+) -> None:
+    """A fixed seed draws the same ClientToken again; sent again with another JobId (the setup
+    makes a new job each run) it is rightly refused as IdempotentParameterMismatch. Positive
+    requests carry a token of their own run and case."""
+    from aliconform.twin import TwinServer
+
+    options = ["--operation", "QueryIProductionJob", "--mode", "positive", "--max-examples", "25"]
+    tokens: list[list[str]] = []
+    seen = 0
+    with TwinServer(TwinConfig(contracts=CONTRACTS, polls_before_done=0)) as twin:
+        for number in (1, 2):
+            result = _fuzz_cli(twin.endpoint, tmp_path / f"run{number}", *options)
+            assert result.exit_code == 0, result.output
+            report = json.loads((tmp_path / f"run{number}" / "drift.json").read_text("utf-8"))
+            assert [f for f in report["findings"] if f["kind"] == "rejected-valid-request"] == []
+            handled = twin.log
+            tokens.append([t for e in handled[seen:] if (t := e.params.get("ClientToken"))])
+            seen = len(handled)
+    assert all(tokens)
+    assert len(set(tokens[0] + tokens[1])) == len(tokens[0] + tokens[1])  # each used once
 
 
 def test_the_cli_names_a_mistyped_mode() -> None:

@@ -18,6 +18,7 @@ into the engine's finding, which is the more precise of the two.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -194,6 +195,7 @@ def run_fuzz(
     run = FuzzRun(endpoint=endpoint, options=options, known=known)
     started = time.perf_counter()
     session = requests.Session()
+    run_token = uuid.uuid4().hex[:12]
     checks = _checks()
     for contract in chosen:
         operation = schema[operation_path(contract)]["POST"]
@@ -234,6 +236,7 @@ def run_fuzz(
                     session,
                     sent_params,
                     options.retry,
+                    run_token,
                 )
                 run.cases.append(_exercise(contract, case, sent, checks, engine_check))
     run.seconds = time.perf_counter() - started
@@ -252,6 +255,7 @@ class _Sent:
     session: requests.Session
     params_by_case: dict[int, dict[str, str]]  # what drift_check's echo invariants compare
     policy: RetryPolicy
+    run_token: str  # unique to the run: see IDEMPOTENCY_TOKEN
 
 
 def _exercise(
@@ -270,6 +274,8 @@ def _exercise(
     # re-validate it, and it reads a JSON-in-string parameter as not matching its schema.
     query = {k: v for k, v in (case.query or {}).items() if k != "Signature"}
     query.update(substitute or {})
+    if mode == "positive" and IDEMPOTENCY_TOKEN in query:
+        query[IDEMPOTENCY_TOKEN] = f"aliconform-{sent.run_token}-{case_id}"
     result = FuzzCase(case_id, contract.operation, mode, bool(substitute), {})
     try:
         response, signed = _send(contract, query, sent, result)
@@ -416,6 +422,12 @@ def _generation_mode(mode: Mode) -> Any:
 
 
 # --- failures as findings ------------------------------------------------------------------
+
+# The idempotency token of Alibaba Cloud APIs. A token sent again with other parameters is
+# rightly refused (IdempotentParameterMismatch), so a positive request, which must be accepted,
+# carries one of its own: unique to the run and the case, never one that a fixed seed draws
+# again in the next run or for another case of this one (with another JobId).
+IDEMPOTENCY_TOKEN = "ClientToken"
 
 _KIND_OF_FAILURE = {
     "ServerError": Kind.SERVER_ERROR,
