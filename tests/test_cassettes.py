@@ -712,6 +712,33 @@ def test_committed_documentation_cassettes_match_a_fresh_derivation(
         assert provenance.interactions_sha256 == interactions_digest(load_cassette(ref.path))
 
 
+def test_deriving_for_a_region_a_product_does_not_document(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mistyped region would put a host that does not exist into every request: a usage
+    error with a suggestion; a region only IMM documents derives IMM's cassettes and says so."""
+    assert (
+        main(["cassettes", "derive", "--cassettes", str(tmp_path), "--region", "cn-shangai"]) == 2
+    )
+    err = " ".join(capsys.readouterr().err.split())
+    assert "no documented endpoint in region 'cn-shangai' (did you mean 'cn-shanghai'?)" in err
+    assert "--endpoint" not in err  # derive has none to offer
+    assert not tmp_path.exists() or not any(tmp_path.iterdir())
+    assert (
+        main(["cassettes", "derive", "--cassettes", str(tmp_path), "--region", "cn-qingdao"]) == 0
+    )
+    err = " ".join(capsys.readouterr().err.split())
+    assert "note: ice has no documented endpoint in region 'cn-qingdao'" in err
+    assert {p.name for p in tmp_path.iterdir()} == {"imm"}
+    hosts = {
+        interaction.request.uri.split("/?")[0]
+        for path in tmp_path.rglob("doc-*.yaml")
+        if not path.name.endswith(".provenance.yaml")
+        for interaction in load_cassette(path).interactions
+    }
+    assert hosts == {"https://imm.cn-qingdao.aliyuncs.com"}
+
+
 def test_deriving_again_rewrites_only_what_changed(
     tmp_path: Path, contracts: ContractSet, capsys: pytest.CaptureFixture[str]
 ) -> None:

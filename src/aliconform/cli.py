@@ -884,12 +884,15 @@ def cassettes_derive(
     Requests are made by the official SDK against a loopback server; nothing leaves the machine.
     """
     from aliconform.cassettes.derive import derive_documentation_cassettes
+    from aliconform.record import RecordTarget
 
     contracts = _load(directory)
-    for name in operation or []:
-        contracts[name]  # an unknown name fails here, with a suggestion
+    chosen = [contracts[name] for name in operation or sorted(contracts)]  # unknown: suggested
+    # The requests are addressed to the region's documented endpoint: a region the product
+    # does not document (a typo, most likely) would put a host that does not exist in them.
+    served = _check_target(RecordTarget(region), chosen, endpoint_option=False)
     derived = derive_documentation_cassettes(
-        contracts, cassettes, region=region, operations=operation
+        contracts, cassettes, region=region, operations=[c.operation for c in served]
     )
     for ref in derived.written:
         out.print(f"wrote {ref.shown}", highlight=False)
@@ -1020,21 +1023,33 @@ def _signature(value: str) -> Literal["v3", "v2"]:
     return "v3" if value == "v3" else "v2"
 
 
-def _check_target(target: Any, chosen: list[Contract]) -> list[Contract]:
+def _check_target(
+    target: Any, chosen: list[Contract], *, endpoint_option: bool = True
+) -> list[Contract]:
     """The chosen operations whose product documents the region (all, with --endpoint). An
     unusable endpoint, or a region no chosen product documents (most likely a typo), is one
     usage error before anything is called; a region only some document leaves the others out,
-    which is said here first."""
+    which is said here first. endpoint_option: whether the command has --endpoint to offer."""
+    from aliconform.record import TargetError
+
     served = [contract for contract in chosen if target.serves(contract)]
-    if not served:
-        target.host_and_protocol(chosen[0])  # raises, with a suggestion
-    for contract in served:
-        target.host_and_protocol(contract)  # an --endpoint that cannot be used raises
+    try:
+        if not served:
+            target.host_and_protocol(chosen[0])  # raises, with a suggestion
+        for contract in served:
+            target.host_and_protocol(contract)  # an --endpoint that cannot be used raises
+    except TargetError as exc:
+        if endpoint_option:
+            raise
+        raise TargetError(str(exc).removesuffix(" (or give --endpoint)")) from None
+    alternatives = "choose others with --operation" + (
+        ", or give --endpoint" if endpoint_option else ""
+    )
     for product in sorted({c.product for c in chosen} - {c.product for c in served}):
         names = ", ".join(c.operation for c in chosen if c.product == product)
         err.print(
             f"note: {product} has no documented endpoint in region '{target.region}': "
-            f"{names} skipped (choose others with --operation, or give --endpoint)",
+            f"{names} skipped ({alternatives})",
             highlight=False,
         )
     return served
