@@ -487,6 +487,9 @@ def test_dry_run_calls_nothing(
     printed = capsys.readouterr().out
     assert "SubmitSmarttagJob" in printed
     assert "poll until JobStatus is Success or Fail" in printed
+    # A parameter that resolves to "" is left out of the call, and so out of the plan.
+    (submit,) = [line for line in printed.splitlines() if "SubmitSmarttagJob http" in line]
+    assert "TemplateId" not in submit
 
 
 # --- a killed recording ----------------------------------------------------------------------

@@ -1108,7 +1108,7 @@ def _print_plan(scenarios: list[Any], contracts: ContractSet, target: Any) -> No
             )
         )
         for action, resolved in steps:
-            shown = json.dumps(resolved.params, ensure_ascii=False)
+            shown = json.dumps(resolved.sent, ensure_ascii=False)
             out.print(
                 f"  {action} {protocol}://{host}/ ({target.signature}) {shown}",
                 markup=False,

@@ -344,11 +344,6 @@ def _missing_variables(scenario: Scenario, environ: dict[str, str] | None) -> li
     return [name for name in dict.fromkeys(wanted) if not values.get(name)]
 
 
-def _present(params: dict[str, Any]) -> dict[str, Any]:
-    """Parameters that resolved to an empty string are left out of the call."""
-    return {k: v for k, v in params.items() if v != ""}
-
-
 def _capture(
     scenario: Scenario,
     session: _Session,
@@ -368,7 +363,7 @@ def _capture(
             resolved = resolve(scenario.params, captured, environ)
             if resolved.missing:  # never sent with a placeholder in it
                 raise RecordingFailed(f"nothing to fill {', '.join(resolved.missing)} with")
-            params = _present(resolved.params)
+            params = resolved.sent
             if scenario.poll is None:
                 answer = session.call(scenario.operation, params)
                 session.keep(answer)
@@ -418,7 +413,7 @@ def _setup(
         raise RecordingFailed(
             f"setup {setup.action}: nothing to fill {', '.join(resolved.missing)} with"
         )
-    answer = session.call(setup.action, _present(resolved.params), creates=True)
+    answer = session.call(setup.action, resolved.sent, creates=True)
     if answer.error is not None or answer.body is None:
         raise RecordingFailed(f"setup {setup.action} failed: {_brief(answer.error or Exception())}")
     captured = {}

@@ -255,6 +255,12 @@ class Resolved:
     params: dict[str, str | dict[str, str]]
     missing: tuple[str, ...]
 
+    @property
+    def sent(self) -> dict[str, str | dict[str, str]]:
+        """The parameters as the call sends them: one that resolved to an empty string (an
+        unset optional variable, `${X:-}`) is left out."""
+        return {key: value for key, value in self.params.items() if value != ""}
+
 
 def resolve(
     params: Mapping[str, str | dict[str, str]],
