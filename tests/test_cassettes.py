@@ -675,6 +675,25 @@ def test_replay_exit_codes_for_a_clean_run_and_a_missing_directory(
     assert "nowhere: no such directory" in capsys.readouterr().err
 
 
+def test_replay_names_expired_and_unused_waivers_on_the_console(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    policy = tmp_path / "drift-policy.yaml"
+    policy.write_text(
+        "format_version: 1\nextends: aliconform\nwaivers:\n"
+        "  - id: old-one\n    operation: QuerySmarttagJob\n    kind: undocumented-field\n"
+        "    reason: a field the service sent for a while\n    expires: 2020-01-01\n"
+        "  - id: never-matches\n    operation: QuerySmarttagJob\n    kind: type-mismatch\n"
+        "    path: /Nothing\n    reason: gone since\n",
+        "utf-8",
+    )
+    options = ["--cassettes", str(CASSETTES), "--policy", str(policy), "--out", str(tmp_path / "r")]
+    assert main(["replay", *options]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "expired waiver old-one (expired 2020-01-01): a field the service sent" in printed
+    assert "unused waiver never-matches: matches nothing any more" in printed
+
+
 # --- derivation from the documentation ----------------------------------------------------------
 
 _VOLATILE_HEADERS = {"x-acs-date", "Date", "user-agent"}

@@ -644,6 +644,18 @@ def _print_summary(report: Any) -> None:
     for problem in report.problems[:20]:
         err.print(f"cannot check {problem.where}: {problem.message}", markup=False, highlight=False)
     _print_provenance_problems(report)
+    for note in report.waivers:  # a waiver past its date, or one that matches nothing any more
+        if note.problem == "expired":
+            out.print(
+                f"[yellow]expired waiver[/yellow] {note.id} (expired {note.expires}): "
+                f"{note.reason}",
+                highlight=False,
+            )
+        else:
+            out.print(
+                f"[yellow]unused waiver[/yellow] {note.id}: matches nothing any more",
+                highlight=False,
+            )
     colour = "green" if report.verdict.passed else "red"
     out.print(f"[{colour}]{report.verdict.headline}[/{colour}]", highlight=False)
 
