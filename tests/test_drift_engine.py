@@ -470,6 +470,24 @@ def test_policy_of_another_format_version_names_the_one_understood(tmp_path: Pat
         load_policy(policy_file)
 
 
+def test_the_shipped_contracts_come_with_their_policy_wherever_they_are_read_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Outside a checkout, with no policy of the project's own: the contracts found are the
+    installed package's copy (or, in an editable install, the source tree's), and the shipped
+    waivers of the documentation's contradictions come with them."""
+    from aliconform import load_contracts
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ALICONFORM_CONTRACTS", raising=False)
+    contracts = load_contracts()
+    policy = load_policy(operations=contracts)
+    assert {w.id for w in policy.waivers} >= {
+        "video-moderation-example-userdata-object",
+        "iproduction-example-cover-result-empty",
+    }
+
+
 def test_a_project_policy_can_extend_the_shipped_one(
     tmp_path: Path, contracts: ContractSet, capsys: pytest.CaptureFixture[str]
 ) -> None:

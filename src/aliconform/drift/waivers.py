@@ -92,8 +92,9 @@ class DriftPolicy(_Strict):
 def load_policy(
     path: str | os.PathLike[str] | None = None, *, operations: Iterable[str] | None = None
 ) -> DriftPolicy:
-    """The drift policy at path, else ./drift-policy.yaml, else (for the packaged contracts) the
-    policy packaged with them; none of these means no overrides and no waivers.
+    """The drift policy at path, else ./drift-policy.yaml, else (for the shipped contracts: the
+    package's copy, or the source tree's in an editable install) the policy shipped with them;
+    none of these means no overrides and no waivers.
 
     operations: the operations that have contracts; a waiver or override naming another is an
     error (a mistyped name would otherwise match nothing, silently)."""
@@ -130,20 +131,33 @@ def load_policy(
 def _shipped_policy_file(extending: Path, where: ContractIssue) -> Path:
     """The policy shipped with the contracts: inside the installed package, or at the root of
     a checkout; never the file that extends it."""
-    candidates = (PACKAGED_POLICY_FILE, Path(__file__).resolve().parents[3] / "drift-policy.yaml")
-    for candidate in candidates:
+    for candidate in (policy for _, policy in _SHIPPED):
         if candidate.is_file() and candidate.resolve() != extending.resolve():
             return candidate
     problem = "extends: aliconform, but no policy ships with the contracts apart from this file"
     raise ContractError([replace(where, message=problem)])
 
 
+# The shipped contracts and the policy that goes with them: inside the installed package, or
+# at the root of the source tree (an editable install, whose package holds no copies).
+_CHECKOUT = Path(__file__).resolve().parents[3]
+_SHIPPED = (
+    (loader.PACKAGED_CONTRACTS_DIR, PACKAGED_POLICY_FILE),
+    (_CHECKOUT / "contracts", _CHECKOUT / "drift-policy.yaml"),
+)
+
+
 def _default_policy_file(operations: Iterable[str] | None) -> Path | None:
+    """./drift-policy.yaml; else, for the shipped contracts, the policy shipped with them."""
     if DEFAULT_POLICY_FILE.is_file():
         return DEFAULT_POLICY_FILE
     root = getattr(operations, "root", None)  # a ContractSet knows its directory
-    packaged = root is not None and Path(root).resolve() == loader.PACKAGED_CONTRACTS_DIR.resolve()
-    return PACKAGED_POLICY_FILE if packaged and PACKAGED_POLICY_FILE.is_file() else None
+    if root is None:
+        return None
+    for contracts, policy in _SHIPPED:
+        if Path(root).resolve() == contracts.resolve() and policy.is_file():
+            return policy
+    return None
 
 
 def _unknown_operations(policy: DriftPolicy, known: set[str], document: Any) -> list[ContractIssue]:
