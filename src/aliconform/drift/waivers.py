@@ -128,23 +128,27 @@ def load_policy(
     return policy
 
 
+# The shipped contracts and the policy that goes with them: inside the installed package, or
+# at the root of the source tree (an editable install, whose package holds no copies).
+_CHECKOUT = Path(__file__).resolve().parents[3]
+
+
+def _shipped() -> tuple[tuple[Path, Path], ...]:
+    """(contracts directory, policy file) pairs, the installed package's first."""
+    return (
+        (loader.PACKAGED_CONTRACTS_DIR, PACKAGED_POLICY_FILE),
+        (_CHECKOUT / "contracts", _CHECKOUT / "drift-policy.yaml"),
+    )
+
+
 def _shipped_policy_file(extending: Path, where: ContractIssue) -> Path:
     """The policy shipped with the contracts: inside the installed package, or at the root of
     a checkout; never the file that extends it."""
-    for candidate in (policy for _, policy in _SHIPPED):
+    for candidate in (policy for _, policy in _shipped()):
         if candidate.is_file() and candidate.resolve() != extending.resolve():
             return candidate
     problem = "extends: aliconform, but no policy ships with the contracts apart from this file"
     raise ContractError([replace(where, message=problem)])
-
-
-# The shipped contracts and the policy that goes with them: inside the installed package, or
-# at the root of the source tree (an editable install, whose package holds no copies).
-_CHECKOUT = Path(__file__).resolve().parents[3]
-_SHIPPED = (
-    (loader.PACKAGED_CONTRACTS_DIR, PACKAGED_POLICY_FILE),
-    (_CHECKOUT / "contracts", _CHECKOUT / "drift-policy.yaml"),
-)
 
 
 def _default_policy_file(operations: Iterable[str] | None) -> Path | None:
@@ -154,7 +158,7 @@ def _default_policy_file(operations: Iterable[str] | None) -> Path | None:
     root = getattr(operations, "root", None)  # a ContractSet knows its directory
     if root is None:
         return None
-    for contracts, policy in _SHIPPED:
+    for contracts, policy in _shipped():
         if Path(root).resolve() == contracts.resolve() and policy.is_file():
             return policy
     return None
