@@ -357,6 +357,7 @@ def test_a_mistyped_region_is_one_usage_error_before_anything_is_called(
     assert code == 2
     flat = " ".join(err.replace("│", " ").split())
     assert "no documented endpoint in region 'cn-shangai' (did you mean 'cn-shanghai'?)" in flat
+    assert flat.endswith("(or give --endpoint)")
     assert flat.count("no documented endpoint") == 1
     assert out == ""
     assert list(tmp_path.iterdir()) == []

@@ -1045,15 +1045,14 @@ def _check_target(
     from aliconform.record import TargetError
 
     served = [contract for contract in chosen if target.serves(contract)]
-    try:
-        if not served:
+    if not served:
+        try:
             target.host_and_protocol(chosen[0])  # raises, with a suggestion
-        for contract in served:
-            target.host_and_protocol(contract)  # an --endpoint that cannot be used raises
-    except TargetError as exc:
-        if endpoint_option:
-            raise
-        raise TargetError(str(exc).removesuffix(" (or give --endpoint)")) from None
+        except TargetError as exc:
+            hint = " (or give --endpoint)" if endpoint_option else ""
+            raise TargetError(f"{exc}{hint}") from None
+    for contract in served:
+        target.host_and_protocol(contract)  # an --endpoint that cannot be used raises
     alternatives = "choose others with --operation" + (
         ", or give --endpoint" if endpoint_option else ""
     )

@@ -73,7 +73,7 @@ def known_parameters(
             )
             continue
         wanted = identity_parameters(contracts, scenario.operation)
-        chosen = {k: str(v) for k, v in resolved.params.items() if k in wanted and v != ""}
+        chosen = {k: str(v) for k, v in resolved.sent.items() if k in wanted}
         if chosen and chosen not in known.of(scenario.operation):
             known.by_operation.setdefault(scenario.operation, []).append(chosen)
     return known

@@ -45,7 +45,7 @@ class RecordTarget:
                 raise TargetError(
                     f"{contract.product} has no documented endpoint in region "
                     f"'{self.region}'{did_you_mean(self.region, regions)}; documented regions: "
-                    f"{', '.join(regions)} (or give --endpoint)"
+                    f"{', '.join(regions)}"
                 )
             return contract.endpoint.pattern.format(region=self.region), "https"
         if "://" not in self.endpoint:
