@@ -323,6 +323,52 @@ def test_changes_inside_json_string_payloads_and_signed_urls() -> None:
     assert [(c.path, c.change) for c in changes] == [("/UserData/a", "type-changed")]
 
 
+def _polled(*bodies: dict[str, object]) -> CassetteFile:
+    """A cassette of one answer per polled state, as record keeps them."""
+    data = load_cassette(SUCCESS).model_dump()
+    (first,) = data["interactions"]
+    data["interactions"] = [
+        {**first, "response": {**first["response"], "body": {"string": json.dumps(body)}}}
+        for body in bodies
+    ]
+    return CassetteFile.model_validate(data)
+
+
+SUBMITTED = {"Status": "Submitted", "RequestId": "A"}
+PROCESSING = {"Status": "Processing", "RequestId": "B", "Progress": 40}
+SUCCEEDED = {"Status": "Succeeded", "RequestId": "C", "Labels": [{"Name": "cup"}]}
+
+
+def test_a_state_one_recording_skipped_is_one_answer_added_or_removed() -> None:
+    """A job that finished sooner skips a polled state; the answers after it are unchanged."""
+    longer = _polled(SUBMITTED, PROCESSING, SUCCEEDED)
+    shorter = _polled(SUBMITTED, SUCCEEDED)
+    gone = behaviour_diff(longer, shorter, "c.yaml", state_field="Status")
+    assert [(c.interaction, c.path, c.change) for c in gone] == [(1, "/", "item-removed")]
+    assert gone[0].old is not None and "Processing" in gone[0].old
+    came = behaviour_diff(shorter, longer, "c.yaml", state_field="Status")
+    assert [(c.interaction, c.path, c.change) for c in came] == [(1, "/", "item-added")]
+
+
+def test_answers_paired_by_state_still_show_their_own_changes() -> None:
+    before = _polled(SUBMITTED, PROCESSING, SUCCEEDED)
+    after = _polled(PROCESSING, {**SUCCEEDED, "Labels": [{"Name": 3}]})
+    changes = behaviour_diff(before, after, "c.yaml", state_field="Status")
+    assert [(c.interaction, c.path, c.change) for c in changes] == [
+        (0, "/", "item-removed"),
+        (1, "/Labels/0/Name", "type-changed"),
+    ]
+
+
+def test_a_state_the_service_renamed_is_a_value_change_of_the_state_field() -> None:
+    before = _polled(PROCESSING, SUCCEEDED)
+    after = _polled({**PROCESSING, "Status": "Running"}, SUCCEEDED)
+    changes = behaviour_diff(before, after, "c.yaml", state_field="Status")
+    assert [(c.interaction, c.path, c.change, c.new) for c in changes] == [
+        (0, "/Status", "value-changed", '"Running"')
+    ]
+
+
 def test_a_region_one_product_lacks_skips_its_scenarios_and_a_bad_endpoint_fails_them(
     tmp_path: Path, contracts: ContractSet, capsys: pytest.CaptureFixture[str]
 ) -> None:

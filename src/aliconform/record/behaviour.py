@@ -6,6 +6,13 @@ silent. Both recordings are reduced to what is stable before DeepDiff compares t
 response's HTTP status and its body, with JSON-in-a-string payloads decoded, and volatile values
 (request, event, task and job ids, timestamps, signed-URL signatures and expiries) replaced by a
 marker of their type, so that a field that appears, vanishes or changes type is still seen.
+
+Interactions are paired by what they answer, not by position: a polled cassette keeps one answer
+per status seen, and a job that finishes sooner skips a status (Submitted, then Success, where
+last time there was Processing between). Pairing by position would read that as every field of
+every later answer changed. So each interaction is keyed by its HTTP status, its error code and
+the polled status field, the two key sequences are aligned (difflib), aligned pairs are compared
+field by field, and an answer with no counterpart is reported as one interaction added or removed.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -44,7 +52,8 @@ _CHANGE_NAMES = {
 @dataclass(frozen=True, slots=True)
 class BehaviourChange:
     cassette: str
-    interaction: int | None  # None when the change is in the number of interactions
+    # The answer's index in the new recording; for an answer that is gone, in the previous one.
+    interaction: int
     path: str  # JSON pointer into the (decoded) response body, or /status
     change: str  # field-added, field-removed, type-changed, value-changed, item-added, ...
     old: str | None
@@ -63,31 +72,92 @@ def stable_view(cassette: CassetteFile) -> list[dict[str, Any]]:
 
 
 def behaviour_diff(
-    previous: CassetteFile | None, current: CassetteFile, cassette: str
+    previous: CassetteFile | None,
+    current: CassetteFile,
+    cassette: str,
+    state_field: str | None = None,
 ) -> list[BehaviourChange]:
-    """Changes from previous to current; [] when there was no previous recording."""
+    """Changes from previous to current; [] when there was no previous recording.
+
+    state_field names the body field a polled scenario waits on (JobStatus); answers are paired
+    by it, so a status seen in one recording and skipped in the other is one added or removed
+    interaction."""
     if previous is None:
         return []
-    diff = DeepDiff(stable_view(previous), stable_view(current), view="tree")
-    changes = []
-    for kind, name in _CHANGE_NAMES.items():
-        for level in diff.get(kind, []):
-            changes.append(_change(level, name, cassette))
-    changes.sort(key=lambda c: (c.interaction if c.interaction is not None else -1, c.path))
+    old, new = stable_view(previous), stable_view(current)
+    changes: list[BehaviourChange] = []
+    for old_at, new_at in _pairs(
+        [_key(v, state_field) for v in old], [_key(v, state_field) for v in new]
+    ):
+        if old_at is None:
+            assert new_at is not None
+            changes.append(_whole(cassette, new_at, "item-added", None, new[new_at]))
+        elif new_at is None:
+            changes.append(_whole(cassette, old_at, "item-removed", old[old_at], None))
+        else:
+            changes.extend(_compared(old[old_at], new[new_at], new_at, cassette))
+    changes.sort(key=lambda c: (c.interaction, c.path))
     return changes
 
 
-def _change(level: Any, name: str, cassette: str) -> BehaviourChange:
+def _key(view: dict[str, Any], state_field: str | None) -> tuple[object, ...]:
+    """What an answer is: its status, its error code, and the polled state it reports."""
+    body = view["body"]
+    if not isinstance(body, dict):
+        return (view["status"], None, None)
+    code = body.get("Code") if view["status"] >= 400 else None
+    state = body.get(state_field) if state_field else None
+    return (view["status"], _hashable(code), _hashable(state))
+
+
+def _hashable(value: Any) -> object:
+    return value if value is None or isinstance(value, str | int | float | bool) else repr(value)
+
+
+def _pairs(
+    old: list[tuple[object, ...]], new: list[tuple[object, ...]]
+) -> Iterator[tuple[int | None, int | None]]:
+    """Indexes of old and new answers paired by key, in order; None where one side has none.
+    Within a stretch where the keys differ, answers are paired in order (so a state that
+    changed its name is a value change), and the longer side's rest is added or removed."""
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        both = min(i2 - i1, j2 - j1) if tag == "replace" else (i2 - i1 if tag == "equal" else 0)
+        for offset in range(both):
+            yield i1 + offset, j1 + offset
+        for index in range(i1 + both, i2):
+            yield index, None
+        for index in range(j1 + both, j2):
+            yield None, index
+
+
+def _whole(cassette: str, interaction: int, change: str, old: Any, new: Any) -> BehaviourChange:
+    """An answer with no counterpart in the other recording."""
+    return BehaviourChange(
+        cassette=cassette,
+        interaction=interaction,
+        path="/",
+        change=change,
+        old=None if old is None else excerpt(old),
+        new=None if new is None else excerpt(new),
+    )
+
+
+def _compared(
+    old: dict[str, Any], new: dict[str, Any], interaction: int, cassette: str
+) -> Iterator[BehaviourChange]:
+    diff = DeepDiff(old, new, view="tree")
+    for kind, name in _CHANGE_NAMES.items():
+        for level in diff.get(kind, []):
+            yield _change(level, name, cassette, interaction)
+
+
+def _change(level: Any, name: str, cassette: str, interaction: int) -> BehaviourChange:
     steps = level.path(output_format="list")
-    interaction = steps[0] if steps and isinstance(steps[0], int) else None
-    rest = steps[1:] if interaction is not None else steps
-    if rest[:1] == ["body"]:
-        rest = rest[1:]
+    if steps[:1] == ["body"]:
+        steps = steps[1:]
     pointer = ""
-    for step in rest:
+    for step in steps:
         pointer = pointer_join(pointer, step)
-    if interaction is not None and not steps[1:]:
-        pointer = ""  # a whole interaction came or went
     return BehaviourChange(
         cassette=cassette,
         interaction=interaction,
@@ -157,5 +227,4 @@ def _unsigned(url: str) -> str:
 def iter_changes(changes: list[BehaviourChange]) -> Iterator[str]:
     """One line per change, for the terminal."""
     for c in changes:
-        where = f"#{c.interaction}" if c.interaction is not None else ""
-        yield f"{c.cassette}{where} {c.path}: {c.change} ({c.old} -> {c.new})"
+        yield f"{c.cassette}#{c.interaction} {c.path}: {c.change} ({c.old} -> {c.new})"

@@ -511,7 +511,10 @@ def _compare_and_promote(result: ScenarioResult, staging: Path, check_only: bool
             previous = load_cassette(ref.path)
         except AliconformError:
             result.message += "; the previous cassette was unreadable, so nothing to compare"
-    result.behaviour = behaviour_diff(previous, new, ref.display)
+    poll = result.scenario.poll
+    result.behaviour = behaviour_diff(
+        previous, new, ref.display, state_field=poll.field if poll else None
+    )
     if check_only:
         result.outcome = "checked"
         return

@@ -214,7 +214,11 @@ class BehaviourChangeModel(_Model):
     """A difference from the previous recording of a cassette (volatile values ignored)."""
 
     cassette: str
-    interaction: int | None = None
+    interaction: int | None = Field(
+        None,
+        description="Index of the answer in the new recording (in the previous one when the "
+        "change is item-removed); answers are paired by status, error code and polled state",
+    )
     path: str = Field(description="JSON pointer into the decoded response body, or /status")
     change: str = Field(description="field-added, field-removed, type-changed, value-changed, ...")
     old: str | None = None
