@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -244,6 +248,37 @@ def test_scan_of_a_missing_file_is_a_usage_error(
     assert "absent.jsonl: no such file" in capsys.readouterr().err
     assert main(["scan", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
     assert ": a directory; scan reads one JSONL file" in capsys.readouterr().err
+
+
+def test_scan_reads_standard_input_and_pipes(tmp_path: Path) -> None:
+    """Captures are often compressed or streamed: `scan -` and a named pipe read them in one
+    pass, and judge them as the file itself."""
+    capture = _capture(tmp_path / "capture.jsonl", 60)
+    command = [sys.executable, "-m", "aliconform.cli", "scan", "--workers", "2"]
+    piped = subprocess.run(
+        [*command, "-", "--out", str(tmp_path / "stdin")],
+        stdin=capture.open("rb"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert piped.returncode == 1, piped.stderr
+    assert "60 interactions" in piped.stdout
+    from_stdin = json.loads((tmp_path / "stdin" / "drift.json").read_text("utf-8"))
+    assert {f["path"] for f in from_stdin["findings"]} == {"/RequestId"}
+    assert from_stdin["findings"][0]["source"].startswith("stdin")
+
+    fifo = tmp_path / "capture.fifo"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(capture.read_bytes()))
+    writer.start()
+    code = main(["scan", str(fifo), "--workers", "2", "--out", str(tmp_path / "fifo")])
+    writer.join()
+    assert code == 1
+    from_fifo = json.loads((tmp_path / "fifo" / "drift.json").read_text("utf-8"))
+    assert [f["count"] for f in from_fifo["findings"]] == [
+        f["count"] for f in from_stdin["findings"]
+    ]
 
 
 def test_the_same_drift_in_two_captures_is_the_same_finding(

@@ -693,7 +693,12 @@ def _unreadable_limit(text: str | UnreadableLimit) -> UnreadableLimit:
 
 @app.command("scan")
 def scan(
-    file: Annotated[Path, typer.Argument(help="JSON Lines: one captured interaction per line.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="JSON Lines: one captured interaction per line; - reads standard input."
+        ),
+    ],
     directory: ContractsDir = None,
     out_dir: OutDir = Path("reports"),
     policy_file: PolicyFile = None,
@@ -726,12 +731,12 @@ def scan(
     )
 
     from aliconform.report import check_report_directory, scan_report, write_reports
-    from aliconform.scan import scan_file
+    from aliconform.scan import STDIN, scan_file
 
     contracts = _load(directory)
     policy = load_policy(policy_file, operations=contracts)
     check_report_directory(out_dir)
-    size = file.stat().st_size if file.is_file() else 0
+    size = file.stat().st_size if file.is_file() else None  # a pipe's size is not known
     columns = (
         "{task.description}",
         BarColumn(),
@@ -740,7 +745,7 @@ def scan(
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=err, transient=True) as progress:
-        task = progress.add_task(f"scanning {file.name}", total=size)
+        task = progress.add_task(f"scanning {'stdin' if file == STDIN else file.name}", total=size)
         result = scan_file(
             file,
             contracts_dir=directory,

@@ -5,6 +5,8 @@ Each line is one captured interaction: {"operation": ..., "status": 200, "header
 A body written as JSON is checked as the text it is in the line, exactly as a body given as text:
 the compiled fast path reads it, and nothing the line's own parse would change (duplicate keys,
 long integers) is lost.
+The capture can also be standard input (`-`) or a pipe (`<(zcat capture.jsonl.gz)`): it is read
+once, front to back, never sought in.
 The file is read in batches and handed to worker processes with a bounded number of batches in
 flight, and each worker returns only aggregates (a count, the first and last line, a few
 example lines and one example body per distinct finding), so memory stays flat however long the
@@ -18,12 +20,13 @@ import json
 import multiprocessing
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import msgspec
 
@@ -33,7 +36,14 @@ from aliconform.drift.engine import check_body, compiled
 from aliconform.drift.findings import Finding
 from aliconform.errors import AliconformError
 
-__all__ = ["DEFAULT_UNREADABLE_LIMIT", "ScanResult", "SkippedLine", "UnreadableLimit", "scan_file"]
+__all__ = [
+    "DEFAULT_UNREADABLE_LIMIT",
+    "STDIN",
+    "ScanResult",
+    "SkippedLine",
+    "UnreadableLimit",
+    "scan_file",
+]
 
 _BATCH_LINES = 500
 _EXAMPLES = 3
@@ -333,21 +343,38 @@ def _overflow(
 # --- parent side -------------------------------------------------------------------------------
 
 
-def _batches(path: Path) -> Iterator[tuple[int, list[bytes], int]]:
+#: The path that names standard input, as most command-line tools read it.
+STDIN = Path("-")
+
+
+def _batches(stream: IO[bytes]) -> Iterator[tuple[int, list[bytes], int]]:
     """(first line number, lines, bytes) of consecutive batches, read lazily."""
-    with path.open("rb") as stream:
-        batch: list[bytes] = []
-        start, size = 1, 0
-        for number, raw in enumerate(_lines(stream), start=1):
-            if not batch:
-                start = number
-            batch.append(raw)
-            size += len(raw)
-            if len(batch) >= _BATCH_LINES:
-                yield start, batch, size
-                batch, size = [], 0
-        if batch:
+    batch: list[bytes] = []
+    start, size = 1, 0
+    for number, raw in enumerate(_lines(stream), start=1):
+        if not batch:
+            start = number
+        batch.append(raw)
+        size += len(raw)
+        if len(batch) >= _BATCH_LINES:
             yield start, batch, size
+            batch, size = [], 0
+    if batch:
+        yield start, batch, size
+
+
+def _opened(path: Path) -> IO[bytes]:
+    """The capture's bytes: standard input for `-`, else the file or pipe at path."""
+    if path == STDIN:
+        return sys.stdin.buffer
+    if path.is_dir():
+        raise AliconformError(f"{path}: a directory; scan reads one JSONL file")
+    if not path.exists():
+        raise AliconformError(f"{path}: no such file")
+    try:
+        return path.open("rb")
+    except OSError as exc:
+        raise AliconformError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
 def _lines(stream: Any) -> Iterator[bytes]:
@@ -371,14 +398,29 @@ def scan_file(
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ScanResult:
-    """Check every line of a JSONL capture; progress(bytes done) is called as batches finish."""
-    if path.is_dir():
-        raise AliconformError(f"{path}: a directory; scan reads one JSONL file")
-    if not path.is_file():
-        raise AliconformError(f"{path}: no such file")
-    load_contracts(contracts_dir)  # fail early, in this process, on bad contracts
+    """Check every line of a JSONL capture (path `-`: standard input); progress(bytes done) is
+    called as batches finish."""
+    stream = _opened(path)
+    try:
+        load_contracts(contracts_dir)  # fail early, in this process, on bad contracts
+        if path == STDIN:
+            return _scan(stream, "stdin", "stdin", contracts_dir, workers, progress)
+        return _scan(stream, str(path), path.name, contracts_dir, workers, progress)
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
+def _scan(
+    stream: IO[bytes],
+    file: str,
+    name: str,
+    contracts_dir: Path | None,
+    workers: int | None,
+    progress: Callable[[int], None] | None,
+) -> ScanResult:
     workers = workers or os.cpu_count() or 1
-    result = ScanResult(file=str(path), workers=workers)
+    result = ScanResult(file=file, workers=workers)
     began = time.perf_counter()
     context = multiprocessing.get_context("spawn")  # no fork while rich's threads run
     with ProcessPoolExecutor(
@@ -388,10 +430,10 @@ def scan_file(
         initargs=(str(contracts_dir) if contracts_dir else None,),
     ) as pool:
         pending: set[Future[BatchResult]] = set()
-        for start, lines, _size in _batches(path):
+        for start, lines, _size in _batches(stream):
             if len(pending) >= workers * 2:  # bounded: the reader never runs far ahead
                 _collect(wait(pending, return_when=FIRST_COMPLETED).done, pending, result, progress)
-            pending.add(pool.submit(_check_batch, start, lines, path.name))
+            pending.add(pool.submit(_check_batch, start, lines, name))
         _collect(set(pending), pending, result, progress)
     result.seconds = time.perf_counter() - began
     return result
