@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from aliconform import load_contracts
-from aliconform.contracts import index_fields
+from aliconform.contracts import index_fields, iter_fields
+from aliconform.contracts.model import Source
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "docs" / "sources"  # the pages the contracts cite
@@ -120,3 +121,20 @@ def test_iproduction_result_sections_are_variants() -> None:
     assert payload is not None
     assert payload.variants is not None
     assert documented == set(payload.variants)
+
+
+@pytest.mark.parametrize("operation", sorted(CONTRACTS))
+def test_what_no_source_states_is_marked_as_the_contracts_own(operation: str) -> None:
+    """No page's response table has a Required column, and no page or SDK model states a rule
+    between fields: every required response field says why it is held to be present, and every
+    invariant is marked inferred, so no finding passes the contract's reading off as the page's."""
+    contract = CONTRACTS[operation]
+    unexplained = [
+        entry.path
+        for entry in iter_fields(contract)
+        if entry.spec.required
+        and not any(assumption.aspect == "presence" for assumption in entry.spec.assumptions)
+    ]
+    assert not unexplained, f"required without a presence assumption: {unexplained}"
+    stated = [inv.id for inv in contract.invariants if Source.INFERRED not in inv.sources]
+    assert not stated, f"invariants credited to a source that does not state them: {stated}"

@@ -193,7 +193,22 @@ def drift_fields(
 
 
 def _targets(contract: Contract, kind: str) -> list[_Target]:
-    entries = list(iter_fields(contract))
+    every = list(iter_fields(contract))
+    by_steps = {entry.steps: entry for entry in every}
+
+    def selectable(entry: FieldEntry) -> bool:
+        """Whether a conformant response can hold the field: each payload variant on its way is
+        one its discriminator accepts."""
+        for index, step in enumerate(entry.steps):
+            if isinstance(step, PayloadStep) and step.discriminator is not None:
+                payload = by_steps[entry.steps[:index]].spec.json_payload
+                chooser = by_steps.get((*entry.steps[: index - 1], Key(step.discriminator)))
+                assert payload is not None
+                if step.variant not in payload.selectable(chooser.spec if chooser else None):
+                    return False
+        return True
+
+    entries = [entry for entry in every if selectable(entry)]
     by_steps = {entry.steps: entry for entry in entries}
     by_path = {entry.path: entry for entry in entries}
     # Fields a state requires: removing one (or what holds it) also breaks that invariant.

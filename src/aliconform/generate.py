@@ -155,7 +155,8 @@ class _Builder:
                 variants = payload.variants or {}
                 inner = forced.get(Key(name)) or {}
                 step = next((s for s in inner if isinstance(s, PayloadStep)), None)
-                variant = step.variant if step else draw(st.sampled_from(sorted(variants)))
+                selectable = payload.selectable(fields.get(payload.discriminator))
+                variant = step.variant if step else draw(st.sampled_from(selectable))
                 result[payload.discriminator] = variant
                 result[name] = draw(
                     self.field(variants[variant], depth, inner.get(step) if step else None)

@@ -23,6 +23,7 @@ from aliconform.contracts.yamlsource import nearest_position
 __all__ = [
     "FIELD_TYPES",
     "FORMATS",
+    "Assumption",
     "Claim",
     "ConditionalInvariant",
     "Contract",
@@ -89,6 +90,9 @@ class Source(StrEnum):
     DOC_EXAMPLE = "doc-example"  # only the page's example response shows it
     DOC_TEXT = "doc-text"  # the page's prose or a result-structure section outside the tables
     SDK = "sdk"  # the official SDK's model for the operation
+    # No source states it: the contract's own reading of what the sources say (a rule that
+    # follows from the fields' meanings), with its reason beside it.
+    INFERRED = "inferred"
     CATALOG = "catalog"  # the shared error catalog (contracts/common/errors.yaml)
 
 
@@ -122,6 +126,17 @@ class Divergence(_Strict):
     reason: str = Field(min_length=1)
 
 
+class Assumption(_Strict):
+    """Something the contract holds responses to that no source states, and why.
+
+    The pages' response tables have no Required column, so a field that every response must
+    carry is an assumption; so is an enum taken from a sibling page. Each is written down, so a
+    finding that rests on one can be told from a finding that rests on the documentation."""
+
+    aspect: Literal["presence", "enum", "type", "bounds"]
+    reason: str = Field(min_length=1)
+
+
 class Payload(_Strict):
     """The JSON document carried inside a string field.
 
@@ -140,6 +155,15 @@ class Payload(_Strict):
         description="What a discriminator value with no variant here means: a finding, or accept "
         "any JSON (for values whose payload the documentation does not describe)",
     )
+
+    def selectable(self, chooser: FieldSpec | None) -> list[str]:
+        """The variants a conformant response can carry: those whose name the discriminator
+        field (chooser) accepts. A variant keyed by a name its enum does not list documents a
+        payload whose Type value the page never names; only a drifted response selects it."""
+        names = sorted(self.variants or {})
+        if chooser is None or chooser.enum is None:
+            return names
+        return [name for name in names if name in chooser.enum]
 
     @model_validator(mode="after")
     def _one_form(self) -> Payload:
@@ -180,6 +204,10 @@ class FieldSpec(_Strict):
     items: FieldSpec | None = None
     json_payload: Payload | None = Field(default=None, alias="json")
     divergences: list[Divergence] = Field(default_factory=list)
+    assumptions: list[Assumption] = Field(
+        default_factory=list,
+        description="What the contract holds this field to that no source states, and why",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> FieldSpec:

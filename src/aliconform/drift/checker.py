@@ -179,7 +179,7 @@ class Walker:
                 self.add(
                     Kind.MISSING_REQUIRED_FIELD,
                     place.key(key, fields_key),
-                    f"required field '{key}' is missing",
+                    f"required field '{key}' is missing" + _assumed(child, "presence"),
                     expected=child.type or child.ref,
                 )
 
@@ -201,12 +201,13 @@ class Walker:
             return
         if not _fits(expected, value):
             message = f"{json_type(value)} where the documentation says {expected}"
+            message += _assumed(spec, "type")
             if type(value) is float and not math.isfinite(value):
                 message = f"{excerpt(value)} where the documentation says {expected}: {_NOT_JSON}"
             self.add(Kind.TYPE_MISMATCH, place, message, expected=expected, observed=value)
             return
         if spec.enum is not None and _enum_key(value) not in spec.enum:
-            message = f"{excerpt(value)} is not a documented value"
+            message = f"{excerpt(value)} is not a documented value" + _assumed(spec, "enum")
             self.add(
                 Kind.UNDOCUMENTED_ENUM_VALUE,
                 place,
@@ -220,6 +221,7 @@ class Walker:
             low, high = spec.minimum, spec.maximum
             if (low is not None and value < low) or (high is not None and value > high):
                 message = f"{value} is outside the documented range {_range(low, high)}"
+                message += _assumed(spec, "bounds")
                 self.add(Kind.OUT_OF_RANGE, place, message, expected=[low, high], observed=value)
         elif expected == "object":
             self.object_fields(value, spec.fields or {}, place, open_object=spec.open)
@@ -302,3 +304,10 @@ def _range(low: float | None, high: float | None) -> str:
     if high is None:
         return f">= {low:g}"
     return f"[{low:g}, {high:g}]"
+
+
+def _assumed(spec: FieldSpec, aspect: str) -> str:
+    """A note for a finding that rests on what the contract assumes rather than on a source."""
+    if any(assumption.aspect == aspect for assumption in spec.assumptions):
+        return " (the contract assumes this; no source states it: see the field's assumptions)"
+    return ""

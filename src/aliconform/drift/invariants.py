@@ -22,6 +22,7 @@ from aliconform.contracts.model import (
     Invariant,
     OrderInvariant,
     PrefixInvariant,
+    Source,
 )
 from aliconform.contracts.paths import FieldEntry, Items, Key, PayloadStep, Step, join_path
 from aliconform.drift.findings import Finding, Kind, excerpt, pointer_join
@@ -136,7 +137,7 @@ def evaluate_invariants(
                         kind=Kind.INVARIANT_VIOLATION,
                         severity=DEFAULT_SEVERITY[Kind.INVARIANT_VIOLATION],
                         path=where[0],
-                        message=f"{invariant.id}: {message}",
+                        message=f"{invariant.id}: {message}{_inferred(invariant)}",
                         expected=expected,
                         observed=observed,
                         field=join_path(invariant.scope, relative),
@@ -249,3 +250,9 @@ def order_key(compare: str, value: Any) -> Any:
         return None if parsed is None else (parsed[0].timestamp(), parsed[1])
     result: Decimal | None = parse_decimal(value)
     return result
+
+
+def _inferred(invariant: Invariant) -> str:
+    if Source.INFERRED in invariant.sources:
+        return " (a rule the contract infers from the fields' meanings; no source states it)"
+    return ""
