@@ -109,6 +109,71 @@ def test_a_mistyped_capture_or_error_code_is_caught_before_anything_is_called(
     assert "did you mean 'ResourceNotFound'" in lines[2]
 
 
+def test_a_mistyped_poll_setup_action_or_placeholder_is_caught_before_anything_is_called(
+    tmp_path: Path, contracts: ContractSet
+) -> None:
+    """A poll on a field the answer lacks would keep the first answer as if it were final, a
+    terminal value the field never takes would poll until the timeout, an unknown setup action
+    fails only after the run started, and a broken placeholder is sent as it is."""
+    lines = _scenario_errors(
+        tmp_path,
+        contracts,
+        "format_version: 1\n"
+        "scenarios:\n"
+        "  - name: lifecycle\n"
+        "    operation: GetVideoLabelClassificationResult\n"
+        "    setup:\n"
+        "      action: CreateVideoLabelTask\n"
+        "      params: {ProjectName: '$ALICONFORM_IMM_PROJECT'}\n"
+        "      capture: {TaskId: TaskId}\n"
+        "    params: {TaskId: '${setup.TaskId}', ProjectName: '${ALICONFORM_IMM_PROJECT'}\n"
+        "    poll: {field: status, terminal: [Succeeded]}\n"
+        "  - name: terminal\n"
+        "    operation: GetVideoLabelClassificationResult\n"
+        "    params: {TaskId: x}\n"
+        "    poll: {field: Status, terminal: [Succeded, Failed]}\n",
+    )
+    text = "\n".join(lines)
+    assert len(lines) == 5, lines
+    assert "scenarios.yaml:7" in text and "'$ALICONFORM_IMM_PROJECT' is not a placeholder" in text
+    assert "scenarios.yaml:9" in text and "'${ALICONFORM_IMM_PROJECT' is not a placeholder" in text
+    assert "scenarios.yaml:10" in text and "not a response field (did you mean 'Status'?)" in text
+    assert "scenarios.yaml:6" in text
+    assert "'CreateVideoLabelTask' is not an action of the alibabacloud-imm20200930 SDK" in text
+    assert "did you mean 'CreateVideoLabelClassificationTask'" in text
+    assert "scenarios.yaml:14" in text
+    assert "'Succeded' is not a value of Status (did you mean 'Succeeded'?)" in text
+
+
+def test_an_answer_without_the_polled_field_fails_the_scenario(contracts: ContractSet) -> None:
+    """Were a missing status taken for a final one, the cassette would keep a single answer of
+    a task still running, and replace a good recording with it."""
+    from aliconform.record.recorder import RecordingFailed, _Answer, _poll
+    from aliconform.record.scenarios import PollSpec, Scenario
+
+    scenario = Scenario(
+        name="lifecycle",
+        operation="GetVideoLabelClassificationResult",
+        params={"TaskId": "t"},
+        poll=PollSpec(field="Status", terminal=["Succeeded", "Failed"]),
+    )
+
+    class Session:
+        states: list[str] = []
+        kept: list[dict[str, str]] = []
+
+        def call(self, action: str, params: dict[str, str]) -> _Answer:
+            return _Answer(
+                body={"RequestId": "r", "status": "Running"}, error=None, indices=range(0)
+            )
+
+        def keep(self, answer: _Answer) -> None:
+            raise AssertionError("nothing is kept")
+
+    with pytest.raises(RecordingFailed, match="answered without Status, the field to poll on"):
+        _poll(scenario, Session(), {}, lambda _: None, lambda _: None)  # type: ignore[arg-type]
+
+
 def test_a_malformed_poll_duration_is_rejected_with_its_place(
     tmp_path: Path, contracts: ContractSet
 ) -> None:

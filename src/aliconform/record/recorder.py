@@ -443,6 +443,11 @@ def _poll(
         answer = session.call(scenario.operation, params)
         _expectation(scenario, answer)  # the task vanished, or the call was refused
         assert answer.body is not None
+        if poll.field not in answer.body:  # else the first answer would pass as terminal
+            raise RecordingFailed(
+                f"{scenario.operation} answered without {poll.field}, the field to poll on"
+                f" (it has {', '.join(sorted(answer.body)) or 'no fields'})"
+            )
         state = answer.body.get(poll.field)
         if not session.states or session.states[-1] != state:
             session.keep(answer)

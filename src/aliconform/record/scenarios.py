@@ -180,6 +180,20 @@ def _cross_check(
         for name, problem in _uncaptured(scenario):
             where = name if name.startswith("setup.") else f"params.{name}"
             issue(index, f".{where}", problem)
+        for where, problem in _not_placeholders(scenario):
+            issue(index, f".{where}", problem)
+        for where, problem in _poll_problems(scenario, contracts[scenario.operation]):
+            issue(index, f".{where}", problem)
+        if scenario.setup is not None:
+            actions = _sdk_actions(contracts[scenario.operation])
+            if actions is not None and scenario.setup.action not in actions:
+                issue(
+                    index,
+                    ".setup.action",
+                    f"'{scenario.setup.action}' is not an action of the "
+                    f"{contracts[scenario.operation].sources.sdk.package} SDK"
+                    f"{did_you_mean(scenario.setup.action, actions)}",
+                )
         code = scenario.expect_error
         if code not in (None, "*"):
             meant = _expectable_codes(contracts[scenario.operation], code)
@@ -191,6 +205,57 @@ def _cross_check(
                     f"{scenario.operation}{did_you_mean(code, meant)} ('*' accepts any error)",
                 )
     return issues
+
+
+# A `$` that starts something placeholder-like which _PLACEHOLDER does not read: `$NAME` or an
+# unclosed `${NAME`. Sent as it is, it would reach the service literally.
+_ALMOST_PLACEHOLDER = re.compile(r"\$(?:\{[^}]*$|[A-Za-z_])")
+
+
+def _not_placeholders(scenario: Scenario) -> list[tuple[str, str]]:
+    texts = [(f"params.{name}", text) for name, text in scenario.params.items()]
+    if scenario.setup is not None:
+        for name, value in scenario.setup.params.items():
+            for text in value.values() if isinstance(value, dict) else [value]:
+                texts.append((f"setup.params.{name}", text))
+    return [
+        (where, f"'{text}' is not a placeholder; write ${{NAME}} or ${{NAME:-default}}")
+        for where, text in texts
+        if _ALMOST_PLACEHOLDER.search(_PLACEHOLDER.sub("", text))
+    ]
+
+
+def _poll_problems(scenario: Scenario, contract: Contract) -> list[tuple[str, str]]:
+    """A poll on a field the response does not have would stop at the first answer, and a
+    terminal value the field never takes would poll until the timeout."""
+    poll = scenario.poll
+    if poll is None:
+        return []
+    fields = contract.response.fields
+    spec = fields.get(poll.field)
+    if spec is None:
+        return [("poll.field", f"not a response field{did_you_mean(poll.field, fields)}")]
+    if spec.enum is None:
+        return []
+    return [
+        (
+            f"poll.terminal.{index}",
+            f"'{value}' is not a value of {poll.field}{did_you_mean(value, spec.enum)}",
+        )
+        for index, value in enumerate(poll.terminal)
+        if value not in spec.enum
+    ]
+
+
+def _sdk_actions(contract: Contract) -> list[str] | None:
+    """The actions the product's SDK can call, or None when the SDK is not installed (then the
+    setup action is checked when the call is made)."""
+    from aliconform.sdk import sdk_actions
+
+    try:
+        return sdk_actions(contract)
+    except AliconformError:
+        return None
 
 
 def _expectable_codes(contract: Contract, code: str) -> list[str] | None:
