@@ -235,6 +235,11 @@ def _poll_problems(scenario: Scenario, contract: Contract) -> list[tuple[str, st
     spec = fields.get(poll.field)
     if spec is None:
         return [("poll.field", f"not a response field{did_you_mean(poll.field, fields)}")]
+    if not spec.required:
+        # An answer without it ends the polling; only a required field's absence is a finding.
+        return [
+            ("poll.field", f"{poll.field} is not required by the contract; poll on one that is")
+        ]
     if spec.enum is None:
         return []
     return [
