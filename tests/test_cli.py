@@ -285,6 +285,19 @@ def test_reports_directory_that_cannot_be_written_is_refused_before_any_work(
     assert f"cannot write the reports to {reports}: Permission denied" in flat
 
 
+def test_unwritable_cassette_and_scratch_directories_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "afile"
+    a_file.write_text("", "utf-8")
+    code, _, err = run(capsys, "cassettes", "derive", "--cassettes", str(a_file))
+    assert code == 2
+    assert f"cannot write the cassettes to {a_file}: Not a directory" in " ".join(err.split())
+    code, _, err = run(capsys, "bench-scan", "-n", "10", "--scratch", str(a_file / "x"))
+    assert code == 2
+    assert "cannot write the capture files to" in " ".join(err.split())
+
+
 def test_reports_directory_is_tried_without_leaving_it_behind(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

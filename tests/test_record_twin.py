@@ -472,6 +472,24 @@ def test_behaviour_diff_names_what_changed_since_the_previous_recording(
     assert {change for _, _, change in added} == {"field-added"}
 
 
+def test_cassettes_that_cannot_be_written_stop_the_run_before_any_call(
+    account: None,
+    fast_scenarios: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Found out after the calls, a setup task would already be created (and billed)."""
+    not_a_directory = tmp_path / "cassettes"
+    not_a_directory.write_text("", "utf-8")
+    with TwinServer(_config()) as twin:
+        code = _cli(twin, fast_scenarios, not_a_directory, tmp_path / "r")
+        assert twin.log == []
+    assert code == 2
+    assert f"cannot write the cassettes to {not_a_directory}: Not a directory" in " ".join(
+        capsys.readouterr().err.split()
+    )
+
+
 def test_dry_run_calls_nothing(
     account: None, fast_scenarios: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

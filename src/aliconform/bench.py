@@ -689,6 +689,7 @@ def run_scan_bench(
     import sys
 
     rows: list[tuple[str, str]] = []
+    directory.mkdir(parents=True, exist_ok=True)
     for count in (max(1, lines // 10), lines):
         capture = directory / f"capture-{count}.jsonl"
         if progress:

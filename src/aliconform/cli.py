@@ -902,8 +902,10 @@ def cassettes_derive(
     """
     from aliconform.cassettes.derive import derive_documentation_cassettes
     from aliconform.record import RecordTarget
+    from aliconform.report import check_report_directory
 
     contracts = _load(directory)
+    check_report_directory(cassettes, "the cassettes")
     chosen = [contracts[name] for name in operation or sorted(contracts)]  # unknown: suggested
     # The requests are addressed to the region's documented endpoint: a region the product
     # does not document (a typo, most likely) would put a host that does not exist in them.
@@ -1015,6 +1017,8 @@ def record(
         raise typer.Exit(0) from None
     policy = load_policy(policy_file, operations=contracts)  # before anything is recorded
     check_report_directory(out_dir)
+    if not check_only:  # before a setup call creates (and bills) a task, not after
+        check_report_directory(cassettes, "the cassettes")
     run = _run_recording(
         selected, contracts, target, cassettes, check_only, RetryPolicy(max_attempts, backoff)
     )
@@ -1528,7 +1532,9 @@ def bench_scan(
 ) -> None:
     """Measure `scan` on generated captures of N/10 and N lines: throughput and peak memory."""
     from aliconform.bench import run_scan_bench
+    from aliconform.report import check_report_directory
 
+    check_report_directory(scratch, "the capture files")
     with err.status("scan benchmark") as status:
         result = run_scan_bench(lines, workers, scratch, progress=lambda text: status.update(text))
     table = Table(title="aliconform scan benchmark (one run)")

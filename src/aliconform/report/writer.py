@@ -25,7 +25,7 @@ class ReportFiles:
     markdown: Path
 
 
-def check_report_directory(directory: Path) -> None:
+def check_report_directory(directory: Path, what: str = "the reports") -> None:
     """Whether the reports can be written there, tried before a run that takes minutes (a
     scan, a recording) rather than after it, when its reports would be lost. The directory is
     made and written in; the levels this call made are removed again, so a run refused later
@@ -41,15 +41,15 @@ def check_report_directory(directory: Path) -> None:
         with tempfile.TemporaryFile(dir=directory, prefix=".aliconform-probe-"):
             pass
     except OSError as exc:
-        raise AliconformError(_unwritable(directory, exc)) from exc
+        raise AliconformError(_unwritable(directory, exc, what)) from exc
     finally:
         for place in reversed(made):  # deepest first, and only what this call made
             with contextlib.suppress(OSError):
                 place.rmdir()
 
 
-def _unwritable(directory: Path, exc: OSError) -> str:
-    return f"cannot write the reports to {directory}: {exc.strerror or exc}"
+def _unwritable(directory: Path, exc: OSError, what: str = "the reports") -> str:
+    return f"cannot write {what} to {directory}: {exc.strerror or exc}"
 
 
 def write_reports(report: DriftReport, directory: Path) -> ReportFiles:
