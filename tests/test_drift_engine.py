@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from aliconform import ContractSet, UnknownOperationError
+from aliconform import ContractSet, UnknownOperationError, load_contracts
 from aliconform.drift import Kind, Severity, check_response
 from aliconform.drift.doclint import field_pointer, lint_docs
 from aliconform.drift.waivers import DriftPolicy, Waiver, judge, load_policy
@@ -549,6 +550,68 @@ def test_a_project_policy_can_extend_the_shipped_one(
         ContractError, match=rf"drift-policy\.yaml:2.*duplicate waiver id\(s\): {clash}"
     ):
         load_policy(own)
+
+
+def test_an_extending_policy_s_mistake_is_named_at_its_own_line(
+    tmp_path: Path, contracts: ContractSet
+) -> None:
+    own = tmp_path / "drift-policy.yaml"
+    own.write_text(
+        "format_version: 1\n"
+        "extends: aliconform\n"
+        "waivers:\n"
+        "  - id: ours\n"
+        "    operation: GetImageModeration\n"
+        "    kind: undocumented-field\n"
+        "    reason: our account gets a field the page does not list\n",
+        "utf-8",
+    )
+    with pytest.raises(ContractError) as raised:
+        load_policy(own, operations=contracts)
+    message = str(raised.value)
+    assert "drift-policy.yaml:5:" in message
+    assert "waivers[0].operation" in message
+    assert "did you mean 'GetImageModerationResult'" in message
+
+
+def test_extending_with_some_of_the_contracts_keeps_the_waivers_for_those(
+    tmp_path: Path,
+) -> None:
+    """A project with the IMM contracts only: the shipped waivers for ICE operations do not
+    apply to it, and are not its mistakes."""
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "contracts", project / "contracts")
+    shutil.rmtree(project / "contracts" / "ice")
+    imm_only = load_contracts(project / "contracts")
+    own = project / "drift-policy.yaml"
+    own.write_text("format_version: 1\nextends: aliconform\n", "utf-8")
+    policy = load_policy(own, operations=imm_only)
+    assert policy.waivers
+    assert {w.operation for w in policy.waivers} <= set(imm_only)
+    assert policy.origin.startswith(f"{own}, extending ")
+
+
+def test_the_policy_beside_the_contracts_is_read_from_anywhere_and_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aliconform.cli import main
+
+    project = tmp_path / "project"
+    shutil.copytree(REPO / "contracts", project / "contracts")
+    shutil.copytree(REPO / "cassettes", project / "cassettes")
+    shutil.copy(REPO / "drift-policy.yaml", project / "drift-policy.yaml")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    argv = ["replay", "--contracts", str(project / "contracts")]
+    argv += ["--cassettes", str(project / "cassettes"), "--out", str(tmp_path / "r")]
+    assert main(argv) == 0  # the documentation's contradictions stay waived
+    assert f"drift policy: {project / 'drift-policy.yaml'}" in capsys.readouterr().out
+    report = json.loads((tmp_path / "r" / "drift.json").read_text("utf-8"))
+    assert report["inputs"]["policy"] == str(project / "drift-policy.yaml")
+    (project / "drift-policy.yaml").unlink()
+    assert main(argv) == 1
+    assert "drift policy: none" in capsys.readouterr().out
 
 
 def test_fast_path_is_as_strict_as_the_precise_path(contracts: ContractSet) -> None:

@@ -112,10 +112,10 @@ def test_reader_sees_the_verdict_filters_findings_and_opens_one(report_page: obj
 
     bar.locator('select[data-facet="severity"]').select_option("")
     bar.locator('select[data-facet="status"]').select_option("")
-    bar.locator('input[data-facet="text"]').fill("/code")
+    bar.locator('input[data-facet="text"]').fill("/userdata")
     assert page.locator("#findings tr.finding:visible").count() >= 1  # type: ignore[attr-defined]
     assert all(
-        "/code" in text.lower()
+        "/userdata" in text.lower()
         for text in page.locator("#findings tr.finding:visible").all_inner_texts()
     )  # type: ignore[attr-defined]
 

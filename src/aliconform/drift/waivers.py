@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from aliconform.contracts import loader
 from aliconform.contracts.loader import validate_document
@@ -79,6 +79,16 @@ class DriftPolicy(_Strict):
     )
     severity: list[_Override] = Field(default_factory=list)
     waivers: list[Waiver] = Field(default_factory=list)
+    # Where the policy was read from, for the reports (not part of the file's format).
+    _origin: str = PrivateAttr(
+        default="none (no ./drift-policy.yaml, and none beside the contracts directory)"
+    )
+
+    @property
+    def origin(self) -> str:
+        """The file the policy was read from, or why there is none: which policy judged a run
+        decides its verdict, so every report says it."""
+        return self._origin
 
     def severity_policy(self) -> SeverityPolicy:
         return SeverityPolicy(
@@ -100,31 +110,43 @@ def load_policy(
     error (a mistyped name would otherwise match nothing, silently)."""
     target = Path(path) if path is not None else _default_policy_file(operations)
     if target is None:
-        return DriftPolicy()
+        return DriftPolicy()  # its origin says none was found
     document = read_yaml(target)
     if isinstance(document, ContractIssue):
         raise ContractError([document])
     policy = validate_document(DriftPolicy, document)
     if isinstance(policy, list):
         raise ContractError(policy)
+    # The file's own entries are checked before the shipped ones join them, so that an issue
+    # names this file's line and index.
+    known = set(operations) if operations is not None else None
+    if known is not None:
+        unknown = _unknown_operations(policy, known, document)
+        if unknown:
+            raise ContractError(unknown)
+    origin = str(target)
     if policy.extends is not None:
-        shipped = load_policy(_shipped_policy_file(target, document.issue(("extends",), "")))
+        shipped_file = _shipped_policy_file(target, document.issue(("extends",), ""))
+        shipped = load_policy(shipped_file)
         policy = policy.model_copy(
             update={
                 "extends": None,
-                "severity": shipped.severity + policy.severity,
-                "waivers": shipped.waivers + policy.waivers,
+                # A project with some of the contracts extends the waivers for those only.
+                "severity": [
+                    o for o in shipped.severity if known is None or o.operation in (None, *known)
+                ]
+                + policy.severity,
+                "waivers": [w for w in shipped.waivers if known is None or w.operation in known]
+                + policy.waivers,
             }
         )
+        origin += f", extending {shipped_file}"
     ids = [waiver.id for waiver in policy.waivers]
     duplicates = sorted({i for i in ids if ids.count(i) > 1})
     if duplicates:
         issue = document.issue(("waivers",), f"duplicate waiver id(s): {', '.join(duplicates)}")
         raise ContractError([issue])
-    if operations is not None:
-        unknown = _unknown_operations(policy, set(operations), document)
-        if unknown:
-            raise ContractError(unknown)
+    policy._origin = origin
     return policy
 
 
@@ -152,12 +174,16 @@ def _shipped_policy_file(extending: Path, where: ContractIssue) -> Path:
 
 
 def _default_policy_file(operations: Iterable[str] | None) -> Path | None:
-    """./drift-policy.yaml; else, for the shipped contracts, the policy shipped with them."""
+    """./drift-policy.yaml; else the one beside the contracts directory (a project run from
+    elsewhere); else, for the shipped contracts, the policy shipped with them."""
     if DEFAULT_POLICY_FILE.is_file():
         return DEFAULT_POLICY_FILE
     root = getattr(operations, "root", None)  # a ContractSet knows its directory
     if root is None:
         return None
+    beside = Path(root).parent / DEFAULT_POLICY_FILE.name  # a project's, run from elsewhere
+    if beside.is_file():
+        return beside
     for contracts, policy in _shipped():
         if Path(root).resolve() == contracts.resolve() and policy.is_file():
             return policy

@@ -89,7 +89,7 @@ def build_report(
         generated_at=now or _now(),
         run=run,
         title=title,
-        inputs=dict(inputs or {}),
+        inputs={**(inputs or {}), "policy": policy.origin},
         verdict=_verdict(findings, problems if problems_fail else (), scan),
         operations=_summaries(operations, sources, findings, checked),
         findings=findings,
