@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import random
+import ssl
 from pathlib import Path
 
 import pytest
@@ -297,6 +298,27 @@ def test_an_endpoint_override_wins_for_every_product(contracts: ContractSet) -> 
         RecordTarget("cn-shanghai", "http://127.0.0.1:1/api").host_and_protocol(
             contracts["QuerySmarttagJob"]
         )
+
+
+def test_a_bare_host_is_https_except_on_this_machine(contracts: ContractSet) -> None:
+    """The twin speaks plain HTTP: `--endpoint 127.0.0.1:8765` must reach it, while a bare
+    remote host (a VPC endpoint, a proxy) keeps TLS; a scheme given is always kept."""
+    contract = contracts["QuerySmarttagJob"]
+    for local in ("127.0.0.1:8765", "localhost:8765", "[::1]:8765"):
+        assert RecordTarget("cn-shanghai", local).host_and_protocol(contract) == (local, "http")
+    remote = RecordTarget("cn-shanghai", "ice-vpc.cn-shanghai.aliyuncs.com")
+    assert remote.host_and_protocol(contract)[1] == "https"
+    tls = RecordTarget("cn-shanghai", "https://127.0.0.1:8443")
+    assert tls.host_and_protocol(contract) == ("127.0.0.1:8443", "https")
+
+
+def test_a_failed_tls_handshake_is_explained() -> None:
+    from aliconform.record.recorder import _brief
+
+    inner = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
+    outer = RuntimeError("HTTPSConnectionPool(host='127.0.0.1', port=8767): " + "x" * 300)
+    outer.__cause__ = inner
+    assert "is the endpoint plain http?" in _brief(outer)
 
 
 def test_loopback_endpoints_are_not_live() -> None:

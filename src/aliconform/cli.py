@@ -939,7 +939,8 @@ Endpoint = Annotated[
     typer.Option(
         "--endpoint",
         envvar="ALICONFORM_ENDPOINT",
-        help="Call this endpoint (host[:port] or http(s)://host:port) instead of the region's.",
+        help="Call this endpoint instead of the region's: http(s)://host:port, or host[:port] "
+        "(https; plain http for this machine, such as the twin).",
         show_default=False,
     ),
 ]

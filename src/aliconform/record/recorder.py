@@ -41,7 +41,7 @@ from aliconform.cassettes.store import (
     write_cassette,
 )
 from aliconform.contracts import Contract, ContractSet
-from aliconform.errors import AliconformError
+from aliconform.errors import AliconformError, error_chain
 from aliconform.record.behaviour import BehaviourChange, behaviour_diff
 from aliconform.record.retry import (
     RetryPolicy,
@@ -177,6 +177,8 @@ def _brief(exc: BaseException) -> str:
     unopened = connection_not_opened(exc)
     if unopened is not None:  # the cause, which the SDK's own message cuts off
         return f"could not connect ({unopened}); nothing was sent"
+    if any("SSL" in type(e).__name__ or "SSLError" in str(e) for e in error_chain(exc)):
+        return "the TLS handshake failed: is the endpoint plain http? (give http://host:port)"
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}: {_safe(text)}"
 

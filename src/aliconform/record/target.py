@@ -27,7 +27,7 @@ class TargetError(AliconformError):
 @dataclass(frozen=True, slots=True)
 class RecordTarget:
     region: str
-    endpoint: str | None = None  # host[:port] or http(s)://host[:port]
+    endpoint: str | None = None  # host[:port] (https; http on loopback) or http(s)://host[:port]
     signature: Literal["v3", "v2"] = "v3"
     connect_timeout_ms: int = 5_000
     read_timeout_ms: int = 30_000
@@ -49,7 +49,10 @@ class RecordTarget:
                 )
             return contract.endpoint.pattern.format(region=self.region), "https"
         if "://" not in self.endpoint:
-            return self.endpoint.rstrip("/"), "https"
+            # This machine (the twin, a local proxy) speaks plain HTTP unless told otherwise:
+            # give https://localhost:port for a local TLS endpoint.
+            host = self.endpoint.rstrip("/")
+            return host, "http" if is_loopback(host) else "https"
         parts = urlsplit(self.endpoint)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise TargetError(f"--endpoint {self.endpoint!r}: expected host[:port] or a URL")
@@ -71,7 +74,10 @@ class RecordTarget:
 
 def is_loopback(host: str) -> bool:
     """Whether an endpoint (host[:port]) is this machine: such recordings are not 'live'."""
-    name = host.rsplit(":", 1)[0].strip("[]") if host.count(":") <= 1 else host.strip("[]")
+    if host.count(":") > 1 and not host.startswith("["):
+        name = host  # a bare IPv6 address
+    else:
+        name = urlsplit(f"//{host}").hostname or ""  # [::1]:8765, 127.0.0.1:80, localhost
     if name == "localhost":
         return True
     try:
