@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -279,6 +280,28 @@ def test_scan_reads_standard_input_and_pipes(tmp_path: Path) -> None:
     assert [f["count"] for f in from_fifo["findings"]] == [
         f["count"] for f in from_stdin["findings"]
     ]
+
+
+def test_a_compressed_capture_is_named_with_the_way_to_read_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capture = tmp_path / "capture.jsonl.gz"
+    capture.write_bytes(gzip.compress(_capture(tmp_path / "plain.jsonl", 5).read_bytes()))
+    assert main(["scan", str(capture), "--out", str(tmp_path / "r")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{capture}: gzip-compressed" in err
+    assert f"zcat {capture} | aliconform scan -" in err
+
+
+def test_a_problem_that_is_the_verdict_is_printed_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capture = tmp_path / "capture.jsonl"
+    capture.write_text('{"x": 1}\n', "utf-8")
+    assert main(["scan", str(capture), "--out", str(tmp_path / "r")]) == 2
+    printed = capsys.readouterr()
+    both = printed.out + printed.err
+    assert both.count("no interaction in the file could be checked") == 1
 
 
 def test_the_same_drift_in_two_captures_is_the_same_finding(

@@ -643,7 +643,9 @@ def _print_summary(report: Any) -> None:
                 f"{finding.message} [dim]({finding.source})[/dim]",
                 highlight=False,
             )
-    for problem in report.problems[:20]:
+    for index, problem in enumerate(report.problems[:20]):
+        if index == 0 and problem.message == report.verdict.headline:
+            continue  # the verdict line below says it
         err.print(f"cannot check {problem.where}: {problem.message}", markup=False, highlight=False)
     _print_provenance_problems(report)
     for note in report.waivers:  # a waiver past its date, or one that matches nothing any more

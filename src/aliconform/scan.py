@@ -372,9 +372,23 @@ def _opened(path: Path) -> IO[bytes]:
     if not path.exists():
         raise AliconformError(f"{path}: no such file")
     try:
-        return path.open("rb")
+        stream = path.open("rb")
     except OSError as exc:
         raise AliconformError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    compression = _COMPRESSED.get(stream.read(2)) if path.is_file() else None
+    if compression is not None:
+        stream.close()
+        raise AliconformError(
+            f"{path}: {compression}-compressed; scan reads JSON Lines, so decompress it on the "
+            f"way in: zcat {path} | aliconform scan -"
+        )
+    if path.is_file():
+        stream.seek(0)
+    return stream
+
+
+#: The first bytes of compressed files, which a capture often is (no JSON line starts so).
+_COMPRESSED = {b"\x1f\x8b": "gzip", b"BZ": "bzip2", b"\xfd7": "xz", b"(\xb5": "zstd"}
 
 
 def _lines(stream: Any) -> Iterator[bytes]:
