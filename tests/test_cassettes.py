@@ -673,6 +673,15 @@ def test_replay_exit_codes_for_a_clean_run_and_a_missing_directory(
     assert main(["replay", "--cassettes", str(CASSETTES), *common]) == 0
     assert main(["replay", "--cassettes", str(tmp_path / "nowhere"), *common]) == 2
     assert "nowhere: no such directory" in capsys.readouterr().err
+    a_file = tmp_path / "cassette.yaml"
+    a_file.write_text("", "utf-8")
+    assert main(["replay", "--cassettes", str(a_file), *common]) == 2
+    assert "cassette.yaml: a file, not the cassettes directory" in capsys.readouterr().err
+    # One level too deep: the error says which directory was meant.
+    assert main(["replay", "--cassettes", str(CASSETTES / "imm"), *common]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "(give " in err
+    assert ", the directory above imm)" in err
 
 
 def test_replay_names_expired_and_unused_waivers_on_the_console(

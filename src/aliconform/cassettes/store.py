@@ -19,12 +19,13 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 from vcr.serializers import yamlserializer
 
 from aliconform.contracts.loader import validate_document
+from aliconform.contracts.model import Product
 from aliconform.contracts.yamlsource import display_path, read_yaml
 from aliconform.errors import CassetteError, ContractIssue
 
@@ -168,9 +169,8 @@ class CassetteRef:
 def discover_cassettes(root: Path) -> list[CassetteRef]:
     """Every cassette under root, laid out as <product>/<Operation>/<scenario>.yaml, sorted."""
     if not root.is_dir():
-        raise CassetteError(
-            [ContractIssue(display_path(root), None, None, "", "no such directory")]
-        )
+        problem = "a file, not the cassettes directory" if root.exists() else "no such directory"
+        raise CassetteError([ContractIssue(display_path(root), None, None, "", problem)])
     refs = []
     for path in sorted(root.rglob("*.yaml")):
         if path.name.endswith(PROVENANCE_SUFFIX):
@@ -178,6 +178,8 @@ def discover_cassettes(root: Path) -> list[CassetteRef]:
         relative = path.relative_to(root).parts
         if len(relative) != 3:
             issue = "a cassette belongs at <product>/<Operation>/<scenario>.yaml under the cassettes directory"
+            if len(relative) == 2 and root.name in get_args(Product):  # given cassettes/imm
+                issue += f" (give {display_path(root.parent)}, the directory above {root.name})"
             raise CassetteError([ContractIssue(display_path(path), None, None, "", issue)])
         product, operation, name = relative
         refs.append(CassetteRef(path, product, operation, name.removesuffix(".yaml"), root))

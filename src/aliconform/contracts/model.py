@@ -47,6 +47,7 @@ __all__ = [
     "Parameter",
     "Payload",
     "PrefixInvariant",
+    "Product",
     "RequestSpec",
     "ResponseSpec",
     "SdkRef",
@@ -57,6 +58,7 @@ __all__ = [
 ]
 
 FieldType = Literal["string", "integer", "number", "boolean", "object", "array"]
+Product = Literal["imm", "ice"]
 FIELD_TYPES: tuple[str, ...] = ("string", "integer", "number", "boolean", "object", "array")
 
 #: String formats a contract can name. Each is checked by the drift engine; the meaning of each
@@ -448,7 +450,7 @@ class Contract(_Strict):
 
     format_version: Literal[1]
     operation: str = Field(pattern=r"^[A-Z][A-Za-z]+$")
-    product: Literal["imm", "ice"]
+    product: Product
     product_name: str
     api_version: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}$")
     style: Literal["RPC", "ROA"]
