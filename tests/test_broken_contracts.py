@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from aliconform import ContractError, load_contracts
 from aliconform.cli import main
 
 BROKEN = sorted((Path(__file__).parent / "broken_contracts").glob("*.yaml"))
+REPO = Path(__file__).resolve().parents[1]
 EXPECT = re.compile(r"^# expect: (\d+):(\d+) (\S+)$", re.MULTILINE)
 EXPECT_MESSAGE = re.compile(r"^# expect-message: (.+)$", re.MULTILINE)
 
@@ -91,5 +93,10 @@ def test_missing_directory_and_catalog(tmp_path: Path) -> None:
     with pytest.raises(ContractError, match="no such contracts directory"):
         load_contracts(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
+    with pytest.raises(ContractError, match="empty: no contracts here"):
+        load_contracts(tmp_path / "empty")
+    # Contracts without the shared catalog: that file is named.
+    (tmp_path / "empty" / "imm").mkdir()
+    shutil.copy(REPO / "contracts/imm/GetImageModerationResult.yaml", tmp_path / "empty" / "imm")
     with pytest.raises(ContractError, match=r"errors\.yaml: cannot read file"):
         load_contracts(tmp_path / "empty")

@@ -76,6 +76,11 @@ def test_validate_and_version(capsys: pytest.CaptureFixture[str], tmp_path: Path
     code, out, err = run(capsys, "contracts", "validate", "--contracts", str(tmp_path / "none"))
     assert code == 2  # unreadable input, as for every other command
     assert "no such contracts directory" in out + err
+    # A directory that holds no contracts at all was the wrong one to give: said so, exit 2.
+    (tmp_path / "empty").mkdir()
+    code, out, err = run(capsys, "contracts", "validate", "--contracts", str(tmp_path / "empty"))
+    assert code == 2
+    assert "no contracts here: a contracts directory holds" in " ".join((out + err).split())
     # A contract saved as .yml would not be loaded: it is named rather than skipped.
     stray = tmp_path / "contracts"
     shutil.copytree(REPO / "contracts", stray)

@@ -25,7 +25,11 @@ from aliconform.contracts.jsonschema import (
     response_schema,
 )
 from aliconform.contracts.listing import field_rows
-from aliconform.contracts.loader import default_contracts_dir, documentation_page
+from aliconform.contracts.loader import (
+    NOT_A_CONTRACTS_DIRECTORY,
+    default_contracts_dir,
+    documentation_page,
+)
 from aliconform.contracts.yamlsource import display_path
 from aliconform.drift.doclint import lint_docs
 from aliconform.drift.engine import check_response
@@ -112,6 +116,8 @@ def validate(directory: ContractsDir = None) -> None:
     root = directory or default_contracts_dir()
     if not root.is_dir():
         raise AliconformError(f"{root}: no such contracts directory")
+    if not any(root.rglob("*.yaml")):  # a wrong directory is a usage error, not 1 problem
+        raise AliconformError(f"{root}: {NOT_A_CONTRACTS_DIRECTORY}")
     try:
         contracts = load_contracts(root)
     except ContractError as exc:

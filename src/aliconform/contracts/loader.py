@@ -106,6 +106,12 @@ def documentation_page(contract: Contract) -> Path | None:
     return None
 
 
+NOT_A_CONTRACTS_DIRECTORY = (
+    "no contracts here: a contracts directory holds <product>/<Operation>.yaml files and "
+    "common/errors.yaml"
+)
+
+
 def load_contracts(path: str | os.PathLike[str] | None = None) -> ContractSet:
     """Load and check every contract under a directory (default: see default_contracts_dir).
 
@@ -116,6 +122,8 @@ def load_contracts(path: str | os.PathLike[str] | None = None) -> ContractSet:
         raise ContractError(
             [ContractIssue(str(root), None, None, "", "no such contracts directory")]
         )
+    if not any(root.rglob("*.yaml")):
+        raise ContractError([ContractIssue(str(root), None, None, "", NOT_A_CONTRACTS_DIRECTORY)])
     catalog_or_issues = load_catalog(root / CATALOG_FILE)
     if not isinstance(catalog_or_issues, ErrorCatalog):
         raise ContractError(catalog_or_issues)
