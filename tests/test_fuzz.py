@@ -512,3 +512,20 @@ def test_a_region_one_product_lacks_leaves_its_operations_out(
     assert wired == [sorted(op for op in CONTRACTS if CONTRACTS[op].product == "imm")]
     assert cli.main([*argv, "--region", "cn-shangai"]) == 2
     assert "did you mean 'cn-shanghai'" in capsys.readouterr().err
+
+
+def test_without_its_extra_fuzz_names_the_one_extra_that_brings_everything(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    from aliconform.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *args: None if name == "schemathesis" else real(name, *args),
+    )
+    assert main(["fuzz", "--endpoint", "127.0.0.1:1"]) == 2
+    assert "pip install 'aliconform[fuzz]'" in " ".join(capsys.readouterr().err.split())

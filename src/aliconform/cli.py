@@ -6,6 +6,7 @@ contracts, out-of-date schema); 2 usage error or unreadable input; 3 an internal
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -1295,6 +1296,10 @@ def fuzz(
     from aliconform.record.target import is_loopback
     from aliconform.report import check_report_directory, fuzz_report, write_reports
 
+    if importlib.util.find_spec("schemathesis") is None:  # one hint for all it needs
+        raise AliconformError(
+            "aliconform fuzz needs schemathesis and the official SDK: pip install 'aliconform[fuzz]'"
+        )
     modes = _fuzz_modes(mode)
     contracts = _load(directory)
     policy = load_policy(policy_file, operations=contracts)  # before any request is sent
