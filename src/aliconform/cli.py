@@ -641,8 +641,7 @@ def _print_summary(report: Any) -> None:
             *(str(getattr(op, c)) for c in ("checked", "breaking", "warning", "info", "waived")),
         )
     out.print(table)
-    if "policy" in report.inputs:
-        out.print(f"drift policy: {report.inputs['policy']}", markup=False, highlight=False)
+    out.print(f"drift policy: {report.inputs['policy']}", markup=False, highlight=False)
     for finding in report.findings:
         if finding.status == "new" and finding.severity.value == "breaking":
             out.print(

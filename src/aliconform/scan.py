@@ -375,15 +375,15 @@ def _opened(path: Path) -> IO[bytes]:
         stream = path.open("rb")
     except OSError as exc:
         raise AliconformError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    compression = _COMPRESSED.get(stream.read(2)) if path.is_file() else None
-    if compression is not None:
-        stream.close()
-        raise AliconformError(
-            f"{path}: {compression}-compressed; scan reads JSON Lines, so decompress it on the "
-            f"way in: zcat {path} | aliconform scan -"
-        )
-    if path.is_file():
+    if path.is_file():  # a pipe cannot be looked into and rewound
+        compression = _COMPRESSED.get(stream.read(2))
         stream.seek(0)
+        if compression is not None:
+            stream.close()
+            raise AliconformError(
+                f"{path}: {compression}-compressed; scan reads JSON Lines, so decompress it on "
+                f"the way in: zcat {path} | aliconform scan -"
+            )
     return stream
 
 
@@ -417,9 +417,8 @@ def scan_file(
     stream = _opened(path)
     try:
         load_contracts(contracts_dir)  # fail early, in this process, on bad contracts
-        if path == STDIN:
-            return _scan(stream, "stdin", "stdin", contracts_dir, workers, progress)
-        return _scan(stream, str(path), path.name, contracts_dir, workers, progress)
+        shown, name = ("stdin", "stdin") if path == STDIN else (str(path), path.name)
+        return _scan(stream, shown, name, contracts_dir, workers, progress)
     finally:
         if stream is not sys.stdin.buffer:
             stream.close()
