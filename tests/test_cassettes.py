@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import json
 import os
 import shutil
@@ -436,6 +435,7 @@ def test_a_recording_that_cannot_be_saved_leaves_the_cassette_as_it_was(
         raise OSError(28, "No space left on device")
 
     recording = rpc_vcr(record_mode="new_episodes").use_cassette(str(cassette))
+    unpatched = _http_classes()
     # The recording is left first: its save raises, inside pytest.raises.
     with (  # noqa: PT012 (the save on leaving raises, not a statement inside)
         serving_json(b"{}") as base,
@@ -443,14 +443,28 @@ def test_a_recording_that_cannot_be_saved_leaves_the_cassette_as_it_was(
         recording,
     ):
         requests.post(f"{base}/?Action=GetVideoModerationResult&TaskId=t", timeout=5)
+        assert _http_classes() != unpatched
         monkeypatch.setattr(os, "fsync", disk_full)
-    # vcrpy undoes its patching of the HTTP libraries after the save, so a save that raises
-    # leaves them patched until its context object is collected: collected here, so that no
-    # later test's request is recorded into this cassette.
-    del recording
-    gc.collect()
     assert cassette.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["recorded.yaml"]
+    # The HTTP libraries are unpatched at once, though the context object is still alive:
+    # vcrpy alone leaves them patched until the collector finds it, and then unpatches them in
+    # the middle of whatever cassette is open at the time (kevin1024/vcrpy#1051).
+    assert _http_classes() == unpatched
+    assert recording is not None
+
+
+def _http_classes() -> tuple[object, ...]:
+    """The connection classes vcrpy swaps for its own while a cassette is open."""
+    import http.client
+
+    import urllib3.connectionpool
+
+    return (
+        http.client.HTTPConnection,
+        urllib3.connectionpool.HTTPConnectionPool.ConnectionCls,
+        urllib3.connectionpool.HTTPSConnectionPool.ConnectionCls,
+    )
 
 
 def test_plain_vcrpy_replays_a_cassette_with_its_default_matching() -> None:

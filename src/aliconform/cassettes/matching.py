@@ -10,10 +10,13 @@ each that did not match.
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable
 from typing import Any
 
 import vcr
+from vcr.cassette import Cassette, CassetteContextDecorator
 from vcr.request import Request
 
 from aliconform.cassettes.rpc import RpcCall, read_rpc_call
@@ -68,6 +71,37 @@ _MATCHERS: dict[str, Callable[[Request, Request], None]] = {
 }
 
 
+class _UnpatchingContext(CassetteContextDecorator):  # type: ignore[misc]
+    """vcrpy's cassette context, which also undoes its patching when saving the cassette raises.
+
+    vcrpy unpatches the HTTP libraries only after a save that succeeds; after one that raises
+    (a full disk) they stay patched until the collector closes the context's generator, which
+    then restores them in the middle of whatever cassette is open at that moment, leaving that
+    one half-patched (kevin1024/vcrpy#1051).
+    """
+
+    def __exit__(self, *exc_info: object) -> None:
+        try:
+            super().__exit__(*exc_info)
+        finally:
+            # Name-mangled in vcrpy; None once vcrpy has unpatched (every exit but a failed save).
+            finish = getattr(self, "_CassetteContextDecorator__finish", None)
+            if finish is not None:
+                self._CassetteContextDecorator__finish = None
+                finish.close()  # unwinds the patches, as vcrpy's own exit would have
+
+
+class _RpcVCR(vcr.VCR):  # type: ignore[misc]
+    """A VCR whose cassette contexts are _UnpatchingContext (use_cassette as vcrpy 8 and 9
+    write it, with that class)."""
+
+    def use_cassette(self, path: Any = None, **kwargs: Any) -> Any:
+        if path is not None and not isinstance(path, str | os.PathLike):
+            return self.use_cassette(**kwargs)(path)  # decorating a function
+        getter = functools.partial(self.get_merged_config, path=path, **kwargs)
+        return _UnpatchingContext(Cassette, getter)
+
+
 def rpc_vcr(**options: Any) -> vcr.VCR:
     """A vcrpy VCR set up for RPC calls: our matchers, scrubbing hooks, replay-only by default.
 
@@ -80,7 +114,7 @@ def rpc_vcr(**options: Any) -> vcr.VCR:
     options.setdefault("before_record_request", recordable)
     options.setdefault("before_record_response", scrub_response)
     options.setdefault("decode_compressed_response", True)
-    recorder = vcr.VCR(**options)
+    recorder = _RpcVCR(**options)
     for name, matcher in _MATCHERS.items():
         recorder.register_matcher(name, matcher)
     recorder.register_persister(AtomicPersister)
