@@ -464,6 +464,27 @@ def test_policy_file_errors_name_the_line(tmp_path: Path) -> None:
         load_policy(policy_file)
 
 
+@pytest.mark.parametrize(
+    ("text", "where", "suggestion"),
+    [
+        ("waiver:\n  - id: x\n", r":1:1: waiver", "waivers"),
+        ("severty: []\n", r":1:1: severty", "severity"),
+        ("waivers:\n  - id: x\n    expiry: 2027-01-01\n", r":3:5: waivers\[0\]\.expiry", "expires"),
+    ],
+)
+def test_an_unknown_policy_key_is_matched_against_the_policys_own_keys(
+    tmp_path: Path, text: str, where: str, suggestion: str
+) -> None:
+    """A typo in a policy is compared with the keys a policy has, not a contract's."""
+    policy_file = tmp_path / "drift-policy.yaml"
+    policy_file.write_text(text)
+    with pytest.raises(ContractError) as caught:
+        load_policy(policy_file)
+    assert re.search(
+        rf"{where}: unknown key '\w+' \(did you mean '{suggestion}'\?\)", str(caught.value)
+    ), str(caught.value)
+
+
 def test_policy_naming_an_operation_without_a_contract_is_an_error(
     tmp_path: Path, contracts: ContractSet
 ) -> None:

@@ -7,6 +7,7 @@ before raising, so one run shows all of them.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -198,10 +199,12 @@ def validate_document(model: type[M], document: YamlDocument) -> M | list[Contra
     try:
         return model.model_validate(document.data)
     except ValidationError as exc:
-        return _issues_from_validation(exc, document)
+        return _issues_from_validation(exc, document, _known_keys(model))
 
 
-def _issues_from_validation(exc: ValidationError, document: YamlDocument) -> list[ContractIssue]:
+def _issues_from_validation(
+    exc: ValidationError, document: YamlDocument, keys: list[str]
+) -> list[ContractIssue]:
     issues: list[ContractIssue] = []
     seen: set[KeyPath] = set()
     for error in exc.errors():
@@ -210,7 +213,7 @@ def _issues_from_validation(exc: ValidationError, document: YamlDocument) -> lis
         if key_path in seen:
             continue
         seen.add(key_path)
-        issues.append(document.issue(key_path, _message(error, key_path)))
+        issues.append(document.issue(key_path, _message(error, key_path, keys)))
     return issues
 
 
@@ -243,7 +246,8 @@ def _child(node: Any, part: str | int) -> Any:
 _QUOTED = re.compile(r"'([^']*)'")
 
 
-def _message(error: ErrorDetails, key_path: KeyPath) -> str:
+def _message(error: ErrorDetails, key_path: KeyPath, keys: list[str]) -> str:
+    """keys: the keys the document's format knows, for 'did you mean' on an unknown one."""
     kind = error["type"]
     value = error.get("input")
     ctx = error.get("ctx", {})
@@ -259,7 +263,7 @@ def _message(error: ErrorDetails, key_path: KeyPath) -> str:
         return f"missing key '{ctx.get('discriminator', 'kind').strip(chr(39))}'"
     if kind == "extra_forbidden":
         key = str(key_path[-1]) if key_path else "?"
-        return f"unknown key '{key}'{did_you_mean(key, _ALL_KEYS)}"
+        return f"unknown key '{key}'{did_you_mean(key, keys)}"
     if kind == "missing":
         return f"missing required key '{key_path[-1] if key_path else '?'}'"
     if kind == "string_pattern_mismatch":
@@ -283,7 +287,7 @@ def _short(value: Any) -> str:
 
 
 def _model_keys(model: type[BaseModel], seen: set[type[BaseModel]]) -> set[str]:
-    """Every key the contract format knows, for 'did you mean' on unknown keys."""
+    """Every key of a model and of the models nested in it."""
     if model in seen:
         return set()
     seen.add(model)
@@ -304,7 +308,9 @@ def _nested_models(annotation: Any) -> Iterator[type[BaseModel]]:
         yield from _nested_models(arg)
 
 
-_ALL_KEYS = sorted(_model_keys(Contract, set()) | _model_keys(ErrorCatalog, set()))
+@functools.cache
+def _known_keys(model: type[BaseModel]) -> list[str]:
+    return sorted(_model_keys(model, set()))
 
 
 # --- cross-reference checks -----------------------------------------------------------------
