@@ -630,6 +630,18 @@ def test_the_cassette_list_shows_an_unreadable_cassette_and_the_rest(
     assert "unreadable" in capsys.readouterr().out
 
 
+def test_the_cassette_list_of_an_empty_directory_says_how_to_get_cassettes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["cassettes", "list", "--cassettes", str(tmp_path)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"{tmp_path}: no cassettes found" in out
+    assert "aliconform cassettes derive" in out
+    assert "┃" not in out  # no empty table
+    assert main(["cassettes", "list", "--cassettes", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
 def test_replay_reports_a_misfiled_cassette_and_goes_on(
     cassettes_copy: Path, contracts: ContractSet
 ) -> None:

@@ -608,11 +608,7 @@ def replay(
             cassettes, contracts, progress=lambda ref: status.update(f"replaying {ref.shown}")
         )
     if not run.interactions and not run.problems:  # a run that checks nothing must not pass
-        raise AliconformError(
-            f"{cassettes}: no cassettes found (expected <product>/<Operation>/<scenario>.yaml); "
-            "derive them from the documentation with 'aliconform cassettes derive', or record "
-            "them with 'aliconform record'"
-        )
+        raise AliconformError(_no_cassettes(cassettes))
     report = replay_report(
         run,
         lint_docs(contracts),
@@ -838,6 +834,8 @@ def cassettes_list(
     rows = [_cassette_row(ref) for ref in discover_cassettes(cassettes)]
     if as_json:
         out.print_json(data=rows)
+    elif not rows:
+        out.print(escape(_no_cassettes(cassettes)))
     else:
         table = Table(title=f"cassettes in {cassettes}")
         for column in ("cassette", "operation", "interactions", "origin", "recorded", "from"):
@@ -859,6 +857,14 @@ def cassettes_list(
         out.print(table)
     if any(row["error"] for row in rows):
         raise typer.Exit(2)
+
+
+def _no_cassettes(cassettes: Path) -> str:
+    return (
+        f"{cassettes}: no cassettes found (expected <product>/<Operation>/<scenario>.yaml); "
+        "derive them from the documentation with 'aliconform cassettes derive', or record "
+        "them with 'aliconform record'"
+    )
 
 
 def _cassette_row(ref: CassetteRef) -> dict[str, Any]:
