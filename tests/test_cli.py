@@ -392,3 +392,29 @@ def test_replaying_an_empty_cassettes_directory_is_refused(
         err.replace("│", " ").split()
     )
     assert not (tmp_path / "r").exists()
+
+
+def test_response_text_is_shown_as_written_never_read_as_markup_or_terminal_codes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A response's keys and values reach the console: Rich must not read "[/x]" as a closing
+    tag (which raised), "[link=...]" as a link, nor may ESC or a bidirectional override reach
+    the terminal."""
+    body = {
+        "RequestId": "r",
+        "JobStatus": "oops[/x] [link=http://evil.example]click[/link]",
+        "[red]k[/red]": 1,
+        "\x1b[2Jcleared": 2,
+        "\u202eevil": 3,
+    }
+    response = tmp_path / "response.json"
+    response.write_text(json.dumps(body), "utf-8")
+    code, out, err = run(capsys, "check", "QuerySmarttagJob", str(response))
+    assert code == 1, err
+    flat = "".join(out.split())
+    assert "oops[/x][link=http://evil.example]click[/link]" in flat
+    assert "'[red]k[/red]'" in flat
+    assert "\\x1b[2Jcleared" in flat
+    assert "\\u202eevil" in flat
+    assert "\x1b" not in out + err
+    assert "\u202e" not in out + err

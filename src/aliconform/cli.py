@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
 from aliconform import __version__
@@ -34,7 +35,7 @@ from aliconform.contracts.loader import (
 from aliconform.contracts.yamlsource import display_path
 from aliconform.drift.doclint import lint_docs
 from aliconform.drift.engine import check_response
-from aliconform.drift.findings import Finding
+from aliconform.drift.findings import Finding, escape_unprintable
 from aliconform.drift.policy import SEVERITY_RATIONALE
 from aliconform.drift.waivers import Verdict, judge, load_policy
 from aliconform.errors import AliconformError, ContractError, did_you_mean
@@ -518,14 +519,20 @@ def _emit(verdict: Verdict, output: str, title: str) -> None:
         for column in ("severity", "kind", "operation", "path", "message", "contract", "waiver"):
             table.add_column(column, overflow="fold")
         for finding, waiver_id in rows:
+            # Text, not markup: paths and messages quote the response ("[/x]" is no closing tag).
             table.add_row(
-                finding.severity.value,
-                finding.kind.value,
-                finding.operation,
-                finding.path or "/",
-                finding.message,
-                finding.contract_location or "",
-                waiver_id or "",
+                *map(
+                    Text,
+                    (
+                        finding.severity.value,
+                        finding.kind.value,
+                        finding.operation,
+                        finding.path or "/",
+                        finding.message,
+                        finding.contract_location or "",
+                        waiver_id or "",
+                    ),
+                )
             )
         out.print(table)
     else:
@@ -640,9 +647,11 @@ def _print_summary(report: Any) -> None:
     out.print(f"drift policy: {report.inputs['policy']}", markup=False, highlight=False)
     for finding in report.findings:
         if finding.status == "new" and finding.severity.value == "breaking":
+            shown = escape(
+                f"{finding.operation} {finding.kind} at {finding.path or '/'}: {finding.message}"
+            )
             out.print(
-                f"[red]breaking[/red] {finding.operation} {finding.kind} at {finding.path or '/'}: "
-                f"{finding.message} [dim]({finding.source})[/dim]",
+                f"[red]breaking[/red] {shown} [dim]({escape(str(finding.source))})[/dim]",
                 highlight=False,
             )
     for index, problem in enumerate(report.problems[:20]):
@@ -801,14 +810,16 @@ def report_diff(
         out.print(f"note: {caveat}", markup=False, highlight=False)
     for label, findings in (("new", result.new), ("fixed", result.fixed)):
         for f in findings:
+            line = f"- {label}: {f.severity.value} {f.operation} {f.kind} at {f.path or '/'} ({f.source})"
             out.print(
-                f"- {label}: {f.severity.value} {f.operation} {f.kind} at {f.path or '/'} ({f.source})",
+                escape_unprintable(line),  # a report of an older version may hold them raw
                 markup=False,
                 highlight=False,
             )
     for before, _after, what in result.changed:
+        line = f"- changed: {before.operation} {before.kind} at {before.path or '/'}: {'; '.join(what)}"
         out.print(
-            f"- changed: {before.operation} {before.kind} at {before.path or '/'}: {'; '.join(what)}",
+            escape_unprintable(line),
             markup=False,
             highlight=False,
         )
@@ -1210,9 +1221,10 @@ def _print_recording(run: Any) -> None:
             result.scenario.operation,
             result.scenario.name,
             f"[{colour}]{result.outcome}[/{colour}]",
-            " > ".join(result.states),
+            # What the service answered (its states, its error messages) is text, not markup.
+            Text(escape_unprintable(" > ".join(result.states))),
             str(result.retries),
-            result.message,
+            Text(escape_unprintable(result.message)),
         )
     out.print(table)
     from aliconform.record.behaviour import iter_changes

@@ -8,12 +8,11 @@ happened), the contract location of the field, what was expected and what was ob
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Finding", "Kind", "Severity", "escape_surrogates", "excerpt", "pointer_join"]
+__all__ = ["Finding", "Kind", "Severity", "escape_unprintable", "excerpt", "pointer_join"]
 
 
 class Kind(StrEnum):
@@ -71,14 +70,14 @@ class Finding:
     source: str | None = None  # what was checked: a cassette, a documentation example, a file
 
     def __post_init__(self) -> None:
-        # A key or value with a lone surrogate (JSON's "\ud800") cannot be written as UTF-8, so
-        # no report could hold it: it is spelled as its escape instead.
+        # Keys and values of the response reach every report and the console through these:
+        # each character that is not printable is spelled as its escape (see escape_unprintable).
         for name in ("path", "message", "field"):
             text = getattr(self, name)
-            if text is not None and not text.isascii():
-                object.__setattr__(self, name, escape_surrogates(text))
-        if any(not pointer.isascii() for pointer in self.decoded_at):
-            object.__setattr__(self, "decoded_at", tuple(map(escape_surrogates, self.decoded_at)))
+            if text is not None and not text.isprintable():
+                object.__setattr__(self, name, escape_unprintable(text))
+        if not all(pointer.isprintable() for pointer in self.decoded_at):
+            object.__setattr__(self, "decoded_at", tuple(map(escape_unprintable, self.decoded_at)))
 
     def with_source(self, source: str | None) -> Finding:
         return self if source is None or self.source == source else replace(self, source=source)
@@ -105,12 +104,18 @@ def pointer_join(pointer: str, token: str | int) -> str:
     return f"{pointer}/{text}"
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
+def escape_unprintable(text: str) -> str:
+    """The text with each character that is not printable written as its escape (\\x1b,
+    \\u202e, \\ud800, \\n): a key or value of a response can then neither drive a terminal
+    (ESC), reorder what a reader sees (a bidirectional override), nor stop a report being
+    written (a lone surrogate, JSON's "\\ud800", has no UTF-8 form)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else _escaped(ch) for ch in text)
 
 
-def escape_surrogates(text: str) -> str:
-    """The text with each lone surrogate written as its JSON escape (\\udXXX)."""
-    return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+def _escaped(ch: str) -> str:
+    return ch.encode("unicode_escape").decode("ascii")
 
 
 _EXCERPT = 80
@@ -122,5 +127,5 @@ def excerpt(value: Any, limit: int = _EXCERPT) -> str:
         text = json.dumps(value, ensure_ascii=False, default=repr)
     except (ValueError, RecursionError):
         text = repr(type(value))
-    text = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in text)
+    text = escape_unprintable(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from aliconform.drift.findings import escape_surrogates, pointer_join
+from aliconform.drift.findings import escape_unprintable, pointer_join
 
 __all__ = ["ExcerptLine", "layout", "response_excerpt"]
 
@@ -31,8 +31,7 @@ class ExcerptLine:
 
 def _scalar(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False)
-    if not text.isascii():
-        text = escape_surrogates(text)
+    text = escape_unprintable(text)
     return text if len(text) <= _MAX_SCALAR else text[: _MAX_SCALAR - 1] + "…"
 
 
@@ -44,7 +43,8 @@ def layout(data: Any, expand: frozenset[str] = frozenset()) -> list[tuple[str, s
         if len(lines) >= _MAX_LAYOUT_LINES:
             return
         pad = "  " * depth
-        if isinstance(value, str) and pointer in expand:
+        # Findings spell unprintable characters of keys as escapes; so do these pointers.
+        if isinstance(value, str) and escape_unprintable(pointer) in expand:
             try:
                 decoded = json.loads(value)
             except ValueError:
@@ -86,7 +86,9 @@ def response_excerpt(
     if laid_out is None:
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         raw = text.splitlines()[:_MAX_LINES] or [""]
-        return [ExcerptLine(i + 1, line[:200], False) for i, line in enumerate(raw)]
+        return [
+            ExcerptLine(i + 1, escape_unprintable(line[:200]), False) for i, line in enumerate(raw)
+        ]
     lines, first = laid_out
     target = _target(first, pointer)
     start = max(0, target - _CONTEXT)
@@ -110,7 +112,7 @@ def _laid_out(
     lines = layout(data, frozenset(decoded_at))
     first: dict[str, int] = {}
     for index, (at, _text) in enumerate(lines):
-        first.setdefault(at, index)
+        first.setdefault(escape_unprintable(at), index)
     return lines, first
 
 
