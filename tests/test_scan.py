@@ -242,6 +242,62 @@ def test_signed_urls_in_captured_traffic_never_reach_the_reports(tmp_path: Path)
     assert scan_secrets([out], root=tmp_path) == []
 
 
+# Values of the credential fields below, made up and split so that this file carries none.
+_SECRET = "Zq8xW3nV7bT2" + "kL9mP4rS6uY1cE5gH0jK"
+_TOKEN = "CAIS" + "1234abcdEFGH" * 10
+_PASSWORD = "hunter2" + "hunter2"
+_KEY_ID = "LTAI5t" + "Q8leakedKey98765"
+
+
+def _leaky_body() -> dict[str, Any]:
+    """A response that quotes credentials: in fields named for them, and as a key id inside a
+    text (an error message that quotes the request)."""
+    return {
+        "RequestId": "r",
+        "Status": "Succeeded",
+        "TaskId": "t",
+        "AccessKeySecret": _SECRET,
+        "SecurityToken": _TOKEN,
+        "Password": _PASSWORD,
+        "ProjectName": {"note": f"denied for AccessKeyId={_KEY_ID}"},
+        "TaskType": f"bad {_KEY_ID}",
+    }
+
+
+def _assert_no_credentials(text: str) -> None:
+    for secret in (_SECRET, _TOKEN, _PASSWORD, _KEY_ID):
+        assert secret not in text
+
+
+def test_credentials_in_captured_traffic_never_reach_the_reports(tmp_path: Path) -> None:
+    """A credential field's value is what a finding about that field observes, with no field
+    name around it for a text pattern to see: it is scrubbed by the field's name."""
+    line = {"operation": "GetImageModerationResult", "status": 200, "body": _leaky_body()}
+    capture = tmp_path / "capture.jsonl"
+    capture.write_text(json.dumps(line) + "\n", "utf-8")
+    out = tmp_path / "reports"
+    assert main(["scan", str(capture), "--out", str(out)]) == 1
+    report = json.loads((out / "drift.json").read_text("utf-8"))
+    observed = {f["path"]: f["observed"] for f in report["findings"]}
+    assert observed["/AccessKeySecret"] == observed["/Password"] == '"***"'
+    written = "".join(p.read_text("utf-8") for p in out.iterdir())
+    _assert_no_credentials(written)
+    assert scan_secrets([out], root=tmp_path) == []
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_check_prints_no_credential_a_response_quotes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], output: str
+) -> None:
+    """check's output lands in CI logs."""
+    response = tmp_path / "response.json"
+    response.write_text(json.dumps(_leaky_body()), "utf-8")
+    assert main(["check", "GetImageModerationResult", str(response), "--format", output]) == 1
+    printed = capsys.readouterr()
+    assert "AccessKeySecret" in printed.out
+    _assert_no_credentials(printed.out + printed.err)
+
+
 def test_scan_of_a_missing_file_is_a_usage_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -451,6 +451,9 @@ def test_digests_and_ids_pass_only_in_the_fields_that_carry_them(tmp_path: Path)
             (f'    key: \'{{"AccessKeyId": "{resource_id}"}}\'', True),  # a key's id field
             (f"interactions_sha256: '{digest}'", False),  # a provenance sidecar's digest
             (f"other_sha256: '{digest}'", True),
+            # a report naming a field: its name is no value
+            ("message: at /Password: 'Password' is not documented", False),
+            (f"message: at /Password: '{body_hash[:14]}' is not documented", True),
         ]
     )
     hits = _flagged(tmp_path, "c.yaml", cassette)

@@ -509,6 +509,10 @@ def lint_docs_command(
 
 
 def _emit(verdict: Verdict, output: str, title: str) -> None:
+    """The verdict on the console (as text or JSON), its findings scrubbed: it lands in logs."""
+    from aliconform.cassettes.scrub import scrub_finding
+
+    verdict = verdict.map(scrub_finding)
     if output == "json":
         sys.stdout.write(json.dumps(_verdict_json(verdict), indent=2, ensure_ascii=False) + "\n")
         return

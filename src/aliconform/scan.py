@@ -30,7 +30,7 @@ from typing import IO, Any
 
 import msgspec
 
-from aliconform.cassettes.scrub import scrub_body, scrub_text
+from aliconform.cassettes.scrub import scrub_body, scrub_finding
 from aliconform.contracts import ContractSet, load_contracts
 from aliconform.drift.engine import check_body, compiled
 from aliconform.drift.findings import Finding
@@ -300,12 +300,10 @@ def _add(result: BatchResult, finding: Finding, number: int, body: Any, source: 
         # they keep of it (the excerpt, the message, the body) is scrubbed here, before any
         # cut could leave half a secret that no pattern recognises.
         general = replace(
-            finding,
+            scrub_finding(finding),
             path=pattern,
             decoded_at=tuple(generalise(p) for p in finding.decoded_at),
             source=f"{source} line {number}",
-            observed=None if finding.observed is None else scrub_text(finding.observed),
-            message=scrub_text(finding.message),
         )
         example = scrub_body(_example(body))[:_MAX_EXAMPLE_BODY]
         result.aggregates[key] = Aggregate(general, 1, number, number, [number], example)

@@ -8,6 +8,7 @@ strings, so a re-recorded cassette differs from the last one only where the serv
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 from collections.abc import Mapping
@@ -18,20 +19,26 @@ from vcr.errors import CannotOverwriteExistingCassetteException
 from vcr.request import Request
 
 from aliconform.cassettes.rpc import read_rpc_call
+from aliconform.drift.findings import Finding
 from aliconform.errors import error_chain
 
 __all__ = [
+    "ACCESS_KEY_ID",
     "PLACEHOLDER",
     "SIGNED_STRING_OMITTED",
+    "STS_ACCESS_KEY_ID",
+    "STS_SECURITY_TOKEN",
     "is_credential_exchange",
     "recordable",
     "scrub_body",
+    "scrub_finding",
     "scrub_headers",
     "scrub_replay_miss",
     "scrub_request",
     "scrub_response",
     "scrub_text",
     "scrub_uri",
+    "starts_a_word",
 ]
 
 # Asterisks, the usual mark of a masked value: nothing a secret scanner (or a person) could take
@@ -90,8 +97,13 @@ _ENCODED_SIGNED_URL_PARAMS = re.compile(
 # Credentials by their field name inside a JSON text, also where the JSON is a string inside
 # JSON (quotes backslash-escaped): an STS answer, or a caller's own JSON echoed back (UserData).
 # Only a value made of key and token characters is replaced, so `***` is never replaced again.
-# The names as the services and the SDKs spell them: AccessKeySecret, access_key_secret.
-_CREDENTIAL_NAMES = r"(?:Access_?Key_?(?:Id|Secret)|(?:Security|Session|Bearer)_?Token)"
+# The names as the services and the SDKs spell them (AccessKeySecret, access_key_secret), and
+# the other names a credential goes by in JSON a service may echo back (a caller's UserData).
+_CREDENTIAL_NAMES = (
+    r"(?:Access_?Key_?(?:Id|Secret)|(?:Security|Session|Bearer|Access|Refresh|Id)_?Token"
+    r"|Pass(?:word|wd)|(?:Client_?)?Secret|(?:Private|Api)_?Key|Authorization|Signature)"
+)
+_CREDENTIAL_NAME = re.compile(_CREDENTIAL_NAMES, re.IGNORECASE)
 _CREDENTIAL_FIELDS = re.compile(
     r"(?P<head>(?P<quote>(?<!\\)\\*\")"  # a whole run of backslashes: no backtracking into it
     rf"{_CREDENTIAL_NAMES}"
@@ -106,6 +118,30 @@ _CREDENTIAL_FIELDS = re.compile(
 _CREDENTIAL_ELEMENTS = re.compile(
     rf"(?P<head><(?P<tag>{_CREDENTIAL_NAMES})>)(?P<value>[^<]+)(?=</(?P=tag)>)", re.IGNORECASE
 )
+
+
+def starts_a_word(not_after: str) -> str:
+    """Where a credential can start: not right after a character of the class not_after (it
+    would be part of a longer word), unless that character ends a percent escape (`%3DLTAI...`,
+    `%253DSTS....` in an encoded URL), whose hex digits are not part of the word."""
+    return rf"(?:(?<!{not_after})|(?<=%[0-9A-Fa-f]{{2}})|(?<=%25[0-9A-Fa-f]{{2}}))"
+
+
+# Alibaba Cloud credentials by their shape, wherever they stand (a message quoting a request, a
+# value under any name). The secret scan reads files with the same patterns.
+ACCESS_KEY_ID = re.compile(
+    # A long-term AccessKey id: LTAI and 12 to 30 letters and digits (LTAI5t... has 24).
+    starts_a_word("[A-Za-z0-9]") + r"(?P<secret>LTAI[A-Za-z0-9]{12,30})(?![A-Za-z0-9])"
+)
+# A temporary AccessKey id issued by STS: `STS.` and 16 or more letters and digits.
+STS_ACCESS_KEY_ID = re.compile(starts_a_word("[A-Za-z0-9.]") + r"(?P<secret>STS\.[A-Za-z0-9]{16,})")
+# An STS SecurityToken: base64 starting CAIS, hundreds of characters; also JSON-escaped (\/) or
+# percent-encoded (%2B, %2F, %3D), as it appears in bodies and query strings.
+STS_SECURITY_TOKEN = re.compile(
+    starts_a_word("[A-Za-z0-9+/]")
+    + r"(?P<secret>CAIS(?:[A-Za-z0-9+/=]|\\{1,2}/|%2[BbFf]|%3[Dd]){96,})"
+)
+_CREDENTIAL_VALUES = (ACCESS_KEY_ID, STS_ACCESS_KEY_ID, STS_SECURITY_TOKEN)
 
 #: What replaces the string to sign that a SignatureDoesNotMatch answer quotes.
 SIGNED_STRING_OMITTED = "(string to sign omitted)"
@@ -141,7 +177,30 @@ def scrub_text(text: str) -> str:
     text = _SIGNED_URL_PARAMS.sub(replace, text)
     text = _ENCODED_SIGNED_URL_PARAMS.sub(replace_encoded, text)
     text = _CREDENTIAL_FIELDS.sub(replace_credential, text)
-    return _CREDENTIAL_ELEMENTS.sub(replace_credential, text)
+    text = _CREDENTIAL_ELEMENTS.sub(replace_credential, text)
+    for shape in _CREDENTIAL_VALUES:
+        text = shape.sub(PLACEHOLDER, text)
+    return text
+
+
+def scrub_finding(finding: Finding) -> Finding:
+    """A finding fit for a report or a log. Its observed value is an excerpt of the response
+    with no field name around it for scrub_text to see, so a value observed at a credential
+    field (a pointer ending in /AccessKeySecret, /Password) is replaced whole; the rest (the
+    message, the observed excerpt, an expected text) by scrub_text."""
+    name = finding.path.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~")
+    observed = finding.observed
+    if observed is not None:
+        credential = _CREDENTIAL_NAME.fullmatch(name) and observed != "null"
+        observed = f'"{PLACEHOLDER}"' if credential else scrub_text(observed)
+    message = scrub_text(finding.message)
+    # What an invariant expects can quote the response too (a prefix read off another field).
+    expected = finding.expected
+    if isinstance(expected, str):
+        expected = scrub_text(expected)
+    if (observed, message, expected) == (finding.observed, finding.message, finding.expected):
+        return finding
+    return dataclasses.replace(finding, observed=observed, message=message, expected=expected)
 
 
 def _scrub_parameters(query: str) -> str:

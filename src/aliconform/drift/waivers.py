@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -224,6 +224,15 @@ class Verdict:
     @property
     def exit_code(self) -> int:
         return 0 if self.passed else 1
+
+    def map(self, change: Callable[[Finding], Finding]) -> Verdict:
+        """The same verdict with each finding changed (for display: scrubbed, say)."""
+        return Verdict(
+            [change(f) for f in self.new],
+            [(change(f), w) for f, w in self.waived],
+            self.expired,
+            self.unused,
+        )
 
 
 def judge(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Literal
 
 from aliconform import __version__
 from aliconform.cassettes.replay import ReplayRun
+from aliconform.cassettes.scrub import scrub_body, scrub_finding
 from aliconform.contracts import ContractSet
 from aliconform.drift.doclint import documentation_source
 from aliconform.drift.findings import Finding, Severity
@@ -108,15 +110,25 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
+@functools.lru_cache(maxsize=8)  # a response with many findings is scrubbed once
+def _scrubbed(body: bytes | str) -> bytes | str:
+    if isinstance(body, bytes):
+        return scrub_body(body)
+    return scrub_body(body.encode("utf-8", "surrogatepass")).decode("utf-8", "surrogatepass")
+
+
 def _finding(
     finding: Finding,
     waiver: str | None,
     data: ReportInput,
     counts: Mapping[str, tuple[int, int | None, int | None, list[int]]] | None,
 ) -> ReportFinding:
+    finding = scrub_finding(finding)  # a hand-edited cassette or a capture may quote secrets
     section = data.section_of(finding)
     key = finding_key(finding, section)
     body = data.bodies.get(finding.source or "")
+    if body is not None:
+        body = _scrubbed(body)
     excerpt = (
         [
             ExcerptLineModel(number=line.number, text=line.text, hit=line.hit)
