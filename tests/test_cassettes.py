@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import os
@@ -33,7 +34,13 @@ from aliconform.cassettes import (
 )
 from aliconform.cassettes.derive import derive_documentation_cassettes
 from aliconform.cassettes.rpc import read_rpc_call
-from aliconform.cassettes.scrub import recordable, scrub_body, scrub_text, scrub_uri
+from aliconform.cassettes.scrub import (
+    recordable,
+    scrub_body,
+    scrub_text,
+    scrub_uri,
+    scrubbing_known_secrets,
+)
 from aliconform.cassettes.store import interactions_digest, load_provenance
 from aliconform.cli import main
 from aliconform.errors import CassetteError
@@ -850,3 +857,32 @@ def test_the_atomic_persister_saves_in_vcrpy_format_and_leaves_no_partial_file(
     )
     assert [p.name for p in target.parent.iterdir()] == ["copy.yaml"]
     assert load_cassette(target).interactions == load_cassette(source).interactions
+
+
+def test_the_runs_own_credentials_are_scrubbed_wherever_an_answer_quotes_them() -> None:
+    """Patterns know the shapes of keys; a service may quote the caller's key or secret in any
+    form (a message, an echoed Basic header, a reason phrase). While a recording runs, the
+    resolved values themselves are scrubbed, in the forms an answer carries them."""
+    key_id, secret = "LTAI5t" + "Qm3Hx8Kp2Vw9Rz7Ynb", "Zq8wX3vB7nM1" + "kL9pR4tY6uI2oE5aS0"
+    basic = base64.b64encode(f"{key_id}:{secret}".encode()).decode()
+    texts = [
+        f"User {key_id} is not authorized",
+        f"key secret was {secret} here",
+        f"Basic {basic}",
+        f"echo={quote(secret + '/=', safe='')}",
+    ]
+    with scrubbing_known_secrets(key_id, secret, None, "short"):
+        scrubbed = [scrub_text(text) for text in texts]
+        response = {
+            "status": {"code": 200, "message": f"OK {secret}"},
+            "headers": {f"X-{secret}": ["1"], "X-Echo": [secret]},
+            "body": {"string": f'{{"Message": "{secret}"}}'.encode()},
+        }
+        recorded = json.dumps(scrub_response(response), default=str)
+        assert scrub_text("a short word") == "a short word"  # too short to be scrubbed
+    for text in [*scrubbed, recorded]:
+        assert key_id not in text
+        assert secret not in text
+        assert basic.rstrip("=") not in text
+    assert scrubbed[0] == "User *** is not authorized"
+    assert scrub_text(f"key secret was {secret}") == f"key secret was {secret}"  # only in a run

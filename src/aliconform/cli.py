@@ -1023,9 +1023,10 @@ def record(
     behaviour diff against the previous recording. Exit 0: recorded, no new breaking drift;
     1: new breaking drift; 2: a scenario failed, every scenario was skipped, or usage error.
     """
+    from aliconform.cassettes.scrub import scrubbing_known_secrets
     from aliconform.record import RecordTarget, RetryPolicy, load_scenarios
     from aliconform.report import check_report_directory, record_report, write_reports
-    from aliconform.sdk import NoCredentialsError, credentials_source
+    from aliconform.sdk import NoCredentialsError, credentials_source, resolve_credentials
 
     contracts = _load(directory)
     scenarios_file = _scenarios_path(scenarios_file)
@@ -1041,28 +1042,34 @@ def record(
         _print_plan(selected, contracts, target)
         raise typer.Exit(0)
     try:
-        err.print(f"credentials: {credentials_source()}", highlight=False)
+        credentials = resolve_credentials()
     except NoCredentialsError as exc:
         if not skip_without_credentials:
             raise
         out.print(f"skipped: {exc}", markup=False, highlight=False)
         raise typer.Exit(0) from None
+    err.print(f"credentials: {credentials_source(credentials)}", highlight=False)
     policy = load_policy(policy_file, operations=contracts)  # before anything is recorded
     check_report_directory(out_dir)
     if not check_only:  # before a setup call creates (and bills) a task, not after
         check_report_directory(cassettes, "the cassettes")
-    run = _run_recording(
-        selected, contracts, target, cassettes, check_only, RetryPolicy(max_attempts, backoff)
+    known = (
+        getattr(credentials, name, None)
+        for name in ("access_key_id", "access_key_secret", "security_token", "bearer_token")
     )
-    report = record_report(
-        run,
-        contracts,
-        policy,
-        inputs={"scenarios": str(scenarios_file), "cassettes": str(cassettes)},
-    )
-    files = write_reports(report, out_dir)
-    _print_recording(run)
-    _print_summary(report)
+    with scrubbing_known_secrets(*known):  # cassettes, reports and console alike
+        run = _run_recording(
+            selected, contracts, target, cassettes, check_only, RetryPolicy(max_attempts, backoff)
+        )
+        report = record_report(
+            run,
+            contracts,
+            policy,
+            inputs={"scenarios": str(scenarios_file), "cassettes": str(cassettes)},
+        )
+        files = write_reports(report, out_dir)
+        _print_recording(run)
+        _print_summary(report)
     out.print(
         f"reports: {files.html}, {files.json}, {files.junit}, {files.markdown}", highlight=False
     )

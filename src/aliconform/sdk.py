@@ -109,10 +109,12 @@ class NoCredentialsError(AliconformError):
     """The default credentials chain found nothing to sign with."""
 
 
-def credentials_source() -> str:
+def credentials_source(model: Any = None) -> str:
     """Which provider of the default chain supplies credentials (e.g. 'default/env'); never the
-    credentials themselves. Raises NoCredentialsError, naming what each provider lacked."""
-    model = resolve_credentials()
+    credentials themselves. model: credentials already resolved (else they are, here). Raises
+    NoCredentialsError, naming what each provider lacked."""
+    if model is None:
+        model = resolve_credentials()
     return str(getattr(model, "provider_name", None) or "default chain")
 
 

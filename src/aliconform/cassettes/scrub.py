@@ -7,11 +7,13 @@ strings, so a re-recorded cassette differs from the last one only where the serv
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
+import itertools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -38,6 +40,7 @@ __all__ = [
     "scrub_response",
     "scrub_text",
     "scrub_uri",
+    "scrubbing_known_secrets",
     "starts_a_word",
 ]
 
@@ -180,7 +183,37 @@ def scrub_text(text: str) -> str:
     text = _CREDENTIAL_ELEMENTS.sub(replace_credential, text)
     for shape in _CREDENTIAL_VALUES:
         text = shape.sub(PLACEHOLDER, text)
+    for known in _known_secrets:
+        text = text.replace(known, PLACEHOLDER)
     return text
+
+
+# The credentials of the run in progress, as written (and in the forms an answer may quote them
+# in): scrubbed wherever they appear, whatever their shape, while `scrubbing_known_secrets` lasts.
+_known_secrets: tuple[str, ...] = ()
+_SHORTEST_KNOWN = 8  # shorter values would replace ordinary words
+
+
+@contextlib.contextmanager
+def scrubbing_known_secrets(*values: str | None) -> Iterator[None]:
+    """While it lasts, scrub_text (and so every hook, report and message) replaces these values
+    literally, also percent-encoded and in base64 (alone, or as id:secret, as HTTP Basic
+    carries them): a service that quotes the caller's key in a message, or echoes a header,
+    needs no pattern to be caught."""
+    global _known_secrets
+    given = [v for v in values if v and len(v) >= _SHORTEST_KNOWN]
+    forms = set(given)
+    for value in given:
+        forms.add(quote(value, safe=""))
+        forms.add(base64.b64encode(value.encode()).decode().rstrip("="))
+    for first, second in itertools.permutations(given, 2):
+        forms.add(base64.b64encode(f"{first}:{second}".encode()).decode().rstrip("="))
+    before = _known_secrets
+    _known_secrets = tuple(sorted(forms | set(before), key=len, reverse=True))
+    try:
+        yield
+    finally:
+        _known_secrets = before
 
 
 def scrub_finding(finding: Finding) -> Finding:
@@ -252,6 +285,7 @@ def scrub_headers(headers: Mapping[str, Any]) -> dict[str, Any]:
     """Headers as vcrpy stores them (a value or a list of values per name), scrubbed."""
     scrubbed: dict[str, Any] = {}
     for name, value in headers.items():
+        name = scrub_text(name)
         if isinstance(value, list | tuple):
             scrubbed[name] = [_scrub_header(name, str(v)) for v in value]
         else:
@@ -299,6 +333,9 @@ def scrub_request(request: Request) -> Request:
 def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
     """vcrpy's before_record_response hook: response headers and signed URLs in the body."""
     response["headers"] = scrub_headers(response.get("headers") or {})
+    status = response.get("status")
+    if isinstance(status, dict) and isinstance(status.get("message"), str):
+        status["message"] = scrub_text(status["message"])  # the reason phrase is the server's
     body = response.get("body")
     if isinstance(body, dict) and "string" in body:
         body["string"] = _scrub_body(body["string"])
