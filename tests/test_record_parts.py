@@ -64,6 +64,25 @@ def test_a_bad_scenario_is_named_with_file_line_and_suggestion(
     assert "did you mean 'QuerySmarttagJob'" in text
 
 
+def test_a_scenario_cannot_take_the_name_of_a_documentation_cassette(
+    tmp_path: Path, contracts: ContractSet
+) -> None:
+    """doc-* cassettes are derived from the pages' examples; a recording must not replace one."""
+    text = "\n".join(
+        _scenario_errors(
+            tmp_path,
+            contracts,
+            "format_version: 1\n"
+            "scenarios:\n"
+            "  - name: doc-example-success\n"
+            "    operation: GetImageModerationResult\n"
+            "    params: {TaskId: x}\n",
+        )
+    )
+    assert "scenarios.yaml:3" in text
+    assert "doc-" in text
+
+
 def test_a_mistyped_capture_or_error_code_is_caught_before_anything_is_called(
     tmp_path: Path, contracts: ContractSet
 ) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from aliconform.contracts import Contract, ContractSet
 from aliconform.contracts.loader import validate_document
@@ -108,7 +108,10 @@ class SetupSpec(_Model):
 
 
 class Scenario(_Model):
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="The cassette's file name")
+    name: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]*$",
+        description="The cassette's file name (doc-* names are the documentation's cassettes)",
+    )
     operation: str
     description: str = ""
     setup: SetupSpec | None = None
@@ -118,6 +121,16 @@ class Scenario(_Model):
         None,
         description="The error code this probe is expected to provoke; '*' for any error",
     )
+
+    @field_validator("name")
+    @classmethod
+    def _not_a_documentation_name(cls, name: str) -> str:
+        if name.startswith("doc-"):
+            raise ValueError(
+                f"{name!r}: doc-* names belong to the cassettes derived from the documentation's "
+                "examples (aliconform cassettes derive); a recording must not replace one"
+            )
+        return name
 
 
 class ScenarioFile(_Model):
