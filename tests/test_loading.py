@@ -216,3 +216,55 @@ def test_an_installed_package_records_with_its_shipped_scenarios_and_copies_them
     assert main(["scenarios", "init"]) == 2
     assert "already there; --force overwrites" in capsys.readouterr().err
     assert main(["scenarios", "init", "--force"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "says"),
+    [
+        (
+            'version: 1\ninteractions: !!python/object/apply:os.system ["true"]\n',
+            2,
+            "YAML tag tag:yaml.org,2002:python/object/apply:os.system is not allowed",
+        ),
+        ("a: 1\nb:\n  c: !custom {d: 1}\n", 3, "YAML tag !custom is not allowed"),
+        ("a: 1\nb: !env HOME\n", 2, "YAML tag !env is not allowed"),
+    ],
+)
+def test_a_yaml_tag_the_format_does_not_know_is_named_at_its_line(
+    tmp_path: Path, text: str, line: int, says: str
+) -> None:
+    from aliconform.contracts.yamlsource import read_yaml
+    from aliconform.errors import ContractIssue
+
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    issue = read_yaml(path)
+    assert isinstance(issue, ContractIssue)
+    assert issue.line == line
+    assert says in issue.message
+
+
+def test_core_tags_and_binary_values_still_read(tmp_path: Path) -> None:
+    from aliconform.contracts.yamlsource import YamlDocument, read_yaml
+
+    path = tmp_path / "c.yaml"
+    path.write_text("a: !!str 5\nb: !!binary aGk=\nc: !!int '7'\n")
+    document = read_yaml(path)
+    assert isinstance(document, YamlDocument)
+    assert document.data == {"a": "5", "b": b"hi", "c": 7}
+
+
+def test_aliases_that_expand_past_any_real_file_are_refused_quickly(tmp_path: Path) -> None:
+    """A few hundred bytes of nested aliases expand to billions of values."""
+    from aliconform.contracts.yamlsource import read_yaml
+    from aliconform.errors import ContractIssue
+
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, 9):
+        below = f"*a{level - 1}"
+        lines.append(f"a{level}: &a{level} [{', '.join([below] * 9)}]")
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    issue = read_yaml(path)
+    assert isinstance(issue, ContractIssue)
+    assert "aliases" in issue.message

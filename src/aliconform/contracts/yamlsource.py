@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.constructor import DuplicateKeyError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, SequenceNode
@@ -121,7 +121,11 @@ def read_yaml(path: Path) -> YamlDocument | ContractIssue:
     except (YAMLError, ValueError) as exc:
         return ContractIssue(shown, None, None, "", f"YAML error: {exc}")
     positions: Positions = {(): (1, 1)}
-    data = _plain(tree, (), positions)
+    try:
+        data = _plain(tree, (), positions, [0])
+    except _Refused as exc:
+        line, column = nearest_position(positions, exc.key_path) or (1, 1)
+        return ContractIssue(shown, line, column, format_key_path(exc.key_path), str(exc))
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"
         return ContractIssue(shown, 1, 1, "", f"expected a mapping at the top level, found {kind}")
@@ -170,25 +174,61 @@ def _duplicate_key_path(yaml: YAML, text: str, exc: DuplicateKeyError) -> str:
     return ""
 
 
-def _plain(node: Any, key_path: KeyPath, positions: Positions) -> Any:
-    """Copy a ruamel tree into plain Python, recording where every key and item stands."""
+# Every value a file expands to, aliases counted each time they are used. No contract, policy,
+# scenario file or cassette comes near it; nested aliases in a few hundred bytes go far past it.
+_MOST_VALUES = 1_000_000
+# Explicit tags YAML's core schema gives meaning to; any other (!!python/..., !env) is refused.
+_CORE_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "int", "float", "bool", "null", "map", "seq", "binary", "timestamp")
+)
+
+
+class _Refused(Exception):
+    def __init__(self, key_path: KeyPath, message: str) -> None:
+        super().__init__(message)
+        self.key_path = key_path
+
+
+def _plain(node: Any, key_path: KeyPath, positions: Positions, seen: list[int]) -> Any:
+    """Copy a ruamel tree into plain Python, recording where every key and item stands.
+    seen: how many values have been copied (one counter for the whole file)."""
+    seen[0] += 1
+    if seen[0] > _MOST_VALUES:
+        raise _Refused(
+            key_path,
+            f"the file expands to more than {_MOST_VALUES:,} values (aliases that repeat "
+            "aliases); write the values out",
+        )
+    tag = getattr(getattr(node, "tag", None), "value", None)
+    if tag is not None and tag not in _CORE_TAGS:
+        raise _Refused(key_path, f"YAML tag {tag} is not allowed here (plain YAML values only)")
+    if isinstance(node, TaggedScalar):  # a core tag ruamel keeps as written: !!str 5
+        return str(node.value)
     if isinstance(node, CommentedMap):
         out: dict[str, Any] = {}
         for key, value in node.items():
             name = str(key)
             line, col = node.lc.key(key)
             positions[(*key_path, name)] = (line + 1, col + 1)
-            out[name] = _plain(value, (*key_path, name), positions)
+            out[name] = _plain(value, (*key_path, name), positions, seen)
         return out
     if isinstance(node, CommentedSeq):
         items = []
         for index, value in enumerate(node):
             line, col = node.lc.item(index)
             positions[(*key_path, index)] = (line + 1, col + 1)
-            items.append(_plain(value, (*key_path, index), positions))
+            items.append(_plain(value, (*key_path, index), positions, seen))
         return items
     if isinstance(node, bool) or node is None:
         return node
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    return node
     if isinstance(node, int):
         return int(node)
     if isinstance(node, float):
