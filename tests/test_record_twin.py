@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 import yaml
@@ -488,6 +488,57 @@ def test_cassettes_that_cannot_be_written_stop_the_run_before_any_call(
     assert f"cannot write the cassettes to {not_a_directory}: Not a directory" in " ".join(
         capsys.readouterr().err.split()
     )
+
+
+def test_an_operations_directory_that_cannot_be_written_stops_the_run_before_any_call(
+    account: None,
+    fast_scenarios: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The cassettes directory is fine, but where one operation's cassettes go is a file."""
+    cassettes = tmp_path / "cassettes"
+    blocked = cassettes / "imm" / "GetVideoModerationResult"
+    blocked.parent.mkdir(parents=True)
+    blocked.write_text("", "utf-8")
+    with TwinServer(_config()) as twin:
+        code = _cli(twin, fast_scenarios, cassettes, tmp_path / "r")
+        assert twin.log == []
+    assert code == 2
+    assert f"cannot write the GetVideoModerationResult cassettes to {blocked}" in " ".join(
+        capsys.readouterr().err.split()
+    )
+
+
+def test_a_cassette_that_cannot_be_put_in_place_fails_its_scenario_and_the_run_goes_on(
+    account: None,
+    fast_scenarios: Path,
+    cassettes_copy: Path,
+    contracts: ContractSet,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cassettes directory can change under a run that takes minutes (made read-only, a
+    directory replaced): the scenario fails with the reason, the others are still put in place."""
+    from aliconform.record import recorder
+
+    real = recorder.write_cassette
+    refused = "GetVideoModerationResult"
+
+    def write(path: Path, *args: Any) -> None:
+        if "staged" not in path.parts and path.parent.name == refused:
+            raise PermissionError(13, "Permission denied", str(path))
+        real(path, *args)
+
+    monkeypatch.setattr(recorder, "write_cassette", write)
+    before = _tree(cassettes_copy / "imm" / refused)
+    with TwinServer(_config()) as twin:
+        run = _record(fast_scenarios, cassettes_copy, twin, contracts)
+    failed = run.with_outcome("failed")
+    assert failed
+    assert {r.scenario.operation for r in failed} == {refused}
+    assert all("cannot write" in r.message and "Permission denied" in r.message for r in failed)
+    assert run.with_outcome("recorded")
+    assert _tree(cassettes_copy / "imm" / refused) == before
 
 
 def test_dry_run_calls_nothing(

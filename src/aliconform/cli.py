@@ -1053,6 +1053,10 @@ def record(
     check_report_directory(out_dir)
     if not check_only:  # before a setup call creates (and bills) a task, not after
         check_report_directory(cassettes, "the cassettes")
+        for name in sorted({s.operation for s in selected}):
+            contract = contracts[name]
+            where = cassettes / contract.product / contract.operation
+            check_report_directory(where, f"the {contract.operation} cassettes")
     known = (
         getattr(credentials, name, None)
         for name in ("access_key_id", "access_key_secret", "security_token", "bearer_token")

@@ -245,7 +245,11 @@ def record_scenarios(
                     f"did not replace; nothing was written, {result.cassette.display} left as it was"
                 )
                 continue
-            _compare_and_promote(result, staging, check_only)
+            try:
+                _compare_and_promote(result, staging, check_only)
+            except (OSError, AliconformError) as exc:  # the cassettes changed under the run
+                result.outcome = "failed"
+                result.message = f"cannot write {result.cassette.display}: {_brief(exc)}"
     # A recording withheld for a suspected secret is not checked either: a finding's excerpt of
     # its body would carry the secret into the reports.
     replay.interactions = [i for i in replay.interactions if _in_root(i.ref) not in withheld]
