@@ -418,3 +418,35 @@ def test_response_text_is_shown_as_written_never_read_as_markup_or_terminal_code
     assert "\\u202eevil" in flat
     assert "\x1b" not in out + err
     assert "\u202e" not in out + err
+
+
+def _labels_drifting_in_every_element(tmp_path: Path, count: int) -> Path:
+    from aliconform.bench import build_corpus
+
+    body = next(
+        json.loads(raw)
+        for operation, raw in build_corpus(10)
+        if operation == "GetVideoLabelClassificationResult"
+    )
+    label = body["Labels"][0]
+    body["Labels"] = [dict(label, LabelConfidence="0.5", Extra=1) for _ in range(count)]
+    response = tmp_path / "response.json"
+    response.write_text(json.dumps(body), "utf-8")
+    return response
+
+
+def test_check_shows_one_drift_repeated_across_an_array_as_one_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    response = _labels_drifting_in_every_element(tmp_path, 120)
+    code, out, _ = run(capsys, "check", "GetVideoLabelClassificationResult", str(response))
+    assert code == 1
+    flat = " ".join(out.split())
+    assert "/Labels/*/LabelConfidence" in "".join(out.split())
+    assert "120 times" in flat
+    assert "/Labels/57/" not in "".join(out.split())  # no row per element
+    assert "120 new breaking finding(s)" in flat  # the count is still every finding
+    code, out, _ = run(
+        capsys, "check", "GetVideoLabelClassificationResult", str(response), "--format", "json"
+    )
+    assert len(json.loads(out)["findings"]) == 240  # the data keeps every one

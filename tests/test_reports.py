@@ -348,3 +348,42 @@ def test_findings_keep_their_ids_when_the_cassettes_directory_has_another_name(
         0,
         len(here.findings),
     )
+
+
+def test_markdown_summary_shows_each_distinct_drift_once_with_its_count(
+    cassettes_copy: Path, contracts: ContractSet, tmp_path: Path
+) -> None:
+    """One drift in every element of a long array must not push the others out of the
+    summary (it shows 20 rows), nor fill a pull-request comment."""
+    path = cassettes_copy / "imm" / "GetImageModerationResult" / "doc-example-success.yaml"
+
+    def drift(body: str) -> str:
+        data = json.loads(body)
+        frames = data["ModerationResult"]["Frames"]
+        frame = frames["BlockFrames"][0]
+        frames["BlockFrames"] = [dict(frame, Offset=str(index)) for index in range(300)]
+        data["RequestId"] = 7
+        return json.dumps(data)
+
+    edit_response_body(path, drift)
+    text = write_reports(_report(cassettes_copy, contracts), tmp_path).markdown.read_text("utf-8")
+    rows = [line for line in text.splitlines() if line.startswith("| breaking")]
+    assert any(
+        "`/ModerationResult/Frames/BlockFrames/*/Offset (300 times" in row for row in rows
+    ), rows
+    assert any("300 times" in row for row in rows)
+    assert any("/RequestId" in row for row in rows)
+    assert len(rows) < 10
+
+
+def test_markdown_summary_lists_the_lint_findings_the_verdict_counts(
+    contracts: ContractSet, tmp_path: Path
+) -> None:
+    """The shipped cassettes give one new warning, the lint's: the summary must show it."""
+    report = _report(REPO / "cassettes", contracts)
+    unwaived = [f for f in report.findings_in("documentation") if f.status == "new"]
+    assert unwaived
+    text = write_reports(report, tmp_path).markdown.read_text("utf-8")
+    for finding in unwaived:
+        assert f"`{finding.path or '/'}`" in text
+        assert f"`{finding.kind}`" in text

@@ -511,6 +511,7 @@ def lint_docs_command(
 def _emit(verdict: Verdict, output: str, title: str) -> None:
     """The verdict on the console (as text or JSON), its findings scrubbed: it lands in logs."""
     from aliconform.cassettes.scrub import scrub_finding
+    from aliconform.report.grouping import group_findings
 
     verdict = verdict.map(scrub_finding)
     if output == "json":
@@ -522,7 +523,9 @@ def _emit(verdict: Verdict, output: str, title: str) -> None:
         table = Table(title=f"{title}: {len(verdict.new)} new, {len(verdict.waived)} waived")
         for column in ("severity", "kind", "operation", "path", "message", "contract", "waiver"):
             table.add_column(column, overflow="fold")
-        for finding, waiver_id in rows:
+        # One row per drift: the same one in every element of an array is one row, counted.
+        for group in group_findings(rows, lambda row: row[0], lambda row: row[1]):
+            finding, waiver_id = group.first
             # Text, not markup: paths and messages quote the response ("[/x]" is no closing tag).
             table.add_row(
                 *map(
@@ -531,7 +534,7 @@ def _emit(verdict: Verdict, output: str, title: str) -> None:
                         finding.severity.value,
                         finding.kind.value,
                         finding.operation,
-                        finding.path or "/",
+                        group.where(),
                         finding.message,
                         finding.contract_location or "",
                         waiver_id or "",
@@ -649,15 +652,16 @@ def _print_summary(report: Any) -> None:
         )
     out.print(table)
     out.print(f"drift policy: {report.inputs['policy']}", markup=False, highlight=False)
-    for finding in report.findings:
-        if finding.status == "new" and finding.severity.value == "breaking":
-            shown = escape(
-                f"{finding.operation} {finding.kind} at {finding.path or '/'}: {finding.message}"
-            )
-            out.print(
-                f"[red]breaking[/red] {shown} [dim]({escape(str(finding.source))})[/dim]",
-                highlight=False,
-            )
+    from aliconform.report.grouping import group_findings
+
+    breaking = [f for f in report.findings if f.status == "new" and f.severity.value == "breaking"]
+    for group in group_findings(breaking, lambda finding: finding):
+        finding = group.first
+        shown = escape(f"{finding.operation} {finding.kind} at {group.where()}: {finding.message}")
+        out.print(
+            f"[red]breaking[/red] {shown} [dim]({escape(str(finding.source))})[/dim]",
+            highlight=False,
+        )
     for index, problem in enumerate(report.problems[:20]):
         if index == 0 and problem.message == report.verdict.headline:
             continue  # the verdict line below says it

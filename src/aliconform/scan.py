@@ -33,7 +33,7 @@ import msgspec
 from aliconform.cassettes.scrub import scrub_body, scrub_finding
 from aliconform.contracts import ContractSet, load_contracts
 from aliconform.drift.engine import check_body, compiled
-from aliconform.drift.findings import Finding
+from aliconform.drift.findings import Finding, generalise
 from aliconform.errors import AliconformError
 
 __all__ = [
@@ -152,14 +152,6 @@ class UnreadableLimit:
 
 
 DEFAULT_UNREADABLE_LIMIT = UnreadableLimit(percent=1.0)
-
-
-_INDEX = re.compile(r"/\d+(?=/|$)")
-
-
-def generalise(pointer: str) -> str:
-    """A JSON pointer with its array indices as '*': one distinct finding for every element."""
-    return _INDEX.sub("/*", pointer)
 
 
 # --- worker side -------------------------------------------------------------------------------

@@ -8,11 +8,21 @@ happened), the contract location of the field, what was expected and what was ob
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Finding", "Kind", "Severity", "escape_unprintable", "excerpt", "pointer_join"]
+__all__ = [
+    "Finding",
+    "Kind",
+    "Severity",
+    "escape_unprintable",
+    "excerpt",
+    "generalise",
+    "path_order",
+    "pointer_join",
+]
 
 
 class Kind(StrEnum):
@@ -96,6 +106,21 @@ class Finding:
         where = self.path or "/"
         inside = f" (inside the JSON of {self.decoded_at[-1]})" if self.decoded_at else ""
         return f"{self.severity.value}: {self.kind.value} at {where}{inside}: {self.message}"
+
+
+_INDEX = re.compile(r"/\d+(?=/|$)")
+
+
+def generalise(pointer: str) -> str:
+    """A JSON pointer with its array indices as '*': one place for every element."""
+    return _INDEX.sub("/*", pointer)
+
+
+def path_order(pointer: str) -> tuple[tuple[int, int, str], ...]:
+    """A sort key that puts /Labels/2 before /Labels/10 (array indices compare as numbers)."""
+    return tuple(
+        (0, int(token), "") if token.isdigit() else (1, 0, token) for token in pointer.split("/")
+    )
 
 
 def pointer_join(pointer: str, token: str | int) -> str:

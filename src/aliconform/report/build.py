@@ -14,7 +14,7 @@ from aliconform.cassettes.replay import ReplayRun
 from aliconform.cassettes.scrub import scrub_body, scrub_finding
 from aliconform.contracts import ContractSet
 from aliconform.drift.doclint import documentation_source
-from aliconform.drift.findings import Finding, Severity
+from aliconform.drift.findings import Finding, Severity, path_order
 from aliconform.drift.policy import SEVERITY_RATIONALE
 from aliconform.drift.waivers import DriftPolicy, Verdict, Waiver, judge
 from aliconform.fuzz.runner import FuzzCase, FuzzRun
@@ -84,7 +84,9 @@ def build_report(
     verdict = judge(data.findings, policy, operations=scope, today=(now or _now()).date())
     rows = [(f, None) for f in verdict.new] + [(f, w.id) for f, w in verdict.waived]
     findings = _mark_repeats([_finding(f, waiver, data, counts) for f, waiver in rows], data)
-    findings.sort(key=lambda f: (-f.severity.rank, f.status != "new", f.operation, f.path))
+    findings.sort(
+        key=lambda f: (-f.severity.rank, f.status != "new", f.operation, path_order(f.path))
+    )
     sources = [_with_counts(source, findings) for source in data.sources]
     return DriftReport(
         tool_version=__version__,

@@ -6,6 +6,7 @@ import html
 import json
 from collections import Counter
 
+from aliconform.report.grouping import Group, group_findings
 from aliconform.report.model import DriftReport, ReportFinding
 
 __all__ = ["render_markdown"]
@@ -21,12 +22,13 @@ def _cell(text: object) -> str:
     return " ".join(value.split())
 
 
-def _row(finding: ReportFinding) -> str:
+def _row(group: Group[ReportFinding]) -> str:
+    finding = group.first
     # Shortened before it is escaped, so that no escape is cut in half.
     expected = _short(_as_text(finding.expected), 80)
     return (
         f"| {finding.severity.value} | {_cell(finding.operation)} | `{_cell(finding.kind)}` "
-        f"| `{_cell(finding.path or '/')}` | {_cell(expected)} | {_cell(finding.observed or '')} "
+        f"| `{_cell(group.where())}` | {_cell(expected)} | {_cell(finding.observed or '')} "
         f"| {_cell(finding.source or '')} |"
     )
 
@@ -62,14 +64,17 @@ def render_markdown(report: DriftReport) -> str:
     repeats = [f for f in new if f.repeats]
     new = [f for f in new if not f.repeats]
     if new:
-        lines += ["", f"### New findings ({len(new)})", ""]
+        # A drift in every element of an array is one row: it must not push the others out.
+        groups = group_findings(new, lambda finding: finding)
+        places = f", at {len(groups)} places" if len(groups) != len(new) else ""
+        lines += ["", f"### New findings ({len(new)}{places})", ""]
         lines += [
             "| severity | operation | kind | path | expected | observed | source |",
             "|---|---|---|---|---|---|---|",
         ]
-        lines += [_row(f) for f in new[:_SHOWN]]
-        if len(new) > _SHOWN:
-            lines.append(f"\n…and {len(new) - _SHOWN} more in drift.html / drift.json.")
+        lines += [_row(group) for group in groups[:_SHOWN]]
+        if len(groups) > _SHOWN:
+            lines.append(f"\n…and {len(groups) - _SHOWN} more places in drift.html / drift.json.")
     documentation = report.findings_in("documentation")
     if documentation:
         counted = sum(1 for f in documentation if f.status == "new")
@@ -77,6 +82,14 @@ def render_markdown(report: DriftReport) -> str:
             "",
             f"Documentation lint: {len(documentation)} contradiction(s) in the documentation itself ({counted} not waived); see drift.html.",
         ]
+        unwaived = group_findings((f for f in documentation if f.status == "new"), lambda f: f)
+        if unwaived:  # what the verdict counts must be on the page, not only its number
+            lines += [
+                "",
+                "| severity | operation | kind | path | expected | observed | source |",
+                "|---|---|---|---|---|---|---|",
+            ]
+            lines += [_row(group) for group in unwaived[:_SHOWN]]
     if repeats:
         lines.append(
             f"{len(repeats)} new finding(s) of cassettes derived from documentation examples repeat the lint's findings for those examples (counted once)."
