@@ -285,6 +285,26 @@ def test_credentials_in_captured_traffic_never_reach_the_reports(tmp_path: Path)
     assert scan_secrets([out], root=tmp_path) == []
 
 
+def test_a_key_written_with_json_escapes_is_scrubbed_once_the_excerpt_decodes_it(
+    tmp_path: Path,
+) -> None:
+    """Scrubbing reads the body's text, where "\\u004cTAI..." is not a key id; the excerpt
+    decodes it into one, so the excerpt's lines are scrubbed too."""
+    escaped = "\\u004c" + _KEY_ID[1:]
+    body = (
+        '{"RequestId": "r", "Status": "Succeeded", "TaskId": "t", "TaskType": 5, '
+        f'"Message": "The AccessKeyId {escaped} is not found."}}'
+    )
+    line = {"operation": "GetImageModerationResult", "status": 200, "body": body}
+    capture = tmp_path / "capture.jsonl"
+    capture.write_text(json.dumps(line) + "\n", "utf-8")
+    out = tmp_path / "reports"
+    assert main(["scan", str(capture), "--out", str(out)]) == 1
+    written = "".join(p.read_text("utf-8") for p in out.iterdir())
+    assert "The AccessKeyId *** is not found." in written
+    _assert_no_credentials(written)
+
+
 @pytest.mark.parametrize("output", ["text", "json"])
 def test_check_prints_no_credential_a_response_quotes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], output: str

@@ -11,7 +11,7 @@ from typing import Literal
 
 from aliconform import __version__
 from aliconform.cassettes.replay import ReplayRun
-from aliconform.cassettes.scrub import scrub_body, scrub_finding
+from aliconform.cassettes.scrub import scrub_body, scrub_finding, scrub_text
 from aliconform.contracts import ContractSet
 from aliconform.drift.doclint import documentation_source
 from aliconform.drift.findings import Finding, Severity, path_order
@@ -133,7 +133,7 @@ def _finding(
         body = _scrubbed(body)
     excerpt = (
         [
-            ExcerptLineModel(number=line.number, text=line.text, hit=line.hit)
+            ExcerptLineModel(number=line.number, text=scrub_text(line.text), hit=line.hit)
             for line in response_excerpt(body, finding.path, finding.decoded_at)
         ]
         if body is not None
