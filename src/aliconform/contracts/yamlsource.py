@@ -229,10 +229,3 @@ def _plain(node: Any, key_path: KeyPath, positions: Positions, seen: list[int]) 
     if isinstance(node, str):
         return str(node)
     return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str):
-        return str(node)
-    return node
