@@ -631,6 +631,51 @@ def test_killing_a_recording_at_any_moment_leaves_every_cassette_whole(
     assert replayed.problems == []
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_terminated_recording_removes_its_scratch_directory(
+    signum: int, account: None, fast_scenarios: Path, cassettes_copy: Path, tmp_path: Path
+) -> None:
+    # The scratch directory can hold a recording withheld for a suspected secret: a stop by
+    # SIGTERM (a CI timeout, `kill`) or SIGHUP (a closed terminal) must not leave it behind.
+    scratch_root = tmp_path / "tmp"
+    scratch_root.mkdir()
+    before = {p.relative_to(cassettes_copy): p.read_bytes() for p in cassettes_copy.rglob("*.*")}
+    with TwinServer(_config(faults=parse_faults("latency=300ms"))) as twin:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "aliconform.cli",
+                "record",
+                "--scenarios",
+                str(fast_scenarios),
+                "--cassettes",
+                str(cassettes_copy),
+                "--endpoint",
+                f"http://{twin.endpoint}",
+                "--out",
+                str(tmp_path / "reports"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "TMPDIR": str(scratch_root)},
+        )
+        deadline = time.monotonic() + 60
+        while not any(scratch_root.glob("aliconform-record-*/staged/*/*")):
+            assert process.poll() is None, "the recording ended before it staged anything"
+            assert time.monotonic() < deadline, "the recording never staged a cassette"
+            time.sleep(0.02)
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 128 + signum
+    assert f"stopped by {signal.Signals(signum).name}" in stderr
+    assert "Traceback" not in stderr
+    assert list(scratch_root.iterdir()) == []
+    after = {p.relative_to(cassettes_copy): p.read_bytes() for p in cassettes_copy.rglob("*.*")}
+    assert after == before  # stopped while calling: nothing was put in place
+
+
 def test_a_connection_refused_is_named_and_retried_even_for_a_create_call(
     account: None,
     fast_scenarios: Path,

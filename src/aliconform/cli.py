@@ -6,9 +6,13 @@ contracts, out-of-date schema); 2 usage error or unreadable input; 3 an internal
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -1597,10 +1601,48 @@ def bench_scan(
     out.print(table)
 
 
+class _Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived. A BaseException, as KeyboardInterrupt is, so that no library's
+    `except Exception` swallows it on its way out through every `with` block."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, _frame: object) -> None:
+    raise _Terminated(signum)
+
+
+@contextlib.contextmanager
+def _terminating_cleanly() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into an exception for the duration of a command.
+
+    By default they end the process at once: `record` then leaves its scratch directory in
+    $TMPDIR, and that can hold a recording withheld for a suspected secret. Unwinding instead
+    runs every cleanup, as Ctrl-C does. Only the main thread may set handlers.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    wanted = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    previous = {signum: signal.signal(signum, _raise_terminated) for signum in wanted}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI and turn every expected error into a message and an exit code."""
     try:
-        app(args=argv, standalone_mode=True)
+        with _terminating_cleanly():
+            app(args=argv, standalone_mode=True)
+    except _Terminated as stop:
+        name = signal.Signals(stop.signum).name
+        err.print(f"stopped by {name} (temporary files removed)", highlight=False)
+        return 128 + stop.signum
     except SystemExit as exc:  # click ends every run, successful or not, with SystemExit
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     except ContractError as exc:

@@ -12,11 +12,13 @@ an interrupted write leaves the old file intact, never half of a new one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
@@ -233,21 +235,27 @@ def interactions_digest(cassette: CassetteFile) -> str:
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write a whole file or nothing: a temporary file in the same directory, then a rename."""
+    with _written_beside(path, text) as temporary:
+        temporary.replace(path)
+
+
+@contextlib.contextmanager
+def _written_beside(path: Path, text: str) -> Iterator[Path]:
+    """The text written and synced to a hidden temporary file beside path, for the caller to
+    rename onto it; the temporary file is removed if the caller does not."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".partial", dir=path.parent
-    )
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    temporary = Path(name)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
         # mkstemp creates the file 0600; give it the mode any other new file would have.
-        Path(temporary).chmod(0o666 & ~_umask())
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+        temporary.chmod(0o666 & ~_umask())
+        yield temporary
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _umask() -> int:
@@ -259,14 +267,20 @@ def _umask() -> int:
 def write_cassette(path: Path, cassette: CassetteFile, provenance: Provenance) -> None:
     """Write a cassette in vcrpy's format and its provenance sidecar, each atomically.
 
-    The cassette goes first: if the process dies between the two renames, the old provenance's
-    digest no longer matches and the report says so, rather than vouching for new content.
+    Both are written and synced in full before either is renamed into place, so that the two
+    renames follow each other at once. The cassette goes first: if the process dies between
+    them, the old provenance's digest no longer matches and the report says so, rather than
+    vouching for new content.
     """
     data = cassette.model_dump(mode="python", exclude_none=False)
-    atomic_write_text(path, yamlserializer.serialize(data))
     sidecar = provenance.model_copy(update={"interactions_sha256": interactions_digest(cassette)})
-    text = _provenance_yaml(sidecar)
-    atomic_write_text(path.with_name(path.name.removesuffix(".yaml") + PROVENANCE_SUFFIX), text)
+    sidecar_path = path.with_name(path.name.removesuffix(".yaml") + PROVENANCE_SUFFIX)
+    with (
+        _written_beside(path, yamlserializer.serialize(data)) as new_cassette,
+        _written_beside(sidecar_path, _provenance_yaml(sidecar)) as new_sidecar,
+    ):
+        new_cassette.replace(path)
+        new_sidecar.replace(sidecar_path)
 
 
 def _provenance_yaml(provenance: Provenance) -> str:
