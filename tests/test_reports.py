@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -24,6 +25,13 @@ from conftest import edit_response_body
 REPO = Path(__file__).resolve().parents[1]
 POLICY = REPO / "drift-policy.yaml"
 XSS = '</code><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+
+
+def _rendered(markdown: str) -> str:
+    """The Markdown as HTML, raw HTML allowed through as GitHub does before it sanitises."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown)
 
 
 def _report(cassettes: Path, contracts: ContractSet) -> DriftReport:
@@ -168,8 +176,13 @@ def test_markdown_summary_states_the_verdict_and_escapes_cells(
         "utf-8"
     )
     assert text.startswith("## ❌ aliconform: 1 new breaking finding(s)")
-    assert "<script>" not in text
-    assert "&lt;script&gt;" in text
+    rendered = _rendered(text)
+    assert "<script>" not in rendered
+    assert "&lt;script&gt;" in rendered
+    # The drifted key, a path in a code span, reads exactly as in the response: no entity or
+    # backslash of the escaping that text outside code spans needs.
+    key = html.escape(XSS[:40].replace("/", "~1"), quote=False)
+    assert f"<code>/{key}</code>" in rendered
     table_rows = [line for line in text.splitlines() if line.startswith("| breaking")]
     assert table_rows
     assert all(line.count(" | ") == 6 for line in table_rows)
@@ -247,6 +260,65 @@ def test_report_diff_shows_new_fixed_and_unchanged(
     assert len(data["new"]) == 2
     assert main(["report", "diff", str(old), str(old)]) == 0
     assert "0 new, 0 fixed, 0 changed" in capsys.readouterr().out
+
+
+@pytest.fixture
+def report_pair(
+    hostile_cassettes: Path, contracts: ContractSet, tmp_path: Path
+) -> tuple[Path, Path]:
+    """drift.json of the committed cassettes, then of the same with hostile drift edited in."""
+    old = write_reports(_report(REPO / "cassettes", contracts), tmp_path / "old").json
+    new = write_reports(_report(hostile_cassettes, contracts), tmp_path / "new").json
+    return old, new
+
+
+def test_report_diff_fails_on_what_got_worse_when_asked(
+    report_pair: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old, new = report_pair
+    clean = load_report(old)
+    diff = ["report", "diff", str(old), str(new)]
+    assert main(diff) == 0  # informative unless asked
+    capsys.readouterr()
+    # the new enum value is breaking, the new key a warning
+    assert main([*diff, "--fail-on", "breaking"]) == 1
+    assert "--fail-on breaking: 1 finding(s) new or worse" in capsys.readouterr().err
+    assert main([*diff, "--fail-on", "warning", "--format", "json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["worse"]) == 2
+    assert data["fail_on"] == "warning"
+    # what was fixed never fails
+    assert main(["report", "diff", str(new), str(old), "--fail-on", "info"]) == 0
+    capsys.readouterr()
+    # a finding whose waiver lapsed, or whose severity rose past the threshold, got worse
+    first = clean.findings[0]
+    waived = first.model_copy(
+        update={"status": "waived", "waiver": "w", "severity": Severity.BREAKING}
+    )
+    lapsed = waived.model_copy(update={"status": "new", "waiver": None})
+    quieter = lapsed.model_copy(update={"severity": Severity.WARNING})
+    before = write_reports(clean.model_copy(update={"findings": [waived]}), tmp_path / "b").json
+    after = write_reports(clean.model_copy(update={"findings": [lapsed]}), tmp_path / "a").json
+    assert main(["report", "diff", str(before), str(after), "--fail-on", "breaking"]) == 1
+    milder = write_reports(clean.model_copy(update={"findings": [quieter]}), tmp_path / "m").json
+    assert main(["report", "diff", str(after), str(milder), "--fail-on", "warning"]) == 0
+    capsys.readouterr()
+    assert main([*diff, "--fail-on", "braking"]) == 2
+    assert "did you mean 'breaking'" in capsys.readouterr().err
+
+
+def test_report_diff_markdown_shows_response_text_in_code_spans(
+    report_pair: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    old, new = report_pair
+    assert main(["report", "diff", str(old), str(new), "--format", "markdown"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("### `")
+    rendered = _rendered(text)
+    assert "<script>" not in rendered
+    key = html.escape(XSS[:40].replace("/", "~1"), quote=False)
+    assert "<li>new: warning <code>GetImageModerationResult</code> " in rendered
+    assert f"<code>/{key}</code>" in rendered
 
 
 def test_report_diff_rejects_a_file_that_is_not_a_report(

@@ -39,7 +39,7 @@ from aliconform.contracts.loader import (
 from aliconform.contracts.yamlsource import display_path
 from aliconform.drift.doclint import lint_docs
 from aliconform.drift.engine import check_response
-from aliconform.drift.findings import Finding, escape_unprintable
+from aliconform.drift.findings import Finding, Severity, escape_unprintable
 from aliconform.drift.policy import SEVERITY_RATIONALE
 from aliconform.drift.waivers import Verdict, judge, load_policy
 from aliconform.errors import AliconformError, ContractError, did_you_mean
@@ -801,40 +801,79 @@ def report_diff(
     old: Annotated[Path, typer.Argument(help="The earlier drift.json.")],
     new: Annotated[Path, typer.Argument(help="The later drift.json.")],
     output: Annotated[str, typer.Option("--format", "-f", help="text, json or markdown.")] = "text",
+    fail_on: Annotated[
+        str,
+        typer.Option(
+            "--fail-on",
+            metavar="breaking|warning|info|never",
+            help="Exit 1 if the later report has an unwaived finding of this severity or worse "
+            "that the earlier one did not (new, or waived or less severe before).",
+        ),
+    ] = "never",
 ) -> None:
-    """What is new, fixed, changed and unchanged between two drift.json reports."""
+    """What is new, fixed, changed and unchanged between two drift.json reports.
+
+    Exit 0, unless --fail-on finds something that got worse: then 1. 2: a usage error or a
+    file that is not a drift report.
+    """
     from aliconform.report import diff_reports, load_report
+    from aliconform.report.markdown import render_diff_markdown
 
     if output not in ("text", "json", "markdown"):
         raise typer.BadParameter(
             f"'{output}' is not one of text, json, markdown", param_hint="--format"
         )
+    threshold = _fail_on(fail_on)
     result = diff_reports(load_report(old), load_report(new))
+    worse = result.worse(threshold) if threshold is not None else []
     if output == "json":
-        sys.stdout.write(
-            json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str) + "\n"
-        )
-        return
-    heading = "### " if output == "markdown" else ""
-    counts = f"{len(result.new)} new, {len(result.fixed)} fixed, {len(result.changed)} changed, {len(result.unchanged)} unchanged"
-    out.print(f"{heading}{old} -> {new}: {counts}", markup=False, highlight=False)
-    for caveat in result.caveats:
-        out.print(f"note: {caveat}", markup=False, highlight=False)
-    for label, findings in (("new", result.new), ("fixed", result.fixed)):
-        for f in findings:
-            line = f"- {label}: {f.severity.value} {f.operation} {f.kind} at {f.path or '/'} ({f.source})"
-            out.print(
-                escape_unprintable(line),  # a report of an older version may hold them raw
-                markup=False,
-                highlight=False,
-            )
-    for before, _after, what in result.changed:
-        line = f"- changed: {before.operation} {before.kind} at {before.path or '/'}: {'; '.join(what)}"
-        out.print(
-            escape_unprintable(line),
+        data = result.to_dict() | {"fail_on": fail_on, "worse": [f.id for f in worse]}
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    elif output == "markdown":
+        markdown = render_diff_markdown(result, str(old), str(new))
+        sys.stdout.write("\n".join(escape_unprintable(line) for line in markdown.split("\n")))
+    else:
+        _print_diff(result, old, new)
+    if worse:
+        err.print(
+            f"--fail-on {fail_on}: {len(worse)} finding(s) new or worse since {old}",
             markup=False,
             highlight=False,
         )
+        raise typer.Exit(1)
+
+
+def _fail_on(value: str) -> Severity | None:
+    if value == "never":
+        return None
+    try:
+        return Severity(value)
+    except ValueError:
+        choices = [*(s.value for s in Severity), "never"]
+        raise typer.BadParameter(
+            f"'{value}' is not one of {', '.join(choices)}{did_you_mean(value, choices)}",
+            param_hint="--fail-on",
+        ) from None
+
+
+def _print_diff(result: Any, old: Path, new: Path) -> None:
+    counts = (
+        f"{len(result.new)} new, {len(result.fixed)} fixed, {len(result.changed)} changed, "
+        f"{len(result.unchanged)} unchanged"
+    )
+    lines = [f"{old} -> {new}: {counts}"]
+    lines += [f"note: {caveat}" for caveat in result.caveats]
+    for label, findings in (("new", result.new), ("fixed", result.fixed)):
+        lines += [
+            f"- {label}: {f.severity.value} {f.operation} {f.kind} at {f.path or '/'} ({f.source})"
+            for f in findings
+        ]
+    lines += [
+        f"- changed: {before.operation} {before.kind} at {before.path or '/'}: {'; '.join(what)}"
+        for before, _after, what in result.changed
+    ]
+    for line in lines:  # a report of an older version may hold unprintable characters raw
+        out.print(escape_unprintable(line), markup=False, highlight=False)
 
 
 @report_app.command("schema")

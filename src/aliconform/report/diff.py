@@ -15,6 +15,7 @@ from typing import Any
 from deepdiff import DeepDiff
 from pydantic import ValidationError
 
+from aliconform.drift.findings import Severity
 from aliconform.errors import AliconformError
 from aliconform.report.model import DriftReport, ReportFinding
 
@@ -30,6 +31,18 @@ class ReportDiff:
     # What makes the two reports unlike each other, so that their difference may not mean what
     # it seems (a replay against a scan: "fixed" only means "not in the other kind of run").
     caveats: list[str] = field(default_factory=list)
+
+    def worse(self, threshold: Severity) -> list[ReportFinding]:
+        """Findings of the later report, not waived there and at least as severe as threshold,
+        that the earlier one did not have so: new ones, and ones that were waived or less severe
+        before. What a pull request should not be merged with."""
+
+        def counts(f: ReportFinding) -> bool:
+            return f.status == "new" and f.severity.rank >= threshold.rank
+
+        return [f for f in self.new if counts(f)] + [
+            after for before, after, _ in self.changed if counts(after) and not counts(before)
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         def brief(f: ReportFinding) -> dict[str, Any]:

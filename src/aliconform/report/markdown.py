@@ -5,11 +5,15 @@ from __future__ import annotations
 import html
 import json
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from aliconform.report.grouping import Group, group_findings
 from aliconform.report.model import DriftReport, ReportFinding
 
-__all__ = ["render_markdown"]
+if TYPE_CHECKING:
+    from aliconform.report.diff import ReportDiff
+
+__all__ = ["render_diff_markdown", "render_markdown"]
 
 _SHOWN = 20
 
@@ -22,13 +26,22 @@ def _cell(text: object) -> str:
     return " ".join(value.split())
 
 
+def _code(text: object, *, in_table: bool = False) -> str:
+    """A code span: shown exactly as written (GitHub decodes no entities and renders no links
+    or mentions inside one), so only what would end it, or end a table cell, is replaced."""
+    value = " ".join(str(text).replace("`", "'").split())
+    if in_table:  # GFM splits cells before code spans; an escaped pipe shows as a pipe
+        value = value.replace("|", "\\|")
+    return f"`{value}`" if value else "` `"
+
+
 def _row(group: Group[ReportFinding]) -> str:
     finding = group.first
     # Shortened before it is escaped, so that no escape is cut in half.
     expected = _short(_as_text(finding.expected), 80)
     return (
-        f"| {finding.severity.value} | {_cell(finding.operation)} | `{_cell(finding.kind)}` "
-        f"| `{_cell(group.where())}` | {_cell(expected)} | {_cell(finding.observed or '')} "
+        f"| {finding.severity.value} | {_cell(finding.operation)} | {_code(finding.kind, in_table=True)} "
+        f"| {_code(group.where(), in_table=True)} | {_cell(expected)} | {_cell(finding.observed or '')} "
         f"| {_cell(finding.source or '')} |"
     )
 
@@ -98,15 +111,15 @@ def render_markdown(report: DriftReport) -> str:
     lines += _fuzz_lines(report)
     if report.waivers:
         lines += ["", "### Waivers that need attention", ""]
-        lines += [f"- `{_cell(w.id)}`: {w.problem} ({_cell(w.reason)})" for w in report.waivers]
+        lines += [f"- {_code(w.id)}: {w.problem} ({_cell(w.reason)})" for w in report.waivers]
     stale = [s for s in report.sources if s.provenance_problem]
     if stale:
         lines += ["", "### Cassettes whose provenance needs attention", ""]
-        lines += [f"- `{_cell(s.cassette or s.id)}`: {_cell(s.provenance_problem)}" for s in stale]
+        lines += [f"- {_code(s.cassette or s.id)}: {_cell(s.provenance_problem)}" for s in stale]
     if report.problems:
         lines += ["", "### Inputs that could not be checked", ""]
         lines += [
-            f"- `{_cell(p.where)}`: {_cell(p.message.splitlines()[0] if p.message else '')}"
+            f"- {_code(p.where)}: {_cell(p.message.splitlines()[0] if p.message else '')}"
             for p in report.problems
         ]
     return "\n".join(lines) + "\n"
@@ -120,7 +133,7 @@ def _fuzz_lines(report: DriftReport) -> list[str]:
         "",
         "### Property-based run",
         "",
-        f"{fuzz.cases} generated request(s) to `{_cell(fuzz.endpoint)}` "
+        f"{fuzz.cases} generated request(s) to {_code(fuzz.endpoint)} "
         f"({fuzz.max_examples} per operation and mode, seed {fuzz.seed}) in {fuzz.seconds:.1f} s.",
     ]
 
@@ -131,7 +144,7 @@ def _recording_lines(report: DriftReport) -> list[str]:
     outcomes = Counter(r.outcome for r in report.recording)
     lines = ["", "### Recording", "", ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items()))]
     lines += [
-        f"- `{_cell(r.cassette)}`: {r.outcome}, {_cell(r.message)}"
+        f"- {_code(r.cassette)}: {r.outcome}, {_cell(r.message)}"
         for r in report.recording
         if r.outcome == "failed"
     ]
@@ -144,7 +157,30 @@ def _recording_lines(report: DriftReport) -> list[str]:
         lines += ["| cassette | path | change | before | after |", "|---|---|---|---|---|"]
         lines += [
             f"| {_cell(c.cassette)}{'#' + str(c.interaction) if c.interaction is not None else ''} "
-            f"| `{_cell(c.path)}` | {c.change} | {_cell(c.old or '')} | {_cell(c.new or '')} |"
+            f"| {_code(c.path, in_table=True)} | {c.change} | {_cell(c.old or '')} | {_cell(c.new or '')} |"
             for c in report.behaviour[:_SHOWN]
         ]
     return lines
+
+
+def render_diff_markdown(diff: ReportDiff, old: str, new: str) -> str:
+    """`report diff --format markdown`: the counts, the caveats, then one line per new, fixed
+    and changed finding, with the response's own text in code spans."""
+    counts = (
+        f"{len(diff.new)} new, {len(diff.fixed)} fixed, {len(diff.changed)} changed, "
+        f"{len(diff.unchanged)} unchanged"
+    )
+    lines = [f"### {_code(old)} → {_code(new)}: {counts}", ""]
+    lines += [f"> **Note:** {_cell(caveat)}" for caveat in diff.caveats]
+    for label, findings in (("new", diff.new), ("fixed", diff.fixed)):
+        lines += [
+            f"- {label}: {f.severity.value} {_code(f.operation)} {_code(f.kind)} at "
+            f"{_code(f.path or '/')}" + (f" ({_code(f.source)})" if f.source else "")
+            for f in findings
+        ]
+    lines += [
+        f"- changed: {_code(before.operation)} {_code(before.kind)} at "
+        f"{_code(before.path or '/')}: {_cell('; '.join(what))}"
+        for before, _after, what in diff.changed
+    ]
+    return "\n".join(lines) + "\n"
