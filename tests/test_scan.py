@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import threading
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
@@ -410,6 +411,67 @@ def test_the_same_drift_in_two_captures_is_the_same_finding(
     assert 'failures="' in junit
     assert 'tests="0"' not in junit
     assert "type-mismatch at /RequestId" in junit
+    # A CI test tab follows a case by its name: the same drift keeps it, wherever first seen.
+    names = [_case_names(out / "junit.xml") for out in (out_a, out_b)]
+    assert names[0] == names[1]
+    assert names[0]
+
+
+def _case_names(junit: Path) -> list[tuple[str, str]]:
+    root = ET.parse(junit).getroot()
+    return sorted((c.get("classname", ""), c.get("name", "")) for c in root.iter("testcase"))
+
+
+def test_a_scan_lists_the_distinct_values_it_observed_the_earliest_first(
+    tmp_path: Path, contracts: ContractSet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Twelve undocumented statuses over more lines than one batch holds, so that batches that
+    # finish in any order are merged; and one status shaped like an AccessKey id.
+    key_like = "LTAI" + "5tQw8ZxNp2Rk7Ym3Jd4Hs"
+    news = [f"Status{n}" for n in range(11)] + [key_like]
+    capture = tmp_path / "capture.jsonl"
+    body = json.loads(dict(build_corpus(50))["GetImageModerationResult"])
+    with capture.open("w", encoding="utf-8") as stream:
+        for index in range(1500):
+            status = news[(index // 120) % len(news)] if index % 3 == 0 else "Succeeded"
+            line = {"operation": "GetImageModerationResult", "body": {**body, "Status": status}}
+            stream.write(json.dumps(line) + "\n")
+    expected = [f'"{value}"' for value in news[:10]]
+    for workers in ("1", "3"):
+        out = tmp_path / f"out-{workers}"
+        args = ["scan", str(capture), "--out", str(out), "-j", workers]
+        assert main([*args, "--contracts", str(REPO / "contracts")]) == 1
+        printed = capsys.readouterr().out
+        data = json.loads((out / "drift.json").read_text("utf-8"))
+        (enum,) = [f for f in data["findings"] if f["kind"] == "undocumented-enum-value"]
+        assert enum["observed_values"] == expected
+        assert enum["more_observed_values"] is True
+        assert enum["observed"] == expected[0]
+        shown = ", ".join(expected) + ", …"
+        assert f"(observed {shown})" in " ".join(printed.split())
+        assert shown in (out / "summary.md").read_text("utf-8")
+        assert shown in (out / "junit.xml").read_text("utf-8")
+        page = (out / "drift.html").read_text("utf-8")
+        assert ", ".join(f"<code>&#34;{v}&#34;</code>" for v in news[:10]) + ", and others" in page
+    # Past the ten kept, the key-shaped value is never quoted; nor is it when it is kept.
+    few = tmp_path / "few.jsonl"
+    few.write_text(
+        "".join(
+            json.dumps({"operation": "GetImageModerationResult", "body": {**body, "Status": s}})
+            + "\n"
+            for s in ("Odd", key_like, "Odd")
+        ),
+        "utf-8",
+    )
+    assert main(["scan", str(few), "--out", str(tmp_path / "few"), "-j", "1"]) == 1
+    printed = capsys.readouterr().out
+    data = json.loads((tmp_path / "few" / "drift.json").read_text("utf-8"))
+    (enum,) = [f for f in data["findings"] if f["kind"] == "undocumented-enum-value"]
+    assert enum["observed_values"][0] == '"Odd"'
+    assert len(enum["observed_values"]) == 2
+    assert enum["more_observed_values"] is False
+    for text in (printed, *(p.read_text("utf-8") for p in (tmp_path / "few").iterdir())):
+        assert key_like not in text
 
 
 def test_unbounded_variety_is_capped_and_hostile_lines_are_skipped(

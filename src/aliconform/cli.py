@@ -661,7 +661,10 @@ def _print_summary(report: Any) -> None:
     breaking = [f for f in report.findings if f.status == "new" and f.severity.value == "breaking"]
     for group in group_findings(breaking, lambda finding: finding):
         finding = group.first
-        shown = escape(f"{finding.operation} {finding.kind} at {group.where()}: {finding.message}")
+        text = f"{finding.operation} {finding.kind} at {group.where()}: {finding.message}"
+        if finding.observed_values:  # a scan saw several: the new enum values, say
+            text += f" (observed {finding.observed_summary()})"
+        shown = escape(text)
         out.print(
             f"[red]breaking[/red] {shown} [dim]({escape(str(finding.source))})[/dim]",
             highlight=False,

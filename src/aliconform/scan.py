@@ -47,6 +47,7 @@ __all__ = [
 
 _BATCH_LINES = 500
 _EXAMPLES = 3
+_OBSERVED = 10
 _MAX_EXAMPLE_BODY = 32 * 1024
 _MAX_SKIPPED_SHOWN = 20
 MAX_LINE_BYTES = 64 * 1024 * 1024  # a longer line is skipped as unreadable, never held whole
@@ -62,6 +63,22 @@ class Aggregate:
     last: int
     examples: list[int]
     body: bytes  # the first occurrence's body (bounded), for the report's excerpt
+    # The distinct observed values (scrubbed), each with the line it was first seen on: the
+    # new enum values, say, not only the first. At most _OBSERVED, the earliest first.
+    observed: dict[str, int] = field(default_factory=dict)
+    more_observed: bool = False  # distinct values past those kept
+
+    def note(self, finding: Finding, number: int) -> None:
+        """Keep the occurrence's observed value, if it is new and there is room for it."""
+        if finding.observed is None or self.more_observed:
+            return
+        value = scrub_finding(finding).observed or ""
+        if value in self.observed:
+            return
+        if len(self.observed) < _OBSERVED:
+            self.observed[value] = number
+        else:
+            self.more_observed = True
 
     def merge(self, other: Aggregate) -> None:
         if other.first < self.first:
@@ -69,6 +86,14 @@ class Aggregate:
         self.count += other.count
         self.last = max(self.last, other.last)
         self.examples = sorted({*self.examples, *other.examples})[:_EXAMPLES]
+        # Earliest first, whatever order the batches finish in. A batch keeps a value only if
+        # fewer than _OBSERVED others came before it there, so none of the earliest is lost.
+        lines = {**other.observed, **self.observed}
+        for value, number in other.observed.items():
+            lines[value] = min(number, lines[value])
+        ordered = sorted(lines.items(), key=lambda item: item[1])
+        self.observed = dict(ordered[:_OBSERVED])
+        self.more_observed = self.more_observed or other.more_observed or len(ordered) > _OBSERVED
 
 
 @dataclass(frozen=True)
@@ -298,8 +323,11 @@ def _add(result: BatchResult, finding: Finding, number: int, body: Any, source: 
             source=f"{source} line {number}",
         )
         example = scrub_body(_example(body))[:_MAX_EXAMPLE_BODY]
-        result.aggregates[key] = Aggregate(general, 1, number, number, [number], example)
+        aggregate = Aggregate(general, 1, number, number, [number], example)
+        aggregate.note(general, number)
+        result.aggregates[key] = aggregate
         return
+    aggregate.note(finding, number)
     aggregate.count += 1
     aggregate.last = number
     if len(aggregate.examples) < _EXAMPLES:

@@ -49,6 +49,19 @@ __all__ = [
 ]
 
 
+@dataclass(frozen=True)
+class Occurrences:
+    """How often an aggregated finding was seen, and where: lines of a scanned file, and the
+    distinct values observed (at most a few, the earliest first)."""
+
+    count: int = 1
+    first: int | None = None
+    last: int | None = None
+    examples: Sequence[int] = ()
+    observed: Sequence[str] = ()
+    more_observed: bool = False
+
+
 @dataclass
 class ReportInput:
     """What a run checked: the sources, their bodies (for excerpts) and its findings."""
@@ -71,7 +84,7 @@ def build_report(
     inputs: Mapping[str, str] | None = None,
     scan: ScanStats | None = None,
     fuzz: FuzzStats | None = None,
-    counts: Mapping[str, tuple[int, int | None, int | None, list[int]]] | None = None,
+    counts: Mapping[str, Occurrences] | None = None,
     checked: Mapping[str, int] | None = None,
     waiver_scope: Sequence[str] | None = None,
     now: dt.datetime | None = None,
@@ -79,7 +92,8 @@ def build_report(
     """waiver_scope: operations whose unused waivers are reported (default: operations).
     problems_fail: whether the problems decide the verdict (exit 2), or are only listed.
 
-    counts: for aggregated scans, finding id -> (count, first line, last line, examples)."""
+    counts: for aggregated runs (a scan, a property-based run), finding id -> how often and
+    where each distinct finding was seen."""
     scope = operations if waiver_scope is None else waiver_scope
     verdict = judge(data.findings, policy, operations=scope, today=(now or _now()).date())
     rows = [(f, None) for f in verdict.new] + [(f, w.id) for f, w in verdict.waived]
@@ -123,7 +137,7 @@ def _finding(
     finding: Finding,
     waiver: str | None,
     data: ReportInput,
-    counts: Mapping[str, tuple[int, int | None, int | None, list[int]]] | None,
+    counts: Mapping[str, Occurrences] | None,
 ) -> ReportFinding:
     finding = scrub_finding(finding)  # a hand-edited cassette or a capture may quote secrets
     section = data.section_of(finding)
@@ -139,7 +153,7 @@ def _finding(
         if body is not None
         else []
     )
-    count, first, last, examples = (counts or {}).get(key, (1, None, None, []))
+    seen = (counts or {}).get(key, Occurrences())
     return ReportFinding(
         id=key,
         section=section,
@@ -158,10 +172,12 @@ def _finding(
         rule=finding.rule,
         source=finding.source,
         excerpt=excerpt,
-        count=count,
-        first_seen=first,
-        last_seen=last,
-        example_lines=examples,
+        count=seen.count,
+        first_seen=seen.first,
+        last_seen=seen.last,
+        example_lines=list(seen.examples),
+        observed_values=list(seen.observed) if len(seen.observed) > 1 else [],
+        more_observed_values=seen.more_observed,
     )
 
 
@@ -480,7 +496,9 @@ def scan_report(
     findings = [aggregate.finding for aggregate in result.aggregates.values()]
     bodies = {a.finding.source or "": a.body for a in result.aggregates.values()}
     counts = {
-        finding_key(a.finding, "scan"): (a.count, a.first, a.last, a.examples)
+        finding_key(a.finding, "scan"): Occurrences(
+            a.count, a.first, a.last, a.examples, list(a.observed), a.more_observed
+        )
         for a in result.aggregates.values()
     }
     problems = [
@@ -545,13 +563,12 @@ def fuzz_report(
     generated requests showed it and the first of them (its request and answer) as the example."""
     now = now or _now()
     first: dict[str, tuple[Finding, FuzzCase]] = {}
-    counts: dict[str, tuple[int, int | None, int | None, list[int]]] = {}
+    counts: dict[str, Occurrences] = {}
     for case in run.cases:
         for finding in case.findings:
             key = finding_key(finding, "fuzz")
             first.setdefault(key, (finding, case))
-            seen = counts.get(key, (0, None, None, []))[0]
-            counts[key] = (seen + 1, None, None, [])
+            counts[key] = Occurrences(counts.get(key, Occurrences(0)).count + 1)
     examples = {case.id: case for _, case in first.values()}
     sources = [
         CheckedSource(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from aliconform.report.model import DriftReport, ReportFinding
 
@@ -25,10 +25,18 @@ def _xml_safe(text: str) -> str:
 
 def _line(finding: ReportFinding) -> str:
     waived = f" [waived: {finding.waiver}]" if finding.waiver else ""
-    return (
+    line = (
         f"{finding.severity.value}: {finding.kind} at {finding.path or '/'}{waived}: {finding.message}"
         f" (contract {finding.contract_location or '?'})"
     )
+    if finding.first_seen is not None:  # an aggregate of a scan: how often, where, what
+        line += (
+            f"; seen {finding.count} time(s), lines {finding.first_seen} to {finding.last_seen}"
+            f", first in {finding.source}"
+        )
+    if finding.observed_values:
+        line += f"; observed {finding.observed_summary()}"
+    return line
 
 
 def _cases(report: DriftReport) -> list[tuple[str, str, str, list[ReportFinding]]]:
@@ -43,12 +51,23 @@ def _cases(report: DriftReport) -> list[tuple[str, str, str, list[ReportFinding]
         owned.add(source.id)
         classname = f"aliconform.{source.section}.{source.operation}"
         cases.append((source.operation, classname, source.id, by_source.get(source.id, [])))
-    for finding in report.findings:
-        if (finding.source or "") not in owned:
-            classname = f"aliconform.{finding.section}.{finding.operation}"
-            name = f"{finding.kind} at {finding.path or '/'} ({finding.source or finding.section})"
-            cases.append((finding.operation, classname, name, [finding]))
+    # A finding no source owns is its own case, named by what it is and where in the response:
+    # a test tab follows a case across runs by its name, and the line of a capture where a
+    # drift was first seen changes with every capture. Its source is in the case's text.
+    unowned = [f for f in report.findings if (f.source or "") not in owned]
+    names = Counter(_unowned_name(f) for f in unowned)
+    for finding in unowned:
+        classname = f"aliconform.{finding.section}.{finding.operation}"
+        name = _unowned_name(finding)
+        if names[name] > 1:  # the same drift from several sources (recorded divergences)
+            name += f" ({finding.source or finding.section})"
+        cases.append((finding.operation, classname, name, [finding]))
     return cases
+
+
+def _unowned_name(finding: ReportFinding) -> str:
+    rule = f" [{finding.rule}]" if finding.rule else ""
+    return f"{finding.kind} at {finding.path or '/'}{rule}"
 
 
 def render_junit(report: DriftReport) -> str:

@@ -41,7 +41,7 @@ def _row(group: Group[ReportFinding]) -> str:
     expected = _short(_as_text(finding.expected), 80)
     return (
         f"| {finding.severity.value} | {_cell(finding.operation)} | {_code(finding.kind, in_table=True)} "
-        f"| {_code(group.where(), in_table=True)} | {_cell(expected)} | {_cell(finding.observed or '')} "
+        f"| {_code(group.where(), in_table=True)} | {_cell(expected)} | {_cell(_short(finding.observed_summary() or '', 120))} "
         f"| {_cell(finding.source or '')} |"
     )
 

@@ -112,6 +112,20 @@ class ReportFinding(_Model):
     first_seen: int | None = Field(default=None, description="Scan: first line number")
     last_seen: int | None = Field(default=None, description="Scan: last line number")
     example_lines: list[int] = Field(default_factory=list)
+    observed_values: list[str] = Field(
+        default_factory=list,
+        description="Scan: the distinct observed values when there were several (the new enum "
+        "values, say), the earliest first; at most 10",
+    )
+    more_observed_values: bool = Field(
+        default=False, description="Scan: distinct values were observed past observed_values"
+    )
+
+    def observed_summary(self) -> str | None:
+        """The observed value, or the distinct ones of a scan joined ("Weird", "Odd", …)."""
+        if not self.observed_values:
+            return self.observed
+        return ", ".join(self.observed_values) + (", …" if self.more_observed_values else "")
 
 
 class CheckedSource(_Model):
