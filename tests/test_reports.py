@@ -16,10 +16,10 @@ from aliconform import ContractSet
 from aliconform.cassettes import replay_all
 from aliconform.cli import main
 from aliconform.drift.doclint import lint_docs
+from aliconform.drift.excerpt import response_excerpt
 from aliconform.drift.findings import Severity
 from aliconform.drift.waivers import load_policy
 from aliconform.report import DriftReport, diff_reports, load_report, replay_report, write_reports
-from aliconform.report.excerpt import response_excerpt
 from conftest import edit_response_body
 
 REPO = Path(__file__).resolve().parents[1]
@@ -218,7 +218,7 @@ def test_excerpt_marks_the_line_of_a_pointer_inside_a_json_string_payload() -> N
 def test_a_response_with_many_findings_is_laid_out_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """An added field in each of thousands of array elements: one layout for all the excerpts,
     not one per finding (which made a report take minutes)."""
-    from aliconform.report import excerpt
+    from aliconform.drift import excerpt
 
     calls: list[int] = []
     real = excerpt.layout

@@ -474,6 +474,30 @@ def test_a_scan_lists_the_distinct_values_it_observed_the_earliest_first(
         assert key_like not in text
 
 
+def test_a_long_body_s_excerpt_is_laid_out_and_marks_the_drift(tmp_path: Path) -> None:
+    # A body longer than a scan keeps (a large Smarttag result), drifted near its end: its
+    # excerpt is still the laid-out JSON with the line marked, not the first lines of raw text.
+    body = json.loads(dict(build_corpus(50))["GetVideoModerationResult"])
+    frames = body["ModerationResult"]["Frames"]["BlockFrames"]
+    template = frames[0]
+    frames[:] = [{**template, "Offset": index} for index in range(2000)]
+    frames[-1]["Unexpected"] = "LTAI" + "5tQw8ZxNp2Rk7Ym3Jd4Hs"
+    text = json.dumps(body)
+    assert len(text) > 64 * 1024
+    capture = tmp_path / "capture.jsonl"
+    line = json.dumps({"operation": "GetVideoModerationResult", "body": text})
+    capture.write_text(line + "\n" + line + "\n", "utf-8")
+    out = tmp_path / "out"
+    assert main(["scan", str(capture), "--out", str(out), "-j", "2"]) in (0, 1)
+    data = json.loads((out / "drift.json").read_text("utf-8"))
+    (added,) = [f for f in data["findings"] if f["kind"] == "undocumented-field"]
+    assert added["path"] == "/ModerationResult/Frames/BlockFrames/*/Unexpected"
+    (hit,) = [line for line in added["excerpt"] if line["hit"]]
+    assert hit["text"].strip().startswith('"Unexpected": ')
+    assert hit["number"] > 2000  # the laid-out body's own line number
+    assert "LTAI5t" not in (out / "drift.json").read_text("utf-8")
+
+
 def test_unbounded_variety_is_capped_and_hostile_lines_are_skipped(
     tmp_path: Path, contracts: ContractSet
 ) -> None:
@@ -564,11 +588,17 @@ def test_embedded_and_text_bodies_give_the_same_findings_over_a_drifted_corpus()
     assert embedded.interactions == as_text.interactions == len(drifted)
     assert _findings(embedded) == _findings(as_text)
     assert len(_findings(embedded)) > 10
-    # The report's example body is the body's own text, as the line wrote it (bounded).
+    # The report's example body is the body's own text, as the line wrote it; a body too long
+    # to keep has its excerpt instead.
     from aliconform.scan import _MAX_EXAMPLE_BODY
 
     for aggregate in embedded.aggregates.values():
-        assert aggregate.body == drifted[aggregate.first - 1][1][:_MAX_EXAMPLE_BODY]
+        written = drifted[aggregate.first - 1][1]
+        if len(written) <= _MAX_EXAMPLE_BODY:
+            assert (aggregate.body, aggregate.excerpt) == (written, None)
+        else:
+            assert aggregate.body == b""
+            assert aggregate.excerpt
 
 
 def test_a_line_whose_embedded_body_is_not_utf8_is_not_a_json_line() -> None:

@@ -30,9 +30,10 @@ from typing import IO, Any
 
 import msgspec
 
-from aliconform.cassettes.scrub import scrub_body, scrub_finding
+from aliconform.cassettes.scrub import scrub_body, scrub_finding, scrub_text
 from aliconform.contracts import ContractSet, load_contracts
 from aliconform.drift.engine import check_body, compiled
+from aliconform.drift.excerpt import ExcerptLine, response_excerpt
 from aliconform.drift.findings import Finding, generalise
 from aliconform.errors import AliconformError
 
@@ -62,7 +63,10 @@ class Aggregate:
     first: int
     last: int
     examples: list[int]
-    body: bytes  # the first occurrence's body (bounded), for the report's excerpt
+    body: bytes  # the first occurrence's body, for the report's excerpt; b"" if too long
+    # A body too long to keep has its excerpt laid out here, from the whole body: cut short, it
+    # would no longer be JSON, and its excerpt would be raw text with nothing marked.
+    excerpt: tuple[ExcerptLine, ...] | None = None
     # The distinct observed values (scrubbed), each with the line it was first seen on: the
     # new enum values, say, not only the first. At most _OBSERVED, the earliest first.
     observed: dict[str, int] = field(default_factory=dict)
@@ -82,7 +86,8 @@ class Aggregate:
 
     def merge(self, other: Aggregate) -> None:
         if other.first < self.first:
-            self.finding, self.first, self.body = other.finding, other.first, other.body
+            self.finding, self.first = other.finding, other.first
+            self.body, self.excerpt = other.body, other.excerpt
         self.count += other.count
         self.last = max(self.last, other.last)
         self.examples = sorted({*self.examples, *other.examples})[:_EXAMPLES]
@@ -322,8 +327,14 @@ def _add(result: BatchResult, finding: Finding, number: int, body: Any, source: 
             decoded_at=tuple(generalise(p) for p in finding.decoded_at),
             source=f"{source} line {number}",
         )
-        example = scrub_body(_example(body))[:_MAX_EXAMPLE_BODY]
+        example = scrub_body(_example(body))
         aggregate = Aggregate(general, 1, number, number, [number], example)
+        if len(example) > _MAX_EXAMPLE_BODY:
+            aggregate.body = b""
+            aggregate.excerpt = tuple(
+                replace(line, text=scrub_text(line.text))  # a key id JSON-escaped, now decoded
+                for line in response_excerpt(example, finding.path, finding.decoded_at)
+            )
         aggregate.note(general, number)
         result.aggregates[key] = aggregate
         return

@@ -14,12 +14,12 @@ from aliconform.cassettes.replay import ReplayRun
 from aliconform.cassettes.scrub import scrub_body, scrub_finding, scrub_text
 from aliconform.contracts import ContractSet
 from aliconform.drift.doclint import documentation_source
+from aliconform.drift.excerpt import ExcerptLine, response_excerpt
 from aliconform.drift.findings import Finding, Severity, path_order
 from aliconform.drift.policy import SEVERITY_RATIONALE
 from aliconform.drift.waivers import DriftPolicy, Verdict, Waiver, judge
 from aliconform.fuzz.runner import FuzzCase, FuzzRun
 from aliconform.record import RecordRun, ScenarioResult
-from aliconform.report.excerpt import response_excerpt
 from aliconform.report.model import (
     BehaviourChangeModel,
     CheckedSource,
@@ -60,6 +60,7 @@ class Occurrences:
     examples: Sequence[int] = ()
     observed: Sequence[str] = ()
     more_observed: bool = False
+    excerpt: Sequence[ExcerptLine] | None = None  # laid out already (from a body too long to keep)
 
 
 @dataclass
@@ -142,18 +143,17 @@ def _finding(
     finding = scrub_finding(finding)  # a hand-edited cassette or a capture may quote secrets
     section = data.section_of(finding)
     key = finding_key(finding, section)
-    body = data.bodies.get(finding.source or "")
-    if body is not None:
-        body = _scrubbed(body)
-    excerpt = (
-        [
-            ExcerptLineModel(number=line.number, text=scrub_text(line.text), hit=line.hit)
-            for line in response_excerpt(body, finding.path, finding.decoded_at)
-        ]
-        if body is not None
-        else []
-    )
     seen = (counts or {}).get(key, Occurrences())
+    body = data.bodies.get(finding.source or "")
+    lines: Sequence[ExcerptLine] = ()
+    if seen.excerpt is not None:
+        lines = seen.excerpt
+    elif body is not None:
+        lines = response_excerpt(_scrubbed(body), finding.path, finding.decoded_at)
+    excerpt = [
+        ExcerptLineModel(number=line.number, text=scrub_text(line.text), hit=line.hit)
+        for line in lines
+    ]
     return ReportFinding(
         id=key,
         section=section,
@@ -494,10 +494,12 @@ def scan_report(
     Unreadable lines are listed; they fail the scan (exit 2) only when nothing could be checked
     or when there are more of them than max_unreadable allows."""
     findings = [aggregate.finding for aggregate in result.aggregates.values()]
-    bodies = {a.finding.source or "": a.body for a in result.aggregates.values()}
+    bodies = {
+        a.finding.source or "": a.body for a in result.aggregates.values() if a.excerpt is None
+    }
     counts = {
         finding_key(a.finding, "scan"): Occurrences(
-            a.count, a.first, a.last, a.examples, list(a.observed), a.more_observed
+            a.count, a.first, a.last, a.examples, list(a.observed), a.more_observed, a.excerpt
         )
         for a in result.aggregates.values()
     }
