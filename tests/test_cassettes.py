@@ -35,6 +35,7 @@ from aliconform.cassettes import (
 from aliconform.cassettes.derive import derive_documentation_cassettes
 from aliconform.cassettes.rpc import read_rpc_call
 from aliconform.cassettes.scrub import (
+    PLACEHOLDER,
     recordable,
     scrub_body,
     scrub_text,
@@ -100,6 +101,43 @@ def test_scrubbing_removes_signed_url_secrets_from_bodies_even_json_escaped() ->
     ):
         assert secret not in text
     assert "https://bucket.oss-cn-shanghai.aliyuncs.com/out.mp4?" in text
+
+
+# Made at run time, so that this file holds no key-shaped text.
+_ESCAPED_KEY_ID = "\\u004c" + "TAI5tQw8ZxNp2Rk7Ym3Jd4Hs"
+_ESCAPED_SECRET = "x" * 6 + "Q8ZxNp2Rk7Ym3Jd4H"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # a key id with its first letter escaped, as any JSON encoder may write it
+        f'{{"Message": "The AccessKeyId {_ESCAPED_KEY_ID} is not found."}}',
+        # a credential field whose name is escaped
+        f'{{"\\u0041ccessKeySecret": "{_ESCAPED_SECRET}"}}',
+        # the same one level down: JSON inside a JSON string escapes its backslashes
+        '{"Result": "{\\"Note\\": \\"' + _ESCAPED_KEY_ID.replace("\\", "\\\\") + '\\"}"}',
+    ],
+    ids=["key-id", "field-name", "inside-a-payload"],
+)
+def test_scrubbing_reads_json_escapes_of_plain_characters(body: str) -> None:
+    assert "LTAI5t" in _meaning(body) or _ESCAPED_SECRET in _meaning(body)
+    scrubbed = scrub_body(body.encode()).decode()
+    assert "LTAI5t" not in _meaning(scrubbed)
+    assert _ESCAPED_SECRET not in _meaning(scrubbed)
+    assert PLACEHOLDER in _meaning(scrubbed)
+    assert scrub_body(scrubbed.encode()).decode() == scrubbed  # idempotent
+
+
+def _meaning(body: str) -> str:
+    """What a body says once decoded, the JSON in its Result string included."""
+    data = json.loads(body)
+    return json.dumps({k: json.loads(v) if k == "Result" else v for k, v in data.items()})
+
+
+def test_escapes_stay_as_the_service_wrote_them_where_nothing_is_scrubbed() -> None:
+    body = '{"URL": "https://example.com/a?b=1\\u0026c=2", "Name": "\\u004Cabel"}'
+    assert scrub_body(body.encode()).decode() == body
 
 
 _NAMES = st.sampled_from(

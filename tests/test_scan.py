@@ -289,8 +289,8 @@ def test_credentials_in_captured_traffic_never_reach_the_reports(tmp_path: Path)
 def test_a_key_written_with_json_escapes_is_scrubbed_once_the_excerpt_decodes_it(
     tmp_path: Path,
 ) -> None:
-    """Scrubbing reads the body's text, where "\\u004cTAI..." is not a key id; the excerpt
-    decodes it into one, so the excerpt's lines are scrubbed too."""
+    """ "\\u004cTAI..." is a key id once decoded, as the excerpt decodes it: scrubbing reads the
+    escapes spelled out, and the excerpt's lines are scrubbed after the layout as well."""
     escaped = "\\u004c" + _KEY_ID[1:]
     body = (
         '{"RequestId": "r", "Status": "Succeeded", "TaskId": "t", "TaskType": 5, '

@@ -380,6 +380,26 @@ def test_a_credential_in_a_cassettes_uri_and_body_is_found(tmp_path: Path) -> No
     assert (_line_of(text, token[:100]), "alibaba-sts-security-token") in hits
 
 
+def test_a_credential_spelled_with_json_escapes_is_found(tmp_path: Path) -> None:
+    # JSON may escape any character; a cassette's body keeps the service's spelling, and one
+    # level down (JSON in a JSON string) the backslash is doubled.
+    rng = random.Random("escaped")
+    key, secret = _access_key_id(rng), "Q8ZxNp2Rk7Ym3Jd4Hs9Lw"
+    escaped_key = "\\u004c" + key[1:]
+    inner = json.dumps({"Note": escaped_key})  # the escape doubled once embedded below
+    body = (
+        f'{{"\\u0041ccessKeySecret": "{secret}", "Message": "key {escaped_key}", '
+        f'"Result": {json.dumps(inner)}}}'
+    )
+    assert key not in body
+    text = _cassette({"accept": ["application/json"]}, body=body)
+    hits = {(hit.line, hit.rule) for hit in _flagged(tmp_path, "c.yaml", text)}
+    # YAML folds the long body string; each part is found on its own line
+    assert (_line_of(text, "ccessKeySecret"), "alibaba-access-key-secret") in hits
+    assert (_line_of(text, "Message"), "alibaba-access-key-id") in hits
+    assert (_line_of(text, "Note"), "alibaba-access-key-id") in hits
+
+
 # --- Allowances -------------------------------------------------------------------------------
 
 

@@ -37,6 +37,7 @@ from aliconform.cassettes.scrub import (
     PLACEHOLDER,
     STS_ACCESS_KEY_ID,
     STS_SECURITY_TOKEN,
+    spell_out_escapes,
 )
 from aliconform.errors import AliconformError
 
@@ -325,7 +326,11 @@ def _hits(path: Path, file: str) -> Iterator[SecretHit]:
     for found in detect_secrets_scan._process_line_based_plugins(numbered, filename=str(path)):
         yield SecretHit(file, found.line_number, _slug(found.type), _redact(found.secret_value))
     for number, line in numbered:
-        for rule, secret in _alibaba_secrets(line):
+        # Also as read with JSON escapes spelled out: \u004cTAI… in a body is an AccessKey id.
+        readings = (line, spell_out_escapes(line))
+        for rule, secret in dict.fromkeys(
+            hit for text in readings for hit in _alibaba_secrets(text)
+        ):
             yield SecretHit(file, number, rule, _redact(secret))
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "scrub_text",
     "scrub_uri",
     "scrubbing_known_secrets",
+    "spell_out_escapes",
     "starts_a_word",
 ]
 
@@ -165,8 +166,43 @@ def scrub_body(body: bytes) -> bytes:
 
 def scrub_text(text: str) -> str:
     """Replace the secret query parameters of every signed URL in a text (plain, JSON-escaped,
-    HTML-escaped or percent-encoded) and the value of every credential field in JSON text."""
+    HTML-escaped or percent-encoded) and the value of every credential field in JSON text.
 
+    JSON may spell any character as an escape (`\\u004cTAI…` is `LTAI…`, `"\\u0041ccessKeySecret"`
+    is that field), at any depth of JSON inside strings. When a text has such escapes of plain
+    ASCII, it is also read with them spelled out; if that reading holds a secret, it is the one
+    returned, scrubbed. Otherwise the text keeps its own spelling: a cassette holds what the
+    service sent.
+    """
+    scrubbed = _scrub_plain(text)
+    if "u00" not in scrubbed:  # cheap: most texts have no escapes at all
+        return scrubbed
+    spelled_out = spell_out_escapes(scrubbed)
+    if spelled_out == scrubbed:
+        return scrubbed
+    rescrubbed = _scrub_plain(spelled_out)
+    return rescrubbed if rescrubbed != spelled_out else scrubbed
+
+
+# An escape of a printable ASCII character, behind any number of backslashes: one in JSON, two
+# in JSON inside a JSON string, and so on.
+_ESCAPED_ASCII = re.compile(r"\\+u00([2-7][0-9A-Fa-f])")
+
+
+def spell_out_escapes(text: str) -> str:
+    """The text with every JSON escape of a printable ASCII character, at any depth of JSON in
+    strings, written as the character (except a quote or a backslash). A reading for finding
+    secrets, not a rewrite: the result may no longer mean what the text meant."""
+    return _ESCAPED_ASCII.sub(_plain_ascii, text) if "u00" in text else text
+
+
+def _plain_ascii(match: re.Match[str]) -> str:
+    character = chr(int(match[1], 16))
+    # A quote or a backslash spelled out would end or change the string it is in.
+    return match[0] if character in '"\\\x7f' else character
+
+
+def _scrub_plain(text: str) -> str:
     def replace(match: re.Match[str]) -> str:
         return f"{match['sep']}{match['name']}={PLACEHOLDER}"
 
