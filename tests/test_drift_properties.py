@@ -208,10 +208,13 @@ def _pick(data: st.DataObject, candidates: list[Location]) -> Location:
     return data.draw(st.sampled_from(candidates))
 
 
+_PYTHON_KEYS = st.integers() | st.none() | st.booleans() | st.floats(allow_nan=False)
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
     lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+        st.lists(children, max_size=4)
+        # a body given as a Python dict may have keys JSON cannot (json.dumps writes them)
+        | st.dictionaries(st.text(max_size=8) | _PYTHON_KEYS, children, max_size=4)
     ),
     max_leaves=20,
 )

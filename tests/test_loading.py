@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
 
 from aliconform import ContractSet, UnknownOperationError, load_contracts
+from aliconform.cli import main
 from aliconform.contracts import index_fields, iter_fields
 from aliconform.contracts.loader import default_contracts_dir
+from aliconform.errors import ContractError
+
+REPO = Path(__file__).resolve().parents[1]
 
 OPERATIONS = {
     "GetVideoLabelClassificationResult",
@@ -34,6 +39,33 @@ def test_default_directory_follows_the_environment(
     monkeypatch.setenv("ALICONFORM_CONTRACTS", str(copy_of_contracts))
     assert default_contracts_dir() == copy_of_contracts
     assert load_contracts().root == copy_of_contracts
+
+
+def test_a_directory_that_cannot_hold_contracts_is_named_as_such(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ALICONFORM_CONTRACTS", raising=False)
+    own = tmp_path / "contracts"
+    shutil.copytree(REPO / "contracts", own)
+    (own / "common" / "errors.yaml").unlink()
+    monkeypatch.chdir(tmp_path)
+    # ./contracts with a product directory is the project's own, even without its catalog
+    assert default_contracts_dir() == own
+    with pytest.raises(ContractError, match=r"there is no common/errors\.yaml"):
+        load_contracts()
+    for args, message in (
+        ([], "there is no common/errors.yaml"),
+        (["--contracts", str(REPO / "cassettes")], "there is no common/errors.yaml"),
+        (["--contracts", str(REPO / "README.md")], "not a directory"),
+        (["--contracts", str(tmp_path / "nowhere")], "no such contracts directory"),
+    ):
+        assert main(["contracts", "validate", *args]) == 2, args
+        assert message in capsys.readouterr().err
+    # a contracts/ of something else (no product directory, no catalog) is not taken for ours
+    shutil.rmtree(own)
+    (own / "token").mkdir(parents=True)
+    (own / "token" / "erc20.yaml").write_text("name: x\n", "utf-8")
+    assert default_contracts_dir() != own
 
 
 def test_field_locations_point_into_the_contract(contracts: ContractSet) -> None:

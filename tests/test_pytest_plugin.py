@@ -247,6 +247,23 @@ def test_unknown_names_get_did_you_mean(sandbox: pytest.Pytester) -> None:
     )
 
 
+def test_a_failure_quotes_no_credential_the_response_holds(sandbox: pytest.Pytester) -> None:
+    key_id = "LTAI" + "5tAbCdEfGhIjKlMnOpQr"  # made at run time: this file holds no key
+    sandbox.makepyfile(
+        test_user=module(
+            PRELUDE,
+            """
+            def test_a_key_for_a_status(assert_conforms):
+                assert_conforms(OPERATION, {**BODY, "Status": "LTAI" + "5tAbCdEfGhIjKlMnOpQr"})
+            """,
+        )
+    )
+    result = sandbox.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*x breaking: undocumented-enum-value at /Status*"])
+    assert key_id not in result.stdout.str()
+
+
 def test_the_contracts_come_from_the_option_the_ini_file_or_the_default(
     sandbox: pytest.Pytester,
 ) -> None:
@@ -281,6 +298,38 @@ def test_the_contracts_come_from_the_option_the_ini_file_or_the_default(
     broken.stdout.fnmatch_lines(
         ["*aliconform could not load the contracts:*", "*nowhere: no such contracts directory*"]
     )
+    assert broken.stdout.str().count("nowhere: no such contracts directory") == 1  # not chained
+
+
+def test_the_project_s_own_contracts_are_found_from_any_directory(
+    sandbox: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A project that keeps its own contracts beside its pytest configuration uses them however
+    # deep the directory pytest is run from.
+    shutil.copytree(REPO / "contracts", sandbox.path / "contracts")
+    monkeypatch.delenv("ALICONFORM_CONTRACTS", raising=False)
+    monkeypatch.setenv("EXPECTED", str((sandbox.path / "contracts").resolve()))
+    deep = sandbox.path / "tests" / "unit"
+    deep.mkdir(parents=True)
+    (deep / "test_user.py").write_text(
+        textwrap.dedent(
+            """
+            import os
+            from pathlib import Path
+
+            def test_root(aliconform_contracts):
+                assert Path(aliconform_contracts.root).resolve() == Path(os.environ["EXPECTED"])
+            """
+        ),
+        "utf-8",
+    )
+    monkeypatch.chdir(deep)
+    sandbox.runpytest().assert_outcomes(passed=1)
+    # contracts/ without its catalog is the project's own, and reported, not passed over
+    (sandbox.path / "contracts" / "common" / "errors.yaml").unlink()
+    broken = sandbox.runpytest()
+    broken.assert_outcomes(errors=1)
+    broken.stdout.fnmatch_lines(["*contracts: no contracts here*there is no common/errors.yaml*"])
 
 
 # --- the cassette marker --------------------------------------------------------------------
@@ -312,6 +361,21 @@ def test_the_marker_replays_a_committed_cassette_to_the_official_sdk(
                 suggestion("ImageModeration-never-recorded")
 
             @pytest.mark.aliconform_cassette(CASSETTE)
+            def test_asked_twice():
+                suggestion(RECORDED_TASK)
+                suggestion(RECORDED_TASK)
+
+            @pytest.mark.aliconform_cassette(CASSETTE, allow_playback_repeats=True)
+            def test_asked_twice_with_repeats():
+                assert suggestion(RECORDED_TASK) == suggestion(RECORDED_TASK) == "block"
+
+            @pytest.mark.aliconform_cassette(CASSETTE)
+            def test_another_host():
+                import requests
+
+                requests.get("https://example.com/", timeout=5)
+
+            @pytest.mark.aliconform_cassette(CASSETTE)
             def test_the_network_is_blocked_but_not_loopback():
                 with pytest.raises(NetworkBlockedError):
                     socket.create_connection(("192.0.2.1", 443), timeout=1)
@@ -327,18 +391,37 @@ def test_the_marker_replays_a_committed_cassette_to_the_official_sdk(
         )
     )
     result = sandbox.runpytest("-v")
-    result.assert_outcomes(passed=3, failed=1)
+    result.assert_outcomes(passed=4, failed=3)
     result.stdout.fnmatch_lines(
         [
             "*test_recorded PASSED*",
             "*test_not_recorded FAILED*",
+            "*test_asked_twice FAILED*",
+            "*test_asked_twice_with_repeats PASSED*",
+            "*test_another_host FAILED*",
             "*Can't play back this request: no recorded interaction matches it*",
         ]
     )
     assert "TaskId: sent 'ImageModeration-never-recorded'" in result.stdout.str()
-    # vcrpy advises a record mode; the marker takes none, and the failure says what to do.
-    assert "replays only and takes no record mode" in result.stdout.str()
-    assert "rpc_vcr(record_mode='new_episodes')" in result.stdout.str()
+    # vcrpy advises a record mode; the marker takes none, and the failure says what to do,
+    # for the reason the request was not answered.
+    advice = _aliconform_sections(result.stdout.str())
+    assert "replays only and takes no record mode" in advice["test_not_recorded"]
+    assert "rpc_vcr(record_mode='new_episodes')" in advice["test_not_recorded"]
+    assert "allow_playback_repeats=True" in advice["test_asked_twice"]
+    assert "record_mode" not in advice["test_asked_twice"]
+    assert "the network is blocked" in advice["test_another_host"]
+
+
+def _aliconform_sections(output: str) -> dict[str, str]:
+    """The aliconform section of each failed test's report, by test name."""
+    found: dict[str, str] = {}
+    for block in re.split(r"^_{3,} (\w+) _{3,}$", output, flags=re.MULTILINE)[1:]:
+        if block.startswith("test_") and "\n" not in block:
+            name = block
+        elif "- aliconform -" in block:
+            found[name] = block.split("- aliconform -", 1)[1].split("\n=", 1)[0]
+    return found
 
 
 def test_a_request_the_cassette_lacks_is_shown_without_its_credentials(

@@ -32,7 +32,7 @@ from aliconform.contracts.jsonschema import (
 )
 from aliconform.contracts.listing import field_rows
 from aliconform.contracts.loader import (
-    NOT_A_CONTRACTS_DIRECTORY,
+    contracts_directory_problem,
     default_contracts_dir,
     documentation_page,
 )
@@ -120,10 +120,9 @@ def _contract(directory: Path | None, operation: str) -> Contract:
 def validate(directory: ContractsDir = None) -> None:
     """Load every contract and check it; print each problem as file:line:column: key: message."""
     root = directory or default_contracts_dir()
-    if not root.is_dir():
-        raise AliconformError(f"{root}: no such contracts directory")
-    if not any(root.rglob("*.yaml")):  # a wrong directory is a usage error, not 1 problem
-        raise AliconformError(f"{root}: {NOT_A_CONTRACTS_DIRECTORY}")
+    problem = contracts_directory_problem(root)
+    if problem is not None:  # a wrong directory is a usage error, not 1 problem
+        raise AliconformError(f"{root}: {problem}")
     try:
         contracts = load_contracts(root)
     except ContractError as exc:

@@ -3,10 +3,10 @@
 Installing aliconform makes these available in every test suite:
 
 * `aliconform_contracts` (session fixture): the loaded ContractSet, from `--aliconform-contracts
-  DIR`, else the `aliconform_contracts` ini option (relative to the ini file), else
-  load_contracts()'s own default.
+  =DIR`, else the `aliconform_contracts` ini option (relative to the ini file), else
+  $ALICONFORM_CONTRACTS, contracts/ in the rootdir when it holds contracts, or the packaged copy.
 * `aliconform_policy` (session fixture): the drift policy (severity overrides and waivers), from
-  `--aliconform-policy FILE`, else the `aliconform_policy` ini option (relative to the ini
+  `--aliconform-policy=FILE`, else the `aliconform_policy` ini option (relative to the ini
   file), else `drift-policy.yaml` in the rootdir if there is one (none: no overrides, no waivers).
 * `assert_conforms` (session fixture): `assert_conforms(operation, body, status=200,
   headers=None, *, fail_on=("breaking", "warning"), request=None)` runs the drift engine,
@@ -68,9 +68,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest=OPTION,
         metavar="DIR",
         default=None,
-        help="contracts directory for the aliconform_contracts fixture (default: the "
-        "aliconform_contracts ini option, else $ALICONFORM_CONTRACTS, ./contracts, or the "
-        "contracts shipped with aliconform)",
+        help="contracts directory for the aliconform_contracts fixture; write it as "
+        "--aliconform-contracts=DIR (default: the aliconform_contracts ini option, else "
+        "$ALICONFORM_CONTRACTS, contracts/ in the rootdir, or the contracts shipped with "
+        "aliconform)",
     )
     parser.addini(
         OPTION,
@@ -82,8 +83,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest=POLICY_OPTION,
         metavar="FILE",
         default=None,
-        help="drift policy (severity overrides, waivers) assert_conforms applies (default: the "
-        "aliconform_policy ini option, else drift-policy.yaml in the rootdir if present)",
+        help="drift policy (severity overrides, waivers) assert_conforms applies; write it as "
+        "--aliconform-policy=FILE (default: the aliconform_policy ini option, else "
+        "drift-policy.yaml in the rootdir if present)",
     )
     parser.addini(
         POLICY_OPTION,
@@ -102,12 +104,24 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # vcrpy's own advice for a request the cassette lacks is a record mode, which the marker does
-# not take: it replays only. Said beside vcrpy's message, where the test fails.
+# not take: it replays only. Said beside vcrpy's message, where the test fails, chosen by why
+# the request was not answered.
 _MARKER_NEVER_RECORDS = (
     f"@pytest.mark.{MARKER} replays only and takes no record mode. To add the missing "
     "request, record it once outside the marker, with aliconform's matchers and scrubbing: "
     "`with aliconform.cassettes.rpc_vcr(record_mode='new_episodes').use_cassette(path): ...`, "
     "or re-record the cassette with `aliconform record`."
+)
+_ALREADY_PLAYED = (
+    "The cassette holds this request, and it was already answered once: each recorded "
+    "interaction is played once. A test that makes the same call again needs "
+    f"`@pytest.mark.{MARKER}(path, allow_playback_repeats=True)`."
+)
+_NOTHING_SIMILAR = (
+    f"Nothing in the cassette resembles this request. In a test marked {MARKER}, every HTTP "
+    "request is answered from the cassette or refused (the network is blocked, loopback "
+    "aside): a call to another host, or to an action the cassette never recorded, fails here. "
+    + _MARKER_NEVER_RECORDS
 )
 
 
@@ -115,30 +129,55 @@ _MARKER_NEVER_RECORDS = (
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    missed = call.excinfo is not None and _replay_miss_in(call.excinfo.value)
-    if missed and call.excinfo is not None:
+    miss = _replay_miss_in(call.excinfo.value) if call.excinfo is not None else None
+    if miss is not None and call.excinfo is not None:
         # Before the report is made from it: vcrpy's message quotes the request as sent, V2
         # credentials and signature included (the marker's tests and rpc_vcr's alike).
         from aliconform.cassettes.scrub import scrub_replay_miss
 
         scrub_replay_miss(call.excinfo.value)
     report = yield
-    if missed and item.get_closest_marker(MARKER) is not None:
-        report.sections.append(("aliconform", _MARKER_NEVER_RECORDS))
+    if miss is not None and item.get_closest_marker(MARKER) is not None:
+        report.sections.append(("aliconform", _hint(miss)))
     return report
 
 
-def _replay_miss_in(error: BaseException) -> bool:
-    """Whether vcrpy's refusal is the error or behind it (the SDK wraps it, unchained, in
+def _replay_miss_in(error: BaseException) -> BaseException | None:
+    """vcrpy's refusal, whether it is the error or behind it (the SDK wraps it, unchained, in
     `inner_exception`)."""
-    return any(
-        type(e).__name__ == "CannotOverwriteExistingCassetteException" for e in error_chain(error)
+    return next(
+        (
+            e
+            for e in error_chain(error)
+            if type(e).__name__ == "CannotOverwriteExistingCassetteException"
+        ),
+        None,
     )
 
 
-def contracts_dir(config: pytest.Config) -> Path | None:
-    """The contracts directory the options name, or None for load_contracts()'s default."""
-    return _configured_path(config, OPTION)
+def _hint(miss: BaseException) -> str:
+    """The advice for why vcrpy could not answer: vcrpy 8+ says why (`reason`); for earlier
+    ones it is worked out as vcrpy does, from the nearest recorded requests."""
+    reason = getattr(miss, "reason", None)
+    if reason is None:
+        cassette, request = getattr(miss, "cassette", None), getattr(miss, "failed_request", None)
+        similar = cassette.find_requests_with_most_matches(request) if cassette else []
+        reason = "no_match" if similar else "nothing_similar"
+        if similar and not similar[0][2]:
+            reason = "already_played"
+    if reason == "already_played":
+        return _ALREADY_PLAYED
+    if reason == "nothing_similar":
+        return _NOTHING_SIMILAR
+    return _MARKER_NEVER_RECORDS
+
+
+def contracts_dir(config: pytest.Config) -> Path:
+    """The contracts directory the options name, else the default as seen from the rootdir
+    (never from wherever pytest happens to be run)."""
+    from aliconform.contracts import default_contracts_dir
+
+    return _configured_path(config, OPTION) or default_contracts_dir(config.rootpath)
 
 
 def policy_file(config: pytest.Config) -> Path | None:
@@ -174,7 +213,9 @@ def aliconform_contracts(pytestconfig: pytest.Config) -> ContractSet:
     try:
         return load_contracts(contracts_dir(pytestconfig))
     except AliconformError as exc:
-        pytest.fail(f"aliconform could not load the contracts:\n{exc}", pytrace=False)
+        problem = str(exc)
+    # Outside the except block: pytest would otherwise show the error twice, chained.
+    pytest.fail(f"aliconform could not load the contracts:\n{problem}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -190,7 +231,8 @@ def aliconform_policy(
     try:
         return load_policy(path, operations=aliconform_contracts)
     except (AliconformError, OSError) as exc:
-        pytest.fail(f"aliconform could not load the drift policy {path}:\n{exc}", pytrace=False)
+        problem = str(exc)
+    pytest.fail(f"aliconform could not load the drift policy {path}:\n{problem}", pytrace=False)
 
 
 class AssertConforms:
@@ -274,16 +316,19 @@ def _describe(
         f"{len(findings)} finding{'s' if len(findings) != 1 else ''}, "
         f"{count} {severities}{waived}"
     ]
+    from aliconform.cassettes.scrub import scrub_finding
+
     for finding in findings:
         where = f" [{finding.contract_location}]" if finding.contract_location else ""
+        shown = scrub_finding(finding)  # a test log is kept as a report is: no credential in it
         waiver = next((w for judged, w in verdict.waived if judged == finding), None)
         if waiver is not None:
-            lines.append(f"  w {finding}{where} (waived by {waiver.id})")
+            lines.append(f"  w {shown}{where} (waived by {waiver.id})")
             continue
         mark = "x" if finding.severity in failing else "-"
         lapsed = next((w for w in verdict.expired if w.matches(finding)), None)
         note = f" (waiver {lapsed.id} expired on {lapsed.expires})" if lapsed else ""
-        lines.append(f"  {mark} {finding}{where}{note}")
+        lines.append(f"  {mark} {shown}{where}{note}")
     return "\n".join(lines)
 
 
@@ -300,10 +345,13 @@ def aliconform_cassette(request: pytest.FixtureRequest) -> Iterator[Any]:
     path, options = _marker_arguments(marker, request.config.rootpath)
     from aliconform.cassettes import block_network, load_cassette, rpc_vcr
 
+    problem = None
     try:
         load_cassette(path)
     except AliconformError as exc:
-        pytest.fail(f"@pytest.mark.{MARKER}: {exc}", pytrace=False)
+        problem = str(exc)
+    if problem is not None:
+        pytest.fail(f"@pytest.mark.{MARKER}: {problem}", pytrace=False)
     recorder = rpc_vcr(record_mode="none")
     with (
         recorder.use_cassette(str(path), **options) as cassette,

@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
@@ -23,6 +23,7 @@ from aliconform.contracts.model import (
     FieldSpec,
     Invariant,
     Payload,
+    Product,
 )
 from aliconform.contracts.paths import index_fields, join_path
 from aliconform.contracts.yamlsource import KeyPath, YamlDocument, read_yaml
@@ -31,6 +32,7 @@ from aliconform.errors import ContractError, ContractIssue, UnknownOperationErro
 __all__ = [
     "CATALOG_FILE",
     "ContractSet",
+    "contracts_directory_problem",
     "default_contracts_dir",
     "documentation_page",
     "load_catalog",
@@ -72,24 +74,41 @@ class ContractSet(Mapping[str, Contract]):
 PACKAGED_CONTRACTS_DIR = Path(__file__).resolve().parents[1] / "_contracts"
 
 
-def default_contracts_dir() -> Path:
+PRODUCTS: tuple[str, ...] = get_args(Product)
+
+
+def default_contracts_dir(base: Path | None = None) -> Path:
     """Where contracts are read from when no directory is given.
 
-    In order: $ALICONFORM_CONTRACTS; ./contracts when it holds a contract catalog (a checkout or a
-    project that keeps its own contracts); the copy inside the installed package; the source tree.
+    In order: $ALICONFORM_CONTRACTS; contracts/ in base (default: the working directory; the
+    pytest plugin gives its rootdir) when it holds contracts (a checkout, or a project that keeps
+    its own: a contract catalog or a product directory, so that one missing its catalog is
+    reported rather than passed over); the copy inside the installed package; the source tree.
     """
     env = os.environ.get(ENV_CONTRACTS)
     if env:
         return Path(env)
-    candidates = [
-        Path.cwd() / "contracts",
-        PACKAGED_CONTRACTS_DIR,
-        Path(__file__).resolve().parents[3] / "contracts",
-    ]
-    for candidate in candidates:
+    own = (base if base is not None else Path.cwd()) / "contracts"
+    if (own / CATALOG_FILE).is_file() or any((own / product).is_dir() for product in PRODUCTS):
+        return own
+    for candidate in (PACKAGED_CONTRACTS_DIR, Path(__file__).resolve().parents[3] / "contracts"):
         if (candidate / CATALOG_FILE).is_file():
             return candidate
-    return candidates[0]
+    return own
+
+
+def contracts_directory_problem(root: Path) -> str | None:
+    """Why root cannot be a contracts directory at all (a usage error, not a contract's
+    problem), or None."""
+    if not root.exists():
+        return "no such contracts directory"
+    if not root.is_dir():
+        return "not a directory: --contracts names a contracts directory"
+    if not any(root.rglob("*.yaml")):
+        return NOT_A_CONTRACTS_DIRECTORY
+    if not (root / CATALOG_FILE).is_file():
+        return f"{NOT_A_CONTRACTS_DIRECTORY}; there is no {CATALOG_FILE.as_posix()}"
+    return None
 
 
 #: The documentation pages the contracts cite, inside the installed package.
@@ -119,12 +138,9 @@ def load_contracts(path: str | os.PathLike[str] | None = None) -> ContractSet:
     Raises ContractError listing every issue of every file when anything is wrong.
     """
     root = Path(path) if path is not None else default_contracts_dir()
-    if not root.is_dir():
-        raise ContractError(
-            [ContractIssue(str(root), None, None, "", "no such contracts directory")]
-        )
-    if not any(root.rglob("*.yaml")):
-        raise ContractError([ContractIssue(str(root), None, None, "", NOT_A_CONTRACTS_DIRECTORY)])
+    problem = contracts_directory_problem(root)
+    if problem is not None:
+        raise ContractError([ContractIssue(str(root), None, None, "", problem)])
     catalog_or_issues = load_catalog(root / CATALOG_FILE)
     if not isinstance(catalog_or_issues, ErrorCatalog):
         raise ContractError(catalog_or_issues)

@@ -82,7 +82,8 @@ class Place:
     decoded_at: tuple[str, ...] = ()  # pointers of the JSON strings decoded on the way
 
     def key(self, name: str, fields_key: KeyPath) -> Place:
-        field = f"{self.field}.{name}" if self.field else name
+        # str(): a body given as a Python dict may have keys JSON cannot (1, None, a tuple).
+        field = f"{self.field}.{name}" if self.field else str(name)
         return Place(pointer_join(self.pointer, name), field, (*fields_key, name), self.decoded_at)
 
     def item(self, index: int) -> Place:
