@@ -485,6 +485,16 @@ def test_an_unknown_policy_key_is_matched_against_the_policys_own_keys(
     ), str(caught.value)
 
 
+def test_a_key_of_another_level_is_never_offered_as_its_own_correction(tmp_path: Path) -> None:
+    # `severity` is a key of the policy, not of a waiver: there it is simply unknown.
+    policy_file = tmp_path / "drift-policy.yaml"
+    policy_file.write_text("waivers:\n  - id: x\n    severity: info\n")
+    with pytest.raises(ContractError) as caught:
+        load_policy(policy_file)
+    (issue,) = [i for i in caught.value.issues if i.key_path == "waivers[0].severity"]
+    assert issue.message == "unknown key 'severity'"
+
+
 def test_policy_naming_an_operation_without_a_contract_is_an_error(
     tmp_path: Path, contracts: ContractSet
 ) -> None:

@@ -329,7 +329,9 @@ def test_the_project_s_own_contracts_are_found_from_any_directory(
     (sandbox.path / "contracts" / "common" / "errors.yaml").unlink()
     broken = sandbox.runpytest()
     broken.assert_outcomes(errors=1)
-    broken.stdout.fnmatch_lines(["*contracts: no contracts here*there is no common/errors.yaml*"])
+    broken.stdout.fnmatch_lines(
+        ["*contracts: not a contracts directory: there is no common/errors.yaml*"]
+    )
 
 
 # --- the cassette marker --------------------------------------------------------------------

@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, TypeVar, get_args
+from typing import Annotated, Any, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
@@ -107,7 +107,10 @@ def contracts_directory_problem(root: Path) -> str | None:
     if not any(root.rglob("*.yaml")):
         return NOT_A_CONTRACTS_DIRECTORY
     if not (root / CATALOG_FILE).is_file():
-        return f"{NOT_A_CONTRACTS_DIRECTORY}; there is no {CATALOG_FILE.as_posix()}"
+        return (
+            f"not a contracts directory: there is no {CATALOG_FILE.as_posix()} (the shared error "
+            "catalog a contracts directory holds beside its <product>/<Operation>.yaml files)"
+        )
     return None
 
 
@@ -215,11 +218,11 @@ def validate_document(model: type[M], document: YamlDocument) -> M | list[Contra
     try:
         return model.model_validate(document.data)
     except ValidationError as exc:
-        return _issues_from_validation(exc, document, _known_keys(model))
+        return _issues_from_validation(exc, document, model)
 
 
 def _issues_from_validation(
-    exc: ValidationError, document: YamlDocument, keys: list[str]
+    exc: ValidationError, document: YamlDocument, model: type[BaseModel]
 ) -> list[ContractIssue]:
     issues: list[ContractIssue] = []
     seen: set[KeyPath] = set()
@@ -229,6 +232,7 @@ def _issues_from_validation(
         if key_path in seen:
             continue
         seen.add(key_path)
+        keys = _keys_at(model, error["loc"][:-1]) if error["type"] == "extra_forbidden" else []
         issues.append(document.issue(key_path, _message(error, key_path, keys)))
     return issues
 
@@ -263,7 +267,7 @@ _QUOTED = re.compile(r"'([^']*)'")
 
 
 def _message(error: ErrorDetails, key_path: KeyPath, keys: list[str]) -> str:
-    """keys: the keys the document's format knows, for 'did you mean' on an unknown one."""
+    """keys: the keys valid where an unknown key stands, for 'did you mean'."""
     kind = error["type"]
     value = error.get("input")
     ctx = error.get("ctx", {})
@@ -279,7 +283,7 @@ def _message(error: ErrorDetails, key_path: KeyPath, keys: list[str]) -> str:
         return f"missing key '{ctx.get('discriminator', 'kind').strip(chr(39))}'"
     if kind == "extra_forbidden":
         key = str(key_path[-1]) if key_path else "?"
-        return f"unknown key '{key}'{did_you_mean(key, keys)}"
+        return f"unknown key '{key}'{did_you_mean(key, [k for k in keys if k != key])}"
     if kind == "missing":
         return f"missing required key '{key_path[-1] if key_path else '?'}'"
     if kind == "string_pattern_mismatch":
@@ -327,6 +331,44 @@ def _nested_models(annotation: Any) -> Iterator[type[BaseModel]]:
 @functools.cache
 def _known_keys(model: type[BaseModel]) -> list[str]:
     return sorted(_model_keys(model, set()))
+
+
+def _keys_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> list[str]:
+    """The keys of the model at a pydantic location (a misspelt key's parent), or, where the
+    location cannot be followed, every key the format knows."""
+    here: Any = model
+    for part in loc:
+        here = _step(here, part)
+        if here is None:
+            return _known_keys(model)
+    models = list(_nested_models(here))
+    if len(models) != 1:
+        return _known_keys(model)
+    return sorted(info.alias or name for name, info in models[0].model_fields.items())
+
+
+def _step(annotation: Any, part: str | int) -> Any:
+    """The annotation one location part further in, or None."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _step(args[0], part)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        for name, info in annotation.model_fields.items():
+            if part in (name, info.alias):
+                return info.annotation
+        return None
+    if origin is dict and isinstance(part, str):
+        return args[1]
+    if origin in (list, tuple) and isinstance(part, int):
+        return args[0]
+    if args:  # a union: the member pydantic names in the location, else the only model
+        members = [m for m in args if isinstance(m, type) and issubclass(m, BaseModel)]
+        tagged = [m for m in members if m.__name__ == part]
+        if tagged:
+            return tagged[0]
+        if len(members) == 1:
+            return _step(members[0], part)
+    return None
 
 
 # --- cross-reference checks -----------------------------------------------------------------
