@@ -132,6 +132,12 @@ def test_lint_docs_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert len(report["findings"]) == 13  # as tests/test_drift_engine.py pins them
     assert report["unused_waivers"] == []
     assert report["expired_waivers"] == []
+    # which policy waived them is said, in JSON and in text, as replay says it
+    assert Path(report["policy"]).resolve() == (REPO / "drift-policy.yaml").resolve()
+    code, out, _ = run(capsys, "lint-docs")
+    assert f"drift policy: {report['policy']}" in out
+    code, out, _ = run(capsys, "lint-docs", "--policy", str(REPO / "scenarios.yaml"))
+    assert code == 2  # not a policy: refused, never silently a different one
 
 
 def test_bad_format_option(capsys: pytest.CaptureFixture[str]) -> None:
@@ -392,6 +398,26 @@ def test_replaying_an_empty_cassettes_directory_is_refused(
         err.replace("│", " ").split()
     )
     assert not (tmp_path / "r").exists()
+
+
+def test_a_cassette_that_cannot_be_checked_is_named_on_the_console(
+    cassettes_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A cassette under a directory no contract is named for: the verdict line says which one.
+    stray = cassettes_copy / "imm" / "GetImageModeration"
+    stray.mkdir()
+    for source in (cassettes_copy / "imm" / "GetImageModerationResult").glob(
+        "doc-example-success*"
+    ):
+        shutil.copy(source, stray)
+    argv = ["replay", "--cassettes", str(cassettes_copy), "--out", str(tmp_path / "r")]
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    printed = " ".join((out + err).replace("│", " ").split())
+    assert (
+        f"{cassettes_copy.name}/imm/GetImageModeration/doc-example-success.yaml: no contract for "
+        "operation 'GetImageModeration' (did you mean 'GetImageModerationResult'?)"
+    ) in printed
 
 
 def test_response_text_is_shown_as_written_never_read_as_markup_or_terminal_codes(

@@ -482,7 +482,7 @@ def test_a_run_that_nothing_answers_cannot_pass() -> None:
     assert report.verdict.exit_code == 2
     (problem,) = report.problems
     assert f"none of the {len(run.cases)} requests got an answer" in problem.message
-    assert report.verdict.headline == problem.message
+    assert report.verdict.headline == f"{endpoint}: {problem.message}"
     (finding,) = report.findings  # every unanswered request alike, positive or negative
     assert finding.count == len(run.cases)
     assert {case.mode for case in run.cases} == {"positive", "negative"}

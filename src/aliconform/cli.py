@@ -453,7 +453,11 @@ Format = Annotated[
 ]
 PolicyFile = Annotated[
     Path | None,
-    typer.Option("--policy", help="Drift policy file (default: ./drift-policy.yaml if present)."),
+    typer.Option(
+        "--policy",
+        help="Drift policy file (default: ./drift-policy.yaml, else the one beside the contracts "
+        "directory, else the one shipped with the packaged contracts; the run prints which).",
+    ),
 ]
 # The JSON `check` and `lint-docs` print, named and versioned as drift.json is
 # (`format`, `format_version`): the version changes only when a field is removed or changes meaning.
@@ -491,8 +495,9 @@ def check(
         except OSError as exc:
             raise AliconformError(f"{file}: cannot read file: {exc.strerror or exc}") from None
     findings = check_response(contract.operation, body, status, contracts=contracts, source=source)
-    verdict = judge(findings, load_policy(policy_file, operations=contracts), operations=[])
-    _emit(verdict, output, f"{operation} {source}")
+    policy = load_policy(policy_file, operations=contracts)
+    verdict = judge(findings, policy, operations=[])
+    _emit(verdict, output, f"{operation} {source}", policy.origin)
     raise typer.Exit(verdict.exit_code)
 
 
@@ -507,18 +512,20 @@ def lint_docs_command(
     contracts = _load(directory)
     policy = load_policy(policy_file, operations=contracts)
     verdict = judge(lint_docs(contracts), policy, operations=list(contracts))
-    _emit(verdict, output, "documentation lint")
+    _emit(verdict, output, "documentation lint", policy.origin)
     raise typer.Exit(verdict.exit_code)
 
 
-def _emit(verdict: Verdict, output: str, title: str) -> None:
-    """The verdict on the console (as text or JSON), its findings scrubbed: it lands in logs."""
+def _emit(verdict: Verdict, output: str, title: str, policy: str) -> None:
+    """The verdict on the console (as text or JSON), its findings scrubbed: it lands in logs;
+    policy: where the drift policy that judged it came from."""
     from aliconform.cassettes.scrub import scrub_finding
     from aliconform.report.grouping import group_findings
 
     verdict = verdict.map(scrub_finding)
     if output == "json":
-        sys.stdout.write(json.dumps(_verdict_json(verdict), indent=2, ensure_ascii=False) + "\n")
+        data = _verdict_json(verdict) | {"policy": policy}
+        sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
         return
     rows: list[tuple[Finding, str | None]] = [(f, None) for f in verdict.new]
     rows += [(f, w.id) for f, w in verdict.waived]
@@ -553,6 +560,7 @@ def _emit(verdict: Verdict, output: str, title: str) -> None:
         )
     for waiver in verdict.unused:
         out.print(f"[yellow]unused waiver[/yellow] {waiver.id}: matches nothing any more")
+    out.print(f"drift policy: {policy}", markup=False, highlight=False)
     breaking = len(verdict.new_breaking)
     out.print(f"[{'red' if breaking else 'green'}]{breaking} new breaking finding(s)[/]")
 
@@ -669,7 +677,10 @@ def _print_summary(report: Any) -> None:
             highlight=False,
         )
     for index, problem in enumerate(report.problems[:20]):
-        if index == 0 and problem.message == report.verdict.headline:
+        if index == 0 and report.verdict.headline in (
+            problem.message,
+            f"{problem.where}: {problem.message}",
+        ):
             continue  # the verdict line below says it
         err.print(f"cannot check {problem.where}: {problem.message}", markup=False, highlight=False)
     _print_provenance_problems(report)

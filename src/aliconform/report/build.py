@@ -275,11 +275,15 @@ def _verdict(
     if problems:
         # A scan fails on its lines as a whole, which its first problem states; a single
         # problem (nothing answered, every scenario skipped) says best what went wrong.
+        # The single problem names its input (a cassette, say); a scan's is its file.
+        first = problems[0]
         headline = (
-            problems[0].message
-            if scan is not None or len(problems) == 1
-            else f"{len(problems)} input(s) could not be checked"
+            first.message
+            if scan is not None or not first.where
+            else f"{first.where}: {first.message}"
         )
+        if scan is None and len(problems) > 1:
+            headline = f"{len(problems)} input(s) could not be checked"
         exit_code = 2
     elif breaking:
         seen = _seen(new, Severity.BREAKING)
