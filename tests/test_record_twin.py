@@ -631,7 +631,7 @@ def test_killing_a_recording_at_any_moment_leaves_every_cassette_whole(
     assert replayed.problems == []
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_a_terminated_recording_removes_its_scratch_directory(
     signum: int, account: None, fast_scenarios: Path, cassettes_copy: Path, tmp_path: Path
 ) -> None:

@@ -1696,6 +1696,8 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"stopped by {name} (temporary files removed)", highlight=False)
         return 128 + stop.signum
     except SystemExit as exc:  # click ends every run, successful or not, with SystemExit
+        if exc.code == 128 + signal.SIGINT:  # typer's answer to Ctrl-C; aliconform never exits so
+            err.print("stopped by SIGINT (temporary files removed)", highlight=False)
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     except ContractError as exc:
         for issue in exc.issues:
