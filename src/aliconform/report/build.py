@@ -273,17 +273,13 @@ def _verdict(
     new = [f for f in counted if f.status == "new"]
     breaking = sum(1 for f in new if f.severity is Severity.BREAKING)
     if problems:
-        # A scan fails on its lines as a whole, which its first problem states; a single
-        # problem (nothing answered, every scenario skipped) says best what went wrong.
-        # The single problem names its input (a cassette, say); a scan's is its file.
         first = problems[0]
-        headline = (
-            first.message
-            if scan is not None or not first.where
-            else f"{first.where}: {first.message}"
-        )
         if scan is None and len(problems) > 1:
             headline = f"{len(problems)} input(s) could not be checked"
+        elif scan is None and first.where:  # the one input it names: a cassette, an endpoint
+            headline = f"{first.where}: {first.message}"
+        else:  # a scan fails on its lines as a whole, which its first problem states
+            headline = first.message
         exit_code = 2
     elif breaking:
         seen = _seen(new, Severity.BREAKING)
