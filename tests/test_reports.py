@@ -459,3 +459,47 @@ def test_markdown_summary_lists_the_lint_findings_the_verdict_counts(
     for finding in unwaived:
         assert f"`{finding.path or '/'}`" in text
         assert f"`{finding.kind}`" in text
+
+
+def test_a_severity_the_drift_policy_set_carries_the_policy_s_reason_into_every_report(
+    contracts: ContractSet, tmp_path: Path
+) -> None:
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(
+        "extends: aliconform\n"
+        "severity:\n"
+        "  - kind: invariant-violation\n"
+        "    operation: QueryIProductionJob\n"
+        "    severity: breaking\n"
+        "    reason: our billing <relies> on FinishTime >= CreateTime\n",
+        "utf-8",
+    )
+    report = replay_report(
+        replay_all(REPO / "cassettes", contracts),
+        lint_docs(contracts),
+        contracts,
+        load_policy(policy_file),
+    )
+    raised = [f for f in report.findings if f.kind == "invariant-violation"]
+    assert raised
+    assert {(f.severity, f.severity_reason) for f in raised} == {
+        (Severity.BREAKING, "our billing <relies> on FinishTime >= CreateTime")
+    }
+    others = [f for f in report.findings if f.operation != "QueryIProductionJob"]
+    assert others
+    assert all(f.severity_reason is None for f in others)
+    files = write_reports(report, tmp_path / "out")
+    page = files.html.read_text("utf-8")
+    why = re.findall(r"<dt>why this severity</dt><dd>(.*?)</dd>", page)
+    assert (
+        "breaking: set by the drift policy: our billing &lt;relies&gt; on FinishTime &gt;= CreateTime"
+    ) in why
+    # the kind's default rationale ("warning: ...") is shown only where the default holds
+    defaults = [f for f in report.findings if f.kind == "invariant-violation" and f not in raised]
+    assert sum(line.startswith("warning: each field is well-formed") for line in why) == len(
+        defaults
+    )
+    assert sum("set by the drift policy" in line for line in why) == len(raised)
+    junit = files.junit.read_text("utf-8")
+    assert "severity set by the drift policy: our billing &lt;relies&gt;" in junit
+    assert load_report(files.json) == report

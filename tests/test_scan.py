@@ -136,6 +136,45 @@ def test_more_unreadable_lines_than_the_limit_fail_the_scan(
         assert headline in capsys.readouterr().out
     else:  # the lines were judged on what could be read: the breaking drift of line 4
         assert headline.startswith("1 new breaking finding(s)")
+    # JUnit passes or fails as the command exits: lines a limit tolerates are skipped cases
+    # (not errors), and the HTML verdict box is the problem colour only when they decide it
+    junit = ET.parse(out / "junit.xml").getroot()
+    decided = exit_code == 2
+    problems = str(len(data["problems"]))
+    assert junit.get("errors") == (problems if decided else "0")
+    assert junit.get("skipped") == ("0" if decided else problems)
+    assert junit.get("failures") == "1"  # the breaking drift of line 4, either way
+    verdict_box = re.search(
+        r'<div id="verdict" class="verdict (\w+)"', (out / "drift.html").read_text("utf-8")
+    )
+    assert verdict_box is not None
+    assert verdict_box.group(1) == ("problem" if decided else "fail")
+
+
+def test_a_clean_scan_s_junit_has_a_passing_case_per_operation_checked(tmp_path: Path) -> None:
+    """Publishers that refuse an empty result (Jenkins junit, test-reporter's fail-on-empty)
+    must see what was checked."""
+    capture = tmp_path / "capture.jsonl"
+    lines = [{"operation": op, "status": 200, "body": raw.decode()} for op, raw in build_corpus(20)]
+    capture.write_text("".join(json.dumps(line) + "\n" for line in lines), "utf-8")
+    out = tmp_path / "r"
+    assert main(["scan", str(capture), "--out", str(out), "-j", "1"]) == 0
+    root = ET.parse(out / "junit.xml").getroot()
+    cases = {
+        (case.get("classname"), case.get("name")): case.findtext("system-out")
+        for case in root.iter("testcase")
+    }
+    assert cases == {
+        (f"aliconform.scan.{operation}", "no drift found"): "4 response(s) checked"
+        for operation in (
+            "GetImageModerationResult",
+            "GetVideoLabelClassificationResult",
+            "GetVideoModerationResult",
+            "QueryIProductionJob",
+            "QuerySmarttagJob",
+        )
+    }
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("5", "0", "0")
 
 
 @pytest.mark.parametrize(

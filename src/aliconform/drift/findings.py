@@ -78,6 +78,9 @@ class Finding:
     decoded_at: tuple[str, ...] = ()  # pointers of the JSON-string fields decoded on the way
     rule: str | None = None  # invariant id, error code, or divergence aspect
     source: str | None = None  # what was checked: a cassette, a documentation example, a file
+    # Why the severity is what it is, when a drift policy set it (that override's reason);
+    # None: the default for the kind (policy.SEVERITY_RATIONALE says why).
+    severity_reason: str | None = None
 
     def __post_init__(self) -> None:
         # Keys and values of the response reach every report and the console through these:
@@ -92,8 +95,10 @@ class Finding:
     def with_source(self, source: str | None) -> Finding:
         return self if source is None or self.source == source else replace(self, source=source)
 
-    def with_severity(self, severity: Severity) -> Finding:
-        return self if severity is self.severity else replace(self, severity=severity)
+    def with_severity(self, severity: Severity, reason: str | None = None) -> Finding:
+        if severity is self.severity and reason == self.severity_reason:
+            return self
+        return replace(self, severity=severity, severity_reason=reason)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -103,14 +103,16 @@ class SeverityPolicy:
         return DEFAULT_SEVERITY[kind]
 
     def apply(self, findings: list[Finding]) -> list[Finding]:
-        """The findings with overrides applied; the last matching override wins."""
+        """The findings with overrides applied; the last matching override wins, and its
+        reason goes with the finding (even when it confirms the default severity: the policy
+        is then why the severity stays)."""
         if not self.overrides:
             return findings
         result = []
         for finding in findings:
             for override in reversed(self.overrides):
                 if override.matches(finding):
-                    finding = finding.with_severity(override.severity)
+                    finding = finding.with_severity(override.severity, override.reason)
                     break
             result.append(finding)
         return result

@@ -162,6 +162,7 @@ def _finding(
         operation=finding.operation,
         kind=finding.kind.value,
         severity=finding.severity,
+        severity_reason=finding.severity_reason,
         path=finding.path,
         decoded_at=list(finding.decoded_at),
         message=finding.message,

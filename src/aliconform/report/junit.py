@@ -2,7 +2,10 @@
 
 A case fails when its source has new breaking findings; warnings and waived findings are listed
 in its system-out so they are visible without failing anything. Inputs that could not be checked
-at all are errors.
+at all are errors when they decide the verdict, and skipped cases when the run tolerated them (a
+scan's few unreadable lines), so that the file passes or fails as the command exits. An operation
+checked without any drift (a clean scan) still has a passing case: a test tab shows what was
+checked, and publishers that refuse an empty result do not fail the build.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 
 from aliconform.report.model import DriftReport, ReportFinding
 
@@ -29,6 +33,8 @@ def _line(finding: ReportFinding) -> str:
         f"{finding.severity.value}: {finding.kind} at {finding.path or '/'}{waived}: {finding.message}"
         f" (contract {finding.contract_location or '?'})"
     )
+    if finding.severity_reason is not None:
+        line += f"; severity set by the drift policy: {finding.severity_reason}"
     if finding.first_seen is not None:  # an aggregate of a scan: how often, where, what
         line += (
             f"; seen {finding.count} time(s), lines {finding.first_seen} to {finding.last_seen}"
@@ -39,9 +45,18 @@ def _line(finding: ReportFinding) -> str:
     return line
 
 
-def _cases(report: DriftReport) -> list[tuple[str, str, str, list[ReportFinding]]]:
-    """(operation, classname, name, findings) per test case: one per checked source, and one
-    per finding that no checked source owns (scan aggregates, recorded divergences)."""
+@dataclass(frozen=True)
+class _Case:
+    operation: str
+    classname: str
+    name: str
+    findings: list[ReportFinding]
+    note: str | None = None  # the system-out of a case with no findings
+
+
+def _cases(report: DriftReport) -> list[_Case]:
+    """One test case per checked source, one per finding that no checked source owns (scan
+    aggregates, recorded divergences), and one per operation checked that has neither."""
     by_source: dict[str, list[ReportFinding]] = defaultdict(list)
     for finding in report.findings:
         by_source[finding.source or ""].append(finding)
@@ -50,7 +65,7 @@ def _cases(report: DriftReport) -> list[tuple[str, str, str, list[ReportFinding]
     for source in report.sources:
         owned.add(source.id)
         classname = f"aliconform.{source.section}.{source.operation}"
-        cases.append((source.operation, classname, source.id, by_source.get(source.id, [])))
+        cases.append(_Case(source.operation, classname, source.id, by_source.get(source.id, [])))
     # A finding no source owns is its own case, named by what it is and where in the response:
     # a test tab follows a case across runs by its name, and the line of a capture where a
     # drift was first seen changes with every capture. Its source is in the case's text.
@@ -61,7 +76,13 @@ def _cases(report: DriftReport) -> list[tuple[str, str, str, list[ReportFinding]
         name = _unowned_name(finding)
         if names[name] > 1:  # the same drift from several sources (recorded divergences)
             name += f" ({finding.source or finding.section})"
-        cases.append((finding.operation, classname, name, [finding]))
+        cases.append(_Case(finding.operation, classname, name, [finding]))
+    with_cases = {case.operation for case in cases}
+    for summary in report.operations:
+        if summary.checked and summary.operation not in with_cases:
+            classname = f"aliconform.{report.run}.{summary.operation}"
+            note = f"{summary.checked} response(s) checked"
+            cases.append(_Case(summary.operation, classname, "no drift found", [], note))
     return cases
 
 
@@ -73,11 +94,14 @@ def _unowned_name(finding: ReportFinding) -> str:
 def render_junit(report: DriftReport) -> str:
     root = ET.Element("testsuites", name=f"aliconform {report.run}")
     suites: dict[str, ET.Element] = {}
-    for operation, classname, name, findings in _cases(report):
-        suite = suites.get(operation)
+    for each in _cases(report):
+        findings = each.findings
+        suite = suites.get(each.operation)
         if suite is None:
-            suite = suites[operation] = ET.SubElement(root, "testsuite", name=operation)
-        case = ET.SubElement(suite, "testcase", classname=classname, name=name)
+            suite = suites[each.operation] = ET.SubElement(root, "testsuite", name=each.operation)
+        case = ET.SubElement(suite, "testcase", classname=each.classname, name=each.name)
+        if each.note:
+            ET.SubElement(case, "system-out").text = each.note
         breaking = [f for f in findings if f.status == "new" and f.severity.value == "breaking"]
         if breaking:
             message = "; ".join(f"{f.kind} at {f.path or '/'}" for f in breaking)
@@ -88,20 +112,25 @@ def render_junit(report: DriftReport) -> str:
             ET.SubElement(case, "system-out").text = "\n".join(_line(f) for f in others)
     if report.problems:
         suite = ET.SubElement(root, "testsuite", name="inputs")
+        decisive = report.verdict.exit_code == 2  # else tolerated (--max-unreadable)
         for problem in report.problems:
             case = ET.SubElement(
                 suite, "testcase", classname="aliconform.inputs", name=problem.where
             )
             first = problem.message.splitlines()[0][:500] if problem.message else ""
-            error = ET.SubElement(case, "error", type="unreadable-input", message=first)
-            error.text = problem.message
+            if decisive:
+                error = ET.SubElement(case, "error", type="unreadable-input", message=first)
+                error.text = problem.message
+            else:
+                skipped = ET.SubElement(case, "skipped", message=f"not checked: {first}"[:500])
+                skipped.text = problem.message
     for suite in root:
         cases = suite.findall("testcase")
         suite.set("tests", str(len(cases)))
         suite.set("failures", str(sum(1 for c in cases if c.find("failure") is not None)))
         suite.set("errors", str(sum(1 for c in cases if c.find("error") is not None)))
-        suite.set("skipped", "0")
-    for name in ("tests", "failures", "errors"):
+        suite.set("skipped", str(sum(1 for c in cases if c.find("skipped") is not None)))
+    for name in ("tests", "failures", "errors", "skipped"):
         root.set(name, str(sum(int(suite.get(name, "0")) for suite in root)))
     for element in root.iter():
         element.text = _xml_safe(element.text) if element.text else element.text

@@ -101,6 +101,11 @@ class ReportFinding(_Model):
     rule: str | None = None
     source: str | None = None
     excerpt: list[ExcerptLineModel] = Field(default_factory=list)
+    severity_reason: str | None = Field(
+        default=None,
+        description="The drift policy's reason, when one of its overrides set this finding's "
+        "severity; when null, the severity is the kind's default (see severity_rationale)",
+    )
     repeats: str | None = Field(
         default=None,
         description="The id of the finding this one repeats: a cassette derived from a "
