@@ -71,3 +71,35 @@ def test_killing_a_writer_at_any_moment_never_leaves_a_partial_cassette(tmp_path
         for leftover in target.parent.glob("*.partial"):
             assert leftover.name.startswith(".")  # a temporary file may remain; never the cassette
     assert seen, "the writer never completed a write; the test proved nothing"
+
+
+@pytest.mark.parametrize("existed", [True, False], ids=["replacing", "new"])
+def test_a_cassette_whose_provenance_cannot_be_written_is_left_as_it_was(
+    tmp_path: Path, existed: bool
+) -> None:
+    """The provenance is renamed into place after the cassette; when that fails, the cassette
+    is put back (or removed, if it is new): a failed write changes neither file."""
+    from aliconform.cassettes import store
+
+    target = tmp_path / "ice" / "QuerySmarttagJob" / "doc-example-success.yaml"
+    old = store.load_cassette(SOURCE)
+    ref = next(r for r in store.discover_cassettes(SOURCE.parents[2]) if r.path == SOURCE)
+    provenance = store.load_provenance(ref)
+    assert provenance is not None
+    sidecar = target.with_name("doc-example-success.provenance.yaml")
+    if existed:
+        store.write_cassette(target, old, provenance)
+        before = target.read_bytes()
+        sidecar.unlink()
+    sidecar.mkdir(parents=True)  # a rename onto it fails
+    new = old.model_copy(deep=True)
+    new.interactions = new.interactions * 2
+    with pytest.raises(IsADirectoryError):
+        store.write_cassette(target, new, provenance)
+    if existed:
+        assert target.read_bytes() == before
+    else:
+        assert not target.exists()
+    assert sorted(p.name for p in target.parent.iterdir()) == sorted(
+        [sidecar.name, *([target.name] if existed else [])]
+    )

@@ -83,6 +83,52 @@ def test_a_scenario_cannot_take_the_name_of_a_documentation_cassette(
     assert "doc-" in text
 
 
+def test_a_scenario_that_cannot_be_recorded_is_refused_before_anything_is_called(
+    tmp_path: Path, contracts: ContractSet
+) -> None:
+    """An expected error with a poll (one answer, no status to poll), and a name too long for
+    its cassette's file names, were found only after the calls were made."""
+    text = "\n".join(
+        _scenario_errors(
+            tmp_path,
+            contracts,
+            "format_version: 1\n"
+            "scenarios:\n"
+            "  - name: probe\n"
+            "    operation: QuerySmarttagJob\n"
+            "    params: {JobId: x}\n"
+            "    expect_error: '*'\n"
+            "    poll: {field: JobStatus, terminal: [Success]}\n"
+            f"  - name: {'n' * 101}\n"
+            "    operation: QuerySmarttagJob\n"
+            "    params: {JobId: x}\n",
+        )
+    )
+    assert "scenarios.yaml:3" in text
+    assert "expect_error and poll cannot go together" in text
+    assert "scenarios.yaml:8" in text
+    assert "at most 100 characters" in text
+
+
+@pytest.mark.parametrize(
+    ("region", "endpoint", "message"),
+    [
+        ("cn-shanghai", "127.0.0.1:99999", "the port must be a number from 0 to 65535"),
+        ("cn-shanghai", "http://127.0.0.1:http", "the port must be a number from 0 to 65535"),
+        ("cn-shanghai", ":8080", "expected host[:port] or a URL"),
+        ("", "127.0.0.1:8080", "--region is empty"),
+    ],
+)
+def test_an_unusable_target_is_one_usage_error_up_front(
+    region: str, endpoint: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aliconform.cli import main
+
+    argv = ["record", "--dry-run", "--region", region, "--endpoint", endpoint]
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
 def test_a_mistyped_capture_or_error_code_is_caught_before_anything_is_called(
     tmp_path: Path, contracts: ContractSet
 ) -> None:
@@ -512,3 +558,30 @@ def test_what_a_probe_may_expect(
         return
     with pytest.raises(ScenarioError, match=r"scenarios.yaml:5.*did you mean"):
         load_scenarios(path, contracts)
+
+
+def test_a_failed_assertion_is_called_a_bug_not_a_scenario_failure(
+    tmp_path: Path, contracts: ContractSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug met while recording one scenario is named as one (where it failed), and the
+    other scenarios still run."""
+    from aliconform.record import record_scenarios, recorder
+
+    def broken(*args: object, **kwargs: object) -> None:
+        assert args == (), "never true"
+
+    monkeypatch.setattr(recorder, "_capture", broken)
+    [scenario] = [
+        s
+        for s in load_scenarios(REPO / "scenarios.yaml", contracts)
+        if s.name == "live-error-unknown-job" and s.operation == "QuerySmarttagJob"
+    ]
+    target = RecordTarget("cn-shanghai", endpoint="127.0.0.1:9")
+    run = record_scenarios([scenario], contracts, target, tmp_path / "cassettes")
+    [result] = run.results
+    assert result.outcome == "failed"
+    assert result.message.startswith(
+        "internal error (a bug in aliconform; please report it): assertion "
+        "'assert args == (), \"never true\"' failed at test_record_parts.py:"
+    )
+    assert result.message.endswith("does not exist)")

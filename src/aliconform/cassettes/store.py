@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -278,9 +279,40 @@ def write_cassette(path: Path, cassette: CassetteFile, provenance: Provenance) -
     with (
         _written_beside(path, yamlserializer.serialize(data)) as new_cassette,
         _written_beside(sidecar_path, _provenance_yaml(sidecar)) as new_sidecar,
+        _kept(path) as previous,
     ):
         new_cassette.replace(path)
-        new_sidecar.replace(sidecar_path)
+        try:
+            new_sidecar.replace(sidecar_path)
+        except BaseException:
+            # The provenance could not be put in place: the cassette goes back to what it was
+            # (or away, if it is new), so that a failed write changes neither file.
+            if previous is None:
+                path.unlink(missing_ok=True)
+            else:
+                previous.replace(path)
+            raise
+
+
+@contextlib.contextmanager
+def _kept(path: Path) -> Iterator[Path | None]:
+    """A hidden copy of the file at path as it is now (None if there is none), removed after:
+    a hard link where the file system allows one (no bytes copied), else a copy."""
+    if not path.exists():
+        yield None
+        return
+    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".previous", dir=path.parent)
+    os.close(handle)
+    kept = Path(name)
+    try:
+        try:
+            kept.unlink()
+            os.link(path, kept)
+        except OSError:
+            shutil.copy2(path, kept)
+        yield kept
+    finally:
+        kept.unlink(missing_ok=True)
 
 
 def _provenance_yaml(provenance: Provenance) -> str:

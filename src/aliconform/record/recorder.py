@@ -20,6 +20,7 @@ import os
 import re
 import tempfile
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -234,7 +235,9 @@ def record_scenarios(
             problem = unplayable.get(where)
             if problem is not None:  # a recording that does not replay is never put in place
                 result.outcome = "failed"
-                result.message = f"the new recording does not replay: {problem}; left as it was"
+                result.message = (
+                    f"the new recording does not replay: {problem}; {_untouched(result.cassette)}"
+                )
                 continue
             leak = leaks.get(where)
             if leak is not None:  # scrubbing missed something: it never reaches a file
@@ -242,7 +245,7 @@ def record_scenarios(
                 result.outcome = "failed"
                 result.message = (
                     f"the new recording holds what looks like a secret ({leak}), which scrubbing "
-                    f"did not replace; nothing was written, {result.cassette.display} left as it was"
+                    f"did not replace; {_untouched(result.cassette)}"
                 )
                 continue
             try:
@@ -327,13 +330,28 @@ def _run(
         result.message = f"{len(cassette.interactions)} interaction(s)"
     except AliconformError as exc:
         result.outcome = "failed"
-        result.message = f"{exc}; {ref.display} left as it was"
+        result.message = f"{exc}; {_untouched(ref)}"
+    except AssertionError as exc:  # a bug of ours, said so; the other scenarios still run
+        result.outcome = "failed"
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        result.message = (
+            f"internal error (a bug in aliconform; please report it): assertion "
+            f"{frame.line!r} failed at {Path(frame.filename).name}:{frame.lineno}; "
+            f"{_untouched(ref)}"
+        )
     except Exception as exc:  # an SDK or network failure we did not foresee: still contained
         result.outcome = "failed"
-        result.message = f"{_brief(exc)}; {ref.display} left as it was"
+        result.message = f"{_brief(exc)}; {_untouched(ref)}"
     finally:  # counted for a failed scenario too: "still failing after N attempts"
         result.attempts, result.retries = session.attempts, session.retries
     return result
+
+
+def _untouched(ref: CassetteRef) -> str:
+    """What a failed scenario left, as the user can open it from the working directory."""
+    if ref.path.exists():
+        return f"{ref.shown} left as it was"
+    return f"nothing written ({ref.shown} does not exist)"
 
 
 def _ref(root: Path, contract: Contract, scenario: Scenario) -> CassetteRef:

@@ -21,7 +21,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from aliconform.contracts import Contract, ContractSet
 from aliconform.contracts.loader import validate_document
@@ -110,6 +118,8 @@ class SetupSpec(_Model):
 class Scenario(_Model):
     name: str = Field(
         pattern=r"^[a-z0-9][a-z0-9-]*$",
+        # Its cassette, provenance and temporary files must fit a file name (255 bytes).
+        max_length=100,
         description="The cassette's file name (doc-* names are the documentation's cassettes)",
     )
     operation: str
@@ -131,6 +141,15 @@ class Scenario(_Model):
                 "examples (aliconform cassettes derive); a recording must not replace one"
             )
         return name
+
+    @model_validator(mode="after")
+    def _one_answer_or_a_poll(self) -> Scenario:
+        if self.poll is not None and self.expect_error is not None:
+            raise ValueError(
+                "expect_error and poll cannot go together: a scenario that expects an error "
+                "keeps the one error answer, and there is no status to poll; drop one of them"
+            )
+        return self
 
 
 class ScenarioFile(_Model):

@@ -32,6 +32,10 @@ class RecordTarget:
     connect_timeout_ms: int = 5_000
     read_timeout_ms: int = 30_000
 
+    def __post_init__(self) -> None:
+        if not self.region.strip():
+            raise TargetError("--region is empty: give a region id, such as cn-shanghai")
+
     def serves(self, contract: Contract) -> bool:
         """Whether the contract's product documents an endpoint in the region (or none is
         needed: an explicit endpoint, or a product that lists no regions)."""
@@ -51,14 +55,27 @@ class RecordTarget:
         if "://" not in self.endpoint:
             # This machine (the twin, a local proxy) speaks plain HTTP unless told otherwise:
             # give https://localhost:port for a local TLS endpoint.
-            host = self.endpoint.rstrip("/")
+            host = self._checked_host(self.endpoint.rstrip("/"))
             return host, "http" if is_loopback(host) else "https"
         parts = urlsplit(self.endpoint)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise TargetError(f"--endpoint {self.endpoint!r}: expected host[:port] or a URL")
         if parts.path not in ("", "/"):
             raise TargetError(f"--endpoint {self.endpoint!r}: RPC calls go to '/', not a path")
-        return parts.netloc, "http" if parts.scheme == "http" else "https"
+        return self._checked_host(parts.netloc), "http" if parts.scheme == "http" else "https"
+
+    def _checked_host(self, host: str) -> str:
+        """host[:port], refused before any call when it names no host or port."""
+        try:
+            parts = urlsplit(f"//{host}")
+            parts.port  # noqa: B018 (raises for a port that is not a number from 0 to 65535)
+        except ValueError:
+            raise TargetError(
+                f"--endpoint {self.endpoint!r}: the port must be a number from 0 to 65535"
+            ) from None
+        if not parts.hostname or parts.path or parts.query or parts.fragment:
+            raise TargetError(f"--endpoint {self.endpoint!r}: expected host[:port] or a URL")
+        return host
 
     def options_for(self, contract: Contract) -> SdkCallOptions:
         host, protocol = self.host_and_protocol(contract)
