@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import re
@@ -15,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from aliconform import ContractSet
+from aliconform import ContractSet, scan
 from aliconform.bench import build_corpus
 from aliconform.cli import main
 from aliconform.drift.waivers import DriftPolicy
@@ -50,9 +51,13 @@ def test_generalise_turns_indices_into_stars() -> None:
     assert generalise("/a10/b") == "/a10/b"
 
 
+@pytest.mark.parametrize("batch_bytes", [None, 4096], ids=["default-batches", "small-batches"])
 def test_scan_counts_each_distinct_finding_with_first_last_and_examples(
-    tmp_path: Path, contracts: ContractSet
+    tmp_path: Path, contracts: ContractSet, monkeypatch: pytest.MonkeyPatch, batch_bytes: int | None
 ) -> None:
+    """Batches cut by size (long lines) count and place every line as batches cut by count."""
+    if batch_bytes is not None:
+        monkeypatch.setattr(scan, "_BATCH_BYTES", batch_bytes)
     capture = _capture(tmp_path / "capture.jsonl", 400)
     result = scan_file(capture, contracts_dir=REPO / "contracts", workers=2)
     assert (result.lines, result.interactions, result.skipped_count) == (400, 400, 0)
@@ -79,6 +84,19 @@ def test_scan_counts_each_distinct_finding_with_first_last_and_examples(
         f"{len(per_operation)} new breaking finding(s) (seen {len(drifted)} times): "
     )
     assert sum(s.breaking for s in report.operations) == len(drifted)
+
+
+def test_batches_hold_a_bounded_number_of_bytes_whatever_the_line_length() -> None:
+    """Workers get whole batches, two in flight each: a batch of 500 one-megabyte lines would
+    hold half a gigabyte per batch. A batch ends once it holds _BATCH_BYTES."""
+    line = b'{"operation": "QuerySmarttagJob", "body": "' + b"x" * 2**20 + b'"}\n'
+    stream = io.BytesIO(line * 40)
+    batches = list(scan._batches(stream))
+    assert [start for start, _, _ in batches] == list(range(1, 41, 8))
+    assert all(size == len(lines) * len(line) for _, lines, size in batches)
+    assert max(size for _, _, size in batches) < scan._BATCH_BYTES + len(line)
+    short = list(scan._batches(io.BytesIO(b"{}\n" * 1200)))
+    assert [len(lines) for _, lines, _ in short] == [500, 500, 200]
 
 
 def test_unreadable_lines_are_listed_and_do_not_stop_the_scan(tmp_path: Path) -> None:

@@ -46,7 +46,11 @@ __all__ = [
     "scan_file",
 ]
 
+# A batch ends at whichever comes first: workers get lines in bulk (few round trips), and the
+# batches in flight (two per worker, and the one being read) hold a bounded number of bytes
+# whatever the length of the lines.
 _BATCH_LINES = 500
+_BATCH_BYTES = 8 * 1024 * 1024
 _EXAMPLES = 3
 _OBSERVED = 10
 _MAX_EXAMPLE_BODY = 32 * 1024
@@ -377,7 +381,8 @@ STDIN = Path("-")
 
 
 def _batches(stream: IO[bytes]) -> Iterator[tuple[int, list[bytes], int]]:
-    """(first line number, lines, bytes) of consecutive batches, read lazily."""
+    """(first line number, lines, bytes) of consecutive batches, read lazily: at most
+    _BATCH_LINES lines, and past _BATCH_BYTES only by the line that crossed it."""
     batch: list[bytes] = []
     start, size = 1, 0
     for number, raw in enumerate(_lines(stream), start=1):
@@ -385,7 +390,7 @@ def _batches(stream: IO[bytes]) -> Iterator[tuple[int, list[bytes], int]]:
             start = number
         batch.append(raw)
         size += len(raw)
-        if len(batch) >= _BATCH_LINES:
+        if len(batch) >= _BATCH_LINES or size >= _BATCH_BYTES:
             yield start, batch, size
             batch, size = [], 0
     if batch:
