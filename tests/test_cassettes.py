@@ -771,7 +771,7 @@ def test_replay_names_expired_and_unused_waivers_on_the_console(
     assert main(["replay", *options]) == 0
     printed = " ".join(capsys.readouterr().out.split())
     assert "expired waiver old-one (expired 2020-01-01): a field the service sent" in printed
-    assert "unused waiver never-matches: matches nothing any more" in printed
+    assert "unused waiver never-matches: it matched nothing in this run" in printed
 
 
 # --- derivation from the documentation ----------------------------------------------------------

@@ -303,6 +303,16 @@ def test_report_diff_fails_on_what_got_worse_when_asked(
     milder = write_reports(clean.model_copy(update={"findings": [quieter]}), tmp_path / "m").json
     assert main(["report", "diff", str(after), str(milder), "--fail-on", "warning"]) == 0
     capsys.readouterr()
+    # a warning that became breaking fails every threshold it reaches, the lower ones too: a
+    # stricter threshold never passes what a looser one fails
+    for threshold in ("breaking", "warning", "info"):
+        assert main(["report", "diff", str(milder), str(after), "--fail-on", threshold]) == 1
+    changed = capsys.readouterr().out
+    assert "severity: warning -> breaking" in changed
+    assert f"({lapsed.source})" in changed  # which copy changed, as new and fixed lines say
+    # a waiver that lapsed says what it became, not Python's None
+    assert main(["report", "diff", str(before), str(after)]) == 0
+    assert "waiver: w -> (none)" in capsys.readouterr().out
     assert main([*diff, "--fail-on", "braking"]) == 2
     assert "did you mean 'breaking'" in capsys.readouterr().err
 
@@ -503,3 +513,29 @@ def test_a_severity_the_drift_policy_set_carries_the_policy_s_reason_into_every_
     junit = files.junit.read_text("utf-8")
     assert "severity set by the drift policy: our billing &lt;relies&gt;" in junit
     assert load_report(files.json) == report
+
+
+def test_the_console_marks_a_cassette_finding_that_repeats_the_documentation_lint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The verdict counts such a finding once; the console lists both copies, so it says which
+    one is the repeat."""
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(
+        "extends: aliconform\nseverity:\n  - kind: invariant-violation\n"
+        "    operation: QueryIProductionJob\n    severity: breaking\n    reason: our billing reads it\n",
+        "utf-8",
+    )
+    argv = ["replay", "--cassettes", str(REPO / "cassettes"), "--out", str(tmp_path / "o")]
+    assert main([*argv, "--policy", str(policy_file)]) == 1
+    printed = [
+        line for line in capsys.readouterr().out.splitlines() if "invariant-violation" in line
+    ]
+    marked = [line for line in printed if "(as in the documentation lint, counted once)" in line]
+    assert len(printed) == 2 * len(marked)
+    assert marked
+    assert all("cassette" in line for line in marked)
+    junit = (tmp_path / "o" / "junit.xml").read_text("utf-8")
+    repeats = [f for f in load_report(tmp_path / "o" / "drift.json").findings if f.repeats]
+    assert len(repeats) >= len(marked)
+    assert junit.count("as in the documentation lint (the verdict counts it once)") == len(repeats)

@@ -559,7 +559,7 @@ def _emit(verdict: Verdict, output: str, title: str, policy: str) -> None:
             f"[yellow]expired waiver[/yellow] {waiver.id} (expired {waiver.expires}): {waiver.reason}"
         )
     for waiver in verdict.unused:
-        out.print(f"[yellow]unused waiver[/yellow] {waiver.id}: matches nothing any more")
+        out.print(f"[yellow]unused waiver[/yellow] {waiver.id}: it matched nothing in this run")
     out.print(f"drift policy: {policy}", markup=False, highlight=False)
     breaking = len(verdict.new_breaking)
     out.print(f"[{'red' if breaking else 'green'}]{breaking} new breaking finding(s)[/]")
@@ -672,8 +672,9 @@ def _print_summary(report: Any) -> None:
         if finding.observed_values:  # a scan saw several: the new enum values, say
             text += f" (observed {finding.observed_summary()})"
         shown = escape(text)
+        repeat = " (as in the documentation lint, counted once)" if finding.repeats else ""
         out.print(
-            f"[red]breaking[/red] {shown} [dim]({escape(str(finding.source))})[/dim]",
+            f"[red]breaking[/red] {shown} [dim]({escape(str(finding.source))}){repeat}[/dim]",
             highlight=False,
         )
     for index, problem in enumerate(report.problems[:20]):
@@ -684,7 +685,7 @@ def _print_summary(report: Any) -> None:
             continue  # the verdict line below says it
         err.print(f"cannot check {problem.where}: {problem.message}", markup=False, highlight=False)
     _print_provenance_problems(report)
-    for note in report.waivers:  # a waiver past its date, or one that matches nothing any more
+    for note in report.waivers:  # a waiver past its date, or one that matched nothing
         if note.problem == "expired":
             out.print(
                 f"[yellow]expired waiver[/yellow] {note.id} (expired {note.expires}): "
@@ -693,7 +694,7 @@ def _print_summary(report: Any) -> None:
             )
         else:
             out.print(
-                f"[yellow]unused waiver[/yellow] {note.id}: matches nothing any more",
+                f"[yellow]unused waiver[/yellow] {note.id}: it matched nothing in this run",
                 highlight=False,
             )
     colour = "green" if report.verdict.passed else "red"
@@ -882,8 +883,9 @@ def _print_diff(result: Any, old: Path, new: Path) -> None:
             for f in findings
         ]
     lines += [
-        f"- changed: {before.operation} {before.kind} at {before.path or '/'}: {'; '.join(what)}"
-        for before, _after, what in result.changed
+        f"- changed: {after.operation} {after.kind} at {after.path or '/'} ({after.source}): "
+        + "; ".join(what)
+        for _before, after, what in result.changed
     ]
     for line in lines:  # a report of an older version may hold unprintable characters raw
         out.print(escape_unprintable(line), markup=False, highlight=False)

@@ -34,14 +34,18 @@ class ReportDiff:
 
     def worse(self, threshold: Severity) -> list[ReportFinding]:
         """Findings of the later report, not waived there and at least as severe as threshold,
-        that the earlier one did not have so: new ones, and ones that were waived or less severe
-        before. What a pull request should not be merged with."""
+        that the earlier one did not have so: new ones, ones that were waived before, and ones
+        whose severity rose (a warning that became breaking is worse at --fail-on warning too:
+        a lower threshold never passes what a higher one fails). What a pull request should
+        not be merged with."""
 
         def counts(f: ReportFinding) -> bool:
             return f.status == "new" and f.severity.rank >= threshold.rank
 
         return [f for f in self.new if counts(f)] + [
-            after for before, after, _ in self.changed if counts(after) and not counts(before)
+            after
+            for before, after, _ in self.changed
+            if counts(after) and (not counts(before) or after.severity.rank > before.severity.rank)
         ]
 
     def to_dict(self) -> dict[str, Any]:
@@ -123,4 +127,6 @@ def _changes(before: ReportFinding, after: ReportFinding) -> list[str]:
 
 
 def _show(value: Any) -> str:
+    if value is None:
+        return "(none)"
     return str(getattr(value, "value", value))

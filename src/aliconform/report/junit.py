@@ -33,6 +33,8 @@ def _line(finding: ReportFinding) -> str:
         f"{finding.severity.value}: {finding.kind} at {finding.path or '/'}{waived}: {finding.message}"
         f" (contract {finding.contract_location or '?'})"
     )
+    if finding.repeats:
+        line += "; as in the documentation lint (the verdict counts it once)"
     if finding.severity_reason is not None:
         line += f"; severity set by the drift policy: {finding.severity_reason}"
     if finding.first_seen is not None:  # an aggregate of a scan: how often, where, what

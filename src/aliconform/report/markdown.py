@@ -179,8 +179,10 @@ def render_diff_markdown(diff: ReportDiff, old: str, new: str) -> str:
             for f in findings
         ]
     lines += [
-        f"- changed: {_code(before.operation)} {_code(before.kind)} at "
-        f"{_code(before.path or '/')}: {_cell('; '.join(what))}"
-        for before, _after, what in diff.changed
+        f"- changed: {_code(after.operation)} {_code(after.kind)} at "
+        f"{_code(after.path or '/')}"
+        + (f" ({_code(after.source)})" if after.source else "")
+        + f": {_cell('; '.join(what))}"
+        for _before, after, what in diff.changed
     ]
     return "\n".join(lines) + "\n"
