@@ -57,7 +57,9 @@ class SecretHit:
     file: str  # relative to the scan's root, with forward slashes
     line: int  # 1-based
     rule: str  # a stable slug, e.g. alibaba-access-key-id or hex-high-entropy-string
-    preview: str  # the first few characters and an ellipsis
+    # What a reader may see of it: the public prefix of an identifier (LTAI…, STS.…), else
+    # only its length; never a character of a secret (hits reach CI logs).
+    preview: str
 
 
 class SecretScanError(AliconformError, FileNotFoundError):
@@ -305,10 +307,19 @@ def _display(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-def _redact(secret: str | None) -> str:
-    """At most four characters, and never more than half: the secret is never shown whole."""
+# Rules whose match starts with a prefix the format fixes (LTAI, STS.), which tells a reader
+# which kind of identifier it is and gives nothing of it away.
+_PUBLIC_PREFIX: Final = {"alibaba-access-key-id": 4, "alibaba-sts-access-key-id": 4}
+
+
+def _redact(rule: str, secret: str | None) -> str:
+    """The public prefix of an identifier, else the length alone: a secret's own characters,
+    even a few, would narrow a search for it."""
     secret = secret or ""
-    return secret[: min(4, len(secret) // 2)] + "…"
+    prefix = _PUBLIC_PREFIX.get(rule)
+    if prefix is not None and len(secret) > 2 * prefix:
+        return secret[:prefix] + "…"
+    return f"*** ({len(secret)} characters)"
 
 
 def _slug(secret_type: str) -> str:
@@ -324,14 +335,15 @@ def _hits(path: Path, file: str) -> Iterator[SecretHit]:
     lines = path.read_bytes().decode("utf-8", errors="replace").split("\n")
     numbered = list(enumerate(lines, start=1)) + _binary_blocks(lines)
     for found in detect_secrets_scan._process_line_based_plugins(numbered, filename=str(path)):
-        yield SecretHit(file, found.line_number, _slug(found.type), _redact(found.secret_value))
+        rule = _slug(found.type)
+        yield SecretHit(file, found.line_number, rule, _redact(rule, found.secret_value))
     for number, line in numbered:
         # Also as read with JSON escapes spelled out: \u004cTAI… in a body is an AccessKey id.
         readings = (line, spell_out_escapes(line))
         for rule, secret in dict.fromkeys(
             hit for text in readings for hit in _alibaba_secrets(text)
         ):
-            yield SecretHit(file, number, rule, _redact(secret))
+            yield SecretHit(file, number, rule, _redact(rule, secret))
 
 
 # A YAML `!!binary` scalar: vcrpy writes a body that is not UTF-8 (GBK, Latin-1, compressed)
