@@ -44,6 +44,7 @@ from aliconform.cassettes.scrub import (
 )
 from aliconform.cassettes.store import interactions_digest, load_provenance
 from aliconform.cli import main
+from aliconform.contracts.yamlsource import display_path
 from aliconform.errors import CassetteError
 from conftest import edit_response_body, serving_json
 
@@ -701,6 +702,64 @@ def test_replay_reports_a_misfiled_cassette_and_goes_on(
         in problem.message
     )
     assert len(run.interactions) == len(discover_cassettes(CASSETTES))
+
+
+def test_replay_and_the_cassette_list_report_every_misplaced_file_and_go_on(
+    cassettes_copy: Path, contracts: ContractSet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stray file, a .yml name, an operation without a contract, a cassette of another
+    operation and a truncated one are each a problem of their own, in replay and in the list
+    alike; none stops either, and each message names its file once."""
+    imm = cassettes_copy / "imm"
+    source = imm / "GetVideoModerationResult" / "doc-example-success.yaml"
+    truncated = cassettes_copy / "ice" / "QuerySmarttagJob" / "doc-example-success.yaml"
+    truncated.write_bytes(truncated.read_bytes()[:700])  # its provenance stays as it was
+    placed = {
+        imm / "stray.yaml": ("misplaced", "a cassette belongs at <product>/<Operation>/"),
+        imm / "GetVideoModerationResult" / "other.yml": (
+            "misplaced",
+            "a cassette's name ends in .yaml: rename it to other.yaml",
+        ),
+        imm / "GetFoo" / "x.yaml": ("misfiled", "no contract for operation 'GetFoo'"),
+        imm / "GetImageModerationResult" / "moved.yaml": (
+            "misfiled",
+            "interactions[0]: the request calls GetVideoModerationResult, but the cassette is "
+            "filed under GetImageModerationResult",
+        ),
+    }
+    for path in placed:
+        path.parent.mkdir(exist_ok=True)
+        shutil.copy(source, path)
+    run = replay_all(cassettes_copy, contracts)
+    problems = {problem.path.rsplit("/", 2)[-1]: problem.message for problem in run.problems}
+    assert set(problems) == {
+        "stray.yaml",
+        "other.yml",
+        "x.yaml",
+        "moved.yaml",
+        "doc-example-success.yaml",
+    }
+    for path, (_, reason) in placed.items():
+        assert reason in problems[path.name]
+    truncated_problem = problems["doc-example-success.yaml"]
+    assert truncated_problem.startswith("line 2: interactions[0].request.method: missing")
+    assert "doc-example-success.yaml" not in truncated_problem  # named once, by the problem
+    assert len(run.interactions) == len(discover_cassettes(CASSETTES)) - 1
+
+    assert main(["cassettes", "list", "--cassettes", str(cassettes_copy), "--json"]) == 2
+    rows = {row["path"]: row for row in json.loads(capsys.readouterr().out)}
+    for path, (problem, reason) in placed.items():
+        row = rows[display_path(path)]
+        assert row["problem"] == problem
+        assert reason in row["error"]
+    row = rows[display_path(truncated)]
+    assert row["problem"] == "unreadable"
+    # the provenance is read on its own: where the cassette came from is still shown
+    assert (row["origin"], row["provenance"]) == (
+        "documentation",
+        "not checked (the cassette cannot be read)",
+    )
+    assert sum(1 for row in rows.values() if row["problem"]) == 5
 
 
 def test_a_cassette_edited_to_drift_fails_replay_naming_operation_path_and_kind(

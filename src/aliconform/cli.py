@@ -42,7 +42,7 @@ from aliconform.drift.engine import check_response
 from aliconform.drift.findings import Finding, Severity, escape_unprintable
 from aliconform.drift.policy import SEVERITY_RATIONALE
 from aliconform.drift.waivers import Verdict, judge, load_policy
-from aliconform.errors import AliconformError, ContractError, did_you_mean
+from aliconform.errors import AliconformError, ContractError, ContractIssue, did_you_mean
 from aliconform.scan import DEFAULT_UNREADABLE_LIMIT, UnreadableLimit
 
 if TYPE_CHECKING:
@@ -902,13 +902,20 @@ def report_schema() -> None:
 @cassettes_app.command("list")
 def cassettes_list(
     cassettes: CassettesDir = Path("cassettes"),
+    directory: ContractsDir = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Every cassette with its origin, age, interaction count and whether it was edited since
-    it was recorded. Exit 2 if a cassette cannot be read (it is listed with the reason)."""
-    from aliconform.cassettes.store import discover_cassettes
+    it was recorded. Exit 2 if a cassette cannot be read or replayed where it is filed (an
+    operation without a contract, another product's directory, requests to another operation,
+    a YAML file outside <product>/<Operation>/): it is listed with the reason, as replay
+    reports it."""
+    from aliconform.cassettes.store import survey_cassettes
 
-    rows = [_cassette_row(ref) for ref in discover_cassettes(cassettes)]
+    contracts = _load(directory)
+    refs, misplaced = survey_cassettes(cassettes)
+    rows = [_cassette_row(ref, contracts) for ref in refs]
+    rows += [_misplaced_row(issue) for issue in misplaced]
     if as_json:
         out.print_json(data=rows)
     elif not rows:
@@ -919,10 +926,11 @@ def cassettes_list(
             table.add_column(column, overflow="fold")
         for row in rows:
             origin = row["origin"]
-            if row["provenance"] == "digest differs":
+            if row["problem"]:
+                known = "" if row["problem"] == "misplaced" else f"{origin} "
+                origin = f"{known}[red]({row['problem']})[/red]"
+            elif row["provenance"] == "digest differs":
                 origin += " [yellow](edited since: digest differs)[/yellow]"
-            elif row["error"]:
-                origin = "[red]unreadable[/red]"
             table.add_row(
                 escape(row["path"]),
                 row["operation"],
@@ -944,40 +952,67 @@ def _no_cassettes(cassettes: Path) -> str:
     )
 
 
-def _cassette_row(ref: CassetteRef) -> dict[str, Any]:
-    """One cassette as `cassettes list` shows it; an unreadable one with its error, not a stop."""
+def _cassette_row(ref: CassetteRef, contracts: ContractSet) -> dict[str, Any]:
+    """One cassette as `cassettes list` shows it; an unreadable or misfiled one with its
+    error, not a stop. The provenance is read on its own: a cassette that cannot be read still
+    shows where it came from."""
+    from aliconform.cassettes.replay import filing_problem
     from aliconform.cassettes.store import load_cassette, load_provenance, provenance_is_current
 
-    row: dict[str, Any] = {
-        "cassette": ref.display,
-        "path": ref.shown,
-        "operation": ref.operation,
+    row = _row(ref.display, ref.shown, ref.operation)
+    errors = []
+    try:
+        provenance = load_provenance(ref)
+    except AliconformError as exc:
+        errors.append(str(exc))
+        provenance, row["provenance"] = None, "unreadable"
+    if provenance is not None:
+        row["origin"] = provenance.origin
+        row["recorded_at"] = provenance.recorded_at.isoformat()
+        if provenance.documentation:
+            documentation = provenance.documentation
+            row["from"] = f"{documentation.file} > {documentation.location}"
+        else:
+            row["from"] = provenance.endpoint or ""
+        row["provenance"] = "not checked (the cassette cannot be read)"
+    try:
+        cassette = load_cassette(ref.path)
+    except AliconformError as exc:
+        row["error"], row["problem"] = "\n".join([str(exc), *errors]), "unreadable"
+        return row
+    row["interactions"] = len(cassette.interactions)
+    misfiled = filing_problem(ref, cassette, contracts)
+    if misfiled:
+        errors.append(f"{ref.shown}: {misfiled}")
+        row["problem"] = "misfiled"
+    elif errors:
+        row["problem"] = "unreadable"  # its provenance
+    row["error"] = "\n".join(errors) or None
+    if provenance is not None:
+        current = provenance_is_current(provenance, cassette)
+        row["provenance"] = "current" if current else "digest differs"
+    return row
+
+
+def _misplaced_row(issue: ContractIssue) -> dict[str, Any]:
+    row = _row(issue.file, issue.file, "")
+    row["error"], row["problem"] = f"{issue.file}: {issue.message}", "misplaced"
+    return row
+
+
+def _row(cassette: str, path: str, operation: str) -> dict[str, Any]:
+    return {
+        "cassette": cassette,
+        "path": path,
+        "operation": operation,
         "interactions": None,
         "origin": "unknown (no provenance)",
         "recorded_at": None,
         "from": "",
         "provenance": "missing",
+        "problem": None,  # unreadable, misfiled (replay refuses it where it is), misplaced
         "error": None,
     }
-    try:
-        cassette = load_cassette(ref.path)
-        provenance = load_provenance(ref)
-    except AliconformError as exc:
-        row["error"] = str(exc)
-        return row
-    row["interactions"] = len(cassette.interactions)
-    if provenance is None:
-        return row
-    row["origin"] = provenance.origin
-    row["recorded_at"] = provenance.recorded_at.isoformat()
-    if provenance.documentation:
-        documentation = provenance.documentation
-        row["from"] = f"{documentation.file} > {documentation.location}"
-    else:
-        row["from"] = provenance.endpoint or ""
-    current = provenance_is_current(provenance, cassette)
-    row["provenance"] = "current" if current else "digest differs"
-    return row
 
 
 @cassettes_app.command("derive")

@@ -11,6 +11,7 @@ from aliconform.cassettes.store import (
     discover_cassettes,
     load_cassette,
     load_provenance,
+    survey_cassettes,
 )
 
 __all__ = [
@@ -30,4 +31,5 @@ __all__ = [
     "rpc_vcr",
     "scrub_request",
     "scrub_response",
+    "survey_cassettes",
 ]

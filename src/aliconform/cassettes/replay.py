@@ -23,17 +23,30 @@ from aliconform.cassettes.store import (
     CassetteRef,
     Interaction,
     Provenance,
-    discover_cassettes,
     load_cassette,
     load_provenance,
     provenance_is_current,
+    survey_cassettes,
 )
 from aliconform.contracts import ContractSet
 from aliconform.drift.engine import check_body, compiled
 from aliconform.drift.findings import Finding
-from aliconform.errors import AliconformError, CassetteError, ContractIssue, ReplayMissError
+from aliconform.errors import (
+    AliconformError,
+    CassetteError,
+    ContractIssue,
+    ReplayMissError,
+    UnknownOperationError,
+)
 
-__all__ = ["CassetteProblem", "ReplayRun", "ReplayedInteraction", "replay_all", "replay_cassette"]
+__all__ = [
+    "CassetteProblem",
+    "ReplayRun",
+    "ReplayedInteraction",
+    "filing_problem",
+    "replay_all",
+    "replay_cassette",
+]
 
 
 @dataclass
@@ -84,7 +97,9 @@ def replay_all(
     progress: Callable[[CassetteRef], None] | None = None,
 ) -> ReplayRun:
     run = ReplayRun()
-    for ref in discover_cassettes(directory):
+    refs, misplaced = survey_cassettes(directory)
+    run.problems += [CassetteProblem(issue.file, issue.message) for issue in misplaced]
+    for ref in refs:
         if progress is not None:
             progress(ref)
         try:
@@ -94,8 +109,46 @@ def replay_all(
                 run.stale_provenance.append(ref.display)
             run.interactions += replay_cassette(ref, cassette, contracts, provenance)
         except AliconformError as exc:
-            run.problems.append(CassetteProblem(ref.display, str(exc)))
+            names = {ref.display, ref.shown}
+            run.problems.append(CassetteProblem(ref.display, _within(exc, names)))
     return run
+
+
+def _within(error: AliconformError, names: set[str]) -> str:
+    """An error about a cassette, its own file's name left out of each line (the problem names
+    it once): "interactions[0]: ...", "line 12: ..."; other files (its provenance) stay named."""
+    if not isinstance(error, CassetteError):
+        return str(error)
+    lines = []
+    for issue in error.issues:
+        if issue.file not in names:
+            lines.append(str(issue))
+            continue
+        where = [f"line {issue.line}"] if issue.line is not None else []
+        where += [issue.key_path] if issue.key_path else []
+        lines.append(": ".join([*where, issue.message]))
+    return "\n".join(lines)
+
+
+def filing_problem(ref: CassetteRef, cassette: CassetteFile, contracts: ContractSet) -> str | None:
+    """Why the cassette is not where its operation's cassettes belong, or None: no contract for
+    its directory's operation, another product's directory, or requests to another operation."""
+    try:
+        contract = contracts[ref.operation]
+    except UnknownOperationError as exc:
+        return str(exc)
+    if contract.product != ref.product:
+        return (
+            f"{ref.operation} is an {contract.product} operation; file it under {contract.product}/"
+        )
+    for index, interaction in enumerate(cassette.interactions):
+        action = _call(interaction).action
+        if action is not None and action != ref.operation:
+            return (
+                f"interactions[{index}]: the request calls {action}, but the cassette is filed "
+                f"under {ref.operation}"
+            )
+    return None
 
 
 def replay_cassette(
@@ -105,23 +158,13 @@ def replay_cassette(
     provenance: Provenance | None = None,
 ) -> list[ReplayedInteraction]:
     """Play back every interaction of one cassette and check each response."""
-    contract = contracts[ref.operation]
-    if contract.product != ref.product:
-        message = (
-            f"{ref.operation} is an {contract.product} operation; file it under {contract.product}/"
-        )
-        raise CassetteError([ContractIssue(ref.display, None, None, "", message)])
-    entry = compiled(contract)
+    problem = filing_problem(ref, cassette, contracts)
+    if problem is not None:
+        raise CassetteError([ContractIssue(ref.display, None, None, "", problem)])
+    entry = compiled(contracts[ref.operation])
     replayed = []
     for index, (interaction, response) in enumerate(_play(ref, cassette)):
         call = _call(interaction)
-        if call.action is not None and call.action != ref.operation:
-            message = (
-                f"the request calls {call.action}, but the cassette is filed under {ref.operation}"
-            )
-            raise CassetteError(
-                [ContractIssue(ref.display, None, None, f"interactions[{index}]", message)]
-            )
         item = ReplayedInteraction(
             ref=ref,
             index=index,

@@ -48,6 +48,7 @@ __all__ = [
     "load_cassette",
     "load_provenance",
     "provenance_is_current",
+    "survey_cassettes",
     "write_cassette",
 ]
 
@@ -170,23 +171,44 @@ class CassetteRef:
 
 
 def discover_cassettes(root: Path) -> list[CassetteRef]:
-    """Every cassette under root, laid out as <product>/<Operation>/<scenario>.yaml, sorted."""
+    """Every cassette under root, laid out as <product>/<Operation>/<scenario>.yaml, sorted;
+    raises CassetteError naming every file that is not where a cassette belongs."""
+    refs, misplaced = survey_cassettes(root)
+    if misplaced:
+        raise CassetteError(misplaced)
+    return refs
+
+
+def survey_cassettes(root: Path) -> tuple[list[CassetteRef], list[ContractIssue]]:
+    """The cassettes under root, and the YAML files that are not where a cassette belongs (or
+    not named as one), each with the reason: commands list those as problems and go on."""
     if not root.is_dir():
         problem = "a file, not the cassettes directory" if root.exists() else "no such directory"
         raise CassetteError([ContractIssue(display_path(root), None, None, "", problem)])
-    refs = []
-    for path in sorted(root.rglob("*.yaml")):
-        if path.name.endswith(PROVENANCE_SUFFIX):
+    refs: list[CassetteRef] = []
+    misplaced: list[ContractIssue] = []
+    for path in sorted(root.rglob("*")):
+        name = path.name
+        if path.suffix not in (".yaml", ".yml") or name.startswith(".") or not path.is_file():
+            continue  # hidden files are temporary ones of an interrupted write
+        if name.endswith((PROVENANCE_SUFFIX, ".provenance.yml")):
             continue
         relative = path.relative_to(root).parts
+        issue = None
         if len(relative) != 3:
             issue = "a cassette belongs at <product>/<Operation>/<scenario>.yaml under the cassettes directory"
             if len(relative) == 2 and root.name in get_args(Product):  # given cassettes/imm
+                # The directory given is wrong, not this file: one error, not one per file.
                 issue += f" (give {display_path(root.parent)}, the directory above {root.name})"
-            raise CassetteError([ContractIssue(display_path(path), None, None, "", issue)])
-        product, operation, name = relative
-        refs.append(CassetteRef(path, product, operation, name.removesuffix(".yaml"), root))
-    return refs
+                raise CassetteError([ContractIssue(display_path(path), None, None, "", issue)])
+        elif path.suffix == ".yml":
+            issue = f"a cassette's name ends in .yaml: rename it to {path.stem}.yaml"
+        if issue is not None:
+            misplaced.append(ContractIssue(display_path(path), None, None, "", issue))
+            continue
+        product, operation, scenario = relative
+        refs.append(CassetteRef(path, product, operation, scenario.removesuffix(".yaml"), root))
+    return refs, misplaced
 
 
 _M = TypeVar("_M", bound=BaseModel)
