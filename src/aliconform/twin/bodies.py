@@ -11,11 +11,13 @@ object printed where a JSON string is sent), the value is sent as the contract k
 service does. An unfinished task is the same body with its status set to an intermediate value
 and the fields a running task cannot have yet (results, end times, the task's error) left out.
 
-Where a page's example contradicts the page's own tables on an invariant (a Succeeded task that
-also carries an error Code and Message; a FinishTime before its CreateTime), the twin answers as
-the tables say: the fields a task in that state cannot have are left out, and times out of order
-are put in order. So a twin without a drift profile answers with no finding at all, and every
-finding against it comes from a drift profile or a fault.
+Where a page's example breaks an invariant of its contract (a FinishTime before its CreateTime;
+a conditional invariant's fields present or absent for a status), the twin answers as the
+invariant says: the fields a task in that state cannot have are left out, and times out of
+order are put in order. So a twin without a drift profile answers with no finding at all, and
+every finding against it comes from a drift profile or a fault. What no invariant states stays
+as the example has it: a Succeeded IMM task keeps the example's Code and Message, as every IMM
+page's success example shows them.
 """
 
 from __future__ import annotations
