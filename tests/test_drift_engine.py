@@ -579,7 +579,21 @@ def test_a_project_policy_can_extend_the_shipped_one(
     )
     with pytest.raises(
         ContractError, match=rf"drift-policy\.yaml:2.*duplicate waiver id\(s\): {clash}"
-    ):
+    ) as caught:
+        load_policy(own)
+    # the clash is with the shipped policy, which the file does not show: the message says so
+    assert "the shipped policy that `extends` brings in" in str(caught.value)
+    # two of the file's own waivers of one id are named as that, not as a clash with it
+    own.write_text(
+        "extends: aliconform\nwaivers:\n"
+        + "".join(
+            "  - {id: twice, operation: QuerySmarttagJob, kind: undocumented-field,"
+            " reason: a second waiver of the same name}\n"
+            for _ in range(2)
+        ),
+        "utf-8",
+    )
+    with pytest.raises(ContractError, match=r"duplicate waiver id\(s\): twice$"):
         load_policy(own)
 
 

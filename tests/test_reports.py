@@ -539,3 +539,13 @@ def test_the_console_marks_a_cassette_finding_that_repeats_the_documentation_lin
     repeats = [f for f in load_report(tmp_path / "o" / "drift.json").findings if f.repeats]
     assert len(repeats) >= len(marked)
     assert junit.count("as in the documentation lint (the verdict counts it once)") == len(repeats)
+
+
+@pytest.mark.parametrize("text", ["a`b", "`x`", "``", "a``b`", "we|ird`key <x>", "|`|"])
+def test_a_code_span_shows_backticks_and_pipes_as_written(text: str) -> None:
+    from aliconform.report.markdown import _code
+
+    expected = f"<code>{html.escape(text, quote=False)}</code>"
+    assert _rendered(f"- {_code(text)}\n").strip() == f"<ul>\n<li>{expected}</li>\n</ul>"
+    table = f"| a | b |\n|---|---|\n| {_code(text, in_table=True)} | x |\n"
+    assert f"<td>{expected}</td>" in _rendered(table)

@@ -125,6 +125,7 @@ def load_policy(
         if unknown:
             raise ContractError(unknown)
     origin = str(target)
+    _refuse_duplicate_ids([waiver.id for waiver in policy.waivers], document, "")
     if policy.extends is not None:
         shipped_file = _shipped_policy_file(target, document.issue(("extends",), ""))
         shipped = load_policy(shipped_file)
@@ -141,11 +142,13 @@ def load_policy(
             }
         )
         origin += f", extending {shipped_file}"
-    ids = [waiver.id for waiver in policy.waivers]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
-    if duplicates:
-        issue = document.issue(("waivers",), f"duplicate waiver id(s): {', '.join(duplicates)}")
-        raise ContractError([issue])
+        # The file's own ids are distinct (checked above): a clash is with a shipped waiver.
+        _refuse_duplicate_ids(
+            [waiver.id for waiver in policy.waivers],
+            document,
+            f" (the shipped policy that `extends` brings in, {shipped_file}, has a waiver of "
+            "that id: choose another)",
+        )
     policy._origin = origin
     return policy
 
@@ -188,6 +191,15 @@ def _default_policy_file(operations: Iterable[str] | None) -> Path | None:
         if Path(root).resolve() == contracts.resolve() and policy.is_file():
             return policy
     return None
+
+
+def _refuse_duplicate_ids(ids: list[str], document: Any, why: str) -> None:
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        issue = document.issue(
+            ("waivers",), f"duplicate waiver id(s): {', '.join(duplicates)}{why}"
+        )
+        raise ContractError([issue])
 
 
 def _unknown_operations(policy: DriftPolicy, known: set[str], document: Any) -> list[ContractIssue]:

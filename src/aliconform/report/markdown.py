@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -28,11 +29,19 @@ def _cell(text: object) -> str:
 
 def _code(text: object, *, in_table: bool = False) -> str:
     """A code span: shown exactly as written (GitHub decodes no entities and renders no links
-    or mentions inside one), so only what would end it, or end a table cell, is replaced."""
-    value = " ".join(str(text).replace("`", "'").split())
+    or mentions inside one). A backtick in the text is kept: the span is fenced with one more
+    backtick than the longest run in it (CommonMark), and padded with a space, which the
+    renderer strips, where the text starts or ends with one. Whitespace runs show as one space,
+    as they would anyway."""
+    value = " ".join(str(text).split())
+    if not value:
+        return "` `"
     if in_table:  # GFM splits cells before code spans; an escaped pipe shows as a pipe
         value = value.replace("|", "\\|")
-    return f"`{value}`" if value else "` `"
+    fence = "`" * (max(map(len, re.findall("`+", value)), default=0) + 1)
+    if value.startswith("`") or value.endswith("`"):
+        value = f" {value} "
+    return f"{fence}{value}{fence}"
 
 
 def _row(group: Group[ReportFinding]) -> str:
