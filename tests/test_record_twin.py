@@ -717,6 +717,22 @@ def test_a_connection_refused_is_named_and_retried_even_for_a_create_call(
     assert not (tmp_path / "cassettes").exists()
 
 
+def test_a_recording_in_a_pipe_prints_each_call_and_poll_as_a_line(
+    twin: TwinServer,
+    fast_scenarios: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """In CI there is no terminal for a live bar: each step is a line, numbered by scenario."""
+    only = ("--check", "--scenario", "live-lifecycle", "--operation", "QuerySmarttagJob")
+    assert _cli(twin, fast_scenarios, tmp_path / "c", tmp_path / "r", *only) == 0
+    lines = capsys.readouterr().err.splitlines()
+    steps = [line for line in lines if line.startswith("[1/1] QuerySmarttagJob/live-lifecycle: ")]
+    assert any(line.endswith(": calling SubmitSmarttagJob") for line in steps), lines
+    assert any(line.endswith(": calling QuerySmarttagJob") for line in steps), lines
+    assert any(": JobStatus Submitted; polling again in " in line for line in steps), lines
+
+
 def test_a_recording_that_skipped_every_scenario_cannot_pass(
     twin: TwinServer, fast_scenarios: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1298,16 +1298,23 @@ def _run_recording(
     from aliconform.record import record_scenarios
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, console=err, transient=True) as progress:
+    # In CI or a pipe there is no live bar to redraw: each call, poll and retry is a line.
+    plain = not err.is_terminal
+    with Progress(*columns, console=err, transient=True, disable=plain) as progress:
         task = progress.add_task("recording", total=len(scenarios))
-        current: dict[str, str] = {}
+        current: dict[str, Any] = {"count": 0}
 
         def observe(item: Any, message: str) -> None:
             key = f"{item.operation}/{item.name}"
             if current.get("key") != key:
                 current["key"] = key
+                current["count"] += 1
                 progress.advance(task)
-            progress.update(task, description=f"{key}: {message}")
+            if plain:
+                line = f"[{current['count']}/{len(scenarios)}] {key}: {message}"
+                err.print(escape_unprintable(line), markup=False, highlight=False)
+            else:
+                progress.update(task, description=f"{key}: {message}")
 
         run = record_scenarios(
             scenarios,
