@@ -84,6 +84,14 @@ def test_scan_counts_each_distinct_finding_with_first_last_and_examples(
         f"{len(per_operation)} new breaking finding(s) (seen {len(drifted)} times): "
     )
     assert sum(s.breaking for s in report.operations) == len(drifted)
+    # which is what every table of these counts says under it
+    from aliconform.report import write_reports
+    from aliconform.report.model import OPERATION_COUNTS
+
+    files = write_reports(report, tmp_path / "reports")
+    assert "each counted as often as it was seen" in OPERATION_COUNTS
+    assert OPERATION_COUNTS in files.markdown.read_text("utf-8")
+    assert OPERATION_COUNTS.replace("'", "&#39;") in files.html.read_text("utf-8")
 
 
 def test_batches_hold_a_bounded_number_of_bytes_whatever_the_line_length() -> None:

@@ -653,7 +653,9 @@ def replay(
 
 
 def _print_summary(report: Any) -> None:
-    table = Table(title=report.title)
+    from aliconform.report.model import OPERATION_COUNTS
+
+    table = Table(title=report.title, caption=OPERATION_COUNTS)
     for column in ("operation", "checked", "breaking", "warning", "info", "waived"):
         table.add_column(column, justify="left" if column == "operation" else "right")
     for op in report.operations:

@@ -16,7 +16,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from aliconform.report.model import DriftReport
+from aliconform.report.model import OPERATION_COUNTS, DriftReport
 
 __all__ = ["render_html"]
 
@@ -47,4 +47,9 @@ def render_html(report: DriftReport) -> str:
     script = _script()
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
     template = _environment().get_template("report.html.j2")
-    return template.render(report=report, script=script, script_hash=f"sha256-{digest}")
+    return template.render(
+        report=report,
+        script=script,
+        script_hash=f"sha256-{digest}",
+        operation_counts=OPERATION_COUNTS,
+    )

@@ -9,7 +9,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from aliconform.report.grouping import Group, group_findings
-from aliconform.report.model import DriftReport, ReportFinding
+from aliconform.report.model import OPERATION_COUNTS, DriftReport, ReportFinding
 
 if TYPE_CHECKING:
     from aliconform.report.diff import ReportDiff
@@ -82,6 +82,7 @@ def render_markdown(report: DriftReport) -> str:
         f"| {op.operation} | {op.checked} | {op.breaking} | {op.warning} | {op.info} | {op.waived} |"
         for op in report.operations
     ]
+    lines += ["", f"<sub>{OPERATION_COUNTS}</sub>"]
     new = [f for f in report.findings if f.status == "new" and f.section != "documentation"]
     repeats = [f for f in new if f.repeats]
     new = [f for f in new if not f.repeats]

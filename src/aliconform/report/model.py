@@ -164,13 +164,20 @@ class CheckedSource(_Model):
     worst: Severity | None = None
 
 
+#: What the per-operation counts count, said under each table of them.
+OPERATION_COUNTS = (
+    "checked: responses; breaking, warning, info, waived: findings, each counted as often as it "
+    "was seen (a scan's finding once per occurrence, so one response may add several)"
+)
+
+
 class OperationSummary(_Model):
     operation: str
-    checked: int = 0
-    breaking: int = 0
-    warning: int = 0
-    info: int = 0
-    waived: int = 0
+    checked: int = Field(0, description="Responses checked")
+    breaking: int = Field(0, description="New breaking findings, each counted as often as seen")
+    warning: int = Field(0, description="New warnings, each counted as often as seen")
+    info: int = Field(0, description="New info findings, each counted as often as seen")
+    waived: int = Field(0, description="Waived findings, each counted as often as seen")
 
 
 class WaiverNote(_Model):
