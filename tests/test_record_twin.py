@@ -715,6 +715,9 @@ def test_a_connection_refused_is_named_and_retried_even_for_a_create_call(
         # no cassette was there to leave as it was
         assert result.message.endswith(f"nothing written ({result.cassette.shown} does not exist)")
     assert not (tmp_path / "cassettes").exists()
+    # a run where nothing answered still says what it called
+    report = record_report(run, contracts, DriftPolicy())
+    assert report.title == f"Recording against http://127.0.0.1:{port}"
 
 
 def test_a_recording_in_a_pipe_prints_each_call_and_poll_as_a_line(

@@ -86,6 +86,8 @@ class RecordRun:
     results: list[ScenarioResult]
     replay: ReplayRun  # the new recordings, replayed and checked against the contracts
     check_only: bool
+    # What the calls went to, for titles: the endpoint given, or the region's endpoints.
+    target: str = ""
 
     def with_outcome(self, *outcomes: Outcome) -> list[ScenarioResult]:
         return [r for r in self.results if r.outcome in outcomes]
@@ -256,7 +258,8 @@ def record_scenarios(
     # A recording withheld for a suspected secret is not checked either: a finding's excerpt of
     # its body would carry the secret into the reports.
     replay.interactions = [i for i in replay.interactions if _in_root(i.ref) not in withheld]
-    return RecordRun(results, replay, check_only)
+    where = target.endpoint or f"the {target.region} endpoints"
+    return RecordRun(results, replay, check_only, where)
 
 
 def _in_root(ref: CassetteRef) -> str:

@@ -387,7 +387,7 @@ def record_report(
     verb = "Check" if recorded.check_only else "Recording"
     report = build_report(
         run="record",
-        title=f"{verb} against {_endpoints(run) or 'the service'}",
+        title=f"{verb} against {_endpoints(run) or recorded.target or 'the service'}",
         data=ReportInput(sources, bodies, run.findings, lambda _: "replay"),
         policy=policy,
         operations=operations,
