@@ -247,6 +247,41 @@ def test_help_text_keeps_brackets_and_joins_docstring_lines(
     assert "/<product>/<version>/<Action>" in out
 
 
+def _commands() -> list[tuple[str, ...]]:
+    import typer
+
+    def walk(group: Any, path: tuple[str, ...]) -> list[tuple[str, ...]]:
+        if hasattr(group, "commands"):  # a group (typer brings its own copy of click)
+            return [p for name, sub in group.commands.items() for p in walk(sub, (*path, name))]
+        return [path]
+
+    from aliconform.cli import app
+
+    return walk(typer.main.get_command(app), ())
+
+
+@pytest.mark.parametrize("command", _commands(), ids=" ".join)
+def test_help_at_80_columns_shows_every_option_name_whole(
+    command: tuple[str, ...], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A name cut short (--skip-without-creden…) cannot be typed; a flag needs no <bool>."""
+    import typer
+
+    from aliconform.cli import app
+
+    monkeypatch.setenv("COLUMNS", "80")
+    code, out, _ = run(capsys, *command, "--help")
+    assert code == 0
+    cli = typer.main.get_command(app)
+    for name in command:
+        cli = cli.commands[name]  # type: ignore[attr-defined]
+    names = [opt for param in cli.params for opt in (*param.opts, *param.secondary_opts)]
+    missing = [name for name in names if name.startswith("--") and name not in out.split()]
+    assert not missing, out
+    assert "<bool>" not in out
+    assert "…" not in out
+
+
 @pytest.mark.parametrize("command", ["replay", "scan"])
 @pytest.mark.parametrize("below", ["", "reports"])
 def test_reports_directory_where_a_file_stands_is_refused_before_any_work(

@@ -56,7 +56,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode="markdown",
+    # Plain click help: rich panels cut long option names short at 80 columns and print
+    # "<bool>" beside every flag.
+    rich_markup_mode=None,
 )
 contracts_app = typer.Typer(
     help="Inspect and validate the operation contracts.", no_args_is_help=True
