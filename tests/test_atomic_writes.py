@@ -103,3 +103,48 @@ def test_a_cassette_whose_provenance_cannot_be_written_is_left_as_it_was(
     assert sorted(p.name for p in target.parent.iterdir()) == sorted(
         [sidecar.name, *([target.name] if existed else [])]
     )
+
+
+def test_an_out_path_that_is_a_link_a_device_or_a_pipe_is_written_not_replaced(
+    tmp_path: Path,
+) -> None:
+    """Renaming a temporary file over --out would turn a symbolic link, /dev/null or a pipe
+    (/dev/fd/63 of a process substitution) into a plain file."""
+    import threading
+
+    from aliconform.cassettes.store import atomic_write_text
+
+    target = tmp_path / "target.json"
+    target.write_text("old", "utf-8")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    atomic_write_text(link, "new")
+    assert link.is_symlink()
+    assert target.read_text("utf-8") == "new"
+    dangling = tmp_path / "dangling.json"
+    dangling.symlink_to(tmp_path / "made.json")
+    atomic_write_text(dangling, "made")
+    assert dangling.is_symlink()
+    assert (tmp_path / "made.json").read_text("utf-8") == "made"
+
+    # (a device is not tried: were the write to regress, a test run as root would replace it)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text("utf-8")))
+    reader.start()
+    atomic_write_text(fifo, "through the pipe")
+    reader.join(timeout=10)
+    assert received == ["through the pipe"]
+    assert fifo.is_fifo()
+
+
+def test_openapi_out_dash_writes_standard_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aliconform.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["openapi", "--out", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["openapi"] == "3.1.0"
+    assert not (tmp_path / "-").exists()

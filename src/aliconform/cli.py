@@ -1372,7 +1372,7 @@ def openapi(
     from aliconform.contracts.openapi import openapi_json
 
     text = openapi_json(_load(directory).values())
-    if out_file is None:
+    if out_file is None or str(out_file) == "-":
         sys.stdout.write(text)
         return
     _write_file(out_file, text)

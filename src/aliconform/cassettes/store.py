@@ -257,9 +257,19 @@ def interactions_digest(cassette: CassetteFile) -> str:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write a whole file or nothing: a temporary file in the same directory, then a rename."""
-    with _written_beside(path, text) as temporary:
-        temporary.replace(path)
+    """Write a whole file or nothing: a temporary file in the same directory, then a rename.
+
+    A symbolic link is followed: the file it names is replaced and the link kept. What exists
+    and is not a regular file (a device such as /dev/null, a pipe such as /dev/fd/63 or
+    /dev/stdout) is written to as it is: renaming over it would replace it with a file.
+    """
+    if path.exists() and not path.is_file() and not path.is_dir():
+        with path.open("w", encoding="utf-8") as stream:
+            stream.write(text)
+        return
+    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    with _written_beside(target, text) as temporary:
+        temporary.replace(target)
 
 
 @contextlib.contextmanager
