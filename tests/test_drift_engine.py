@@ -310,6 +310,12 @@ def test_payload_that_is_not_json(contracts: ContractSet) -> None:
     assert findings[0].severity is Severity.BREAKING
 
 
+def _line_at(location: str | None) -> str:
+    assert location is not None
+    path, line = location.rsplit(":", 1)
+    return (REPO / path).read_text("utf-8").splitlines()[int(line) - 1]
+
+
 def test_error_bodies(contracts: ContractSet) -> None:
     envelope = {
         "RequestId": "r",
@@ -319,9 +325,10 @@ def test_error_bodies(contracts: ContractSet) -> None:
         "Recommend": "https://next.api.aliyun.com/troubleshoot?q=x",
     }
     assert check_response("QueryIProductionJob", envelope, 400, contracts=contracts) == []
-    assert kinds(check_response("QueryIProductionJob", envelope, 404, contracts=contracts)) == [
-        ("error-status-mismatch", "/Code")
-    ]
+    mismatched = check_response("QueryIProductionJob", envelope, 404, contracts=contracts)
+    assert kinds(mismatched) == [("error-status-mismatch", "/Code")]
+    # located at the entry that documents the code and its status, not the errors: section
+    assert _line_at(mismatched[0].contract_location).strip() == "IdempotentParameterMismatch:"
     assert kinds(check_response("QuerySmarttagJob", envelope, 400, contracts=contracts)) == [
         ("undocumented-error-code", "/Code")
     ]
@@ -333,11 +340,16 @@ def test_error_bodies(contracts: ContractSet) -> None:
     }
     assert check_response("QuerySmarttagJob", missing, 400, contracts=contracts) == []
     odd = {"RequestId": "r", "Code": "Throttling.User", "Message": "m", "Retry": 1}
-    assert kinds(check_response("QuerySmarttagJob", odd, 429, contracts=contracts)) == [
+    throttled = check_response("QuerySmarttagJob", odd, 429, contracts=contracts)
+    assert kinds(throttled) == [
         ("undocumented-http-status", ""),
         ("undocumented-field", "/Retry"),
         ("error-status-mismatch", "/Code"),
     ]
+    where = throttled[-1].contract_location
+    assert where is not None
+    assert where.rsplit(":", 1)[0].endswith("contracts/common/errors.yaml")
+    assert _line_at(where).strip() == "Throttling.User:"
     assert kinds(
         check_response("QuerySmarttagJob", {"RequestId": "r"}, 500, contracts=contracts)
     ) == [

@@ -494,6 +494,16 @@ class Contract(_Strict):
         codes.update(self.errors.codes)
         return codes
 
+    def error_code_location(self, name: str) -> str:
+        """'file:line' of the entry that documents an error code for this operation: its own,
+        else the last included catalog group that has it (the one error_codes keeps)."""
+        if name in self.errors.codes:
+            return self.location(("errors", "codes", name))
+        for group in reversed(self.errors.include):
+            if name in self.catalog.groups[group].codes:
+                return self.catalog.location(("groups", group, "codes", name))
+        return self.location(("errors",))
+
     def envelope(self) -> ErrorEnvelope:
         return self.catalog.envelopes[self.errors.envelope]
 

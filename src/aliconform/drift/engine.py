@@ -290,7 +290,7 @@ def _check_error(entry: CompiledContract, data: Any, status: int) -> list[Findin
             Kind.ERROR_STATUS_MISMATCH,
             Place("/Code", "", ()),
             f"{name} is documented with HTTP {spec.http_status}, not {status}",
-            location=contract.location(("errors",)),
+            location=contract.error_code_location(name),
             expected=sorted(allowed),
             observed=status,
             rule=name,
