@@ -567,7 +567,10 @@ def fuzz_report(
     now = now or _now()
     first: dict[str, tuple[Finding, FuzzCase]] = {}
     counts: dict[str, Occurrences] = {}
+    unanswered = _unanswered(run)
     for case in run.cases:
+        if unanswered and case.error is not None:
+            continue  # nothing answered at all: the problem says so, once, not a finding each
         for finding in case.findings:
             key = finding_key(finding, "fuzz")
             first.setdefault(key, (finding, case))
@@ -586,17 +589,18 @@ def fuzz_report(
         for case in examples.values()
     ]
     bodies: dict[str, bytes | str] = {case.id: case.body for case in examples.values()}
-    checked: dict[str, int] = {}
-    for case in run.cases:
-        checked[case.operation] = checked.get(case.operation, 0) + 1
     operations = sorted({case.operation for case in run.cases} | set(run.options.operations or ()))
+    checked = dict.fromkeys(operations, 0)
+    for case in run.cases:  # what was judged: answered, and not refused for who sent it
+        if case.error is None and case.refused is None:
+            checked[case.operation] += 1
     data = ReportInput(sources, bodies, [f for f, _ in first.values()], lambda _f: "fuzz")
     return build_report(
         run="fuzz",
         title=f"Property-based run against {run.endpoint}",
         data=data,
         policy=policy,
-        problems=_refusals(run) + _unanswered(run),
+        problems=_refusals(run) + unanswered,
         operations=operations or sorted(contracts),
         inputs=inputs,
         fuzz=_fuzz_stats(run),

@@ -166,8 +166,9 @@ class CheckedSource(_Model):
 
 #: What the per-operation counts count, said under each table of them.
 OPERATION_COUNTS = (
-    "checked: responses; breaking, warning, info, waived: findings, each counted as often as it "
-    "was seen (a scan's finding once per occurrence, so one response may add several)"
+    "checked: responses judged; breaking, warning, info, waived: findings, each counted as "
+    "often as it was seen (in a scan or a property-based run, once per occurrence, so one "
+    "response may add several)"
 )
 
 
