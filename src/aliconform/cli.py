@@ -1741,11 +1741,11 @@ def main(argv: list[str] | None = None) -> int:
             app(args=argv, standalone_mode=True)
     except _Terminated as stop:
         name = signal.Signals(stop.signum).name
-        err.print(f"stopped by {name} (temporary files removed)", highlight=False)
+        err.print(f"stopped by {name} (cleaned up)", highlight=False)
         return 128 + stop.signum
     except SystemExit as exc:  # click ends every run, successful or not, with SystemExit
         if exc.code == 128 + signal.SIGINT:  # typer's answer to Ctrl-C; aliconform never exits so
-            err.print("stopped by SIGINT (temporary files removed)", highlight=False)
+            err.print("stopped by SIGINT (cleaned up)", highlight=False)
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     except ContractError as exc:
         for issue in exc.issues:
