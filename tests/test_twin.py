@@ -593,9 +593,9 @@ def test_drop_closes_the_connection_for_any_client(contracts: ContractSet) -> No
 def test_scoped_faults_and_latency(contracts: ContractSet) -> None:
     spec = "latency=150ms@QuerySmarttagJob,unavailable=*@QuerySmarttagJob"
     with TwinServer(TwinConfig(contracts=contracts, faults=parse_faults(spec))) as twin:
-        started = time.monotonic()
-        params = _create(twin, contracts, "SubmitSmarttagJob")  # neither fault applies
-        assert time.monotonic() - started < 0.15
+        # Neither fault applies to the create call: the log below says so (no fault). How long
+        # it took is not asserted: a shared machine can take 150 ms for any call.
+        params = _create(twin, contracts, "SubmitSmarttagJob")
         for _ in range(2):
             started = time.monotonic()
             with pytest.raises(ServerException) as info:
