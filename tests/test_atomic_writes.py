@@ -131,7 +131,8 @@ def test_an_out_path_that_is_a_link_a_device_or_a_pipe_is_written_not_replaced(
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     received: list[str] = []
-    reader = threading.Thread(target=lambda: received.append(fifo.read_text("utf-8")))
+    # a daemon: were the write to regress to a rename, the reader would wait for ever
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text("utf-8")), daemon=True)
     reader.start()
     atomic_write_text(fifo, "through the pipe")
     reader.join(timeout=10)
@@ -148,3 +149,43 @@ def test_openapi_out_dash_writes_standard_output(
     assert main(["openapi", "--out", "-"]) == 0
     assert json.loads(capsys.readouterr().out)["openapi"] == "3.1.0"
     assert not (tmp_path / "-").exists()
+
+
+def test_a_path_naming_an_open_descriptor_is_written_through_it(tmp_path: Path) -> None:
+    """/dev/fd/N (and /dev/stdout) of a file opened for appending: the text is appended, as a
+    shell's >> would; following the link would rename over the log and lose what it held."""
+    from aliconform.cassettes.store import atomic_write_text
+
+    log = tmp_path / "log.txt"
+    log.write_text("earlier line\n", "utf-8")
+    descriptor = os.open(log, os.O_WRONLY | os.O_APPEND)
+    try:
+        atomic_write_text(Path(f"/dev/fd/{descriptor}"), "appended\n")
+        atomic_write_text(Path(f"/proc/self/fd/{descriptor}"), "and again\n")
+    finally:
+        os.close(descriptor)
+    assert log.read_text("utf-8") == "earlier line\nappended\nand again\n"
+
+
+def test_a_link_that_loops_or_leads_nowhere_is_an_error_and_a_private_file_stays_private(
+    tmp_path: Path,
+) -> None:
+    from aliconform.cassettes.store import atomic_write_text
+
+    loop_a, loop_b = tmp_path / "a", tmp_path / "b"
+    loop_a.symlink_to(loop_b)
+    loop_b.symlink_to(loop_a)
+    with pytest.raises(OSError, match="a symbolic link that loops"):
+        atomic_write_text(loop_a, "x")
+    assert loop_a.is_symlink()
+    assert loop_b.is_symlink()
+    nowhere = tmp_path / "nowhere"
+    nowhere.symlink_to(tmp_path / "missing" / "dir" / "file.json")
+    with pytest.raises(FileNotFoundError, match="which does not exist"):
+        atomic_write_text(nowhere, "x")
+    assert not (tmp_path / "missing").exists()  # a link is followed, never a reason for mkdir
+    private = tmp_path / "private.json"
+    private.write_text("old", "utf-8")
+    private.chmod(0o600)
+    atomic_write_text(private, "new")
+    assert (private.read_text("utf-8"), private.stat().st_mode & 0o777) == ("new", 0o600)

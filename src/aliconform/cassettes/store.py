@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import hashlib
 import json
 import os
+import re
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -259,17 +262,57 @@ def interactions_digest(cassette: CassetteFile) -> str:
 def atomic_write_text(path: Path, text: str) -> None:
     """Write a whole file or nothing: a temporary file in the same directory, then a rename.
 
-    A symbolic link is followed: the file it names is replaced and the link kept. What exists
-    and is not a regular file (a device such as /dev/null, a pipe such as /dev/fd/63 or
-    /dev/stdout) is written to as it is: renaming over it would replace it with a file.
+    A path that names an open descriptor (/dev/stdout, /dev/fd/63 of a process substitution)
+    is written through that descriptor, as a shell redirection would be: following it would
+    rename over the file it was opened on (a log appended to with >>). Anything else that is
+    not a regular file (a device, a named pipe) is written to as it is, since renaming over it
+    would replace it with a file. A symbolic link is followed to the file it names, which is
+    replaced, the link kept; a link to nowhere, or a loop, is an error.
     """
+    descriptor = _descriptor(path)
+    if descriptor is not None:
+        with os.fdopen(os.dup(descriptor), "w", encoding="utf-8") as stream:
+            stream.write(text)
+        return
     if path.exists() and not path.is_file() and not path.is_dir():
         with path.open("w", encoding="utf-8") as stream:
             stream.write(text)
         return
-    target = Path(os.path.realpath(path)) if path.is_symlink() else path
+    target = _link_target(path) if path.is_symlink() else path
     with _written_beside(target, text) as temporary:
         temporary.replace(target)
+
+
+# /dev/stdout, /dev/stderr, /dev/fd/N and /proc/self/fd/N: this process's own descriptors.
+_DESCRIPTOR_PATH = re.compile(r"/dev/(?:(stdout)|(stderr)|fd/(\d+))|/proc/self/fd/(\d+)")
+
+
+def _descriptor(path: Path) -> int | None:
+    # abspath, not resolve: resolving /dev/stdout would name the file it is open on.
+    match = _DESCRIPTOR_PATH.fullmatch(os.path.abspath(path))  # noqa: PTH100
+    if match is None:
+        return None
+    stdout, stderr, *numbers = match.groups()
+    if stdout:
+        return 1
+    if stderr:
+        return 2
+    return int(next(number for number in numbers if number))
+
+
+def _link_target(link: Path) -> Path:
+    """The file a symbolic link names (to be created if it is not there yet), in a directory
+    that exists: a link is followed, never a reason to make directories."""
+    try:
+        link.stat()
+    except FileNotFoundError:
+        pass  # a link to a file not there yet: it is made where the link points
+    except OSError as exc:  # ELOOP
+        raise OSError(exc.errno, "a symbolic link that loops") from None
+    target = Path(os.path.realpath(link))
+    if not target.parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, f"a link into {target.parent}, which does not exist")
+    return target
 
 
 @contextlib.contextmanager
@@ -284,8 +327,13 @@ def _written_beside(path: Path, text: str) -> Iterator[Path]:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
-        # mkstemp creates the file 0600; give it the mode any other new file would have.
-        temporary.chmod(0o666 & ~_umask())
+        # mkstemp creates the file 0600: give it the mode of the file it replaces (a file kept
+        # private stays so), else the mode any other new file would have.
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            mode = 0o666 & ~_umask()
+        temporary.chmod(mode)
         yield temporary
     finally:
         temporary.unlink(missing_ok=True)
@@ -341,7 +389,7 @@ def _kept(path: Path) -> Iterator[Path | None]:
             kept.unlink()
             os.link(path, kept)
         except OSError:
-            shutil.copy2(path, kept)
+            shutil.copy2(path, kept, follow_symlinks=False)
         yield kept
     finally:
         kept.unlink(missing_ok=True)
