@@ -113,9 +113,14 @@ def test_a_scenario_that_cannot_be_recorded_is_refused_before_anything_is_called
 @pytest.mark.parametrize(
     ("region", "endpoint", "message"),
     [
-        ("cn-shanghai", "127.0.0.1:99999", "the port must be a number from 0 to 65535"),
-        ("cn-shanghai", "http://127.0.0.1:http", "the port must be a number from 0 to 65535"),
+        ("cn-shanghai", "127.0.0.1:99999", "the port must be a number from 1 to 65535"),
+        ("cn-shanghai", "http://127.0.0.1:http", "the port must be a number from 1 to 65535"),
+        ("cn-shanghai", "localhost:0", "the port must be a number from 1 to 65535"),
+        ("cn-shanghai", "localhost:", "the port must be a number from 1 to 65535"),
         ("cn-shanghai", ":8080", "expected host[:port] or a URL"),
+        ("cn-shanghai", "https://[::1", "Invalid IPv6 URL"),
+        ("cn-shanghai", "::1", "write an IPv6 address in brackets, e.g. [::1]:8765"),
+        ("cn-shanghai", "http://h:1/?x", "RPC calls go to '/', with no path, query or fragment"),
         ("", "127.0.0.1:8080", "--region is empty"),
     ],
 )
@@ -359,7 +364,7 @@ def test_an_endpoint_override_wins_for_every_product(contracts: ContractSet) -> 
     target = RecordTarget(region="cn-shanghai", endpoint="http://127.0.0.1:8765")
     for contract in contracts.values():
         assert target.host_and_protocol(contract) == ("127.0.0.1:8765", "http")
-    with pytest.raises(TargetError, match="not a path"):
+    with pytest.raises(TargetError, match="with no path, query or fragment"):
         RecordTarget("cn-shanghai", "http://127.0.0.1:1/api").host_and_protocol(
             contracts["QuerySmarttagJob"]
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from aliconform.contracts import Contract
 from aliconform.errors import AliconformError, did_you_mean
@@ -57,24 +57,40 @@ class RecordTarget:
             # give https://localhost:port for a local TLS endpoint.
             host = self._checked_host(self.endpoint.rstrip("/"))
             return host, "http" if is_loopback(host) else "https"
-        parts = urlsplit(self.endpoint)
+        parts = self._split(self.endpoint)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise TargetError(f"--endpoint {self.endpoint!r}: expected host[:port] or a URL")
-        if parts.path not in ("", "/"):
-            raise TargetError(f"--endpoint {self.endpoint!r}: RPC calls go to '/', not a path")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise TargetError(
+                f"--endpoint {self.endpoint!r}: RPC calls go to '/', with no path, query or "
+                "fragment"
+            )
         return self._checked_host(parts.netloc), "http" if parts.scheme == "http" else "https"
 
-    def _checked_host(self, host: str) -> str:
-        """host[:port], refused before any call when it names no host or port."""
+    def _split(self, text: str) -> SplitResult:
         try:
-            parts = urlsplit(f"//{host}")
-            parts.port  # noqa: B018 (raises for a port that is not a number from 0 to 65535)
-        except ValueError:
+            return urlsplit(text)
+        except ValueError as exc:  # an unclosed [ of an IPv6 address
+            raise TargetError(f"--endpoint {self.endpoint!r}: {exc}") from None
+
+    def _checked_host(self, host: str) -> str:
+        """host[:port], refused before any call when it names no host, or no usable port."""
+        if host.count(":") > 1 and not host.startswith("["):
             raise TargetError(
-                f"--endpoint {self.endpoint!r}: the port must be a number from 0 to 65535"
-            ) from None
+                f"--endpoint {self.endpoint!r}: write an IPv6 address in brackets, e.g. [::1]:8765"
+            )
+        parts = self._split(f"//{host}")
         if not parts.hostname or parts.path or parts.query or parts.fragment:
             raise TargetError(f"--endpoint {self.endpoint!r}: expected host[:port] or a URL")
+        if ":" in host.rpartition("]")[2]:  # a port is given (after an IPv6 address's bracket)
+            try:
+                port = parts.port
+            except ValueError:  # not a number, or past 65535
+                port = None
+            if not port:
+                raise TargetError(
+                    f"--endpoint {self.endpoint!r}: the port must be a number from 1 to 65535"
+                )
         return host
 
     def options_for(self, contract: Contract) -> SdkCallOptions:
