@@ -721,6 +721,10 @@ def test_replay_and_the_cassette_list_report_every_misplaced_file_and_go_on(
             "a cassette's name ends in .yaml: rename it to other.yaml",
         ),
         imm / "GetFoo" / "x.yaml": ("misfiled", "no contract for operation 'GetFoo'"),
+        imm / "GetVideoModerationResult" / "y.provenance.yml": (
+            "misplaced",
+            "a provenance's name ends in .yaml: rename it to y.provenance.yaml",
+        ),
         imm / "GetImageModerationResult" / "moved.yaml": (
             "misfiled",
             "interactions[0]: the request calls GetVideoModerationResult, but the cassette is "
@@ -736,13 +740,19 @@ def test_replay_and_the_cassette_list_report_every_misplaced_file_and_go_on(
         "stray.yaml",
         "other.yml",
         "x.yaml",
+        "y.provenance.yml",
         "moved.yaml",
         "doc-example-success.yaml",
+    }
+    # named from the cassettes directory's name on, as every other problem and source is
+    assert {p.path for p in run.problems} >= {
+        f"{cassettes_copy.name}/imm/stray.yaml",
+        f"{cassettes_copy.name}/imm/GetVideoModerationResult/other.yml",
     }
     for path, (_, reason) in placed.items():
         assert reason in problems[path.name]
     truncated_problem = problems["doc-example-success.yaml"]
-    assert truncated_problem.startswith("line 2: interactions[0].request.method: missing")
+    assert truncated_problem.startswith("line 2, column 3: interactions[0].request.method: missing")
     assert "doc-example-success.yaml" not in truncated_problem  # named once, by the problem
     assert len(run.interactions) == len(discover_cassettes(CASSETTES)) - 1
 
@@ -759,7 +769,10 @@ def test_replay_and_the_cassette_list_report_every_misplaced_file_and_go_on(
         "documentation",
         "not checked (the cassette cannot be read)",
     )
-    assert sum(1 for row in rows.values() if row["problem"]) == 5
+    assert sum(1 for row in rows.values() if row["problem"]) == 6
+    assert rows[display_path(imm / "stray.yaml")]["cassette"] == (
+        f"{cassettes_copy.name}/imm/stray.yaml"
+    )
 
 
 def test_a_cassette_edited_to_drift_fails_replay_naming_operation_path_and_kind(

@@ -7,6 +7,7 @@ import json
 import random
 import ssl
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -106,6 +107,16 @@ def test_a_scenario_that_cannot_be_recorded_is_refused_before_anything_is_called
     )
     assert "scenarios.yaml:3" in text
     assert "expect_error and poll cannot go together" in text
+    # and editors say so as it is typed: the JSON Schema refuses the pair too
+    from jsonschema import Draft202012Validator
+
+    from aliconform.record import ScenarioFile
+
+    schema = Draft202012Validator(ScenarioFile.model_json_schema())
+    probe = {"name": "p", "operation": "QuerySmarttagJob", "expect_error": "*"}
+    assert schema.is_valid({"format_version": 1, "scenarios": [probe]})
+    polled = {**probe, "poll": {"field": "JobStatus", "terminal": ["Success"]}}
+    assert not schema.is_valid({"format_version": 1, "scenarios": [polled]})
     assert "scenarios.yaml:8" in text
     assert "at most 100 characters" in text
 
@@ -568,25 +579,32 @@ def test_what_a_probe_may_expect(
 def test_a_failed_assertion_is_called_a_bug_not_a_scenario_failure(
     tmp_path: Path, contracts: ContractSet, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A bug met while recording one scenario is named as one (where it failed), and the
-    other scenarios still run."""
+    """A bug of aliconform's own met while recording one scenario is named as one (where it
+    failed), and the other scenarios still run; an assertion elsewhere (the SDK) is not."""
     from aliconform.record import record_scenarios, recorder
 
-    def broken(*args: object, **kwargs: object) -> None:
+    def ours(scenario: Any, session: Any, note: Any, environ: Any) -> None:
+        recorder._poll(scenario, session, {}, lambda _: None, note)  # asserts a poll is given
+
+    def theirs(*args: object) -> None:
         assert args == (), "never true"
 
-    monkeypatch.setattr(recorder, "_capture", broken)
     [scenario] = [
         s
         for s in load_scenarios(REPO / "scenarios.yaml", contracts)
         if s.name == "live-error-unknown-job" and s.operation == "QuerySmarttagJob"
     ]
     target = RecordTarget("cn-shanghai", endpoint="127.0.0.1:9")
-    run = record_scenarios([scenario], contracts, target, tmp_path / "cassettes")
-    [result] = run.results
-    assert result.outcome == "failed"
-    assert result.message.startswith(
+    messages = []
+    for capture in (ours, theirs):
+        monkeypatch.setattr(recorder, "_capture", capture)
+        run = record_scenarios([scenario], contracts, target, tmp_path / "cassettes")
+        [result] = run.results
+        assert result.outcome == "failed"
+        assert result.message.endswith("does not exist)")
+        messages.append(result.message)
+    assert messages[0].startswith(
         "internal error (a bug in aliconform; please report it): assertion "
-        "'assert args == (), \"never true\"' failed at test_record_parts.py:"
+        "'assert poll is not None' failed at recorder.py:"
     )
-    assert result.message.endswith("does not exist)")
+    assert messages[1].startswith("AssertionError: never true")

@@ -42,7 +42,7 @@ from aliconform.drift.engine import check_response
 from aliconform.drift.findings import Finding, Severity, escape_unprintable
 from aliconform.drift.policy import SEVERITY_RATIONALE
 from aliconform.drift.waivers import Verdict, judge, load_policy
-from aliconform.errors import AliconformError, ContractError, ContractIssue, did_you_mean
+from aliconform.errors import AliconformError, ContractError, did_you_mean
 from aliconform.scan import DEFAULT_UNREADABLE_LIMIT, UnreadableLimit
 
 if TYPE_CHECKING:
@@ -998,9 +998,10 @@ def _cassette_row(ref: CassetteRef, contracts: ContractSet) -> dict[str, Any]:
     return row
 
 
-def _misplaced_row(issue: ContractIssue) -> dict[str, Any]:
-    row = _row(issue.file, issue.file, "")
-    row["error"], row["problem"] = f"{issue.file}: {issue.message}", "misplaced"
+def _misplaced_row(item: Any) -> dict[str, Any]:
+    issue = item.issue()
+    row = _row(item.display, issue.file, "")
+    row["error"], row["problem"] = str(issue), "misplaced"
     return row
 
 

@@ -98,7 +98,7 @@ def replay_all(
 ) -> ReplayRun:
     run = ReplayRun()
     refs, misplaced = survey_cassettes(directory)
-    run.problems += [CassetteProblem(issue.file, issue.message) for issue in misplaced]
+    run.problems += [CassetteProblem(item.display, item.reason) for item in misplaced]
     for ref in refs:
         if progress is not None:
             progress(ref)
@@ -124,7 +124,12 @@ def _within(error: AliconformError, names: set[str]) -> str:
         if issue.file not in names:
             lines.append(str(issue))
             continue
-        where = [f"line {issue.line}"] if issue.line is not None else []
+        if issue.line is None:
+            where = []
+        elif issue.column is None:
+            where = [f"line {issue.line}"]
+        else:
+            where = [f"line {issue.line}, column {issue.column}"]
         where += [issue.key_path] if issue.key_path else []
         lines.append(": ".join([*where, issue.message]))
     return "\n".join(lines)

@@ -42,6 +42,7 @@ __all__ = [
     "CassetteRef",
     "DocumentationOrigin",
     "Interaction",
+    "MisplacedFile",
     "Provenance",
     "RecordedRequest",
     "RecordedResponse",
@@ -178,23 +179,35 @@ def discover_cassettes(root: Path) -> list[CassetteRef]:
     raises CassetteError naming every file that is not where a cassette belongs."""
     refs, misplaced = survey_cassettes(root)
     if misplaced:
-        raise CassetteError(misplaced)
+        raise CassetteError([item.issue() for item in misplaced])
     return refs
 
 
-def survey_cassettes(root: Path) -> tuple[list[CassetteRef], list[ContractIssue]]:
+@dataclass(frozen=True)
+class MisplacedFile:
+    """A YAML file under the cassettes directory that is not where a cassette belongs."""
+
+    path: Path
+    display: str  # from the cassettes directory's name on, as a CassetteRef's display
+    reason: str
+
+    def issue(self) -> ContractIssue:
+        return ContractIssue(display_path(self.path), None, None, "", self.reason)
+
+
+def survey_cassettes(root: Path) -> tuple[list[CassetteRef], list[MisplacedFile]]:
     """The cassettes under root, and the YAML files that are not where a cassette belongs (or
     not named as one), each with the reason: commands list those as problems and go on."""
     if not root.is_dir():
         problem = "a file, not the cassettes directory" if root.exists() else "no such directory"
         raise CassetteError([ContractIssue(display_path(root), None, None, "", problem)])
     refs: list[CassetteRef] = []
-    misplaced: list[ContractIssue] = []
+    misplaced: list[MisplacedFile] = []
     for path in sorted(root.rglob("*")):
         name = path.name
         if path.suffix not in (".yaml", ".yml") or name.startswith(".") or not path.is_file():
             continue  # hidden files are temporary ones of an interrupted write
-        if name.endswith((PROVENANCE_SUFFIX, ".provenance.yml")):
+        if name.endswith(PROVENANCE_SUFFIX):
             continue
         relative = path.relative_to(root).parts
         issue = None
@@ -204,10 +217,13 @@ def survey_cassettes(root: Path) -> tuple[list[CassetteRef], list[ContractIssue]
                 # The directory given is wrong, not this file: one error, not one per file.
                 issue += f" (give {display_path(root.parent)}, the directory above {root.name})"
                 raise CassetteError([ContractIssue(display_path(path), None, None, "", issue)])
+        elif name.endswith(".provenance.yml"):
+            issue = f"a provenance's name ends in .yaml: rename it to {path.stem}.yaml"
         elif path.suffix == ".yml":
             issue = f"a cassette's name ends in .yaml: rename it to {path.stem}.yaml"
         if issue is not None:
-            misplaced.append(ContractIssue(display_path(path), None, None, "", issue))
+            display = (Path(root.name) / path.relative_to(root)).as_posix()
+            misplaced.append(MisplacedFile(path, display, issue))
             continue
         product, operation, scenario = relative
         refs.append(CassetteRef(path, product, operation, scenario.removesuffix(".yaml"), root))

@@ -116,6 +116,9 @@ class SetupSpec(_Model):
 
 
 class Scenario(_Model):
+    # What _one_answer_or_a_poll refuses, said in the JSON Schema too, for editors.
+    model_config = ConfigDict(json_schema_extra={"not": {"required": ["expect_error", "poll"]}})
+
     name: str = Field(
         pattern=r"^[a-z0-9][a-z0-9-]*$",
         # Its cassette, provenance and temporary files must fit a file name (255 bytes).

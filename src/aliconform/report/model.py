@@ -168,7 +168,7 @@ class CheckedSource(_Model):
 OPERATION_COUNTS = (
     "checked: responses judged; breaking, warning, info, waived: findings, each counted as "
     "often as it was seen (in a scan or a property-based run, once per occurrence, so one "
-    "response may add several)"
+    "response may add several, and a request left unanswered adds its no-answer finding)"
 )
 
 
