@@ -46,7 +46,7 @@ from aliconform.errors import AliconformError, ContractError, did_you_mean
 from aliconform.scan import DEFAULT_UNREADABLE_LIMIT, UnreadableLimit
 
 if TYPE_CHECKING:
-    from aliconform.cassettes.store import CassetteRef
+    from aliconform.cassettes.store import CassetteRef, MisplacedFile
 
 __all__ = ["app", "main"]
 
@@ -919,7 +919,7 @@ def cassettes_list(
     contracts = _load(directory)
     refs, misplaced = survey_cassettes(cassettes)
     rows = [_cassette_row(ref, contracts) for ref in refs]
-    rows += [_misplaced_row(issue) for issue in misplaced]
+    rows += [_misplaced_row(item) for item in misplaced]
     if as_json:
         out.print_json(data=rows)
     elif not rows:
@@ -998,7 +998,7 @@ def _cassette_row(ref: CassetteRef, contracts: ContractSet) -> dict[str, Any]:
     return row
 
 
-def _misplaced_row(item: Any) -> dict[str, Any]:
+def _misplaced_row(item: MisplacedFile) -> dict[str, Any]:
     issue = item.issue()
     row = _row(item.display, issue.file, "")
     row["error"], row["problem"] = str(issue), "misplaced"
