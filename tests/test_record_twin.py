@@ -473,42 +473,37 @@ def test_behaviour_diff_names_what_changed_since_the_previous_recording(
     assert {change for _, _, change in added} == {"field-added"}
 
 
+@pytest.mark.parametrize(
+    ("blocked_at", "message"),
+    [
+        # the cassettes directory itself is a file
+        ((), "cannot write the cassettes to {blocked}: Not a directory"),
+        # the directory is fine, but where one operation's cassettes go is a file
+        (
+            ("imm", "GetVideoModerationResult"),
+            "cannot write the GetVideoModerationResult cassettes to {blocked}",
+        ),
+    ],
+    ids=["cassettes-directory", "operation-directory"],
+)
 def test_cassettes_that_cannot_be_written_stop_the_run_before_any_call(
     account: None,
     fast_scenarios: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    blocked_at: tuple[str, ...],
+    message: str,
 ) -> None:
     """Found out after the calls, a setup task would already be created (and billed)."""
-    not_a_directory = tmp_path / "cassettes"
-    not_a_directory.write_text("", "utf-8")
-    with TwinServer(_config()) as twin:
-        code = _cli(twin, fast_scenarios, not_a_directory, tmp_path / "r")
-        assert twin.log == []
-    assert code == 2
-    assert f"cannot write the cassettes to {not_a_directory}: Not a directory" in " ".join(
-        capsys.readouterr().err.split()
-    )
-
-
-def test_an_operations_directory_that_cannot_be_written_stops_the_run_before_any_call(
-    account: None,
-    fast_scenarios: Path,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    """The cassettes directory is fine, but where one operation's cassettes go is a file."""
     cassettes = tmp_path / "cassettes"
-    blocked = cassettes / "imm" / "GetVideoModerationResult"
-    blocked.parent.mkdir(parents=True)
+    blocked = cassettes.joinpath(*blocked_at)
+    blocked.parent.mkdir(parents=True, exist_ok=True)
     blocked.write_text("", "utf-8")
     with TwinServer(_config()) as twin:
         code = _cli(twin, fast_scenarios, cassettes, tmp_path / "r")
         assert twin.log == []
     assert code == 2
-    assert f"cannot write the GetVideoModerationResult cassettes to {blocked}" in " ".join(
-        capsys.readouterr().err.split()
-    )
+    assert message.format(blocked=blocked) in " ".join(capsys.readouterr().err.split())
 
 
 def test_a_cassette_that_cannot_be_put_in_place_fails_its_scenario_and_the_run_goes_on(
