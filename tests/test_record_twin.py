@@ -568,6 +568,9 @@ def test_killing_a_recording_at_any_moment_leaves_every_cassette_whole(
     account: None, fast_scenarios: Path, cassettes_copy: Path, tmp_path: Path
 ) -> None:
     faults = parse_faults("latency=20ms")
+    # A killed process cannot remove its scratch directory: keep those in this test's own.
+    scratch_root = tmp_path / "tmp"
+    scratch_root.mkdir()
 
     def start(twin: TwinServer, cassettes: Path) -> subprocess.Popen[bytes]:
         return subprocess.Popen(
@@ -587,7 +590,7 @@ def test_killing_a_recording_at_any_moment_leaves_every_cassette_whole(
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            env=os.environ.copy(),
+            env={**os.environ, "TMPDIR": str(scratch_root)},
         )
 
     def live(cassettes: Path) -> list[str]:
