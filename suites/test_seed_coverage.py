@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from aliconform import load_contracts
 from aliconform.contracts import index_fields, iter_fields
-from aliconform.contracts.model import Source
+from aliconform.contracts.model import Divergence, Source
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "docs" / "sources"  # the pages the contracts cite
@@ -138,3 +140,46 @@ def test_what_no_source_states_is_marked_as_the_contracts_own(operation: str) ->
     assert not unexplained, f"required without a presence assumption: {unexplained}"
     stated = [inv.id for inv in contract.invariants if Source.INFERRED not in inv.sources]
     assert not stated, f"invariants credited to a source that does not state them: {stated}"
+
+
+def _divergences(node: object) -> Iterator[Divergence]:
+    """Every divergence recorded anywhere in a contract: fields, parameters, error codes."""
+    if isinstance(node, Divergence):
+        yield node
+    if isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            yield from _divergences(getattr(node, name))
+    elif isinstance(node, list | tuple):
+        for item in node:
+            yield from _divergences(item)
+    elif isinstance(node, dict):
+        for item in node.values():
+            yield from _divergences(item)
+
+
+@pytest.mark.parametrize("operation", sorted(CONTRACTS))
+def test_every_place_cited_on_the_page_is_there(operation: str) -> None:
+    """A claim credited to the page, and every stored example, say where on the page it stands
+    ("Examples > Sample success responses"): each step of that is a heading or a table cell of
+    the page as published, so a reader can find it."""
+    contract = CONTRACTS[operation]
+    lines = [line.strip() for line in (SEEDS / contract.sources.documentation.file).open()]
+    page_sources = {Source.DOC_TABLE, Source.DOC_EXAMPLE, Source.DOC_TEXT}
+    cited = [example.location for example in contract.examples] + [
+        claim.where
+        for divergence in _divergences(contract)
+        for claim in divergence.claims
+        if claim.source in page_sources and claim.where
+    ]
+    assert cited
+    nowhere = {
+        where: missing
+        for where in cited
+        if (missing := [step for step in where.split(" > ") if not _on(step, lines)])
+    }
+    assert not nowhere, f"cited places the page does not have: {nowhere}"
+
+
+def _on(step: str, lines: list[str]) -> bool:
+    """A heading or cell is a line; a row or an example line starts with it ("Example: [...]")."""
+    return any(line == step or line.startswith(step) for line in lines)

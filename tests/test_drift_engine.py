@@ -217,7 +217,7 @@ def test_format_and_range_messages_say_what_was_documented(contracts: ContractSe
             {"EndTime": "2023-04-03T09:44:30.999999999Z"},
             ("invariant-violation", "/EndTime", "end-not-before-start"),
         ),
-        ({"Status": "Failed"}, ("invariant-violation", "/Status", "failed-has-error")),
+        ({"Status": "Failed"}, ("invariant-violation", "/Code", "failed-has-error")),
         ({"Status": "Running"}, ("invariant-violation", "/EndTime", "running-has-not-ended")),
     ],
 )
@@ -226,6 +226,71 @@ def test_invariants(contracts: ContractSet, changes: dict, expected: tuple) -> N
     assert [(f.kind.value, f.path, f.rule) for f in findings][:1] == [expected]
     assert findings[0].contract_location
     assert "GetImageModerationResult.yaml:" in findings[0].contract_location
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "violated"),
+    [
+        # written to the second, an end within the second the task started is not before it
+        ("2023-04-03T09:44:31.029Z", "2023-04-03T09:44:31Z", False),
+        ("2023-04-03T09:44:31.029Z", "2023-04-03T09:44:31.0Z", False),
+        ("2023-04-03T09:44:31.029Z", "2023-04-03T09:44:30Z", True),
+        ("2023-04-03T09:44:31.029Z", "2023-04-03T09:44:31.028Z", True),
+        ("2023-04-03T09:44:31Z", "2023-04-03T09:44:30.999Z", True),
+        ("2023-04-03T17:44:31.5+08:00", "2023-04-03T09:44:31Z", False),
+    ],
+)
+def test_times_are_ordered_at_the_precision_both_are_written_to(
+    contracts: ContractSet, start: str, end: str, violated: bool
+) -> None:
+    body = image(StartTime=start, EndTime=end)
+    for sent in (body, json.dumps(body)):
+        findings = check_response("GetImageModerationResult", sent, contracts=contracts)
+        assert [f.rule for f in findings] == (["end-not-before-start"] if violated else [])
+
+
+@pytest.mark.parametrize(
+    ("code", "said"),
+    [(None, "Code is missing"), ("", "Code is empty"), ("null", "Code is null")],
+)
+def test_a_conditional_invariant_points_at_the_member_and_says_what_it_is(
+    contracts: ContractSet, code: str | None, said: str
+) -> None:
+    body = image(Status="Failed", Message="it failed")
+    if code is not None:
+        body["Code"] = None if code == "null" else code
+    findings = check_response("GetImageModerationResult", body, contracts=contracts)
+    (violation,) = [f for f in findings if f.rule == "failed-has-error"]
+    assert violation.path == "/Code"
+    assert violation.field == "Code"
+    assert f"Status is Failed but {said}" in violation.message
+
+
+@pytest.mark.parametrize(
+    ("operation", "result", "rule"),
+    [
+        ("GetImageModerationResult", "ModerationResult", "succeeded-has-moderation-result"),
+        ("GetVideoModerationResult", "ModerationResult", "succeeded-has-moderation-result"),
+        ("GetVideoLabelClassificationResult", "Labels", "succeeded-has-labels"),
+    ],
+)
+def test_a_succeeded_imm_task_without_its_result_is_reported(
+    contracts: ContractSet, operation: str, result: str, rule: str
+) -> None:
+    task_type = operation.removeprefix("Get").removesuffix("Result")
+    body = {
+        "RequestId": "r",
+        "Status": "Succeeded",
+        "TaskType": task_type,
+        "TaskId": f"{task_type}-1",
+    }
+    for sent in (body, json.dumps(body)):
+        findings = check_response(operation, sent, contracts=contracts)
+        assert [(f.kind.value, f.path, f.rule) for f in findings] == [
+            ("invariant-violation", f"/{result}", rule)
+        ]
+    running = check_response(operation, {**body, "Status": "Running"}, contracts=contracts)
+    assert rule not in {f.rule for f in running}
 
 
 def test_a_succeeded_task_may_carry_a_code_and_message(contracts: ContractSet) -> None:
@@ -391,12 +456,31 @@ DOCUMENTATION_CONTRADICTIONS = {
     ("QuerySmarttagJob", "documented-divergence", "/Results/Result/*/Type"),
     ("QuerySmarttagJob", "documented-divergence", "/Results/Result/*/Data/type"),
     ("QuerySmarttagJob", "documented-divergence", "/Results/Result/*/Data/autoChapters"),
+    # the examples' nanoseconds against the SDK's milliseconds
+    ("GetVideoLabelClassificationResult", "documented-divergence", "/StartTime"),
+    ("GetVideoLabelClassificationResult", "documented-divergence", "/EndTime"),
+    # a task that succeeded, with the error code the table describes as the task's
+    ("GetImageModerationResult", "documented-divergence", "/Code"),
+    ("GetVideoLabelClassificationResult", "documented-divergence", "/Code"),
+    ("GetVideoModerationResult", "documented-divergence", "/Code"),
+    # the request example's TaskId is not the response's
+    ("GetVideoModerationResult", "documented-divergence", "/TaskId"),
+    # the shared error catalog's, listed once (under the first operation that inherits them)
+    ("GetImageModerationResult", "documented-divergence", "error SignatureDoesNotMatch"),
+    ("GetImageModerationResult", "documented-divergence", "error InvalidAccessKeyId.NotFound"),
+    ("GetImageModerationResult", "documented-divergence", "error InvalidSecurityToken.Expired"),
 }
 
 
 def test_lint_docs_pins_the_contradictions(contracts: ContractSet) -> None:
     findings = lint_docs(contracts)
-    assert {(f.operation, f.kind.value, f.path) for f in findings} == DOCUMENTATION_CONTRADICTIONS
+    pinned = [(f.operation, f.kind.value, f.path or f.field) for f in findings]
+    assert set(pinned) == DOCUMENTATION_CONTRADICTIONS
+    assert len(pinned) == len(DOCUMENTATION_CONTRADICTIONS)  # each said once
+    catalog = [f for f in findings if (f.field or "").startswith("error ")]
+    assert all("common/errors.yaml:" in (f.contract_location or "") for f in catalog)
+    cpv = next(f for f in findings if f.path == "/Results/Result/*/Data/type")
+    assert cpv.decoded_at == ("/Results/Result/*/Data",)  # the pointer goes into a JSON string
     assert all(f.contract_location and ".yaml:" in f.contract_location for f in findings)
     assert all(f.source and f.source.startswith("documentation ") for f in findings)
     cover = next(f for f in findings if f.path == "/Result")
@@ -712,6 +796,29 @@ def test_undocumented_variant_when_the_contract_says_so(copy_of_contracts: Path)
     assert kinds(check_response("QuerySmarttagJob", body)) == [
         ("undocumented-enum-value", "/Results/Result/0/Type")
     ]
+
+
+@pytest.mark.parametrize(
+    ("operation", "chooser", "element", "pointer"),
+    [
+        ("QuerySmarttagJob", "Type", {"Data": '{"title": 1}'}, "/Results/Result/0/Data"),
+        ("QueryIProductionJob", "FunctionName", {"Result": '[{"Score": "bad"}]'}, "/Result"),
+    ],
+)
+def test_a_payload_whose_chooser_is_absent_is_an_undocumented_variant(
+    operation: str, chooser: str, element: dict, pointer: str
+) -> None:
+    # Even where an unlisted value is accepted with any JSON, no value at all chooses nothing:
+    # the payload goes unchecked, and code that dispatches on the chooser has nothing to go by.
+    if operation == "QuerySmarttagJob":
+        body = {"JobStatus": "Success", "RequestId": "r", "Results": {"Result": [element]}}
+    else:
+        body = {"RequestId": "r", "JobId": "j", "Status": "Success", **element}
+    for sent in (body, json.dumps(body)):  # the precise path, and the fast path first
+        findings = check_response(operation, sent)
+        assert ("undocumented-variant", pointer) in kinds(findings)
+        (finding,) = [f for f in findings if f.kind is Kind.UNDOCUMENTED_VARIANT]
+        assert f"{chooser}, which chooses it, is absent" in finding.message
 
 
 def test_the_readme_severity_table_names_every_kind_with_its_default() -> None:

@@ -68,6 +68,15 @@ def test_json_report_matches_its_published_schema_and_round_trips(
     assert sections == {"replay", "documentation"}
 
 
+def test_every_finding_of_a_report_has_an_id_of_its_own(contracts: ContractSet) -> None:
+    # report diff pairs findings by id: two sharing one (divergences on different error codes,
+    # which have no place in the response) would be taken for one finding seen twice.
+    report = _report(REPO / "cassettes", contracts)
+    ids = [f.id for f in report.findings]
+    assert len(set(ids)) == len(ids)
+    assert any(f.path == "" and (f.field or "").startswith("error ") for f in report.findings)
+
+
 def test_report_counts_per_operation_add_up(contracts: ContractSet) -> None:
     report = _report(REPO / "cassettes", contracts)
     counted = [f for f in report.findings if not f.repeats]

@@ -339,12 +339,14 @@ def _kept(body: dict[str, Any] | None) -> st.SearchStrategy[dict[str, Any]]:
     return st.nothing() if body is None else st.just(body)
 
 
-def _order_key(compare: str) -> Callable[[Any], Any]:
+def _order_key(compare: str, *, whole_seconds: bool = False) -> Callable[[Any], Any]:
     if compare == "number":
         return lambda value: value
     if compare == "decimal-string":
         return lambda value: Decimal(value)
     # date-time, as generated: "2020-01-02T03:04:05" then an optional ".fraction", then "Z"
+    if whole_seconds:
+        return lambda value: value[:19]
     return lambda value: (value[:19], value[19:].rstrip("Z").removeprefix(".").ljust(9, "0"))
 
 

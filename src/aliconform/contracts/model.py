@@ -132,10 +132,11 @@ class Assumption(_Strict):
     """Something the contract holds responses to that no source states, and why.
 
     The pages' response tables have no Required column, so a field that every response must
-    carry is an assumption; so is an enum taken from a sibling page. Each is written down, so a
-    finding that rests on one can be told from a finding that rests on the documentation."""
+    carry is an assumption; so is an enum taken from a sibling page, or JSON inside a string that
+    only an example shows (aspect "payload"). Each is written down, so a finding that rests on
+    one can be told from a finding that rests on the documentation."""
 
-    aspect: Literal["presence", "enum", "type", "bounds"]
+    aspect: Literal["presence", "enum", "type", "bounds", "payload"]
     reason: str = Field(min_length=1)
 
 

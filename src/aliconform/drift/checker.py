@@ -241,10 +241,15 @@ class Walker:
             message = f"does not match the documented pattern {spec.pattern}"
             self.add(Kind.FORMAT_VIOLATION, place, message, expected=spec.pattern, observed=value)
         if spec.json_payload is not None:
-            self._payload(value, spec.json_payload, place, siblings)
+            self._payload(value, spec, spec.json_payload, place, siblings)
 
     def _payload(
-        self, text: str, payload: Payload, place: Place, siblings: dict[str, Any] | None
+        self,
+        text: str,
+        spec: FieldSpec,
+        payload: Payload,
+        place: Place,
+        siblings: dict[str, Any] | None,
     ) -> None:
         if self.fast is not None and payload.discriminator is not None:
             chosen = (siblings or {}).get(payload.discriminator)
@@ -259,7 +264,8 @@ class Walker:
             self.add(
                 Kind.INVALID_JSON_PAYLOAD,
                 place,
-                f"the string should carry JSON but does not parse: {exc}",
+                f"the string should carry JSON but does not parse: {exc}"
+                + _assumed(spec, "payload"),
                 key_path=(*place.key_path, "json"),
                 expected="JSON text",
                 observed=text,
@@ -278,6 +284,19 @@ class Walker:
             chosen = (siblings or {}).get(payload.discriminator)
             variant = chosen if isinstance(chosen, str) else ""
             found = payload.variants.get(variant)
+            if siblings is not None and payload.discriminator not in siblings:
+                # Nothing chooses the shape, so nothing checks the payload; an unlisted value
+                # is accepted where the contract says so, but no value is not one.
+                self.add(
+                    Kind.UNDOCUMENTED_VARIANT,
+                    place,
+                    f"no documented payload can be chosen: {payload.discriminator}, "
+                    "which chooses it, is absent",
+                    key_path=(*place.key_path, "json", "discriminator"),
+                    expected=list(payload.variants),
+                    observed=None,
+                )
+                return
             if found is None:
                 if payload.unlisted_variants == "finding":
                     self.add(

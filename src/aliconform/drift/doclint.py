@@ -22,7 +22,18 @@ __all__ = ["documentation_source", "field_pointer", "lint_contract", "lint_docs"
 
 
 def lint_docs(contracts: ContractSet) -> list[Finding]:
-    return [finding for contract in contracts.values() for finding in lint_contract(contract)]
+    """Every contract's lint; a divergence of the shared error catalog, which each operation
+    that inherits the code reports, is listed once (under the first such operation)."""
+    findings: list[Finding] = []
+    shared: set[str] = set()
+    for contract in contracts.values():
+        for finding in lint_contract(contract):
+            if finding.message.endswith(_SHARED):
+                if finding.contract_location in shared:
+                    continue
+                shared.add(finding.contract_location or "")
+            findings.append(finding)
+    return findings
 
 
 def lint_contract(contract: Contract) -> list[Finding]:
@@ -57,6 +68,14 @@ def field_pointer(field_path: str) -> str:
     return "/" + without_variants.replace("[]", "/*").replace(".", "/").replace("//", "/")
 
 
+def _decoded_at(field_path: str) -> tuple[str, ...]:
+    """The pointer patterns of the JSON strings a field path passes into: each `(variant)`
+    closes the path of a string that carries JSON (`A[].Data(X).b` -> `/A/*/Data`)."""
+    return tuple(
+        field_pointer(field_path[: match.start()]) for match in re.finditer(r"\(", field_path)
+    )
+
+
 def _divergence_findings(contract: Contract) -> Iterator[Finding]:
     """Each divergence a contract records, on fields, request parameters and error codes."""
     places: list[tuple[str, list[Divergence], tuple[str | int, ...]]] = [
@@ -66,14 +85,34 @@ def _divergence_findings(contract: Contract) -> Iterator[Finding]:
         (f"request {name}", parameter.divergences, ("request", "parameters", name))
         for name, parameter in contract.request.parameters.items()
     ]
-    places += [
-        (f"error {code}", error.divergences, ("errors", "codes", code))
-        for code, error in contract.errors.codes.items()
-    ]
     for label, divergences, key_path in places:
         for index, divergence in enumerate(divergences):
             location = contract.location((*key_path, "divergences", index))
             yield _divergence(contract, divergence, label, location)
+    # Error codes: the operation's own and those it inherits from the shared catalog, whose
+    # divergences (a status one error-code list gives and another does not) are the
+    # operation's too; each is reported where the catalog records it.
+    for code, error in contract.error_codes().items():
+        for index, divergence in enumerate(error.divergences):
+            if code in contract.errors.codes:
+                location = contract.location(("errors", "codes", code, "divergences", index))
+                yield _divergence(contract, divergence, f"error {code}", location)
+            else:
+                location = _catalog_location(contract, code, index)
+                found = _divergence(contract, divergence, f"error {code}", location)
+                yield replace(found, message=found.message + _SHARED)
+
+
+# Said of a divergence the shared error catalog records: every operation inheriting the code
+# has it, and lint_docs lists it once.
+_SHARED = " (an entry of the shared error catalog, which other operations inherit too)"
+
+
+def _catalog_location(contract: Contract, code: str, index: int) -> str:
+    for group in reversed(contract.errors.include):  # the entry error_codes() keeps
+        if code in contract.catalog.groups[group].codes:
+            return contract.catalog.location(("groups", group, "codes", code, "divergences", index))
+    raise AssertionError(f"{code} is none of {contract.operation}'s error codes")
 
 
 def _divergence(contract: Contract, divergence: Divergence, field: str, location: str) -> Finding:
@@ -81,11 +120,13 @@ def _divergence(contract: Contract, divergence: Divergence, field: str, location
         f"{claim.source.value}{f' ({claim.where})' if claim.where else ''} says {excerpt(claim.says, 60)}"
         for claim in divergence.claims
     )
+    in_response = not field.startswith(("request ", "error "))
     return Finding(
         operation=contract.operation,
         kind=Kind.DOCUMENTED_DIVERGENCE,
         severity=DEFAULT_SEVERITY[Kind.DOCUMENTED_DIVERGENCE],
-        path=field_pointer(field) if not field.startswith(("request ", "error ")) else "",
+        path=field_pointer(field) if in_response else "",
+        decoded_at=_decoded_at(field) if in_response else (),
         message=f"the sources disagree on the {divergence.aspect} of {field}: {claims}",
         expected=divergence.kept,
         observed=excerpt([claim.says for claim in divergence.claims], 160),

@@ -532,6 +532,8 @@ def _post_init(
             value = getattr(self, chosen.attr)
             if value is not UNSET and value is not None:
                 tag = getattr(self, chosen.chooser)
+                if tag is UNSET:  # nothing chooses the shape: the precise path says so
+                    raise ValueError(f"{chosen.chooser} is absent")
                 choose = chosen.variants.get(tag) if type(tag) is str else None
                 setattr(self, chosen.attr, (choose or chosen.other)(value))
 
@@ -791,8 +793,9 @@ class _Compiler:
             guarded = _open_within(shape, self.contract)
             variants[variant] = self.payloads.transform(inner, transform, guarded=guarded)
             self.compiled_variants[(id(payload), variant)] = variants[variant]
-        # Any other discriminator value (or none): the payload must still be JSON, and is
-        # accepted or refused as a whole according to the contract's unlisted_variants.
+        # Any other discriminator value (or null): the payload must still be JSON, and is
+        # accepted or refused as a whole according to the contract's unlisted_variants. An
+        # absent discriminator is refused (post_init), whatever unlisted_variants says.
         other = _ANY_JSON.decode if payload.unlisted_variants == "accept" else _refuse
         return _Chosen(attr[name], attr[payload.discriminator], variants, other)
 

@@ -33,7 +33,9 @@ _MONTH_DAY = (
 _DATE = rf"(?:{_YEAR}-{_MONTH_DAY}|(?!0000){_LEAP_YEAR}-02-29)"  # only days that exist
 _TIME = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
 _ZONE = r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
-_OSS_URI = r"oss://[a-z0-9][a-z0-9-]{1,61}[a-z0-9]/\S+"
+# An OSS object name is any UTF-8 text (spaces included) that does not start with a slash or
+# a backslash; no control character belongs in one written into JSON.
+_OSS_URI = r"oss://[a-z0-9][a-z0-9-]{1,61}[a-z0-9]/[^/\\\x00-\x1f\x7f][^\x00-\x1f\x7f]*"
 _URL = r"(?i:https?)://[^\s/?#]+\S*"
 _MEDIA_ID = r"[\w*-]+"
 
@@ -61,6 +63,13 @@ def parse_date_time(text: str) -> tuple[dt.datetime, int] | None:
     # The pattern admits only real dates and times, so this cannot fail.
     moment = dt.datetime.fromisoformat(text[:19] + zone)
     return moment, int(fraction.ljust(9, "0"))
+
+
+def fraction_digits(text: str) -> int:
+    """How many fraction digits a valid RFC 3339 time is written with (0 for whole seconds)."""
+    if text[19] != ".":
+        return 0
+    return len(text) - 20 - (1 if text[-1] == "Z" else 6)
 
 
 def parse_decimal(text: str) -> Decimal | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import operator
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -26,7 +27,7 @@ from aliconform.contracts.model import (
 )
 from aliconform.contracts.paths import FieldEntry, Items, Key, PayloadStep, Step, join_path
 from aliconform.drift.findings import Finding, Kind, excerpt, pointer_join
-from aliconform.drift.formats import parse_date_time, parse_decimal
+from aliconform.drift.formats import fraction_digits, parse_date_time, parse_decimal
 from aliconform.drift.policy import DEFAULT_SEVERITY
 
 __all__ = ["evaluate_invariants", "order_key", "resolve"]
@@ -101,6 +102,18 @@ class _Scope:
         steps = self.fields[join_path(self.scope, relative)].steps[self.depth :]
         return next(resolve(self.value, steps, self.pointer, self.decoded_at, self.decoded), None)
 
+    def where_absent(self, relative: str) -> Match | None:
+        """Where a member the data lacks would be, when only keys lead there from the scope
+        (as a missing required field is reported where it would be)."""
+        steps = self.fields[join_path(self.scope, relative)].steps[self.depth :]
+        if not all(isinstance(step, Key) for step in steps):
+            return None
+        pointer = self.pointer
+        for step in steps:
+            assert isinstance(step, Key)
+            pointer = pointer_join(pointer, step.name)
+        return pointer, None, self.decoded_at
+
 
 def evaluate_invariants(
     contract: Contract,
@@ -129,7 +142,7 @@ def evaluate_invariants(
                 value, pointer, decoded_at, invariant.scope, len(scope_steps), fields, decoded
             )
             for where, relative, message, expected, observed in _violations(
-                invariant, scope.at, request
+                invariant, scope, request
             ):
                 findings.append(
                     Finding(
@@ -153,8 +166,9 @@ Violation = tuple[Match, str, str, Any, str | None]  # where, field, message, ex
 
 
 def _violations(
-    invariant: Invariant, at: Any, request: Mapping[str, Any] | None
+    invariant: Invariant, scope: _Scope, request: Mapping[str, Any] | None
 ) -> Iterator[Violation]:
+    at = scope.at
     match invariant:
         case OrderInvariant():
             yield from _order(invariant, at)
@@ -179,11 +193,11 @@ def _violations(
                 found = at(name)
                 if found is None or _absent(found[1]):
                     yield (
-                        (found or when),
+                        found or scope.where_absent(name) or when,
                         name,
-                        f"{state} but {name} is missing",
+                        f"{state} but {name} is {_how_absent(found)}",
                         f"{name} present",
-                        None,
+                        None if found is None else excerpt(found[1]),
                     )
             for name in invariant.absent:
                 found = at(name)
@@ -223,12 +237,23 @@ def _absent(value: Any) -> bool:
     return value is None or value == ""
 
 
+def _how_absent(found: Match | None) -> str:
+    if found is None:
+        return "missing"
+    return "null" if found[1] is None else "empty"
+
+
 def _order(invariant: OrderInvariant, at: Callable[[str], Match | None]) -> Iterator[Violation]:
     present = [(name, found) for name in invariant.fields if (found := at(name)) is not None]
     keyed = [(name, found, order_key(invariant.compare, found[1])) for name, found in present]
     comparable = [item for item in keyed if item[2] is not None]
     for (before, first, low), (after, second, high) in itertools.pairwise(comparable):
-        if high < low or (invariant.strict and high == low):
+        if invariant.compare == "date-time" and high < low:
+            # equal at the common precision: either order may be true, so neither is reported
+            broken = operator.lt(*_at_common_precision(second[1], high, first[1], low))
+        else:
+            broken = high < low or (invariant.strict and high == low)
+        if broken:
             relation = "<" if invariant.strict else "<="
             yield (
                 second,
@@ -237,6 +262,16 @@ def _order(invariant: OrderInvariant, at: Callable[[str], Match | None]) -> Iter
                 f"{before} {relation} {after}",
                 f"{before}={excerpt(first[1])}, {after}={excerpt(second[1])}",
             )
+
+
+def _at_common_precision(
+    later: str, high: tuple[float, int], earlier: str, low: tuple[float, int]
+) -> tuple[tuple[float, int], tuple[float, int]]:
+    """Two times' keys cut to the precision of the less precise one: a time written to the
+    second (as the pages' own examples write EndTime) says nothing of the fraction, so an end
+    within the second the task started is not before it."""
+    cut = 10 ** (9 - min(fraction_digits(later), fraction_digits(earlier)))
+    return (high[0], high[1] // cut), (low[0], low[1] // cut)
 
 
 def order_key(compare: str, value: Any) -> Any:

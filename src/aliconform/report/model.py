@@ -65,7 +65,9 @@ def finding_key(finding: Finding, section: str) -> str:
         section,
         finding.operation,
         finding.kind.value,
-        finding.path,
+        # A finding about no place in the response (a divergence on a request parameter or an
+        # error code) is told apart by the field it is about.
+        finding.path or finding.field or "",
         finding.rule or "",
         source,
     ]
