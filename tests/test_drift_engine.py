@@ -202,7 +202,8 @@ def test_format_and_range_messages_say_what_was_documented(contracts: ContractSe
         " up to nine fraction digits (2021-12-24T03:00:38.89Z)"
     )
     assert messages["/ModerationResult/Frames/TotalCount"] == (
-        "-1 is outside the documented range >= 0"
+        "-1 is outside the range >= 0 (the contract assumes this; no source states it: see the"
+        " field's assumptions)"
     )
 
 

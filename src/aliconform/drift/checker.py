@@ -221,8 +221,9 @@ class Walker:
         elif expected in ("integer", "number"):
             low, high = spec.minimum, spec.maximum
             if (low is not None and value < low) or (high is not None and value > high):
-                message = f"{value} is outside the documented range {_range(low, high)}"
-                message += _assumed(spec, "bounds")
+                assumed = _assumed(spec, "bounds")
+                range_is = "the range" if assumed else "the documented range"
+                message = f"{value} is outside {range_is} {_range(low, high)}{assumed}"
                 self.add(Kind.OUT_OF_RANGE, place, message, expected=[low, high], observed=value)
         elif expected == "object":
             self.object_fields(value, spec.fields or {}, place, open_object=spec.open)
