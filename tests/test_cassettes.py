@@ -421,6 +421,42 @@ def test_matching_ignores_signature_nonce_date_and_host() -> None:
     assert response.json()["Code"] == "ResourceNotFound"
 
 
+def test_a_request_that_is_no_rpc_call_is_matched_by_method_and_url(tmp_path: Path) -> None:
+    # Code under test may fetch an OSS object beside its SDK calls: such a request names no
+    # action, so it is the same request only with the same method, host, path and query.
+    def plain(path: str, answer: str) -> dict[str, object]:
+        return {
+            "request": {
+                "body": None,
+                "headers": {},
+                "method": "GET",
+                "uri": f"http://127.0.0.1:9{path}",
+            },
+            "response": {
+                "status": {"code": 200, "message": "OK"},
+                "headers": {"Content-Type": ["text/plain"]},
+                "body": {"string": answer},
+            },
+        }
+
+    cassette = tmp_path / "plain.yaml"
+    cassette.write_text(
+        yaml.safe_dump({"version": 1, "interactions": [plain("/a.jpg", "a"), plain("/b.jpg", "b")]})
+    )
+    with rpc_vcr().use_cassette(str(cassette)), block_network():
+        assert requests.get("http://127.0.0.1:9/b.jpg", timeout=5).text == "b"
+        assert requests.get("http://127.0.0.1:9/a.jpg", timeout=5).text == "a"
+        for method, url in [
+            ("POST", "https://elsewhere.example.com/upload"),
+            ("GET", "http://127.0.0.1:9/c.jpg"),
+            ("GET", "http://127.0.0.1:9/a.jpg?x-oss-process=resize"),
+            ("POST", "http://127.0.0.1:9/a.jpg"),
+        ]:
+            with pytest.raises(CannotOverwriteExistingCassetteException) as refused:
+                requests.request(method, url, timeout=5)
+            assert "not an RPC call" in str(refused.value)
+
+
 def test_a_miss_names_the_nearest_recorded_request_and_what_differs() -> None:
     cassette = MODERATION / "doc-error-resource-not-found.yaml"
     recorded = load_cassette(cassette).interactions[0].request

@@ -119,9 +119,9 @@ _ALREADY_PLAYED = (
 )
 _NOTHING_SIMILAR = (
     f"Nothing in the cassette resembles this request. In a test marked {MARKER}, every HTTP "
-    "request is answered from the cassette or refused (the network is blocked, loopback "
-    "aside): a call to another host, or to an action the cassette never recorded, fails here. "
-    + _MARKER_NEVER_RECORDS
+    "request (to loopback too) is answered from the cassette or refused: a call to an action "
+    "the cassette never recorded, or a request that is no RPC call to a method and URL it "
+    "never recorded, fails here. " + _MARKER_NEVER_RECORDS
 )
 
 

@@ -3,7 +3,9 @@
 Two requests are the same call when they name the same action and API version and carry the
 same business parameters. Signatures, nonces, timestamps, credentials (V3 headers and V2 query
 parameters alike), the host and the HTTP method are ignored: they change on every call, or with
-the region, without changing what is asked. Each matcher raises AssertionError with what
+the region, without changing what is asked. A request that names no action (an OSS download
+beside the SDK's calls) is matched as vcrpy matches by default: method, scheme, host, port, path
+and query. Each matcher raises AssertionError with what
 differed, so vcrpy's "no match" message lists the nearest recorded requests and the part of
 each that did not match.
 """
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import vcr
+from vcr import matchers as vcr_matchers
 from vcr.cassette import Cassette, CassetteContextDecorator
 from vcr.request import Request
 
@@ -35,8 +38,33 @@ def rpc_call_of(request: Request) -> RpcCall:
 
 def rpc_action(sent: Request, recorded: Request) -> None:
     a, b = rpc_call_of(sent).action, rpc_call_of(recorded).action
-    if a != b:
+    if a is None and b is None:
+        _same_plain_request(sent, recorded)
+    elif a != b:
         raise AssertionError(f"action {a!r} sent, {b!r} recorded")
+
+
+# vcrpy's own default matching: what tells two requests apart that name no action.
+_PLAIN_MATCHERS = (
+    vcr_matchers.method,
+    vcr_matchers.scheme,
+    vcr_matchers.host,
+    vcr_matchers.port,
+    vcr_matchers.path,
+    vcr_matchers.query,
+)
+
+
+def _same_plain_request(sent: Request, recorded: Request) -> None:
+    """Neither request is an RPC call (an OSS download beside the SDK's calls, say): without
+    an action to go by, the same request is the same method and URL, as vcrpy matches."""
+    for matcher in _PLAIN_MATCHERS:
+        try:
+            matcher(sent, recorded)
+        except AssertionError as differs:
+            raise AssertionError(
+                f"not an RPC call, so compared by method and URL: {matcher.__name__} {differs}"
+            ) from None
 
 
 def rpc_version(sent: Request, recorded: Request) -> None:
