@@ -416,7 +416,7 @@ def test_reports_that_cannot_be_written_are_a_usage_error_naming_the_directory(
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("aliconform.report.writer.atomic_write_text", refuse)
+    monkeypatch.setattr("aliconform.report.writer.atomic_write_texts", refuse)
     data = ReportInput([], {}, [], lambda _finding: "replay")
     report = build_report(run="check", title="t", data=data, policy=DriftPolicy(), operations=[])
     with pytest.raises(AliconformError, match=r"cannot write the reports to .*: Permission denied"):

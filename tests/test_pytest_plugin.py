@@ -146,7 +146,7 @@ def test_assert_conforms_passes_a_conformant_body_and_lists_every_finding_of_a_d
             "E * GetImageModerationResult (HTTP 200) does not conform to its contract: "
             "1 finding, 1 breaking or warning",
             "E * GetImageModerationResult (HTTP 503) does not conform to its contract:*",
-            "E *  x breaking: unparseable-body at /: the body is an HTML page:*"
+            "E *  x breaking: unparseable-body at (whole body): the body is an HTML page:*"
             "(Content-Type: text/html)",
         ]
     )

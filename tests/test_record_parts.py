@@ -492,11 +492,13 @@ def test_a_state_one_recording_skipped_is_one_answer_added_or_removed() -> None:
     longer = _polled(SUBMITTED, PROCESSING, SUCCEEDED)
     shorter = _polled(SUBMITTED, SUCCEEDED)
     gone = behaviour_diff(longer, shorter, "c.yaml", state_field="Status")
-    assert [(c.interaction, c.path, c.change) for c in gone] == [(1, "/", "item-removed")]
+    assert [(c.interaction, c.path, c.change) for c in gone] == [
+        (1, "(whole body)", "item-removed")
+    ]
     assert gone[0].old is not None
     assert "Processing" in gone[0].old
     came = behaviour_diff(shorter, longer, "c.yaml", state_field="Status")
-    assert [(c.interaction, c.path, c.change) for c in came] == [(1, "/", "item-added")]
+    assert [(c.interaction, c.path, c.change) for c in came] == [(1, "(whole body)", "item-added")]
 
 
 def test_answers_paired_by_state_still_show_their_own_changes() -> None:
@@ -504,7 +506,7 @@ def test_answers_paired_by_state_still_show_their_own_changes() -> None:
     after = _polled(PROCESSING, {**SUCCEEDED, "Labels": [{"Name": 3}]})
     changes = behaviour_diff(before, after, "c.yaml", state_field="Status")
     assert [(c.interaction, c.path, c.change) for c in changes] == [
-        (0, "/", "item-removed"),
+        (0, "(whole body)", "item-removed"),
         (1, "/Labels/0/Name", "type-changed"),
     ]
 

@@ -113,6 +113,8 @@ def test_reader_sees_the_verdict_filters_findings_and_opens_one(report_page: obj
     bar.locator('select[data-facet="severity"]').select_option("")
     bar.locator('select[data-facet="status"]').select_option("")
     bar.locator('input[data-facet="text"]').fill("/userdata")
+    shown = bar.locator('[data-role="shown"]')
+    playwright_api.expect(shown).not_to_have_text(f"{total} of {total} shown")  # typing settles
     assert page.locator("#findings tr.finding:visible").count() >= 1  # type: ignore[attr-defined]
     assert all(
         "/userdata" in text.lower()
@@ -175,3 +177,14 @@ def test_the_report_fits_a_narrow_window_with_long_problems_and_paths(
         assert min(message for _, message in widths) > 130
     finally:
         page.close()
+
+
+def test_on_a_phone_the_tables_scroll_and_the_page_does_not(report_page: object) -> None:
+    page = report_page
+    page.set_viewport_size({"width": 375, "height": 800})  # type: ignore[attr-defined]
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375  # type: ignore[attr-defined]
+    table = page.locator("#findings")  # type: ignore[attr-defined]
+    wrapper = table.locator("xpath=..")
+    assert wrapper.evaluate("box => box.scrollWidth > box.clientWidth")  # it scrolls sideways
+    wrapper.evaluate("box => { box.scrollLeft = box.scrollWidth; }")
+    assert table.locator("td.message").first.is_visible()  # the far columns can be reached

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
+import os
 import re
 import shutil
+import signal
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -17,9 +20,18 @@ from aliconform.cassettes import replay_all
 from aliconform.cli import main
 from aliconform.drift.doclint import lint_docs
 from aliconform.drift.excerpt import response_excerpt
-from aliconform.drift.findings import Severity
+from aliconform.drift.findings import Severity, shown_path
 from aliconform.drift.waivers import load_policy
-from aliconform.report import DriftReport, diff_reports, load_report, replay_report, write_reports
+from aliconform.report import (
+    DriftReport,
+    diff_reports,
+    load_report,
+    replay_report,
+    write_reports,
+    writer,
+)
+from aliconform.report.build import EXCERPTS_PER_PLACE
+from aliconform.report.model import ReportFinding
 from conftest import edit_response_body
 
 REPO = Path(__file__).resolve().parents[1]
@@ -467,6 +479,18 @@ def test_markdown_summary_shows_each_distinct_drift_once_with_its_count(
     assert len(rows) < 10
 
 
+def test_markdown_summary_says_how_many_lint_findings_it_leaves_out(
+    contracts: ContractSet, tmp_path: Path
+) -> None:
+    report = _report(REPO / "cassettes", contracts)
+    (one,) = [f for f in report.findings_in("documentation") if f.path == "/FinishTime"]
+    many = [one.model_copy(update={"path": f"/Extra{i}", "id": f"x{i}"}) for i in range(30)]
+    report = report.model_copy(update={"findings": [*report.findings, *many]})
+    shown = len([f for f in report.findings_in("documentation") if f.status == "new"]) - 20
+    text = write_reports(report, tmp_path).markdown.read_text("utf-8")
+    assert f"…and {shown} more in drift.html / drift.json." in text
+
+
 def test_markdown_summary_lists_the_lint_findings_the_verdict_counts(
     contracts: ContractSet, tmp_path: Path
 ) -> None:
@@ -476,7 +500,7 @@ def test_markdown_summary_lists_the_lint_findings_the_verdict_counts(
     assert unwaived
     text = write_reports(report, tmp_path).markdown.read_text("utf-8")
     for finding in unwaived:
-        assert f"`{finding.path or '/'}`" in text
+        assert f"`{shown_path(finding.path, finding.field)}`" in text
         assert f"`{finding.kind}`" in text
 
 
@@ -558,3 +582,77 @@ def test_a_code_span_shows_backticks_and_pipes_as_written(text: str) -> None:
     assert _rendered(f"- {_code(text)}\n").strip() == f"<ul>\n<li>{expected}</li>\n</ul>"
     table = f"| a | b |\n|---|---|\n| {_code(text, in_table=True)} | x |\n"
     assert f"<td>{expected}</td>" in _rendered(table)
+
+
+def test_a_report_that_fails_to_render_leaves_the_previous_four_files(
+    contracts: ContractSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = _report(REPO / "cassettes", contracts)
+    files = write_reports(report, tmp_path)
+    before = {path: path.read_bytes() for path in tmp_path.iterdir()}
+    changed = report.model_copy(update={"generated_at": report.generated_at + dt.timedelta(1)})
+
+    def broken(_: DriftReport) -> str:
+        raise RuntimeError("the HTML template broke")
+
+    monkeypatch.setattr(writer, "render_html", broken)
+    with pytest.raises(RuntimeError):
+        write_reports(changed, tmp_path)
+    assert {path: path.read_bytes() for path in tmp_path.iterdir()} == before
+    assert files.json.read_bytes() == before[files.json]
+
+
+def test_a_stop_while_reports_are_put_in_place_lands_after_the_last(
+    contracts: ContractSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SIGTERM arriving between two renames would leave one run's drift.json beside another's
+    # summary.md: it is held back until all four are in place.
+    report = _report(REPO / "cassettes", contracts)
+    renamed: list[Path] = []
+    seen: list[int] = []
+    replace = Path.replace
+
+    def replacing(self: Path, target: Path) -> Path:
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives during the first rename
+        done = replace(self, target)
+        renamed.append(done)
+        return done
+
+    def on_stop(signum: int, frame: object) -> None:
+        seen.append(len(renamed))
+
+    previous = signal.signal(signal.SIGTERM, on_stop)
+    try:
+        monkeypatch.setattr(Path, "replace", replacing)
+        write_reports(report, tmp_path)
+        monkeypatch.undo()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert len(renamed) == 4
+    assert seen[:1] == [4]  # handled only once all four were in place
+
+
+def test_one_drift_across_a_long_array_keeps_few_excerpts_and_renders_in_one_pass(
+    cassettes_copy: Path, contracts: ContractSet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = cassettes_copy / "imm" / "GetVideoLabelClassificationResult" / "doc-example-success.yaml"
+
+    def many_labels(body: str) -> str:
+        data = json.loads(body)
+        data["Labels"] = [dict(data["Labels"][0], LabelLevel="one") for _ in range(200)]
+        return json.dumps(data)
+
+    edit_response_body(path, many_labels)
+    report = _report(cassettes_copy, contracts)
+    drifted = [f for f in report.findings if f.path.endswith("/LabelLevel") and f.source]
+    assert len(drifted) == 200
+    assert [bool(f.excerpt) for f in drifted].count(True) == EXCERPTS_PER_PLACE
+    assert drifted[0].excerpt  # the first of them, in array order, keeps its excerpt
+
+    def compared(self: object, other: object) -> bool:
+        raise AssertionError("a report's findings are compared whole (n² for a long array)")
+
+    monkeypatch.setattr(ReportFinding, "__eq__", compared)
+    files = write_reports(report, tmp_path)
+    junit = ET.parse(files.junit).getroot()
+    assert int(junit.get("failures") or 0) >= 1

@@ -39,7 +39,7 @@ from aliconform.contracts.loader import (
 from aliconform.contracts.yamlsource import display_path
 from aliconform.drift.doclint import lint_docs
 from aliconform.drift.engine import check_response
-from aliconform.drift.findings import Finding, Severity, escape_unprintable
+from aliconform.drift.findings import Finding, Severity, escape_unprintable, shown_path
 from aliconform.drift.policy import SEVERITY_RATIONALE
 from aliconform.drift.waivers import Verdict, judge, load_policy
 from aliconform.errors import AliconformError, ContractError, did_you_mean
@@ -883,11 +883,11 @@ def _print_diff(result: Any, old: Path, new: Path) -> None:
     lines += [f"note: {caveat}" for caveat in result.caveats]
     for label, findings in (("new", result.new), ("fixed", result.fixed)):
         lines += [
-            f"- {label}: {f.severity.value} {f.operation} {f.kind} at {f.path or '/'} ({f.source})"
+            f"- {label}: {f.severity.value} {f.operation} {f.kind} at {shown_path(f.path, f.field)} ({f.source})"
             for f in findings
         ]
     lines += [
-        f"- changed: {after.operation} {after.kind} at {after.path or '/'} ({after.source}): "
+        f"- changed: {after.operation} {after.kind} at {shown_path(after.path, after.field)} ({after.source}): "
         + "; ".join(what)
         for _before, after, what in result.changed
     ]

@@ -20,9 +20,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
@@ -47,6 +49,7 @@ __all__ = [
     "RecordedRequest",
     "RecordedResponse",
     "atomic_write_text",
+    "atomic_write_texts",
     "discover_cassettes",
     "interactions_digest",
     "load_cassette",
@@ -297,6 +300,52 @@ def atomic_write_text(path: Path, text: str) -> None:
     target = _link_target(path) if path.is_symlink() else path
     with _written_beside(target, text) as temporary:
         temporary.replace(target)
+
+
+def atomic_write_texts(files: Sequence[tuple[Path, str]]) -> None:
+    """Several files written as one set (a run's reports): each is staged in full (written and
+    synced beside its place), then all are renamed into place in quick succession with SIGINT,
+    SIGTERM and SIGHUP held back, so that a stop lands before the first rename or after the
+    last, never between (which would leave files of two runs side by side). A path that
+    atomic_write_text writes in place (a descriptor, a device, a pipe) is written after them."""
+    in_place: list[tuple[Path, str]] = []
+    with contextlib.ExitStack() as stack:
+        staged: list[tuple[Path, Path]] = []
+        for path, text in files:
+            if _descriptor(path) is not None or (
+                path.exists() and not path.is_file() and not path.is_dir()
+            ):
+                in_place.append((path, text))
+                continue
+            target = _link_target(path) if path.is_symlink() else path
+            staged.append((stack.enter_context(_written_beside(target, text)), target))
+        with _stops_held():
+            for temporary, target in staged:
+                temporary.replace(target)
+    for path, text in in_place:
+        atomic_write_text(path, text)
+
+
+_STOPS = {
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+}
+
+
+@contextlib.contextmanager
+def _stops_held() -> Iterator[None]:
+    """Signals that stop a run are delivered when the block ends, not inside it (only the main
+    thread receives them, and only where the platform can hold them back)."""
+    if (
+        not hasattr(signal, "pthread_sigmask")
+        or threading.current_thread() is not threading.main_thread()
+    ):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 # /dev/stdout, /dev/stderr, /dev/fd/N and /proc/self/fd/N: this process's own descriptors.

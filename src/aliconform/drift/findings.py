@@ -22,6 +22,7 @@ __all__ = [
     "generalise",
     "path_order",
     "pointer_join",
+    "shown_path",
 ]
 
 
@@ -108,9 +109,24 @@ class Finding:
         return data
 
     def __str__(self) -> str:
-        where = self.path or "/"
+        where = shown_path(self.path, self.field)
         inside = f" (inside the JSON of {self.decoded_at[-1]})" if self.decoded_at else ""
         return f"{self.severity.value}: {self.kind.value} at {where}{inside}: {self.message}"
+
+
+#: How the pointer "" (RFC 6901: the whole document) is shown. "/" would read as the whole body
+#: but is the pointer to a member named "", so a waiver copied from it would never match.
+WHOLE_BODY = "(whole body)"
+
+
+def shown_path(path: str, field: str | None = None) -> str:
+    """A finding's pointer as a reader sees it: the whole body, or a documentation lint's
+    divergence on a request parameter or error code (no place in a response), said in words."""
+    if path:
+        return path
+    if field and field.startswith(("request ", "error ")):
+        return f"({field})"
+    return WHOLE_BODY
 
 
 _INDEX = re.compile(r"/\d+(?=/|$)")

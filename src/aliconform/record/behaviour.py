@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from deepdiff import DeepDiff
 
 from aliconform.cassettes.store import CassetteFile
-from aliconform.drift.findings import excerpt, pointer_join
+from aliconform.drift.findings import WHOLE_BODY, excerpt, pointer_join, shown_path
 
 __all__ = ["BehaviourChange", "behaviour_diff", "stable_view"]
 
@@ -135,7 +135,7 @@ def _whole(cassette: str, interaction: int, change: str, old: Any, new: Any) -> 
     return BehaviourChange(
         cassette=cassette,
         interaction=interaction,
-        path="/",
+        path=WHOLE_BODY,
         change=change,
         old=None if old is None else excerpt(old),
         new=None if new is None else excerpt(new),
@@ -161,7 +161,7 @@ def _change(level: Any, name: str, cassette: str, interaction: int) -> Behaviour
     return BehaviourChange(
         cassette=cassette,
         interaction=interaction,
-        path=pointer or "/",
+        path=shown_path(pointer),
         change=name,
         old=_shown(level.t1),
         new=_shown(level.t2),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from aliconform.cassettes.scrub import scrub_body, scrub_finding, scrub_text
 from aliconform.contracts import ContractSet
 from aliconform.drift.doclint import documentation_source
 from aliconform.drift.excerpt import ExcerptLine, response_excerpt
-from aliconform.drift.findings import Finding, Severity, path_order
+from aliconform.drift.findings import Finding, Kind, Severity, generalise, path_order
 from aliconform.drift.policy import SEVERITY_RATIONALE
 from aliconform.drift.waivers import DriftPolicy, Verdict, Waiver, judge
 from aliconform.fuzz.runner import FuzzCase, FuzzRun
@@ -98,7 +99,10 @@ def build_report(
     scope = operations if waiver_scope is None else waiver_scope
     verdict = judge(data.findings, policy, operations=scope, today=(now or _now()).date())
     rows = [(f, None) for f in verdict.new] + [(f, w.id) for f, w in verdict.waived]
-    findings = _mark_repeats([_finding(f, waiver, data, counts) for f, waiver in rows], data)
+    excerpted = _first_at_each_place()
+    findings = _mark_repeats(
+        [_finding(f, waiver, data, counts, excerpted(f)) for f, waiver in rows], data
+    )
     findings.sort(
         key=lambda f: (-f.severity.rank, f.status != "new", f.operation, path_order(f.path))
     )
@@ -134,11 +138,29 @@ def _scrubbed(body: bytes | str) -> bytes | str:
     return scrub_body(body.encode("utf-8", "surrogatepass")).decode("utf-8", "surrogatepass")
 
 
+#: How many findings of one kind at one place (array indices as '*') in one source carry a
+#: response excerpt: a drift in every element of a 10,000-element array is 10,000 findings
+#: whose excerpts differ only in the index, and would make the reports tens of megabytes.
+EXCERPTS_PER_PLACE = 3
+
+
+def _first_at_each_place() -> Callable[[Finding], bool]:
+    seen: Counter[tuple[str | None, str, Kind]] = Counter()
+
+    def first(finding: Finding) -> bool:
+        place = (finding.source, generalise(finding.path), finding.kind)
+        seen[place] += 1
+        return seen[place] <= EXCERPTS_PER_PLACE
+
+    return first
+
+
 def _finding(
     finding: Finding,
     waiver: str | None,
     data: ReportInput,
     counts: Mapping[str, Occurrences] | None,
+    with_excerpt: bool = True,
 ) -> ReportFinding:
     finding = scrub_finding(finding)  # a hand-edited cassette or a capture may quote secrets
     section = data.section_of(finding)
@@ -146,9 +168,9 @@ def _finding(
     seen = (counts or {}).get(key, Occurrences())
     body = data.bodies.get(finding.source or "")
     lines: Sequence[ExcerptLine] = ()
-    if seen.excerpt is not None:
+    if with_excerpt and seen.excerpt is not None:
         lines = seen.excerpt
-    elif body is not None:
+    elif with_excerpt and body is not None:
         lines = response_excerpt(_scrubbed(body), finding.path, finding.decoded_at)
     excerpt = [
         ExcerptLineModel(number=line.number, text=scrub_text(line.text), hit=line.hit)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
-from aliconform.drift.findings import generalise, path_order
+from aliconform.drift.findings import generalise, path_order, shown_path
 
 __all__ = ["Group", "Groupable", "group_findings"]
 
@@ -37,6 +37,7 @@ Item = TypeVar("Item")
 @dataclass
 class Group(Generic[Item]):
     pattern: str  # the pointer with array indices as '*'
+    about: str | None = None  # the first finding's contract field, for shown_path
     items: list[Item] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
 
@@ -51,7 +52,7 @@ class Group(Generic[Item]):
     def where(self) -> str:
         """The pointer of a single finding; for several, the pattern, the count and the range."""
         if self.count == 1:
-            return self.paths[0] or "/"
+            return shown_path(self.paths[0], self.about)
         ordered = sorted(self.paths, key=path_order)
         return f"{self.pattern} ({self.count} times: {ordered[0]} … {ordered[-1]})"
 
@@ -79,7 +80,7 @@ def group_findings(
         )
         group = groups.get(key)
         if group is None:
-            group = groups[key] = Group(pattern)
+            group = groups[key] = Group(pattern, getattr(found, "field", None))
         group.items.append(item)
         group.paths.append(found.path)
     return list(groups.values())

@@ -16,6 +16,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from aliconform.drift.findings import shown_path
 from aliconform.report.model import OPERATION_COUNTS, DriftReport
 
 __all__ = ["render_html"]
@@ -35,6 +36,7 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     environment.filters["tojson_safe"] = _json_text  # plain text, autoescaped like any value
+    environment.filters["shown_path"] = shown_path
     return environment
 
 

@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+from aliconform.drift.findings import shown_path
 from aliconform.report.model import DriftReport, ReportFinding
 
 __all__ = ["render_junit"]
@@ -30,7 +31,7 @@ def _xml_safe(text: str) -> str:
 def _line(finding: ReportFinding) -> str:
     waived = f" [waived: {finding.waiver}]" if finding.waiver else ""
     line = (
-        f"{finding.severity.value}: {finding.kind} at {finding.path or '/'}{waived}: {finding.message}"
+        f"{finding.severity.value}: {finding.kind} at {shown_path(finding.path, finding.field)}{waived}: {finding.message}"
         f" (contract {finding.contract_location or '?'})"
     )
     if finding.repeats:
@@ -90,7 +91,11 @@ def _cases(report: DriftReport) -> list[_Case]:
 
 def _unowned_name(finding: ReportFinding) -> str:
     rule = f" [{finding.rule}]" if finding.rule else ""
-    return f"{finding.kind} at {finding.path or '/'}{rule}"
+    return f"{finding.kind} at {shown_path(finding.path, finding.field)}{rule}"
+
+
+def _fails(finding: ReportFinding) -> bool:
+    return finding.status == "new" and finding.severity.value == "breaking"
 
 
 def render_junit(report: DriftReport) -> str:
@@ -104,12 +109,12 @@ def render_junit(report: DriftReport) -> str:
         case = ET.SubElement(suite, "testcase", classname=each.classname, name=each.name)
         if each.note:
             ET.SubElement(case, "system-out").text = each.note
-        breaking = [f for f in findings if f.status == "new" and f.severity.value == "breaking"]
+        breaking = [f for f in findings if _fails(f)]
         if breaking:
-            message = "; ".join(f"{f.kind} at {f.path or '/'}" for f in breaking)
+            message = "; ".join(f"{f.kind} at {shown_path(f.path, f.field)}" for f in breaking)
             failure = ET.SubElement(case, "failure", type="breaking-drift", message=message[:1000])
             failure.text = "\n".join(_line(f) for f in breaking)
-        others = [f for f in findings if f not in breaking]
+        others = [f for f in findings if not _fails(f)]  # not `in breaking`: n² model compares
         if others:
             ET.SubElement(case, "system-out").text = "\n".join(_line(f) for f in others)
     if report.problems:

@@ -8,6 +8,7 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from aliconform.drift.findings import shown_path
 from aliconform.report.grouping import Group, group_findings
 from aliconform.report.model import OPERATION_COUNTS, DriftReport, ReportFinding
 
@@ -113,6 +114,8 @@ def render_markdown(report: DriftReport) -> str:
                 "|---|---|---|---|---|---|---|",
             ]
             lines += [_row(group) for group in unwaived[:_SHOWN]]
+            if len(unwaived) > _SHOWN:
+                lines.append(f"\n…and {len(unwaived) - _SHOWN} more in drift.html / drift.json.")
     if repeats:
         lines.append(
             f"{len(repeats)} new finding(s) of cassettes derived from documentation examples repeat the lint's findings for those examples (counted once)."
@@ -185,12 +188,12 @@ def render_diff_markdown(diff: ReportDiff, old: str, new: str) -> str:
     for label, findings in (("new", diff.new), ("fixed", diff.fixed)):
         lines += [
             f"- {label}: {f.severity.value} {_code(f.operation)} {_code(f.kind)} at "
-            f"{_code(f.path or '/')}" + (f" ({_code(f.source)})" if f.source else "")
+            f"{_code(shown_path(f.path, f.field))}" + (f" ({_code(f.source)})" if f.source else "")
             for f in findings
         ]
     lines += [
         f"- changed: {_code(after.operation)} {_code(after.kind)} at "
-        f"{_code(after.path or '/')}"
+        f"{_code(shown_path(after.path, after.field))}"
         + (f" ({_code(after.source)})" if after.source else "")
         + f": {_cell('; '.join(what))}"
         for _before, after, what in diff.changed

@@ -102,7 +102,12 @@ class ReportFinding(_Model):
     contract_location: str | None = None
     rule: str | None = None
     source: str | None = None
-    excerpt: list[ExcerptLineModel] = Field(default_factory=list)
+    excerpt: list[ExcerptLineModel] = Field(
+        default_factory=list,
+        description="The response around the finding, its line marked; kept for the first three "
+        "findings of one kind at one place (array indices as '*') in one source, empty for the "
+        "rest",
+    )
     severity_reason: str | None = Field(
         default=None,
         description="The drift policy's reason, when one of its overrides set this finding's "

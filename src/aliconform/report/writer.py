@@ -1,4 +1,4 @@
-"""Writing a report in every format into one directory, each file atomically."""
+"""Writing a report in every format into one directory, the four files put in place together."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from aliconform.cassettes.store import atomic_write_text
+from aliconform.cassettes.store import atomic_write_texts
 from aliconform.errors import AliconformError
 from aliconform.report.html import render_html
 from aliconform.report.junit import render_junit
@@ -60,12 +60,17 @@ def write_reports(report: DriftReport, directory: Path) -> ReportFiles:
         directory / "junit.xml",
         directory / "summary.md",
     )
+    # Every file is rendered before any is written, and all four are put in place together:
+    # a run stopped or failing on the way leaves the previous run's four, never a mix.
+    texts = [
+        (files.json, report.model_dump_json(indent=2) + "\n"),
+        (files.junit, render_junit(report)),
+        (files.markdown, render_markdown(report)),
+        (files.html, render_html(report)),
+    ]
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(files.json, report.model_dump_json(indent=2) + "\n")
-        atomic_write_text(files.junit, render_junit(report))
-        atomic_write_text(files.markdown, render_markdown(report))
-        atomic_write_text(files.html, render_html(report))
+        atomic_write_texts(texts)
     except OSError as exc:
         raise AliconformError(_unwritable(directory, exc)) from exc
     return files

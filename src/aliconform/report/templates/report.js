@@ -15,23 +15,37 @@
         return !wanted[facet] || row.getAttribute("data-" + facet).toLowerCase() === wanted[facet];
       }) && (!wanted.text || row.getAttribute("data-text").indexOf(wanted.text) !== -1);
       row.hidden = !visible;
-      var detail = table.querySelector('tr.detail[data-detail-for="' + row.getAttribute("data-id") + '"]');
+      var detail = detailOf(row);
       if (detail && !visible) { detail.hidden = true; row.setAttribute("aria-expanded", "false"); }
       if (visible) { shown += 1; }
     });
     var counter = bar.querySelector('[data-role="shown"]');
     if (counter) { counter.textContent = shown + " of " + rows.length + " shown"; }
   }
+  // A finding's detail row follows it: looked up beside it, not searched for in the whole
+  // table (which, once per row, made filtering thousands of findings take seconds).
+  function detailOf(row) {
+    var next = row.nextElementSibling;
+    return next && next.classList.contains("detail") &&
+      next.getAttribute("data-detail-for") === row.getAttribute("data-id") ? next : null;
+  }
   function toggle(row) {
-    var detail = row.parentNode.querySelector('tr.detail[data-detail-for="' + row.getAttribute("data-id") + '"]');
+    var detail = detailOf(row);
     if (!detail) { return; }
     detail.hidden = !detail.hidden;
     row.setAttribute("aria-expanded", detail.hidden ? "false" : "true");
   }
   document.querySelectorAll(".filters").forEach(function (bar) {
+    var pending = null;
     bar.querySelectorAll("[data-facet]").forEach(function (control) {
-      control.addEventListener("input", function () { applyFilters(bar); });
-      control.addEventListener("change", function () { applyFilters(bar); });
+      if (control.tagName === "SELECT") {
+        control.addEventListener("change", function () { applyFilters(bar); });
+      } else {  // typing: filter once the keys pause, not on every key
+        control.addEventListener("input", function () {
+          clearTimeout(pending);
+          pending = setTimeout(function () { applyFilters(bar); }, 150);
+        });
+      }
     });
   });
   document.querySelectorAll("tr.finding").forEach(function (row) {
