@@ -338,6 +338,30 @@ def test_report_diff_fails_on_what_got_worse_when_asked(
     assert "did you mean 'breaking'" in capsys.readouterr().err
 
 
+def test_report_diff_fails_on_another_undocumented_value_where_one_was_seen(
+    cassettes_copy: Path, contracts: ContractSet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Code that learnt to handle Suggestion "maybe" does not handle "delete-account": the same
+    # finding (kind, place, source), but a new value, and so worse.
+    path = cassettes_copy / "imm" / "GetImageModerationResult" / "doc-example-success.yaml"
+    reports = []
+    for value in ("maybe", "delete-account"):
+        edit_response_body(
+            path,
+            lambda body, v=value: re.sub(r'"Suggestion": "[^"]*"', f'"Suggestion": "{v}"', body),
+        )
+        reports.append(write_reports(_report(cassettes_copy, contracts), tmp_path / value).json)
+    result = diff_reports(load_report(reports[0]), load_report(reports[1]))
+    ((_, after, what),) = result.changed
+    assert (after.kind, after.path) == ("undocumented-enum-value", "/ModerationResult/Suggestion")
+    assert any(change.startswith("observed:") for change in what)
+    assert result.worse(Severity.BREAKING) == [after]
+    assert main(["report", "diff", str(reports[0]), str(reports[1]), "--fail-on", "breaking"]) == 1
+    assert "--fail-on breaking: 1 finding(s) new or worse" in capsys.readouterr().err
+    # the same value in both: unchanged, and passing
+    assert diff_reports(load_report(reports[1]), load_report(reports[1])).worse(Severity.INFO) == []
+
+
 def test_report_diff_markdown_shows_response_text_in_code_spans(
     report_pair: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -656,3 +680,28 @@ def test_one_drift_across_a_long_array_keeps_few_excerpts_and_renders_in_one_pas
     files = write_reports(report, tmp_path)
     junit = ET.parse(files.junit).getroot()
     assert int(junit.get("failures") or 0) >= 1
+
+
+def test_report_diff_shows_a_place_per_line_and_stays_short(
+    cassettes_copy: Path, contracts: ContractSet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = write_reports(_report(REPO / "cassettes", contracts), tmp_path / "old").json
+    path = cassettes_copy / "imm" / "GetVideoLabelClassificationResult" / "doc-example-success.yaml"
+
+    def drifted(body: str) -> str:
+        data = json.loads(body)
+        data["Labels"] = [dict(data["Labels"][0], LabelLevel="one") for _ in range(300)]
+        data.update({f"Surprise{i}": i for i in range(30)})  # 30 places, one new key each
+        return json.dumps(data)
+
+    edit_response_body(path, drifted)
+    new = write_reports(_report(cassettes_copy, contracts), tmp_path / "new").json
+    assert main(["report", "diff", str(old), str(new), "--format", "markdown"]) == 0
+    comment = capsys.readouterr().out
+    assert ": 330 new, 0 fixed" in comment.replace("`", "")
+    assert "300 times: /Labels/0/LabelLevel … /Labels/299/LabelLevel" in comment
+    assert "…and 11 more new places" in comment  # 31 places, 20 shown
+    assert len(comment) < 65_536  # a pull-request comment's limit
+    assert main(["report", "diff", str(old), str(new)]) == 0
+    text = capsys.readouterr().out
+    assert len([line for line in text.splitlines() if line.startswith("- new:")]) == 31

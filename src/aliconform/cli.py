@@ -39,7 +39,7 @@ from aliconform.contracts.loader import (
 from aliconform.contracts.yamlsource import display_path
 from aliconform.drift.doclint import lint_docs
 from aliconform.drift.engine import check_response
-from aliconform.drift.findings import Finding, Severity, escape_unprintable, shown_path
+from aliconform.drift.findings import Finding, Severity, escape_unprintable
 from aliconform.drift.policy import SEVERITY_RATIONALE
 from aliconform.drift.waivers import Verdict, judge, load_policy
 from aliconform.errors import AliconformError, ContractError, did_you_mean
@@ -875,22 +875,28 @@ def _fail_on(value: str) -> Severity | None:
 
 
 def _print_diff(result: Any, old: Path, new: Path) -> None:
+    from aliconform.report.grouping import group_findings
+
     counts = (
         f"{len(result.new)} new, {len(result.fixed)} fixed, {len(result.changed)} changed, "
         f"{len(result.unchanged)} unchanged"
     )
     lines = [f"{old} -> {new}: {counts}"]
     lines += [f"note: {caveat}" for caveat in result.caveats]
+    # One drift across an array is one line, as the console shows findings elsewhere.
     for label, findings in (("new", result.new), ("fixed", result.fixed)):
         lines += [
-            f"- {label}: {f.severity.value} {f.operation} {f.kind} at {shown_path(f.path, f.field)} ({f.source})"
-            for f in findings
+            f"- {label}: {g.first.severity.value} {g.first.operation} {g.first.kind} at "
+            f"{g.where()} ({g.first.source})"
+            for g in group_findings(findings, lambda f: f)
         ]
-    lines += [
-        f"- changed: {after.operation} {after.kind} at {shown_path(after.path, after.field)} ({after.source}): "
-        + "; ".join(what)
-        for _before, after, what in result.changed
-    ]
+    for group in group_findings(result.changed, lambda change: change[1]):
+        _before, after, what = group.first
+        lines.append(
+            f"- changed: {after.operation} {after.kind} at {group.where()} ({after.source}): "
+            + "; ".join(what)
+            + (" (the first of them)" if group.count > 1 else "")
+        )
     for line in lines:  # a report of an older version may hold unprintable characters raw
         out.print(escape_unprintable(line), markup=False, highlight=False)
 

@@ -36,16 +36,22 @@ class ReportDiff:
         """Findings of the later report, not waived there and at least as severe as threshold,
         that the earlier one did not have so: new ones, ones that were waived before, and ones
         whose severity rose (a warning that became breaking is worse at --fail-on warning too:
-        a lower threshold never passes what a higher one fails). What a pull request should
-        not be merged with."""
+        a lower threshold never passes what a higher one fails), and ones that now observe
+        another undocumented value where one was seen before (code that learnt to handle
+        "maybe" does not handle "delete"). What a pull request should not be merged with."""
 
         def counts(f: ReportFinding) -> bool:
             return f.status == "new" and f.severity.rank >= threshold.rank
 
         return [f for f in self.new if counts(f)] + [
             after
-            for before, after, _ in self.changed
-            if counts(after) and (not counts(before) or after.severity.rank > before.severity.rank)
+            for before, after, what in self.changed
+            if counts(after)
+            and (
+                not counts(before)
+                or after.severity.rank > before.severity.rank
+                or any(change.startswith("observed:") for change in what)
+            )
         ]
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,6 +91,12 @@ def load_report(path: Path) -> DriftReport:
 
 
 _COMPARED = ("severity", "status", "waiver", "message", "count")
+# Kinds whose observed value is the drift itself: another value at the same place is another
+# drift, even though it is the same finding (same kind, place and source). For the others the
+# observed value changes with every run (an id, a time) without anything having got worse.
+_VALUE_KINDS = frozenset(
+    {"undocumented-enum-value", "undocumented-error-code", "undocumented-variant"}
+)
 
 
 def diff_reports(old: DriftReport, new: DriftReport) -> ReportDiff:
@@ -116,8 +128,9 @@ def _caveats(old: DriftReport, new: DriftReport) -> list[str]:
 
 def _changes(before: ReportFinding, after: ReportFinding) -> list[str]:
     """What changed in one finding, as 'attribute: old -> new' (DeepDiff over the compared fields)."""
-    old = {name: _show(getattr(before, name)) for name in _COMPARED}
-    new = {name: _show(getattr(after, name)) for name in _COMPARED}
+    compared = (*_COMPARED, "observed") if after.kind in _VALUE_KINDS else _COMPARED
+    old = {name: _show(getattr(before, name)) for name in compared}
+    new = {name: _show(getattr(after, name)) for name in compared}
     view = DeepDiff(old, new, view="tree", threshold_to_diff_deeper=0)
     return [
         f"{item.path(output_format='list')[0]}: {item.t1} -> {item.t2}"

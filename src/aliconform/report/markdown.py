@@ -8,7 +8,6 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from aliconform.drift.findings import shown_path
 from aliconform.report.grouping import Group, group_findings
 from aliconform.report.model import OPERATION_COUNTS, DriftReport, ReportFinding
 
@@ -177,8 +176,10 @@ def _recording_lines(report: DriftReport) -> list[str]:
 
 
 def render_diff_markdown(diff: ReportDiff, old: str, new: str) -> str:
-    """`report diff --format markdown`: the counts, the caveats, then one line per new, fixed
-    and changed finding, with the response's own text in code spans."""
+    """`report diff --format markdown`: the counts, the caveats, then a line per place (one
+    drift across an array is one line), at most _SHOWN of each of new, fixed and changed, so
+    that the comment stays within what a pull request takes; the response's own text in code
+    spans."""
     counts = (
         f"{len(diff.new)} new, {len(diff.fixed)} fixed, {len(diff.changed)} changed, "
         f"{len(diff.unchanged)} unchanged"
@@ -186,16 +187,27 @@ def render_diff_markdown(diff: ReportDiff, old: str, new: str) -> str:
     lines = [f"### {_code(old)} → {_code(new)}: {counts}", ""]
     lines += [f"> **Note:** {_cell(caveat)}" for caveat in diff.caveats]
     for label, findings in (("new", diff.new), ("fixed", diff.fixed)):
+        groups = group_findings(findings, lambda f: f)
         lines += [
-            f"- {label}: {f.severity.value} {_code(f.operation)} {_code(f.kind)} at "
-            f"{_code(shown_path(f.path, f.field))}" + (f" ({_code(f.source)})" if f.source else "")
-            for f in findings
+            f"- {label}: {g.first.severity.value} {_code(g.first.operation)} {_code(g.first.kind)}"
+            f" at {_code(g.where())}" + (f" ({_code(g.first.source)})" if g.first.source else "")
+            for g in groups[:_SHOWN]
         ]
-    lines += [
-        f"- changed: {_code(after.operation)} {_code(after.kind)} at "
-        f"{_code(shown_path(after.path, after.field))}"
-        + (f" ({_code(after.source)})" if after.source else "")
-        + f": {_cell('; '.join(what))}"
-        for _before, after, what in diff.changed
-    ]
+        lines += _left_out(len(groups), label)
+    changed = group_findings(diff.changed, lambda change: change[1])
+    for group in changed[:_SHOWN]:
+        _before, after, what = group.first
+        lines.append(
+            f"- changed: {_code(after.operation)} {_code(after.kind)} at {_code(group.where())}"
+            + (f" ({_code(after.source)})" if after.source else "")
+            + f": {_cell('; '.join(what))}"
+            + (" (the first of them)" if group.count > 1 else "")
+        )
+    lines += _left_out(len(changed), "changed")
     return "\n".join(lines) + "\n"
+
+
+def _left_out(places: int, label: str) -> list[str]:
+    if places <= _SHOWN:
+        return []
+    return [f"- …and {places - _SHOWN} more {label} places (`report diff --format json` lists all)"]
