@@ -192,6 +192,16 @@ def test_a_status_that_is_not_an_int_is_the_callers_mistake(
         check_response("GetImageModerationResult", b"{}", status, contracts=contracts)  # type: ignore[arg-type]
 
 
+def test_a_status_may_be_an_http_status_enum(contracts: ContractSet) -> None:
+    import http
+
+    body = b'{"RequestId": "r", "Code": "ResourceNotFound", "Message": "m"}'
+    as_enum = check_response(
+        "GetImageModerationResult", body, http.HTTPStatus.BAD_REQUEST, contracts=contracts
+    )
+    assert as_enum == check_response("GetImageModerationResult", body, 400, contracts=contracts)
+
+
 def test_format_and_range_messages_say_what_was_documented(contracts: ContractSet) -> None:
     body = image(StartTime="yesterday")
     body["ModerationResult"]["Frames"]["TotalCount"] = -1

@@ -296,9 +296,17 @@ def test_the_contracts_come_from_the_option_the_ini_file_or_the_default(
     broken = run(sandbox.path, "--aliconform-contracts", "nowhere")
     broken.assert_outcomes(errors=1)
     broken.stdout.fnmatch_lines(
-        ["*aliconform could not load the contracts:*", "*nowhere: no such contracts directory*"]
+        [
+            "*aliconform could not load the contracts (named by --aliconform-contracts):*",
+            "*nowhere: no such contracts directory*",
+        ]
     )
     assert broken.stdout.str().count("nowhere: no such contracts directory") == 1  # not chained
+    # a file where a directory is due: said without naming the CLI's --contracts
+    (sandbox.path / "a-file.toml").write_text("")
+    wrong = run(sandbox.path, "--aliconform-contracts=a-file.toml")
+    wrong.stdout.fnmatch_lines(["*a-file.toml: not a directory (a contracts directory holds *"])
+    assert "--contracts " not in wrong.stdout.str()
 
 
 def test_the_project_s_own_contracts_are_found_from_any_directory(
@@ -647,3 +655,40 @@ def test_the_readme_example_runs_as_written(sandbox: pytest.Pytester) -> None:
     written = len(re.findall(r"^def test_", example, re.MULTILINE))
     assert outcomes.get("passed", 0) == written, (outcomes, written)
     assert set(outcomes) <= {"passed", "warnings"}, outcomes
+
+
+def test_importing_the_plugin_loads_nothing_heavy() -> None:
+    # Every pytest run in an environment with aliconform installed imports the plugin; the
+    # contracts, the engine and their libraries wait until a fixture is used.
+    probe = (
+        "import sys, aliconform.pytest_plugin\n"
+        "heavy = ('aliconform.contracts', 'aliconform.drift', 'aliconform.cassettes', 'pydantic',"
+        " 'msgspec', 'ruamel', 'vcr', 'deepdiff', 'jinja2', 'rich')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert loaded.strip() == "[]"
+    # and the package's front still offers everything, imported when first asked for
+    front = (
+        "import aliconform; print(aliconform.check_response.__module__, aliconform.Kind.__name__)"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", front], capture_output=True, text=True, check=True
+    )
+    assert shown.stdout.split() == ["aliconform.drift.engine", "Kind"]
+
+
+def test_a_cassette_path_outside_the_rootdir_searches_nothing(tmp_path: Path) -> None:
+    # "../" is lexically inside the rootdir; searching its target for a suggestion would walk
+    # whatever lies above the project (the whole filesystem, for enough "../").
+    from aliconform.pytest_plugin import _nearest_cassette
+
+    root, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    (root / "cassettes").mkdir(parents=True)
+    elsewhere.mkdir()
+    (elsewhere / "x.yaml").write_text("interactions: []\n")
+    (root / "cassettes" / "x.yaml").write_text("interactions: []\n")
+    assert _nearest_cassette(root / ".." / "elsewhere" / "y.yaml", root) == ""
+    assert "cassettes/x.yaml" in _nearest_cassette(root / "cassettes" / "y.yaml", root)

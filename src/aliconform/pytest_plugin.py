@@ -215,7 +215,24 @@ def aliconform_contracts(pytestconfig: pytest.Config) -> ContractSet:
     except AliconformError as exc:
         problem = str(exc)
     # Outside the except block: pytest would otherwise show the error twice, chained.
-    pytest.fail(f"aliconform could not load the contracts:\n{problem}", pytrace=False)
+    pytest.fail(
+        f"aliconform could not load the contracts ({_contracts_named_by(pytestconfig)}):\n"
+        f"{problem}",
+        pytrace=False,
+    )
+
+
+def _contracts_named_by(config: pytest.Config) -> str:
+    """Which setting chose the contracts directory, for an error about it."""
+    from aliconform.contracts.loader import ENV_CONTRACTS
+
+    if config.getoption(OPTION):
+        return "named by --aliconform-contracts"
+    if config.getini(OPTION):
+        return f"named by the {OPTION} ini option in {config.inipath}"
+    if os.environ.get(ENV_CONTRACTS):
+        return f"named by ${ENV_CONTRACTS}, relative to the working directory"
+    return "the default"
 
 
 @pytest.fixture(scope="session")
@@ -383,6 +400,8 @@ def _marker_arguments(marker: pytest.Mark, root: Path) -> tuple[Path, dict[str, 
 
 def _nearest_cassette(path: Path, root: Path) -> str:
     """' (did you mean ...?)' naming a cassette near the missing path, or ''."""
+    # Resolved first: "../x.yaml" is lexically inside the rootdir, and would search its parent.
+    path, root = path.resolve(), root.resolve()
     directory = path.parent
     while not directory.is_dir():
         directory = directory.parent

@@ -103,7 +103,7 @@ def contracts_directory_problem(root: Path) -> str | None:
     if not root.exists():
         return "no such contracts directory"
     if not root.is_dir():
-        return "not a directory: --contracts names a contracts directory"
+        return "not a directory (a contracts directory holds <product>/<Operation>.yaml files)"
     if not any(root.rglob("*.yaml")):
         return NOT_A_CONTRACTS_DIRECTORY
     if not (root / CATALOG_FILE).is_file():

@@ -161,8 +161,9 @@ def check_body(
     source: str | None = None,
 ) -> list[Finding]:
     contract = entry.contract
-    if type(status) is not int:
+    if not isinstance(status, int) or isinstance(status, bool):
         raise TypeError(f"status must be an int HTTP status, not {status!r}")
+    status = int(status)  # an HTTPStatus, say, as the number it is
     if isinstance(body, memoryview | bytearray):
         body = bytes(body)
     if 200 <= status < 300 and entry.fast is not None and isinstance(body, bytes | str):
