@@ -705,3 +705,30 @@ def test_report_diff_shows_a_place_per_line_and_stays_short(
     assert main(["report", "diff", str(old), str(new)]) == 0
     text = capsys.readouterr().out
     assert len([line for line in text.splitlines() if line.startswith("- new:")]) == 31
+
+
+def test_a_report_withholds_other_vendors_secrets_a_response_carries(
+    cassettes_copy: Path, contracts: ContractSet, tmp_path: Path
+) -> None:
+    # Scrubbing knows Alibaba Cloud's credentials; a drifted response may carry anyone's. What
+    # the report quotes passes the secret scan that reports are held to.
+    from aliconform.secrets import scan_secrets
+
+    aws, github = "AKIAIOSFODNN7EXAMPLE", "ghp_" + "abcdefghijklmnopqrstuvwxyz0123456789"
+    path = cassettes_copy / "imm" / "GetImageModerationResult" / "doc-example-success.yaml"
+    edit_response_body(
+        path,
+        lambda body: body.replace(
+            '"Status": "Succeeded"', f'"Status": "{aws}", "Token": "{github}"'
+        ),
+    )
+    report = _report(cassettes_copy, contracts)
+    files = write_reports(report, tmp_path / "reports")
+    assert scan_secrets([tmp_path / "reports"], root=tmp_path) == []
+    for written in (files.html, files.json, files.junit, files.markdown):
+        text = written.read_text("utf-8")
+        assert aws not in text
+        assert github not in text
+    drifted = {(f.kind, f.path) for f in report.findings if f.status == "new"}
+    assert ("undocumented-enum-value", "/Status") in drifted  # still said, value withheld
+    assert ("undocumented-field", "/Token") in drifted

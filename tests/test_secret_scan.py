@@ -640,3 +640,11 @@ def test_the_secrets_command_with_nothing_to_scan_does_not_pass(
     (tmp_path / "reports" / "summary.md").write_text("all good\n", "utf-8")
     assert main(["secrets"]) == 0
     assert "no secrets found in reports" in capsys.readouterr().out
+
+
+def test_a_detector_that_captures_a_prefix_shows_no_length(tmp_path: Path) -> None:
+    # detect-secrets' GitHub rule captures "ghp" alone: "3 characters" would misstate the token.
+    token = "ghp_" + "abcdefghijklmnopqrstuvwxyz0123456789"
+    _write(tmp_path, "x.json", json.dumps({"t": token}))
+    previews = {hit.rule: hit.preview for hit in scan_secrets([tmp_path], root=tmp_path)}
+    assert previews["github-token"] == "***"

@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -523,8 +524,20 @@ def _emit(verdict: Verdict, output: str, title: str, policy: str) -> None:
     policy: where the drift policy that judged it came from."""
     from aliconform.cassettes.scrub import scrub_finding
     from aliconform.report.grouping import group_findings
+    from aliconform.secrets import secret_redactor
 
-    verdict = verdict.map(scrub_finding)
+    with secret_redactor() as redact:  # any vendor's secret a response carries, as reports do
+
+        def withheld(finding: Finding) -> Finding:
+            finding = scrub_finding(finding)
+            observed = finding.observed
+            return replace(
+                finding,
+                message=redact(finding.message),
+                observed=redact(observed) if isinstance(observed, str) else observed,
+            )
+
+        verdict = verdict.map(withheld)
     if output == "json":
         data = _verdict_json(verdict) | {"policy": policy}
         sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")

@@ -18,10 +18,11 @@ detector off: a digest or an id passes only as the value of a field known to car
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +48,7 @@ __all__ = [
     "files_to_scan",
     "format_hit",
     "scan_secrets",
+    "secret_redactor",
 ]
 
 
@@ -319,7 +321,52 @@ def _redact(rule: str, secret: str | None) -> str:
     prefix = _PUBLIC_PREFIX.get(rule)
     if prefix is not None and len(secret) > 2 * prefix:
         return secret[:prefix] + "…"
+    if rule in _PREFIX_ONLY:  # the detector captures the token's prefix: its length misleads
+        return "***"
     return f"*** ({len(secret)} characters)"
+
+
+# detect-secrets rules whose captured value is only the token's prefix (ghp, gho, ...).
+_PREFIX_ONLY: Final = frozenset({"github-token"})
+
+
+@contextmanager
+def secret_redactor() -> Iterator[Callable[[str], str]]:
+    """A function that withholds from a text whatever the scan would flag in it, for texts a
+    report quotes from a response: scrubbing knows Alibaba Cloud's credentials, while a
+    response may carry any vendor's (an AWS key, a GitHub token), and a report must pass its own
+    secret scan. A hit is replaced by `***`; a line that still reads as a secret (a detector
+    that names only a token's prefix) is withheld whole."""
+    with _detect_secrets():
+
+        @functools.lru_cache(maxsize=4096)  # one drift across an array repeats its texts
+        def redact(text: str) -> str:
+            if not text:
+                return text
+            return "\n".join(_redacted(line) for line in text.split("\n"))
+
+        yield redact
+
+
+def _secrets_on(line: str) -> list[tuple[str, str]]:
+    found = detect_secrets_scan._process_line_based_plugins([(1, line)], filename="report")
+    hits = [(_slug(hit.type), hit.secret_value or "") for hit in found]
+    return hits + list(_alibaba_secrets(line))
+
+
+def _redacted(line: str) -> str:
+    hits = _secrets_on(line)
+    if not hits:
+        return line
+    for _rule, secret in hits:
+        if len(secret) >= 8:
+            line = line.replace(secret, "***")
+        elif secret:  # a prefix (ghp, AKIA): the token it starts
+            line = re.sub(rf"{re.escape(secret)}[\w\-./+=]*", "***", line)
+    remaining = _secrets_on(line)
+    if remaining:
+        return f"*** (withheld: a suspected secret, {remaining[0][0]})"
+    return line
 
 
 def _slug(secret_type: str) -> str:

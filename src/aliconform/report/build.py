@@ -39,6 +39,7 @@ from aliconform.report.model import (
     finding_key,
 )
 from aliconform.scan import DEFAULT_UNREADABLE_LIMIT, ScanResult, UnreadableLimit
+from aliconform.secrets import secret_redactor
 
 __all__ = [
     "ReportInput",
@@ -100,9 +101,10 @@ def build_report(
     verdict = judge(data.findings, policy, operations=scope, today=(now or _now()).date())
     rows = [(f, None) for f in verdict.new] + [(f, w.id) for f, w in verdict.waived]
     excerpted = _first_at_each_place()
-    findings = _mark_repeats(
-        [_finding(f, waiver, data, counts, excerpted(f)) for f, waiver in rows], data
-    )
+    with secret_redactor() as redact:
+        findings = _mark_repeats(
+            [_finding(f, waiver, data, counts, excerpted(f), redact) for f, waiver in rows], data
+        )
     findings.sort(
         key=lambda f: (-f.severity.rank, f.status != "new", f.operation, path_order(f.path))
     )
@@ -161,6 +163,7 @@ def _finding(
     data: ReportInput,
     counts: Mapping[str, Occurrences] | None,
     with_excerpt: bool = True,
+    redact: Callable[[str], str] = lambda text: text,
 ) -> ReportFinding:
     finding = scrub_finding(finding)  # a hand-edited cassette or a capture may quote secrets
     section = data.section_of(finding)
@@ -172,8 +175,9 @@ def _finding(
         lines = seen.excerpt
     elif with_excerpt and body is not None:
         lines = response_excerpt(_scrubbed(body), finding.path, finding.decoded_at)
+    # What a report quotes of a response passes the secret scan the reports are held to.
     excerpt = [
-        ExcerptLineModel(number=line.number, text=scrub_text(line.text), hit=line.hit)
+        ExcerptLineModel(number=line.number, text=redact(scrub_text(line.text)), hit=line.hit)
         for line in lines
     ]
     return ReportFinding(
@@ -187,9 +191,13 @@ def _finding(
         severity_reason=finding.severity_reason,
         path=finding.path,
         decoded_at=list(finding.decoded_at),
-        message=finding.message,
-        expected=finding.expected,
-        observed=finding.observed,
+        message=redact(finding.message),
+        expected=redact(finding.expected)
+        if isinstance(finding.expected, str)
+        else finding.expected,
+        observed=redact(finding.observed)
+        if isinstance(finding.observed, str)
+        else finding.observed,
         field=finding.field,
         contract_location=finding.contract_location,
         rule=finding.rule,
@@ -199,7 +207,9 @@ def _finding(
         first_seen=seen.first,
         last_seen=seen.last,
         example_lines=list(seen.examples),
-        observed_values=list(seen.observed) if len(seen.observed) > 1 else [],
+        observed_values=[redact(value) for value in seen.observed]
+        if len(seen.observed) > 1
+        else [],
         more_observed_values=seen.more_observed,
     )
 
