@@ -692,3 +692,40 @@ def test_a_cassette_path_outside_the_rootdir_searches_nothing(tmp_path: Path) ->
     (root / "cassettes" / "x.yaml").write_text("interactions: []\n")
     assert _nearest_cassette(root / ".." / "elsewhere" / "y.yaml", root) == ""
     assert "cassettes/x.yaml" in _nearest_cassette(root / "cassettes" / "y.yaml", root)
+
+
+def test_the_strategies_read_the_contracts_the_fixtures_use(
+    sandbox: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The project keeps its own contracts, of one operation; the strategies (built at import,
+    # before any fixture) must draw from those, from whichever directory pytest is run.
+    own = sandbox.path / "contracts"
+    shutil.copytree(REPO / "contracts", own)
+    for product in ("imm", "ice"):
+        for contract in (own / product).glob("*.yaml"):
+            if contract.stem != "GetImageModerationResult":
+                contract.unlink()
+    tests = sandbox.mkdir("tests")
+    (tests / "test_user.py").write_text(
+        textwrap.dedent(
+            """
+            import pytest
+            from hypothesis import given, settings
+
+            from aliconform import UnknownOperationError
+            from aliconform.strategies import responses
+
+            @settings(max_examples=5, derandomize=True, database=None)
+            @given(body=responses("GetImageModerationResult"))
+            def test_drawn_from_the_projects_contracts(body, assert_conforms, aliconform_contracts):
+                assert list(aliconform_contracts) == ["GetImageModerationResult"]
+                assert assert_conforms("GetImageModerationResult", body) == []
+
+            def test_an_operation_the_project_has_no_contract_for():
+                with pytest.raises(UnknownOperationError):
+                    responses("GetVideoModerationResult")
+            """
+        )
+    )
+    monkeypatch.chdir(tests)
+    sandbox.runpytest(str(tests)).assert_outcomes(passed=2)

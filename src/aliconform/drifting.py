@@ -20,8 +20,10 @@ import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from aliconform import _session
 from aliconform._hypothesis import reject, st
 from aliconform.contracts import (
     Contract,
@@ -316,7 +318,8 @@ def drifted_responses(
     """Encoded responses with exactly one drift of the kind (see DRIFT_KINDS).
 
     The drift lands on any field that can take it, or on `field` (a path from drift_fields).
-    contract may be an operation name, looked up in contracts (default: load_contracts()).
+    contract may be an operation name, looked up in contracts (default: the pytest session's,
+    those assert_conforms uses; outside pytest, load_contracts()).
     Raises UnsupportedDriftError for a kind that cannot be generated, or not for this contract
     (or this field).
     """
@@ -354,9 +357,16 @@ def responses(
     return conformant_responses(resolved).map(lambda body: encode(resolved, body))
 
 
-@functools.cache
 def _default_contracts() -> ContractSet:
-    return load_contracts()
+    """The pytest session's contracts, as assert_conforms checks against; outside pytest, the
+    default (load_contracts())."""
+    chosen = _session.contracts_dir
+    return _contracts_at(chosen() if chosen is not None else None)
+
+
+@functools.cache
+def _contracts_at(path: Path | None) -> ContractSet:
+    return load_contracts(path)
 
 
 def _contract(contract: Contract | str, contracts: ContractSet | None) -> Contract:

@@ -25,6 +25,7 @@ from aliconform.strategies. Nothing heavy is imported until a fixture is used.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 from collections.abc import Generator, Iterable, Iterator, Mapping
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from aliconform import _session
 from aliconform.errors import AliconformError, did_you_mean, error_chain
 
 if TYPE_CHECKING:
@@ -95,12 +97,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Strategies built at import time read the contracts this session's fixtures use.
+    _session.contracts_dir = functools.partial(contracts_dir, config)
     config.addinivalue_line(
         "markers",
         f"{MARKER}(path, allow_playback_repeats=False): replay the vcrpy cassette at path "
         "(relative to the rootdir) with aliconform's RPC matchers while the test runs; record "
         "mode none, network blocked except loopback",
     )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _session.contracts_dir = None
 
 
 # vcrpy's own advice for a request the cassette lacks is a record mode, which the marker does

@@ -305,8 +305,8 @@ def atomic_write_text(path: Path, text: str) -> None:
 def atomic_write_texts(files: Sequence[tuple[Path, str]]) -> None:
     """Several files written as one set (a run's reports): each is staged in full (written and
     synced beside its place), then all are renamed into place in quick succession with SIGINT,
-    SIGTERM and SIGHUP held back, so that a stop lands before the first rename or after the
-    last, never between (which would leave files of two runs side by side). A path that
+    SIGTERM and SIGHUP acted on only after the last, so that a stop lands before the first
+    rename or after the last, never between (which would leave files of two runs side by side). A path that
     atomic_write_text writes in place (a descriptor, a device, a pipe) is written after them."""
     in_place: list[tuple[Path, str]] = []
     with contextlib.ExitStack() as stack:
@@ -326,26 +326,34 @@ def atomic_write_texts(files: Sequence[tuple[Path, str]]) -> None:
         atomic_write_text(path, text)
 
 
-_STOPS = {
+_STOPS = [
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
-}
+]
 
 
 @contextlib.contextmanager
 def _stops_held() -> Iterator[None]:
-    """Signals that stop a run are delivered when the block ends, not inside it (only the main
-    thread receives them, and only where the platform can hold them back)."""
-    if (
-        not hasattr(signal, "pthread_sigmask")
-        or threading.current_thread() is not threading.main_thread()
-    ):
+    """Signals that stop a run, received inside the block, are acted on when it ends. Python
+    runs signal handlers in the main thread whichever thread the signal reaches (a progress
+    bar's, a server's), so the handlers are swapped for ones that note the signal, and the
+    noted signals are raised again once the previous handlers are back. Outside the main
+    thread, where no handler can be set, the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
+    noted: list[int] = []
+
+    def note(signum: int, _frame: object) -> None:
+        noted.append(signum)
+
+    previous = {signum: signal.signal(signum, note) for signum in _STOPS}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+        for signum in dict.fromkeys(noted):
+            signal.raise_signal(signum)
 
 
 # /dev/stdout, /dev/stderr, /dev/fd/N and /proc/self/fd/N: this process's own descriptors.

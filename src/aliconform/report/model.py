@@ -173,7 +173,8 @@ class CheckedSource(_Model):
 
 #: What the per-operation counts count, said under each table of them.
 OPERATION_COUNTS = (
-    "checked: responses judged; breaking, warning, info, waived: findings, each counted as "
+    "checked: responses of this run judged (the documentation's examples are the lint's, not "
+    "counted here); breaking, warning, info, waived: findings, each counted as "
     "often as it was seen (in a scan or a property-based run, once per occurrence, so one "
     "response may add several, and a request left unanswered adds its no-answer finding)"
 )
