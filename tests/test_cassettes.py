@@ -596,6 +596,23 @@ def test_the_network_is_blocked_while_replaying() -> None:
     assert socket.gethostbyname("localhost").startswith("127.")
 
 
+def test_an_ipv4_mapped_loopback_address_is_loopback() -> None:
+    # A dual-stack socket reaches 127.0.0.1 as ::ffff:127.0.0.1.
+    from aliconform.cassettes.network import _is_loopback
+
+    assert _is_loopback(("::ffff:127.0.0.1", 80, 0, 0))
+    assert _is_loopback("::1")
+    assert not _is_loopback(("::ffff:192.0.2.1", 80, 0, 0))
+    try:
+        dual_stack = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    except OSError:  # a machine without IPv6: the address check above is the test
+        return
+    with dual_stack as datagram, block_network(allow_loopback=True):
+        datagram.sendto(b"x", ("::ffff:127.0.0.1", 9))
+        with pytest.raises(NetworkBlockedError):
+            datagram.sendto(b"x", ("::ffff:192.0.2.1", 9))
+
+
 def test_a_dot_localhost_name_is_looked_up_as_localhost(monkeypatch: pytest.MonkeyPatch) -> None:
     """A *.localhost name is loopback (RFC 6761); the resolver is asked for localhost, so the
     name itself, which could spell anything, never reaches a DNS server."""
