@@ -22,16 +22,17 @@ __all__ = ["documentation_source", "field_pointer", "lint_contract", "lint_docs"
 
 
 def lint_docs(contracts: ContractSet) -> list[Finding]:
-    """Every contract's lint; a divergence of the shared error catalog, which each operation
-    that inherits the code reports, is listed once (under the first such operation)."""
+    """Every contract's lint. A recorded divergence is one entry of one file: the shared error
+    catalog's, which each operation inheriting the code reports, is listed once (under the
+    first such operation)."""
     findings: list[Finding] = []
-    shared: set[str] = set()
+    recorded: set[str | None] = set()
     for contract in contracts.values():
         for finding in lint_contract(contract):
-            if finding.message.endswith(_SHARED):
-                if finding.contract_location in shared:
+            if finding.kind is Kind.DOCUMENTED_DIVERGENCE:
+                if finding.contract_location in recorded:
                     continue
-                shared.add(finding.contract_location or "")
+                recorded.add(finding.contract_location)
             findings.append(finding)
     return findings
 
@@ -104,7 +105,7 @@ def _divergence_findings(contract: Contract) -> Iterator[Finding]:
 
 
 # Said of a divergence the shared error catalog records: every operation inheriting the code
-# has it, and lint_docs lists it once.
+# has it (lint_docs lists it once).
 _SHARED = " (an entry of the shared error catalog, which other operations inherit too)"
 
 

@@ -162,8 +162,8 @@ def _finding(
     waiver: str | None,
     data: ReportInput,
     counts: Mapping[str, Occurrences] | None,
-    with_excerpt: bool = True,
-    redact: Callable[[str], str] = lambda text: text,
+    with_excerpt: bool,
+    redact: Callable[[str], str],
 ) -> ReportFinding:
     finding = scrub_finding(finding)  # a hand-edited cassette or a capture may quote secrets
     section = data.section_of(finding)
