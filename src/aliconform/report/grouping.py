@@ -1,10 +1,10 @@
 """Findings grouped for reading: one drift repeated across an array is one line, not hundreds.
 
 A field that changed type in every element of a 500-element array is 500 findings (each with
-its own pointer, as data should be), but one thing for a reader to understand. The console and
-the Markdown summary show a group per (operation, kind, severity, place with array indices as
-'*', contract location, source, status): the first finding, how many there are, and the first
-and last pointer. drift.json keeps every finding.
+its own pointer, as data should be), but one thing for a reader to understand. The console, the
+HTML report and the Markdown summary show a group per (operation, kind, severity, place with
+array indices as '*', contract location, source, status): the first finding, how many there
+are, and the first and last pointer. drift.json keeps every finding.
 """
 
 from __future__ import annotations

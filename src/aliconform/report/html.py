@@ -10,16 +10,74 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from aliconform.drift.findings import shown_path
-from aliconform.report.model import OPERATION_COUNTS, DriftReport
+from aliconform.drift.findings import path_order, shown_path
+from aliconform.report.grouping import group_findings
+from aliconform.report.model import OPERATION_COUNTS, DriftReport, ReportFinding
 
 __all__ = ["render_html"]
+
+POINTERS_SHOWN = 20  # pointers a row lists in its detail; drift.json has every one
+OBSERVED_SHOWN = 10  # distinct observed values a row lists, as a scan keeps
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of a findings table: the findings of one kind at one place (array indices as
+    '*') in one source, with one status. A drift repeated across a 10,000-element array is one
+    row to read (and one to download), not 10,000; drift.json keeps every finding."""
+
+    finding: ReportFinding  # the first, whose detail the row shows
+    findings: int
+    occurrences: int  # for scans, whose findings are already counts of lines
+    where: str
+    pointers: list[str]
+    observed: list[str]
+    more_observed: bool
+    lines: tuple[int, int] | None  # for scans: the first and last line any of them was seen on
+
+    @property
+    def more_pointers(self) -> int:
+        return self.findings - len(self.pointers)
+
+
+def finding_rows(findings: list[ReportFinding]) -> list[Row]:
+    groups = group_findings(findings, lambda f: f, also=lambda f: (f.status, f.waiver, f.repeats))
+    rows = []
+    for group in groups:
+        first = group.first
+        observed: list[str] = []
+        for item in group.items:
+            for value in item.observed_values or ([item.observed] if item.observed else []):
+                if value not in observed:
+                    observed.append(value)
+        seen = [item for item in group.items if item.first_seen is not None]
+        where = group.where() if group.count == 1 else shown_path(group.pattern, group.about)
+        rows.append(
+            Row(
+                finding=first,
+                findings=group.count,
+                occurrences=sum(item.count for item in group.items),
+                where=where,
+                pointers=sorted(group.paths, key=path_order)[:POINTERS_SHOWN],
+                observed=observed[:OBSERVED_SHOWN],
+                more_observed=len(observed) > OBSERVED_SHOWN
+                or any(item.more_observed_values for item in group.items),
+                lines=(
+                    min(item.first_seen or 0 for item in seen),
+                    max(item.last_seen or item.first_seen or 0 for item in seen),
+                )
+                if seen
+                else None,
+            )
+        )
+    return rows
 
 
 def _json_text(value: Any) -> str:
@@ -37,6 +95,7 @@ def _environment() -> Environment:
     )
     environment.filters["tojson_safe"] = _json_text  # plain text, autoescaped like any value
     environment.filters["shown_path"] = shown_path
+    environment.filters["rows"] = finding_rows
     return environment
 
 
