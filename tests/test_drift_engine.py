@@ -170,6 +170,26 @@ def test_nan_and_infinity_are_not_json_numbers_wherever_a_value_is_documented(
     assert len(findings) == 3
 
 
+@pytest.mark.parametrize(("literal", "shown"), [("1e400", "Infinity"), ("-1E+999", "-Infinity")])
+def test_a_number_beyond_a_double_is_json_and_is_not_called_a_word(
+    contracts: ContractSet, literal: str, shown: str
+) -> None:
+    """1e400 is JSON, unlike the word Infinity that Python reads it as: the finding says what
+    the response holds, beside the words of the test above, in the same body."""
+    text = json.dumps(image()).replace('"Rate": 30', f'"Rate": {literal}')
+    text = text.replace('"TotalCount": 30', '"TotalCount": Infinity')
+    findings = check_response("GetImageModerationResult", text, contracts=contracts)
+    found = {f.path: f for f in findings if f.kind.value == "type-mismatch"}
+    rate = found["/ModerationResult/Frames/BlockFrames/0/Rate"]
+    assert rate.message == (
+        "a number beyond a double's range where the documentation says number: JSON allows it, "
+        f"but some parsers refuse it and others read it as {shown}"
+    )
+    assert rate.observed == shown
+    assert "not a JSON number" in found["/ModerationResult/Frames/TotalCount"].message
+    assert len(findings) == 2
+
+
 @pytest.mark.parametrize(("literal", "_shown"), _NOT_JSON_NUMBERS)
 def test_nan_anywhere_in_a_json_string_payload_makes_it_invalid_json(
     contracts: ContractSet, literal: str, _shown: str

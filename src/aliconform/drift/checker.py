@@ -13,6 +13,7 @@ and the invariants the fast path holds are not evaluated again inside what passe
 from __future__ import annotations
 
 import functools
+import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -49,6 +50,19 @@ def json_type(value: Any) -> str:
 
 # json.loads reads NaN, Infinity and -Infinity; JSON has no such numbers.
 _NOT_JSON = "not a JSON number (RFC 8259), so strict parsers refuse the whole body"
+# It reads each of those words as one and the same object every time, these, so a word is told
+# from a number too large for a double (1e400: JSON, which it reads as a new infinity).
+_WORDS = json.loads("[NaN, Infinity, -Infinity]")
+_BEYOND_DOUBLE = (
+    "a number beyond a double's range where the documentation says {expected}: JSON allows it, "
+    "but some parsers refuse it and others read it as {value}"
+)
+
+
+def _not_finite(value: float, expected: str) -> str:
+    if any(value is word for word in _WORDS):
+        return f"{excerpt(value)} where the documentation says {expected}: {_NOT_JSON}"
+    return _BEYOND_DOUBLE.format(expected=expected, value=excerpt(value))
 
 
 def _fits(expected: str, value: Any) -> bool:
@@ -204,7 +218,7 @@ class Walker:
             message = f"{json_type(value)} where the documentation says {expected}"
             message += _assumed(spec, "type")
             if type(value) is float and not math.isfinite(value):
-                message = f"{excerpt(value)} where the documentation says {expected}: {_NOT_JSON}"
+                message = _not_finite(value, expected)
             self.add(Kind.TYPE_MISMATCH, place, message, expected=expected, observed=value)
             return
         if spec.enum is not None and _enum_key(value) not in spec.enum:
