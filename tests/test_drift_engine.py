@@ -454,6 +454,35 @@ def test_error_bodies(contracts: ContractSet) -> None:
     ]
 
 
+@pytest.mark.parametrize("status", [404, 418])
+@pytest.mark.parametrize("parsed", [False, True], ids=["text", "parsed"])
+def test_a_success_response_under_an_error_status_is_one_finding_not_one_per_member(
+    contracts: ContractSet, status: int, parsed: bool
+) -> None:
+    body = image()
+    findings = check_response(
+        "GetImageModerationResult",
+        body if parsed else json.dumps(body),
+        status,
+        contracts=contracts,
+    )
+    expected = [("missing-required-field", "/Code")]
+    if status == 418:
+        expected.insert(0, ("undocumented-http-status", ""))
+    assert kinds(findings) == expected
+    assert findings[-1].message == (
+        f"HTTP {status} with the operation's success response instead of the error envelope: "
+        "no Code or Message says what failed"
+    )
+    assert _line_at(findings[-1].contract_location).strip() == "Code:"
+    # A body that is not the success response either is judged as an error body, member by
+    # member.
+    drifted = check_response(
+        "GetImageModerationResult", image(Status=1), status, contracts=contracts
+    )
+    assert ("undocumented-field", "/Status") in kinds(drifted)
+
+
 def test_status_divergence_in_the_catalog_is_accepted(contracts: ContractSet) -> None:
     body = {"RequestId": "r", "Code": "SignatureDoesNotMatch", "Message": "m"}
     assert check_response("GetVideoModerationResult", body, 403, contracts=contracts) == []

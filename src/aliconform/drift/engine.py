@@ -260,6 +260,16 @@ def _check_success(
     return walker.findings
 
 
+def _success_under_error_status(entry: CompiledContract, data: dict[str, Any]) -> bool:
+    """Whether an error status's body is, member for member, the success response."""
+    envelope = entry.contract.envelope().fields
+    if any(name in data for name in envelope if name != "RequestId"):
+        return False
+    walker = Walker(entry.contract)
+    walker.object_fields(data, entry.contract.response.fields, Place("", "", ("response",)))
+    return not walker.findings
+
+
 def _check_error(entry: CompiledContract, data: Any, status: int) -> list[Finding]:
     contract = entry.contract
     envelope = contract.envelope()
@@ -269,6 +279,18 @@ def _check_error(entry: CompiledContract, data: Any, status: int) -> list[Findin
     if not isinstance(data, dict):
         message = f"the error body is a JSON {json_type(data)}, not an object"
         walker.add(Kind.TYPE_MISMATCH, root, message, expected="object", observed=data)
+        return walker.findings
+    if _success_under_error_status(entry, data):
+        # One thing happened (an answer under the wrong status), so one finding: not a missing
+        # Code and Message plus an undocumented field per member of the success response.
+        walker.add(
+            Kind.MISSING_REQUIRED_FIELD,
+            Place("/Code", "", ("envelopes", contract.errors.envelope, "fields", "Code")),
+            f"HTTP {status} with the operation's success response instead of the error "
+            "envelope: no Code or Message says what failed",
+            expected=sorted(name for name, spec in envelope.fields.items() if spec.required),
+            observed=None,
+        )
         return walker.findings
     walker.object_fields(data, envelope.fields, root)
     code = data.get("Code")
