@@ -608,6 +608,57 @@ def test_severity_override_per_kind_and_path(tmp_path: Path) -> None:
     assert verdict.passed
 
 
+def _two_variants_with_a_number_for_a_string(contracts: ContractSet) -> list:
+    """QuerySmarttagJob: a Meta and an ASR payload, each with one type mismatch."""
+    (example,) = [
+        e for e in contracts["QuerySmarttagJob"].examples if e.of is None and e.status == 200
+    ]
+    body = json.loads(example.body)
+    body["Results"]["Result"] = [
+        {"Type": "Meta", "Data": json.dumps({"title": 5})},
+        {"Type": "ASR", "Data": json.dumps({"details": [{"content": 5}]})},
+    ]
+    findings = check_response("QuerySmarttagJob", json.dumps(body), contracts=contracts)
+    assert [f.field for f in findings] == [
+        "Results.Result[].Data(Meta).title",
+        "Results.Result[].Data(ASR).details[].content",
+    ]
+    return findings
+
+
+def test_a_waiver_and_an_override_can_name_one_payload_variant_by_its_field(
+    contracts: ContractSet, tmp_path: Path
+) -> None:
+    """A pointer into a JSON string does not say which variant it is (/Results/Result/*/Data/…
+    is every variant's), the contract field does; its brackets are literal, not a set."""
+    findings = _two_variants_with_a_number_for_a_string(contracts)
+    policy_file = tmp_path / "drift-policy.yaml"
+    policy_file.write_text(
+        "format_version: 1\n"
+        "severity:\n"
+        "  - {kind: type-mismatch, field: 'Results.Result[].Data(ASR).*', severity: info,"
+        " reason: speech text is shown as is}\n"
+        "waivers:\n"
+        "  - {id: meta-title, operation: QuerySmarttagJob, kind: type-mismatch,"
+        " field: 'Results.Result[].Data(Meta).title', reason: titles are numbers for a while}\n"
+    )
+    verdict = judge(findings, load_policy(policy_file), operations=["QuerySmarttagJob"])
+    assert [(f.field, f.severity) for f in verdict.new] == [
+        ("Results.Result[].Data(ASR).details[].content", Severity.INFO)
+    ]
+    assert [(f.field, w.id) for f, w in verdict.waived] == [
+        ("Results.Result[].Data(Meta).title", "meta-title")
+    ]
+    other = Waiver(
+        id="meta-other",
+        operation="QuerySmarttagJob",
+        kind=Kind.TYPE_MISMATCH,
+        field="Results.Result[].Data(Meta)",  # a whole field path, not a prefix
+        reason="matches nothing below it",
+    )
+    assert not judge(findings, DriftPolicy(waivers=[other])).waived
+
+
 def test_policy_file_errors_name_the_line(tmp_path: Path) -> None:
     policy_file = tmp_path / "drift-policy.yaml"
     policy_file.write_text(

@@ -1,18 +1,27 @@
 """Severity: how much a finding matters to code that parses the response, and the overrides.
 
 The default severity of every kind is decided here, once, with its reason. A project overrides
-it per kind, per operation and per path (a JSON-pointer glob) in its drift policy file.
+it per kind, per operation, per path (a JSON-pointer glob) and per contract field (a glob over
+its field path, which names a payload's variant) in its drift policy file.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import functools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aliconform.drift.findings import Finding, Kind, Severity
 
-__all__ = ["DEFAULT_SEVERITY", "SEVERITY_RATIONALE", "SeverityOverride", "SeverityPolicy"]
+__all__ = [
+    "DEFAULT_SEVERITY",
+    "SEVERITY_RATIONALE",
+    "SeverityOverride",
+    "SeverityPolicy",
+    "field_matches",
+]
 
 B, W, INFO = Severity.BREAKING, Severity.WARNING, Severity.INFO
 
@@ -86,13 +95,29 @@ class SeverityOverride:
     kind: Kind | None = None
     operation: str | None = None
     path: str | None = None  # glob over the JSON pointer, e.g. /Labels/*/LabelName
+    field: str | None = None  # glob over the contract field, e.g. Results.Result[].Data(ASR).*
 
     def matches(self, finding: Finding) -> bool:
         return (
             (self.kind is None or self.kind is finding.kind)
             and (self.operation is None or self.operation == finding.operation)
             and (self.path is None or fnmatch.fnmatchcase(finding.path, self.path))
+            and field_matches(self.field, finding.field)
         )
+
+
+def field_matches(pattern: str | None, field: str | None) -> bool:
+    """Whether a finding's contract field (Results.Result[].Data(ASR).text) matches a glob in
+    which only * is a wildcard (any characters): a field path's brackets and parentheses are
+    literal, where fnmatch would read [] as a set of characters. No pattern matches anything."""
+    if pattern is None:
+        return True
+    return field is not None and _field_pattern(pattern).fullmatch(field) is not None
+
+
+@functools.cache
+def _field_pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(".*".join(map(re.escape, pattern.split("*"))))
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from aliconform.contracts import loader
 from aliconform.contracts.loader import validate_document
 from aliconform.contracts.yamlsource import read_yaml
 from aliconform.drift.findings import Finding, Kind, Severity
-from aliconform.drift.policy import SeverityOverride, SeverityPolicy
+from aliconform.drift.policy import SeverityOverride, SeverityPolicy, field_matches
 from aliconform.errors import ContractError, ContractIssue, did_you_mean
 
 __all__ = ["DEFAULT_POLICY_FILE", "DriftPolicy", "Verdict", "Waiver", "judge", "load_policy"]
@@ -31,6 +31,12 @@ DEFAULT_POLICY_FILE = Path("drift-policy.yaml")
 #: The project's own policy, shipped beside the packaged contracts: it waives the documentation's
 #: recorded self-contradictions, which an installed package's contracts carry too.
 PACKAGED_POLICY_FILE = Path(__file__).resolve().parents[1] / "_drift-policy.yaml"
+
+
+_FIELD_GLOB = (
+    "Glob over the finding's contract field, which names a payload's variant "
+    "(Results.Result[].Data(ASR).*); only * is a wildcard"
+)
 
 
 class _Strict(BaseModel):
@@ -44,6 +50,7 @@ class Waiver(_Strict):
     operation: str
     kind: Kind
     path: str | None = Field(default=None, description="Glob over the finding's JSON pointer")
+    field: str | None = Field(default=None, description=_FIELD_GLOB)
     rule: str | None = Field(default=None, description="Invariant id, error code or aspect")
     source: str | None = Field(default=None, description="Glob over the checked source")
     reason: str = Field(min_length=10)
@@ -54,6 +61,7 @@ class Waiver(_Strict):
             self.operation == finding.operation
             and self.kind is finding.kind
             and (self.path is None or fnmatch.fnmatchcase(finding.path, self.path))
+            and field_matches(self.field, finding.field)
             and (self.rule is None or self.rule == finding.rule)
             and (self.source is None or fnmatch.fnmatchcase(finding.source or "", self.source))
         )
@@ -68,6 +76,7 @@ class _Override(_Strict):
     kind: Kind | None = None
     operation: str | None = None
     path: str | None = None
+    field: str | None = Field(default=None, description=_FIELD_GLOB)
 
 
 class DriftPolicy(_Strict):
@@ -93,7 +102,7 @@ class DriftPolicy(_Strict):
     def severity_policy(self) -> SeverityPolicy:
         return SeverityPolicy(
             [
-                SeverityOverride(o.severity, o.reason, o.kind, o.operation, o.path)
+                SeverityOverride(o.severity, o.reason, o.kind, o.operation, o.path, o.field)
                 for o in self.severity
             ]
         )
