@@ -264,6 +264,35 @@ def test_a_failure_quotes_no_credential_the_response_holds(sandbox: pytest.Pytes
     assert key_id not in result.stdout.str()
 
 
+def test_showlocals_shows_no_credential_from_the_environment(
+    sandbox: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With -l, a failure inside an SDK call prints its signing frames' locals: the secret."""
+    secret = "Zq" + "8vKs3nP0tRwX5yLm2aBcDeFgHiJk"  # made at run time
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", secret)
+    sandbox.makepyfile(
+        test_user="""
+        import os
+
+        def sign(access_key_secret):
+            assert access_key_secret == "the one the service knows"
+
+        def test_a_call_that_fails_while_signing():
+            sign(os.environ["ALIBABA_CLOUD_ACCESS_KEY_SECRET"])
+
+        def test_a_plain_failure():
+            total = 1 + 1
+            assert total == 3
+        """
+    )
+    result = sandbox.runpytest("--showlocals")
+    result.assert_outcomes(failed=2)
+    output = result.stdout.str()
+    assert secret not in output
+    assert "access_key_secret = " in output  # the locals are still shown, the value replaced
+    result.stdout.fnmatch_lines(["*assert 2 == 3*", "total      = 2"])
+
+
 def test_the_contracts_come_from_the_option_the_ini_file_or_the_default(
     sandbox: pytest.Pytester,
 ) -> None:

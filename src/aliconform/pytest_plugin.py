@@ -18,6 +18,8 @@ Installing aliconform makes these available in every test suite:
   HTTP request answered from it or refused), other connections, datagrams and name lookups
   blocked except to loopback; your code calling the official SDK receives the recorded
   response. The `aliconform_cassette` fixture is the vcrpy Cassette (None without the marker).
+* A failing test's text, locals included, has the credentials in the environment and key and
+  signed-URL secrets replaced (aliconform.cassettes.scrub), as every report does.
 
 hypothesis strategies are not here, so that the plugin loads without hypothesis: import them
 from aliconform.strategies. Nothing heavy is imported until a fixture is used.
@@ -147,7 +149,31 @@ def pytest_runtest_makereport(
     report = yield
     if miss is not None and item.get_closest_marker(MARKER) is not None:
         report.sections.append(("aliconform", _hint(miss)))
+    if report.failed and report.longrepr is not None:
+        _scrub_failure(report)
     return report
+
+
+# What the official SDK's default credential chain reads first, and what a live run sets: with
+# --showlocals (or -l), a failure inside a call shows the SDK's signing frames, their values.
+_CREDENTIAL_VARIABLES = (
+    "ALIBABA_CLOUD_ACCESS_KEY_ID",
+    "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
+    "ALIBABA_CLOUD_SECURITY_TOKEN",
+)
+
+
+def _scrub_failure(report: pytest.TestReport) -> None:
+    """A failure's text as the reports are kept: the credentials in the environment, signed-URL
+    secrets and key shapes replaced. Left as pytest made it (formatting and all) when there is
+    nothing to replace."""
+    from aliconform.cassettes.scrub import scrub_text, scrubbing_known_secrets
+
+    text = str(report.longrepr)
+    with scrubbing_known_secrets(*(os.environ.get(name) for name in _CREDENTIAL_VARIABLES)):
+        scrubbed = scrub_text(text)
+    if scrubbed != text:
+        report.longrepr = scrubbed
 
 
 def _replay_miss_in(error: BaseException) -> BaseException | None:
