@@ -336,6 +336,16 @@ def test_the_contracts_come_from_the_option_the_ini_file_or_the_default(
     wrong = run(sandbox.path, "--aliconform-contracts=a-file.toml")
     wrong.stdout.fnmatch_lines(["*a-file.toml: not a directory (a contracts directory holds *"])
     assert "--contracts " not in wrong.stdout.str()
+    # a TOML list where one path is due: said as such, not read as a directory named "['a']"
+    sandbox.makepyprojecttoml(
+        "[tool.pytest.ini_options]\naliconform_contracts = ['ini-contracts', 'more']\n"
+    )
+    listed = run(sandbox.path)
+    listed.assert_outcomes(errors=1)
+    listed.stdout.fnmatch_lines(
+        ["*pyproject.toml: aliconform_contracts names one path, not list ['ini-contracts', *"]
+    )
+    assert "no such contracts directory" not in listed.stdout.str()
 
 
 def test_the_project_s_own_contracts_are_found_from_any_directory(

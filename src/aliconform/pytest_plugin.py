@@ -232,7 +232,12 @@ def _configured_path(config: pytest.Config, option: str) -> Path | None:
     given = config.getoption(option)
     if given:
         return config.invocation_params.dir / Path(given).expanduser()
-    configured = str(config.getini(option) or "")
+    configured = config.getini(option) or ""
+    if not isinstance(configured, str):  # a TOML list, say: one path is what it takes
+        raise pytest.UsageError(
+            f"{config.inipath}: {option} names one path, not {type(configured).__name__} "
+            f"{configured!r}"
+        )
     if configured:
         base = config.inipath.parent if config.inipath is not None else config.rootpath
         return base / Path(configured).expanduser()
