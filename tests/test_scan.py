@@ -7,9 +7,11 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -586,7 +588,7 @@ def test_unbounded_variety_is_capped_and_hostile_lines_are_skipped(
     assert overflow[0].count >= 300
     reasons = [s.reason for s in result.skipped]
     assert "nests deeper" in reasons[0]
-    assert '"status" must be an integer' in reasons[1]
+    assert reasons[1] == '"status" must be an HTTP status (100 to 599), not true'
 
 
 def test_a_scan_that_checked_nothing_does_not_pass(
@@ -670,3 +672,117 @@ def test_a_line_whose_embedded_body_is_not_utf8_is_not_a_json_line() -> None:
     result = _lines_checked([b'{"operation": "GetImageModerationResult", "body": {"a": "\xff"}}\n'])
     assert result.interactions == 0
     assert "not a JSON line" in result.skipped[0].reason
+
+
+def test_an_unreadable_line_is_quoted_scrubbed_escaped_and_bounded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The reason a line is skipped quotes the line; it goes to the console and every report."""
+    key_id = "LTAI" + "5tAbCdEfGhIjKlMnOpQr"  # made at run time: this file holds no key
+    capture = tmp_path / "odd.jsonl"
+    lines = [
+        {"operation": key_id, "status": 200, "body": "{}"},
+        {"operation": "QuerySmarttagJob", "status": key_id, "body": "{}"},
+        {"operation": "Query\u001b[31mX" + "y" * 100_000, "status": 200, "body": "{}"},
+        {"operation": "QuerySmarttagJob", "status": 0, "body": "{}"},
+        {"operation": "QuerySmarttagJob", "status": 99999, "body": "{}"},
+        {"operation": "QuerySmarttagJob", "headers": [], "body": "{}"},
+        {"operation": "QuerySmarttagJob", "headers": {"Content-Type": 1}, "body": "{}"},
+    ]
+    capture.write_text("".join(json.dumps(line) + "\n" for line in lines), "utf-8")
+    out = tmp_path / "r"
+    code = main(["scan", str(capture), "-o", str(out), "-j", "1", "--max-unreadable", "100%"])
+    assert code == 2  # nothing could be checked
+    reasons = [s.reason for s in scan_file(capture, workers=1).skipped]
+    assert len(reasons) == len(lines)
+    assert all(len(reason) <= 400 for reason in reasons)
+    assert reasons[3] == '"status" must be an HTTP status (100 to 599), not 0'
+    assert reasons[4].endswith("not 99999")
+    assert reasons[5] == reasons[6] == '"headers" must be an object of strings (header name: value)'
+    written = capsys.readouterr().out + "".join(
+        (out / name).read_text("utf-8")
+        for name in ("drift.html", "drift.json", "junit.xml", "summary.md")
+    )
+    assert key_id not in written
+    assert "\u001b" not in written
+    assert "\\x1b" in written
+    assert len(written) < 200_000  # the 100 kB name is not copied into each of the four files
+    assert scan_secrets([out], root=tmp_path) == []
+
+
+def test_a_scan_of_more_distinct_findings_than_it_names_names_the_same_ones_every_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches finish in any order; they are merged in the file's, so which findings keep a
+    row of their own is not left to chance (report diff would show changes that are not)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from aliconform.scan import MAX_DISTINCT
+
+    corpus = build_corpus(5)
+    operation, raw = corpus[0]
+    capture = tmp_path / "varied.jsonl"
+    with capture.open("w", encoding="utf-8") as stream:
+        for index in range(MAX_DISTINCT + 200):
+            body = json.loads(raw)
+            body[f"Extra{index}"] = 1  # line index + 1 holds /Extra{index}
+            stream.write(json.dumps({"operation": operation, "body": body}) + "\n")
+    # The batch that holds the last lines to be named finishes after the one behind it.
+    real = scan._check_batch
+
+    def slow_at_the_boundary(start: int, lines: list[bytes], source: str) -> Any:
+        if start <= MAX_DISTINCT < start + len(lines):
+            time.sleep(1)
+        return real(start, lines, source)
+
+    monkeypatch.setattr(scan, "_BATCH_LINES", 10)
+    monkeypatch.setattr(scan, "_check_batch", slow_at_the_boundary)
+    monkeypatch.setattr(  # threads, so that the slow batch is this process's
+        scan,
+        "ProcessPoolExecutor",
+        lambda workers, mp_context, initializer, initargs: ThreadPoolExecutor(
+            workers, initializer=initializer, initargs=initargs
+        ),
+    )
+    named = {a.finding.path for a in scan_file(capture, workers=2).aggregates.values()}
+    assert named == {f"/Extra{index}" for index in range(MAX_DISTINCT)} | {"/…"}
+
+
+def test_ctrl_c_stops_a_scan_without_a_traceback_from_its_workers(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group; a worker still starting must not answer it with
+    a KeyboardInterrupt traceback of its own (the parent stops the scan and says so)."""
+    capture = _capture(tmp_path / "big.jsonl", 2_000)
+    site = tmp_path / "site"
+    site.mkdir()
+    started = tmp_path / "started"
+    (site / "sitecustomize.py").write_text(  # a worker says it started, then takes its time
+        "import pathlib, sys, time\n"
+        "if '--multiprocessing-fork' in sys.argv:\n"
+        f"    pathlib.Path({str(started)!r}).touch()\n"
+        "    time.sleep(4)\n"
+    )
+    path = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "aliconform.cli", "scan", str(capture), "-o", str(tmp_path / "r")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # a group of its own, which a terminal's Ctrl-C reaches whole
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": path},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert started.exists(), "no worker started"
+        time.sleep(0.5)  # the workers are starting
+        os.killpg(process.pid, signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    text = stderr.decode("utf-8", "replace")
+    assert process.returncode == 130, text
+    assert "KeyboardInterrupt" not in text
+    assert "Traceback" not in text
+    assert "stopped by SIGINT" in text

@@ -20,10 +20,13 @@ import json
 import multiprocessing
 import os
 import re
+import signal
 import sys
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
@@ -34,7 +37,7 @@ from aliconform.cassettes.scrub import scrub_body, scrub_finding, scrub_text
 from aliconform.contracts import ContractSet, load_contracts
 from aliconform.drift.engine import check_body, compiled
 from aliconform.drift.excerpt import ExcerptLine, response_excerpt
-from aliconform.drift.findings import Finding, generalise
+from aliconform.drift.findings import Finding, escape_unprintable, excerpt, generalise
 from aliconform.errors import AliconformError
 
 __all__ = [
@@ -195,7 +198,24 @@ _contracts: ContractSet | None = None
 
 def _init_worker(contracts_dir: str | None) -> None:
     global _contracts
+    if threading.current_thread() is threading.main_thread():  # a worker process's
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to act on
     _contracts = load_contracts(contracts_dir)
+
+
+def _start_ignoring_sigint(pool: ProcessPoolExecutor, workers: int) -> None:
+    """Start every worker with SIGINT ignored, which a child keeps across exec: Ctrl-C reaches
+    the whole process group, and a worker still importing (a spawned one imports the CLI anew)
+    would print a KeyboardInterrupt traceback of its own. The parent stops the scan."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may set a handler; the initializer covers the rest
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        # No worker is idle yet, so each submission starts one more.
+        for _ in range(workers):
+            pool.submit(int)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _check_batch(start: int, lines: list[bytes], source: str) -> BatchResult:
@@ -213,13 +233,23 @@ def _check_batch(start: int, lines: list[bytes], source: str) -> BatchResult:
         except (ValueError, RecursionError, AliconformError) as exc:
             result.skipped_count += 1
             if len(result.skipped) < _MAX_SKIPPED_SHOWN:
-                result.skipped.append(SkippedLine(number, str(exc)))
+                result.skipped.append(SkippedLine(number, _quotable(str(exc))))
             continue
         result.interactions += 1
         result.operations[operation] = result.operations.get(operation, 0) + 1
         for finding in check_body(entry, body, status, headers, request=request):
             _add(result, finding, number, body, source)
     return result
+
+
+# A reason quotes the line (an unknown operation's name, a status), and goes to the console and
+# every report: scrubbed, its control characters escaped, and bounded like any excerpt.
+_REASON_CHARACTERS = 400
+
+
+def _quotable(reason: str) -> str:
+    text = escape_unprintable(scrub_text(reason))
+    return text if len(text) <= _REASON_CHARACTERS else text[: _REASON_CHARACTERS - 1] + "…"
 
 
 class _Line(msgspec.Struct):
@@ -253,11 +283,13 @@ def _read_line(raw: bytes) -> tuple[str, Any, int, dict[str, str], dict[str, Any
     if "body" not in line:
         raise ValueError('no "body"')
     status = line.get("status", 200)
-    if not isinstance(status, int) or isinstance(status, bool):
-        raise ValueError(f'"status" must be an integer, not {status!r}')
-    headers = line.get("headers") or {}
-    if not isinstance(headers, dict):
-        raise ValueError('"headers" must be an object')
+    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+        # 0 is how many capture tools write "no response": nothing the service said
+        raise ValueError(f'"status" must be an HTTP status (100 to 599), not {excerpt(status)}')
+    headers = line.get("headers")
+    headers = {} if headers is None else headers
+    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+        raise ValueError('"headers" must be an object of strings (header name: value)')
     request = line.get("request")
     if request is not None and not isinstance(request, dict):
         # ignoring it would quietly skip the echo invariants the line asked for
@@ -476,25 +508,29 @@ def _scan(
         initializer=_init_worker,
         initargs=(str(contracts_dir) if contracts_dir else None,),
     ) as pool:
-        pending: set[Future[BatchResult]] = set()
-        for start, lines, _size in _batches(stream):
-            if len(pending) >= workers * 2:  # bounded: the reader never runs far ahead
-                _collect(wait(pending, return_when=FIRST_COMPLETED).done, pending, result, progress)
-            pending.add(pool.submit(_check_batch, start, lines, name))
-        _collect(set(pending), pending, result, progress)
+        _start_ignoring_sigint(pool, workers)
+        # Merged in the order of the file, whichever batch finishes first: which distinct
+        # findings keep a row of their own past MAX_DISTINCT (and so what `report diff` sees)
+        # is then the same on every run. Bounded: the reader never runs far ahead.
+        in_order: deque[Future[BatchResult]] = deque()
+        try:
+            for start, lines, _size in _batches(stream):
+                if len(in_order) >= workers * 2:
+                    _merge(in_order.popleft(), result, progress)
+                in_order.append(pool.submit(_check_batch, start, lines, name))
+            while in_order:
+                _merge(in_order.popleft(), result, progress)
+        except BaseException:  # Ctrl-C, a stop: only the batches already running finish
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     result.seconds = time.perf_counter() - began
     return result
 
 
-def _collect(
-    done: set[Future[BatchResult]],
-    pending: set[Future[BatchResult]],
-    result: ScanResult,
-    progress: Callable[[int], None] | None,
+def _merge(
+    future: Future[BatchResult], result: ScanResult, progress: Callable[[int], None] | None
 ) -> None:
-    for future in done:
-        pending.discard(future)
-        batch = future.result()
-        result.merge(batch)
-        if progress is not None:
-            progress(batch.bytes)
+    batch = future.result()
+    result.merge(batch)
+    if progress is not None:
+        progress(batch.bytes)
