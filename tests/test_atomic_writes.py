@@ -189,3 +189,47 @@ def test_a_link_that_loops_or_leads_nowhere_is_an_error_and_a_private_file_stays
     private.chmod(0o600)
     atomic_write_text(private, "new")
     assert (private.read_text("utf-8"), private.stat().st_mode & 0o777) == ("new", 0o600)
+
+
+def test_a_stop_between_a_cassette_s_two_renames_lands_after_the_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop acted on just after the cassette's rename skipped the sidecar's: a new cassette
+    beside the old provenance, reported as edited by hand and failing replay."""
+    from aliconform.cassettes import store
+
+    class Stopped(Exception):
+        pass
+
+    def stop(signum: int, frame: object) -> None:
+        raise Stopped
+
+    target = tmp_path / "ice" / "QuerySmarttagJob" / "doc-example-success.yaml"
+    old = store.load_cassette(SOURCE)
+    ref = next(r for r in store.discover_cassettes(SOURCE.parents[2]) if r.path == SOURCE)
+    provenance = store.load_provenance(ref)
+    assert provenance is not None
+    store.write_cassette(target, old, provenance)
+    new = old.model_copy(deep=True)
+    new.interactions = new.interactions * 2
+    real = Path.replace
+
+    def replace_then_stop(self: Path, destination: Path) -> Path:
+        done = real(self, destination)
+        if Path(destination) == target:
+            signal.raise_signal(signal.SIGTERM)
+        return done
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        monkeypatch.setattr(Path, "replace", replace_then_stop)
+        with pytest.raises(Stopped):
+            store.write_cassette(target, new, provenance)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    monkeypatch.undo()
+    written = next(r for r in store.discover_cassettes(tmp_path) if r.path == target)
+    cassette, sidecar = store.load_cassette(target), store.load_provenance(written)
+    assert len(cassette.interactions) == 2 * len(old.interactions)
+    assert sidecar is not None
+    assert store.provenance_is_current(sidecar, cassette)  # the sidecar went in with it

@@ -537,6 +537,44 @@ def test_a_cassette_that_cannot_be_put_in_place_fails_its_scenario_and_the_run_g
     assert _tree(cassettes_copy / "imm" / refused) == before
 
 
+def test_a_stop_while_cassettes_are_put_in_place_lands_after_their_report(
+    account: None,
+    contracts: ContractSet,
+    fast_scenarios: Path,
+    cassettes_copy: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stopped once the first cassette is replaced, a run used to exit with no report: the
+    change in that cassette was then never reported, since the next run compares with it. The
+    stop is acted on once every cassette is in place and the report that says what changed."""
+    from aliconform.record import recorder
+
+    real = recorder.write_cassette
+    stopped: list[Path] = []
+
+    def write_then_stop(path: Path, *args: Any) -> None:
+        real(path, *args)
+        if "staged" not in path.parts and not stopped:
+            stopped.append(path)
+            signal.raise_signal(signal.SIGTERM)  # handled at once, were it not held
+
+    with TwinServer(_config()) as twin:
+        assert _record(fast_scenarios, cassettes_copy, twin, contracts).with_outcome("recorded")
+    monkeypatch.setattr(recorder, "write_cassette", write_then_stop)
+    before = _tree(cassettes_copy)
+    out = tmp_path / "reports"
+    with TwinServer(_config(drift="added-field")) as twin:
+        code = _cli(twin, fast_scenarios, cassettes_copy, out)
+    assert code == 128 + signal.SIGTERM
+    assert stopped
+    changed = {name for name, data in _tree(cassettes_copy).items() if before.get(name) != data}
+    assert len(changed) > 2  # not only the first cassette (and its sidecar)
+    report = json.loads((out / "drift.json").read_text("utf-8"))
+    assert report["behaviour"]  # the report of what changed in them
+    assert {change["change"] for change in report["behaviour"]} == {"field-added"}
+
+
 def test_dry_run_calls_nothing(
     account: None, fast_scenarios: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -12,7 +12,7 @@ import json
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -1182,17 +1182,30 @@ def record(
         getattr(credentials, name, None)
         for name in ("access_key_id", "access_key_secret", "security_token", "bearer_token")
     )
-    with scrubbing_known_secrets(*known):  # cassettes, reports and console alike
-        run = _run_recording(
-            selected, contracts, target, cassettes, check_only, RetryPolicy(max_attempts, backoff)
-        )
-        report = record_report(
+    written: dict[str, Any] = {}
+
+    def report_on(run: Any) -> None:
+        # Written as the cassettes are put in place, in one step: a stop cannot come between
+        # a replaced cassette and the report of what changed in it.
+        written["report"] = record_report(
             run,
             contracts,
             policy,
             inputs={"scenarios": str(scenarios_file), "cassettes": str(cassettes)},
         )
-        files = write_reports(report, out_dir)
+        written["files"] = write_reports(written["report"], out_dir)
+
+    with scrubbing_known_secrets(*known):  # cassettes, reports and console alike
+        run = _run_recording(
+            selected,
+            contracts,
+            target,
+            cassettes,
+            check_only,
+            RetryPolicy(max_attempts, backoff),
+            then=report_on,
+        )
+        report, files = written["report"], written["files"]
         _print_recording(run)
         _print_summary(report)
     out.print(
@@ -1316,6 +1329,8 @@ def _run_recording(
     cassettes: Path,
     check_only: bool,
     policy: Any,
+    *,
+    then: Callable[[Any], None],
 ) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -1348,6 +1363,7 @@ def _run_recording(
             check_only=check_only,
             policy=policy,
             observe=observe,
+            then=then,
         )
         progress.update(task, completed=len(scenarios))
     return run

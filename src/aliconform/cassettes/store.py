@@ -55,6 +55,7 @@ __all__ = [
     "load_cassette",
     "load_provenance",
     "provenance_is_current",
+    "stops_held",
     "survey_cassettes",
     "write_cassette",
 ]
@@ -319,7 +320,7 @@ def atomic_write_texts(files: Sequence[tuple[Path, str]]) -> None:
                 continue
             target = _link_target(path) if path.is_symlink() else path
             staged.append((stack.enter_context(_written_beside(target, text)), target))
-        with _stops_held():
+        with stops_held():
             for temporary, target in staged:
                 temporary.replace(target)
     for path, text in in_place:
@@ -332,7 +333,7 @@ _STOPS = [
 
 
 @contextlib.contextmanager
-def _stops_held() -> Iterator[None]:
+def stops_held() -> Iterator[None]:
     """Signals that stop a run, received inside the block, are acted on when it ends. Python
     runs signal handlers in the main thread whichever thread the signal reaches (a progress
     bar's, a server's), so the handlers are swapped for ones that note the signal, and the
@@ -433,6 +434,7 @@ def write_cassette(path: Path, cassette: CassetteFile, provenance: Provenance) -
         _written_beside(path, yamlserializer.serialize(data)) as new_cassette,
         _written_beside(sidecar_path, _provenance_yaml(sidecar)) as new_sidecar,
         _kept(path) as previous,
+        stops_held(),  # a stop between the renames would leave a cassette with the old sidecar
     ):
         new_cassette.replace(path)
         try:

@@ -39,6 +39,7 @@ from aliconform.cassettes.store import (
     Provenance,
     load_cassette,
     load_provenance,
+    stops_held,
     write_cassette,
 )
 from aliconform.contracts import Contract, ContractSet
@@ -208,9 +209,14 @@ def record_scenarios(
     sleep: Callable[[float], None] = time.sleep,
     observe: Observer | None = None,
     environ: dict[str, str] | None = None,
+    then: Callable[[RecordRun], None] | None = None,
 ) -> RecordRun:
     """Record every scenario; write cassettes in place unless check_only. Never raises for a
-    scenario's own failure: it becomes a failed result and the run goes on."""
+    scenario's own failure: it becomes a failed result and the run goes on.
+
+    then(run) (the caller's reports) runs with the cassettes' promotion as one step: a stop
+    (Ctrl-C, SIGTERM) received from the first cassette put in place on is acted on after it, so
+    no cassette is replaced without the report that says what changed in it."""
     policy = policy or RetryPolicy()
     results: list[ScenarioResult] = []
     # Resolved, so that "." and ".." have a name: staged cassettes carry the same display path
@@ -229,37 +235,56 @@ def record_scenarios(
         for display in replay.stale_provenance:
             unplayable[_in_staging(staging, display)] = "provenance digest differs"
         leaks = _suspected_secrets(staging)
-        withheld = set()
-        for result in results:
-            if result.outcome != "recorded":
-                continue
-            where = _in_root(result.cassette)
-            problem = unplayable.get(where)
-            if problem is not None:  # a recording that does not replay is never put in place
-                result.outcome = "failed"
-                result.message = (
-                    f"the new recording does not replay: {problem}; {_untouched(result.cassette)}"
-                )
-                continue
-            leak = leaks.get(where)
-            if leak is not None:  # scrubbing missed something: it never reaches a file
-                withheld.add(where)
-                result.outcome = "failed"
-                result.message = (
-                    f"the new recording holds what looks like a secret ({leak}), which scrubbing "
-                    f"did not replace; {_untouched(result.cassette)}"
-                )
-                continue
-            try:
-                _compare_and_promote(result, staging, check_only)
-            except (OSError, AliconformError) as exc:  # the cassettes changed under the run
-                result.outcome = "failed"
-                result.message = f"cannot write {result.cassette.display}: {_brief(exc)}"
-    # A recording withheld for a suspected secret is not checked either: a finding's excerpt of
-    # its body would carry the secret into the reports.
-    replay.interactions = [i for i in replay.interactions if _in_root(i.ref) not in withheld]
-    where = target.endpoint or f"the {target.region} endpoints"
-    return RecordRun(results, replay, check_only, where)
+        with stops_held():
+            withheld = _promote(results, staging, unplayable, leaks, check_only)
+            # A recording withheld for a suspected secret is not checked either: a finding's
+            # excerpt of its body would carry the secret into the reports.
+            replay.interactions = [
+                i for i in replay.interactions if _in_root(i.ref) not in withheld
+            ]
+            where = target.endpoint or f"the {target.region} endpoints"
+            recorded = RecordRun(results, replay, check_only, where)
+            if then is not None:
+                then(recorded)
+    return recorded
+
+
+def _promote(
+    results: list[ScenarioResult],
+    staging: Path,
+    unplayable: dict[str, str],
+    leaks: dict[str, str],
+    check_only: bool,
+) -> set[str]:
+    """Put each recording that replays and holds no suspected secret in place (compared with
+    the previous one first); the cassettes withheld for a suspected secret."""
+    withheld = set()
+    for result in results:
+        if result.outcome != "recorded":
+            continue
+        where = _in_root(result.cassette)
+        problem = unplayable.get(where)
+        if problem is not None:  # a recording that does not replay is never put in place
+            result.outcome = "failed"
+            result.message = (
+                f"the new recording does not replay: {problem}; {_untouched(result.cassette)}"
+            )
+            continue
+        leak = leaks.get(where)
+        if leak is not None:  # scrubbing missed something: it never reaches a file
+            withheld.add(where)
+            result.outcome = "failed"
+            result.message = (
+                f"the new recording holds what looks like a secret ({leak}), which scrubbing "
+                f"did not replace; {_untouched(result.cassette)}"
+            )
+            continue
+        try:
+            _compare_and_promote(result, staging, check_only)
+        except (OSError, AliconformError) as exc:  # the cassettes changed under the run
+            result.outcome = "failed"
+            result.message = f"cannot write {result.cassette.display}: {_brief(exc)}"
+    return withheld
 
 
 def _in_root(ref: CassetteRef) -> str:
