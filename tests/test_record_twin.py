@@ -599,6 +599,27 @@ def test_dry_run_calls_nothing(
     assert "TemplateId" not in submit
 
 
+@pytest.mark.parametrize("check_only", [False, True], ids=["record", "check"])
+def test_a_dry_run_names_where_each_cassette_would_go(
+    account: None,
+    fast_scenarios: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    check_only: bool,
+) -> None:
+    elsewhere = tmp_path / "my [cassettes]"
+    options = ["--scenarios", str(fast_scenarios), "--cassettes", str(elsewhere), "--dry-run"]
+    assert main(["record", *options, *(["--check"] if check_only else [])]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if "live-lifecycle" in line]
+    assert lines
+    expected = f" -> {elsewhere / 'ice' / 'QuerySmarttagJob' / 'live-lifecycle.yaml'}"
+    if check_only:  # a check writes nothing, so no line says where it would
+        assert not any(" -> " in line for line in lines)
+    else:
+        assert any(line.endswith(expected) for line in lines), lines
+        assert not any(" -> cassettes/" in line for line in lines)
+
+
 # --- a killed recording ----------------------------------------------------------------------
 
 

@@ -42,6 +42,29 @@ def test_schema_check_command_detects_staleness(copy_of_contracts: Path) -> None
     assert main(["contracts", "schema", "--check", "-c", str(copy_of_contracts)]) == 0
 
 
+@pytest.mark.parametrize("check", [False, True], ids=["write", "check"])
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("missing/contracts", "no such contracts directory"),
+        ("a-file.txt", "not a directory"),
+        ("empty", ""),  # a directory that holds no contracts: no schema.json written into it
+    ],
+)
+def test_schema_of_a_directory_that_holds_no_contracts_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], given: str, said: str, check: bool
+) -> None:
+    (tmp_path / "a-file.txt").write_text("")
+    (tmp_path / "empty").mkdir()
+    target = tmp_path / given
+    argv = ["contracts", "schema", "-c", str(target), *(["--check"] if check else [])]
+    assert main(argv) == 2
+    error = capsys.readouterr().err
+    assert f"error: {target}: {said}" in error
+    assert "Traceback" not in error
+    assert not (tmp_path / "empty" / "schema.json").exists()
+
+
 def test_editors_accept_the_contracts_with_the_format_schema() -> None:
     validator = jsonschema.Draft202012Validator(contract_format_schema())
     for path in sorted(CONTRACTS.glob("*/*.yaml")):

@@ -344,6 +344,9 @@ def schema(
 ) -> None:
     """Write the contract format's JSON Schema (schema.json, errors.schema.json) for editors."""
     root = directory or default_contracts_dir()
+    problem = contracts_directory_problem(root)
+    if problem is not None:  # not a contracts directory: nothing to write beside, or compare
+        raise AliconformError(f"{root}: {problem}")
     stale = []
     for name, document in (
         ("schema.json", contract_format_schema()),
@@ -356,7 +359,7 @@ def schema(
             continue
         stale.append(target)
         if not check:
-            target.write_text(text, encoding="utf-8")
+            _write_file(target, text)
             out.print(f"wrote {target}")
     if check and stale:
         for target in stale:
@@ -1160,7 +1163,7 @@ def record(
     )
     _check_target(target, [contracts[name] for name in sorted({s.operation for s in selected})])
     if dry_run:
-        _print_plan(selected, contracts, target)
+        _print_plan(selected, contracts, target, None if check_only else cassettes)
         raise typer.Exit(0)
     try:
         credentials = resolve_credentials()
@@ -1283,13 +1286,19 @@ def _select_scenarios(
     return chosen
 
 
-def _print_plan(scenarios: list[Any], contracts: ContractSet, target: Any) -> None:
+def _print_plan(
+    scenarios: list[Any], contracts: ContractSet, target: Any, cassettes: Path | None
+) -> None:
+    """What a run would call; with cassettes (a run that writes), where each would be written."""
     from aliconform.record.scenarios import resolve
 
     for item in scenarios:
         contract = contracts[item.operation]
-        where = f"cassettes/{contract.product}/{item.operation}/{item.name}.yaml"
-        out.print(f"[bold]{item.operation}[/bold] {item.name} -> {where}", highlight=False)
+        line = f"[bold]{item.operation}[/bold] {escape(item.name)}"
+        if cassettes is not None:
+            where = cassettes / contract.product / item.operation / f"{item.name}.yaml"
+            line += f" -> {escape(str(where))}"
+        out.print(line, highlight=False)
         if not target.serves(contract):
             out.print(f"  skipped: no {contract.product} endpoint in region '{target.region}'")
             continue
