@@ -759,7 +759,7 @@ def test_ctrl_c_stops_a_scan_without_a_traceback_from_its_workers(tmp_path: Path
         "import pathlib, sys, time\n"
         "if '--multiprocessing-fork' in sys.argv:\n"
         f"    pathlib.Path({str(started)!r}).touch()\n"
-        "    time.sleep(4)\n"
+        "    time.sleep(6)\n"
     )
     path = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
     process = subprocess.Popen(
@@ -769,20 +769,23 @@ def test_ctrl_c_stops_a_scan_without_a_traceback_from_its_workers(tmp_path: Path
         start_new_session=True,  # a group of its own, which a terminal's Ctrl-C reaches whole
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": path},
+        # As a terminal starts it: a test run in the background (`cmd &` in a script) has
+        # SIGINT ignored, which a child inherits, and the scan would never see the Ctrl-C.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 60
         while not started.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert started.exists(), "no worker started"
-        time.sleep(0.5)  # the workers are starting
+        time.sleep(1)  # the workers are starting
         os.killpg(process.pid, signal.SIGINT)
-        _, stderr = process.communicate(timeout=120)
+        stdout, stderr = process.communicate(timeout=120)
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
     text = stderr.decode("utf-8", "replace")
-    assert process.returncode == 130, text
+    assert process.returncode == 130, (text, stdout.decode("utf-8", "replace")[-2000:])
     assert "KeyboardInterrupt" not in text
     assert "Traceback" not in text
     assert "stopped by SIGINT" in text
