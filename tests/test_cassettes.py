@@ -729,6 +729,46 @@ def test_the_cassette_list_shows_an_unreadable_cassette_and_the_rest(
     assert "unreadable" in capsys.readouterr().out
 
 
+def test_the_cassette_list_says_it_is_the_provenance_that_cannot_be_read(
+    cassettes_copy: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A readable cassette beside a broken sidecar: the origin is unknown because the
+    provenance cannot be read, not because there is none."""
+    cassette = cassettes_copy / "imm" / "GetImageModerationResult" / "doc-example-success.yaml"
+    sidecar = cassette.with_name("doc-example-success.provenance.yaml")
+    sidecar.write_text("origin: [\n", "utf-8")
+    assert main(["cassettes", "list", "--cassettes", str(cassettes_copy), "--json"]) == 2
+    [row] = [r for r in json.loads(capsys.readouterr().out) if r["error"]]
+    assert (row["path"], row["problem"], row["origin"]) == (
+        str(cassette),
+        "unreadable provenance",
+        "unknown",
+    )
+    assert f"{sidecar}:2" in row["error"]
+    assert main(["cassettes", "list", "--cassettes", str(cassettes_copy)]) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert "unknown (unreadable provenance)" in out
+    assert "no provenance" not in out
+
+
+def test_a_provenance_left_without_its_cassette_is_reported_by_the_list_and_replay(
+    cassettes_copy: Path, contracts: ContractSet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Deleting a cassette and not its sidecar leaves a provenance that would describe
+    whatever is recorded under that name next."""
+    cassette = cassettes_copy / "imm" / "GetImageModerationResult" / "doc-example-success.yaml"
+    sidecar = cassette.with_name("doc-example-success.provenance.yaml")
+    cassette.unlink()
+    reason = "a provenance without its cassette doc-example-success.yaml: restore it, or delete"
+    (problem,) = replay_all(cassettes_copy, contracts).problems
+    assert problem.path.endswith("GetImageModerationResult/doc-example-success.provenance.yaml")
+    assert reason in problem.message
+    assert main(["cassettes", "list", "--cassettes", str(cassettes_copy), "--json"]) == 2
+    [row] = [r for r in json.loads(capsys.readouterr().out) if r["error"]]
+    assert row["path"] == display_path(sidecar)
+    assert reason in row["error"]
+
+
 def test_the_cassette_list_of_an_empty_directory_says_how_to_get_cassettes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -991,7 +991,7 @@ def _cassette_row(ref: CassetteRef, contracts: ContractSet) -> dict[str, Any]:
         provenance = load_provenance(ref)
     except AliconformError as exc:
         errors.append(str(exc))
-        provenance, row["provenance"] = None, "unreadable"
+        provenance, row["provenance"], row["origin"] = None, "unreadable", "unknown"
     if provenance is not None:
         row["origin"] = provenance.origin
         row["recorded_at"] = provenance.recorded_at.isoformat()
@@ -1012,7 +1012,7 @@ def _cassette_row(ref: CassetteRef, contracts: ContractSet) -> dict[str, Any]:
         errors.append(f"{ref.shown}: {misfiled}")
         row["problem"] = "misfiled"
     elif errors:
-        row["problem"] = "unreadable"  # its provenance
+        row["problem"] = "unreadable provenance"
     row["error"] = "\n".join(errors) or None
     if provenance is not None:
         current = provenance_is_current(provenance, cassette)
@@ -1037,7 +1037,8 @@ def _row(cassette: str, path: str, operation: str) -> dict[str, Any]:
         "recorded_at": None,
         "from": "",
         "provenance": "missing",
-        "problem": None,  # unreadable, misfiled (replay refuses it where it is), misplaced
+        # unreadable, unreadable provenance, misfiled (replay refuses it where it is), misplaced
+        "problem": None,
         "error": None,
     }
 

@@ -211,11 +211,16 @@ def survey_cassettes(root: Path) -> tuple[list[CassetteRef], list[MisplacedFile]
         name = path.name
         if path.suffix not in (".yaml", ".yml") or name.startswith(".") or not path.is_file():
             continue  # hidden files are temporary ones of an interrupted write
-        if name.endswith(PROVENANCE_SUFFIX):
-            continue
         relative = path.relative_to(root).parts
         issue = None
-        if len(relative) != 3:
+        if name.endswith(PROVENANCE_SUFFIX) and len(relative) == 3:
+            cassette = name.removesuffix(PROVENANCE_SUFFIX) + ".yaml"
+            if path.with_name(cassette).is_file():
+                continue
+            # Left behind when its cassette was deleted, it would describe whatever is recorded
+            # under that name next.
+            issue = f"a provenance without its cassette {cassette}: restore it, or delete this file"
+        elif len(relative) != 3:
             issue = "a cassette belongs at <product>/<Operation>/<scenario>.yaml under the cassettes directory"
             if len(relative) == 2 and root.name in get_args(Product):  # given cassettes/imm
                 # The directory given is wrong, not this file: one error, not one per file.
