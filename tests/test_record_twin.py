@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import string
@@ -791,6 +792,48 @@ def test_a_recording_in_a_pipe_prints_each_call_and_poll_as_a_line(
     assert any(line.endswith(": calling SubmitSmarttagJob") for line in steps), lines
     assert any(line.endswith(": calling QuerySmarttagJob") for line in steps), lines
     assert any(": JobStatus Submitted; polling again in " in line for line in steps), lines
+
+
+def test_a_poll_that_times_out_says_what_it_did_and_keeps_the_states_it_saw(
+    account: None, fast_scenarios: Path, tmp_path: Path
+) -> None:
+    """A job that never finishes: the message counts the queries sent and the time taken (it
+    gives up before a wait that would end past the timeout), and the report shows the states."""
+    data = yaml.safe_load(fast_scenarios.read_text("utf-8"))
+    for scenario in data["scenarios"]:
+        if "poll" in scenario:
+            scenario["poll"].update(interval="20ms", max_interval="20ms", timeout="100ms")
+    fast_scenarios.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
+    only = ("--check", "--scenario", "live-lifecycle", "--operation", "QuerySmarttagJob")
+    out = tmp_path / "r"
+    with TwinServer(_config(polls_before_done=10**6)) as twin:
+        assert _cli(twin, fast_scenarios, tmp_path / "c", out, *only) == 2
+    (row,) = json.loads((out / "drift.json").read_text("utf-8"))["recording"]
+    assert row["outcome"] == "failed"
+    assert row["states"] == ["Submitted", "Processing"]
+    said = re.search(r"still Processing after (\d+) queries in ([\d.]+)s; the next", row["message"])
+    assert said is not None, row["message"]
+    assert int(said[1]) >= 2
+    assert float(said[2]) <= 0.1
+    assert "0.02s later, would pass the poll timeout of 0.1s" in row["message"]
+
+
+def test_a_recording_in_a_pipe_counts_the_skipped_scenarios_too(
+    twin: TwinServer,
+    fast_scenarios: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The counter ends at [N/N] when some scenarios are skipped for want of a variable."""
+    monkeypatch.delenv("ALICONFORM_ICE_SMARTTAG_JOB_ID", raising=False)
+    only = ("--check", "--operation", "QuerySmarttagJob")
+    assert _cli(twin, fast_scenarios, tmp_path / "c", tmp_path / "r", *only) == 0
+    lines = capsys.readouterr().err.splitlines()
+    counted = [line.split("]")[0] for line in lines if line.startswith("[")]
+    total = counted[-1].split("/")[1]
+    assert counted[-1] == f"[{total}/{total}", lines
+    assert any(": skipped: set ALICONFORM_ICE_SMARTTAG_JOB_ID" in line for line in lines), lines
 
 
 def test_a_recording_that_skipped_every_scenario_cannot_pass(

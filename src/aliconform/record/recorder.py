@@ -230,6 +230,8 @@ def record_scenarios(
                 scenario, contract, target, cassettes, staging, policy, sleep, observe, environ
             )
             results.append(result)
+            if result.outcome == "skipped" and observe is not None:
+                observe(scenario, result.message)  # counted: a complete run ends at [N/N]
         replay = replay_all(staging, contracts) if staging.is_dir() else ReplayRun()
         unplayable = {_in_staging(staging, p.path): p.message for p in replay.problems}
         for display in replay.stale_provenance:
@@ -351,7 +353,6 @@ def _run(
         return result
     try:
         cassette = _capture(scenario, session, note, environ)
-        result.states = session.states
         staged = _ref(staging, contract, scenario)
         write_cassette(staged.path, cassette, _provenance(scenario, contract, target, session))
         result.outcome = "recorded"
@@ -362,8 +363,9 @@ def _run(
     except Exception as exc:  # an SDK or network failure we did not foresee: still contained
         result.outcome = "failed"
         result.message = f"{_our_bug(exc) or _brief(exc)}; {_untouched(ref)}"
-    finally:  # counted for a failed scenario too: "still failing after N attempts"
+    finally:  # for a failed scenario too: "still failing after N attempts", "still Running"
         result.attempts, result.retries = session.attempts, session.retries
+        result.states = session.states
     return result
 
 
@@ -495,10 +497,13 @@ def _poll(
     """Query until a terminal status, keeping the first answer of every status seen."""
     poll = scenario.poll
     assert poll is not None
-    deadline = time.monotonic() + poll.timeout
+    started = time.monotonic()
+    deadline = started + poll.timeout
     delay = poll.interval
+    queries = 0
     while True:
         answer = session.call(scenario.operation, params)
+        queries += 1
         _expectation(scenario, answer)  # the task vanished, or the call was refused
         assert answer.body is not None
         state = answer.body.get(poll.field)
@@ -509,13 +514,23 @@ def _poll(
             # Terminal, or a shape the contract check reports: the scenarios check makes sure
             # the polled field is one the contract requires, so its absence is a finding.
             return
-        if time.monotonic() + delay > deadline:
+        now = time.monotonic()
+        if now + delay > deadline:
+            # It gives up before a wait that would end past the timeout, so say what was done.
             raise RecordingFailed(
-                f"{scenario.operation}: still {state} after {poll.timeout:.0f}s of polling"
+                f"{scenario.operation}: still {state} after {queries} "
+                f"{'query' if queries == 1 else 'queries'} in {_seconds(now - started)}; the "
+                f"next, {_seconds(delay)} later, would pass the poll timeout of "
+                f"{_seconds(poll.timeout)}"
             )
-        note(f"{poll.field} {state}; polling again in {delay:.1f}s")
+        note(f"{poll.field} {state}; polling again in {_seconds(delay)}")
         sleep(delay)
         delay = min(delay * 2, poll.max_interval)
+
+
+def _seconds(value: float) -> str:
+    """3.5s, 0.02s, 1800s: two decimals at most, none that are zero."""
+    return f"{value:.2f}".rstrip("0").rstrip(".") + "s"
 
 
 def _expectation(scenario: Scenario, answer: _Answer) -> None:
