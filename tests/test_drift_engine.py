@@ -425,6 +425,9 @@ def test_error_bodies(contracts: ContractSet) -> None:
     assert kinds(mismatched) == [("error-status-mismatch", "/Code")]
     # located at the entry that documents the code and its status, not the errors: section
     assert _line_at(mismatched[0].contract_location).strip() == "IdempotentParameterMismatch:"
+    assert (
+        mismatched[0].message == "IdempotentParameterMismatch is documented with HTTP 400, not 404"
+    )
     assert kinds(check_response("QuerySmarttagJob", envelope, 400, contracts=contracts)) == [
         ("undocumented-error-code", "/Code")
     ]
@@ -446,6 +449,10 @@ def test_error_bodies(contracts: ContractSet) -> None:
     assert where is not None
     assert where.rsplit(":", 1)[0].endswith("contracts/common/errors.yaml")
     assert _line_at(where).strip() == "Throttling.User:"
+    assert throttled[-1].message == (
+        "Throttling.User is documented with HTTP 400, not 429 (by the shared error codes of "
+        "https://help.aliyun.com/en/document_detail/434846.html, not the operation's page)"
+    )
     assert kinds(
         check_response("QuerySmarttagJob", {"RequestId": "r"}, 500, contracts=contracts)
     ) == [
@@ -525,6 +532,8 @@ DOCUMENTATION_CONTRADICTIONS = {
     ("GetVideoModerationResult", "documented-divergence", "/Code"),
     # the request example's TaskId is not the response's
     ("GetVideoModerationResult", "documented-divergence", "/TaskId"),
+    # "The request ID", with the TaskId as its example
+    ("GetVideoModerationResult", "documented-divergence", "/RequestId"),
     # the shared error catalog's, listed once (under the first operation that inherits them)
     ("GetImageModerationResult", "documented-divergence", "error SignatureDoesNotMatch"),
     ("GetImageModerationResult", "documented-divergence", "error InvalidAccessKeyId.NotFound"),
@@ -542,7 +551,13 @@ def test_lint_docs_pins_the_contradictions(contracts: ContractSet) -> None:
     cpv = next(f for f in findings if f.path == "/Results/Result/*/Data/type")
     assert cpv.decoded_at == ("/Results/Result/*/Data",)  # the pointer goes into a JSON string
     assert all(f.contract_location and ".yaml:" in f.contract_location for f in findings)
-    assert all(f.source and f.source.startswith("documentation ") for f in findings)
+    # each cites where it is published: the operation's page, or the list of shared codes the
+    # catalog took the code from (the operation's page only points to such a list)
+    assert [f.source for f in catalog] == [
+        "error catalog https://help.aliyun.com/en/document_detail/434846.html"
+    ] * 3
+    others = [f for f in findings if f not in catalog]
+    assert all(f.source and f.source.startswith("documentation ") for f in others)
     cover = next(f for f in findings if f.path == "/Result")
     assert cover.decoded_at == ("/Result",)
     assert cover.field == "Result(Cover)"

@@ -300,3 +300,33 @@ def test_aliases_that_expand_past_any_real_file_are_refused_quickly(tmp_path: Pa
     issue = read_yaml(path)
     assert isinstance(issue, ContractIssue)
     assert "aliases" in issue.message
+
+
+def test_the_shared_error_codes_say_they_come_from_the_catalog_s_pages(
+    contracts: ContractSet,
+) -> None:
+    """The operation pages only point to lists of common error codes: what the catalog takes
+    from those lists is credited to them (catalog), never to the operation's own table."""
+    catalog = next(iter(contracts.values())).catalog
+    sources = {
+        (group, code): {str(source) for source in error.sources}
+        for group, entry in catalog.groups.items()
+        for code, error in entry.codes.items()
+    }
+    assert sources
+    assert {code for code, found in sources.items() if found != {"catalog"}} == set()
+    claims = {
+        str(claim.source)
+        for entry in catalog.groups.values()
+        for error in entry.codes.values()
+        for divergence in error.divergences
+        for claim in divergence.claims
+    }
+    assert claims == {"catalog"}
+    envelope_sources = {
+        str(source)
+        for envelope in catalog.envelopes.values()
+        for spec in envelope.fields.values()
+        for source in spec.sources or []
+    }
+    assert envelope_sources == {"catalog"}

@@ -133,17 +133,24 @@ class _Builder:
         if self.closed and not open_object:
             schema["additionalProperties"] = False
         conditions = [
-            self._variant_condition(name, spec) for name, spec in fields.items() if _chosen(spec)
+            self._variant_condition(name, spec, fields)
+            for name, spec in fields.items()
+            if _chosen(spec)
         ]
         if conditions:
             schema["allOf"] = [c for group in conditions for c in group]
         return schema
 
-    def _variant_condition(self, name: str, spec: FieldSpec) -> list[dict[str, Any]]:
+    def _variant_condition(
+        self, name: str, spec: FieldSpec, siblings: dict[str, FieldSpec]
+    ) -> list[dict[str, Any]]:
         payload = spec.json_payload
         assert payload is not None
         assert payload.discriminator
         assert payload.variants
+        # A variant no discriminator value selects (documented without the value that picks it)
+        # would be an `if` that never holds.
+        selectable = payload.selectable(siblings.get(payload.discriminator))
         return [
             {
                 "if": {
@@ -153,6 +160,7 @@ class _Builder:
                 "then": {"properties": {name: {"contentSchema": self.field(variant_spec)}}},
             }
             for variant, variant_spec in payload.variants.items()
+            if variant in selectable
         ]
 
     def _define(self, name: str) -> None:

@@ -95,7 +95,10 @@ class Source(StrEnum):
     # No source states it: the contract's own reading of what the sources say (a rule that
     # follows from the fields' meanings), with its reason beside it.
     INFERRED = "inferred"
-    CATALOG = "catalog"  # the shared error catalog (contracts/common/errors.yaml)
+    # A published page of error codes shared by many operations, named by the url of its group
+    # in the shared error catalog (contracts/common/errors.yaml): not the operation's own page,
+    # which only points to such a list.
+    CATALOG = "catalog"
 
 
 class _Strict(BaseModel):
@@ -500,10 +503,21 @@ class Contract(_Strict):
         else the last included catalog group that has it (the one error_codes keeps)."""
         if name in self.errors.codes:
             return self.location(("errors", "codes", name))
+        group = self.error_code_group(name)
+        if group is not None:
+            return self.catalog.location(("groups", group, "codes", name))
+        return self.location(("errors",))
+
+    def error_code_group(self, name: str) -> str | None:
+        """The catalog group whose entry documents an error code for this operation (the last
+        included that has it, the one error_codes keeps); None for its own codes and unknown
+        ones."""
+        if name in self.errors.codes:
+            return None
         for group in reversed(self.errors.include):
             if name in self.catalog.groups[group].codes:
-                return self.catalog.location(("groups", group, "codes", name))
-        return self.location(("errors",))
+                return group
+        return None
 
     def envelope(self) -> ErrorEnvelope:
         return self.catalog.envelopes[self.errors.envelope]

@@ -99,21 +99,23 @@ def _divergence_findings(contract: Contract) -> Iterator[Finding]:
                 location = contract.location(("errors", "codes", code, "divergences", index))
                 yield _divergence(contract, divergence, f"error {code}", location)
             else:
-                location = _catalog_location(contract, code, index)
+                group = contract.error_code_group(code)
+                assert group is not None, f"{code} is none of {contract.operation}'s error codes"
+                location = contract.catalog.location(
+                    ("groups", group, "codes", code, "divergences", index)
+                )
                 found = _divergence(contract, divergence, f"error {code}", location)
-                yield replace(found, message=found.message + _SHARED)
+                # Where the catalog's lists are published, not the operation's own page (which
+                # only points to them).
+                where = contract.catalog.groups[group].url or "(no url)"
+                yield replace(
+                    found, message=found.message + _SHARED, source=f"error catalog {where}"
+                )
 
 
 # Said of a divergence the shared error catalog records: every operation inheriting the code
 # has it (lint_docs lists it once).
 _SHARED = " (an entry of the shared error catalog, which other operations inherit too)"
-
-
-def _catalog_location(contract: Contract, code: str, index: int) -> str:
-    for group in reversed(contract.errors.include):  # the entry error_codes() keeps
-        if code in contract.catalog.groups[group].codes:
-            return contract.catalog.location(("groups", group, "codes", code, "divergences", index))
-    raise AssertionError(f"{code} is none of {contract.operation}'s error codes")
 
 
 def _divergence(contract: Contract, divergence: Divergence, field: str, location: str) -> Finding:

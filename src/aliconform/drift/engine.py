@@ -312,10 +312,21 @@ def _check_error(entry: CompiledContract, data: Any, status: int) -> list[Findin
         walker.add(
             Kind.ERROR_STATUS_MISMATCH,
             Place("/Code", "", ()),
-            f"{name} is documented with HTTP {spec.http_status}, not {status}",
+            f"{name} is documented with HTTP {spec.http_status}, not {status}"
+            + _shared_list(contract, name),
             location=contract.error_code_location(name),
             expected=sorted(allowed),
             observed=status,
             rule=name,
         )
     return walker.findings
+
+
+def _shared_list(contract: Contract, code: str) -> str:
+    """Where a code the operation's page does not list is documented: the published list of
+    shared codes the catalog took it from (said, so that a reader looks there, not on the page)."""
+    group = contract.error_code_group(code)
+    if group is None:
+        return ""
+    url = contract.catalog.groups[group].url
+    return f" (by the shared error codes{f' of {url}' if url else ''}, not the operation's page)"
