@@ -363,6 +363,75 @@ def test_report_diff_fails_on_another_undocumented_value_where_one_was_seen(
     assert diff_reports(load_report(reports[1]), load_report(reports[1])).worse(Severity.INFO) == []
 
 
+def _enum_drift(template: ReportFinding, section: str, path: str, *values: str) -> ReportFinding:
+    """An undocumented enum value at path, as a report keeps it: a scan's distinct values in
+    observed_values (when there are several), a replay's one value in observed."""
+    return template.model_copy(
+        update={
+            "id": f"{section}{path}{values}",
+            "section": section,
+            "status": "new",
+            "waiver": None,
+            "kind": "undocumented-enum-value",
+            "severity": Severity.BREAKING,
+            "path": path,
+            "observed": values[0],
+            "observed_values": list(values) if len(values) > 1 else [],
+            "count": len(values),
+        }
+    )
+
+
+def test_report_diff_compares_a_scan_s_observed_values_as_a_set(
+    report_pair: tuple[Path, Path],
+) -> None:
+    """A value seen only in the later scan is worse wherever it comes in the list; the same
+    values in another order, or fewer of them, are not."""
+    clean = load_report(report_pair[0])
+    template = clean.findings[0]
+
+    def scan(*values: str) -> DriftReport:
+        finding = _enum_drift(template, "scan", "/ModerationResult/Suggestion", *values)
+        return clean.model_copy(update={"run": "scan", "findings": [finding]})
+
+    maybe, delete = '"maybe"', '"delete"'
+    grew = diff_reports(scan(maybe), scan(maybe, delete))
+    ((_, after, what),) = grew.changed
+    assert what == ["count: 1 -> 2", f"observed: {maybe} -> {delete}, {maybe}"]
+    assert grew.worse(Severity.BREAKING) == [after]
+    reordered = diff_reports(scan(delete, maybe), scan(maybe, delete))
+    assert reordered.changed == []
+    assert reordered.worse(Severity.INFO) == []
+    shrank = diff_reports(scan(maybe, delete), scan(delete))
+    ((_, _, what),) = shrank.changed
+    assert what == ["count: 2 -> 1", f"no longer observed: {maybe}"]
+    assert shrank.worse(Severity.INFO) == []
+
+
+def test_report_diff_matches_one_drift_across_an_array_that_grew(
+    report_pair: tuple[Path, Path],
+) -> None:
+    """The same drift in every element of a live array that has two elements, then three, is
+    the same drift (count 2 -> 3): neither new nor fixed, and not worse."""
+    clean = load_report(report_pair[0])
+    template = clean.findings[0]
+
+    def replay(elements: int) -> DriftReport:
+        findings = [
+            _enum_drift(template, "replay", f"/ModerationResult/Frames/BlockFrames/{i}/X", '"a"')
+            for i in range(elements)
+        ]
+        return clean.model_copy(update={"findings": findings})
+
+    grew = diff_reports(replay(2), replay(3))
+    assert (grew.new, grew.fixed) == ([], [])
+    ((_, _, what),) = grew.changed
+    assert what == ["count: 2 -> 3"]
+    assert grew.worse(Severity.INFO) == []
+    assert diff_reports(replay(0), replay(3)).new == replay(3).findings
+    assert diff_reports(replay(2), replay(0)).fixed == replay(2).findings
+
+
 def test_report_diff_markdown_shows_response_text_in_code_spans(
     report_pair: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -318,9 +318,10 @@ _KEY_ID = "LTAI5t" + "Q8leakedKey98765"
 
 
 def _leaky_body() -> dict[str, Any]:
-    """A response that quotes credentials: in fields named for them, and as a key id inside a
-    text (an error message that quotes the request)."""
+    """A response that quotes credentials: in fields named for them, as a key id inside a
+    text (an error message that quotes the request), and as a key (a map keyed by key id)."""
     return {
+        _KEY_ID: "x",
         "RequestId": "r",
         "Status": "Succeeded",
         "TaskId": "t",

@@ -256,7 +256,8 @@ def scrub_finding(finding: Finding) -> Finding:
     """A finding fit for a report or a log. Its observed value is an excerpt of the response
     with no field name around it for scrub_text to see, so a value observed at a credential
     field (a pointer ending in /AccessKeySecret, /Password) is replaced whole; the rest (the
-    message, the observed excerpt, an expected text) by scrub_text."""
+    message, the observed excerpt, an expected text, the pointer and field path, whose keys come
+    from the response) by scrub_text."""
     name = finding.path.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~")
     observed = finding.observed
     if observed is not None:
@@ -267,9 +268,30 @@ def scrub_finding(finding: Finding) -> Finding:
     expected = finding.expected
     if isinstance(expected, str):
         expected = scrub_text(expected)
-    if (observed, message, expected) == (finding.observed, finding.message, finding.expected):
+    # A key of the response is in the pointer and the field path: a key shaped like an AccessKey
+    # id is replaced there too (the pointer then names "***", not the key).
+    path = scrub_text(finding.path)
+    field = finding.field if finding.field is None else scrub_text(finding.field)
+    decoded_at = tuple(scrub_text(pointer) for pointer in finding.decoded_at)
+    scrubbed = (observed, message, expected, path, field, decoded_at)
+    if scrubbed == (
+        finding.observed,
+        finding.message,
+        finding.expected,
+        finding.path,
+        finding.field,
+        finding.decoded_at,
+    ):
         return finding
-    return dataclasses.replace(finding, observed=observed, message=message, expected=expected)
+    return dataclasses.replace(
+        finding,
+        observed=observed,
+        message=message,
+        expected=expected,
+        path=path,
+        field=field,
+        decoded_at=decoded_at,
+    )
 
 
 def _scrub_parameters(query: str) -> str:

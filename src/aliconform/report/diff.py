@@ -1,8 +1,10 @@
 """Comparing two reports: which findings are new, which were fixed, which stayed, which changed.
 
-Findings are matched by their stable id (section, operation, kind, path, rule, and for replays
-the source); DeepDiff compares each finding present in both, so a finding that stays but changes
-severity or waiver status is reported as changed rather than as one fixed and one new.
+Findings are matched by place: their stable id (section, operation, kind, path, rule, and for
+replays the source) with array indices as '*', so that one drift across an array that grew or
+shrank between the runs (a live label list) is the same drift. DeepDiff compares each place
+present in both, so a drift that stays but changes severity, waiver status, count or observed
+values is reported as changed rather than as one fixed and one new.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pydantic import ValidationError
 
 from aliconform.drift.findings import Severity
 from aliconform.errors import AliconformError
-from aliconform.report.model import DriftReport, ReportFinding
+from aliconform.report.model import DriftReport, ReportFinding, place_key
 
 __all__ = ["ReportDiff", "diff_reports", "load_report"]
 
@@ -100,20 +102,32 @@ _VALUE_KINDS = frozenset(
 
 
 def diff_reports(old: DriftReport, new: DriftReport) -> ReportDiff:
-    before = {f.id: f for f in old.findings}
-    after = {f.id: f for f in new.findings}
+    before = _places(old.findings)
+    after = _places(new.findings)
     result = ReportDiff(caveats=_caveats(old, new))
-    result.new = [finding for key, finding in after.items() if key not in before]
-    result.fixed = [finding for key, finding in before.items() if key not in after]
-    for key, finding in after.items():
+    result.new = [f for key, group in after.items() if key not in before for f in group]
+    result.fixed = [f for key, group in before.items() if key not in after for f in group]
+    for key, group in after.items():
         if key not in before:
             continue
-        what = _changes(before[key], finding)
+        what = _changes(before[key], group)
         if what:
-            result.changed.append((before[key], finding, what))
+            result.changed.append((_representative(before[key]), _representative(group), what))
         else:
-            result.unchanged.append(finding)
+            result.unchanged.extend(group)
     return result
+
+
+def _places(findings: list[ReportFinding]) -> dict[tuple[str, ...], list[ReportFinding]]:
+    places: dict[tuple[str, ...], list[ReportFinding]] = {}
+    for finding in findings:
+        places.setdefault(place_key(finding), []).append(finding)
+    return places
+
+
+def _representative(group: list[ReportFinding]) -> ReportFinding:
+    """The finding a place is judged by: its first unwaived one, else its first."""
+    return next((f for f in group if f.status == "new"), group[0])
 
 
 def _caveats(old: DriftReport, new: DriftReport) -> list[str]:
@@ -126,17 +140,42 @@ def _caveats(old: DriftReport, new: DriftReport) -> list[str]:
     ]
 
 
-def _changes(before: ReportFinding, after: ReportFinding) -> list[str]:
-    """What changed in one finding, as 'attribute: old -> new' (DeepDiff over the compared fields)."""
-    compared = (*_COMPARED, "observed") if after.kind in _VALUE_KINDS else _COMPARED
-    old = {name: _show(getattr(before, name)) for name in compared}
-    new = {name: _show(getattr(after, name)) for name in compared}
+def _changes(before: list[ReportFinding], after: list[ReportFinding]) -> list[str]:
+    """What changed at one place, as 'attribute: old -> new' (DeepDiff over the compared
+    fields of its representative finding, the count summed over the place). For the kinds whose
+    observed value is the drift, values seen only now are 'observed: ...' (what --fail-on
+    counts as worse); values no longer seen are said apart, and their order never matters."""
+    old = _compared(before)
+    new = _compared(after)
     view = DeepDiff(old, new, view="tree", threshold_to_diff_deeper=0)
-    return [
+    what = [
         f"{item.path(output_format='list')[0]}: {item.t1} -> {item.t2}"
         for kind in ("values_changed", "type_changes")
         for item in view.get(kind, [])
     ]
+    if _representative(after).kind in _VALUE_KINDS:
+        seen, now = _observed(before), _observed(after)
+        if now - seen:
+            what.append(f"observed: {_listed(seen)} -> {_listed(now)}")
+        elif seen - now:
+            what.append(f"no longer observed: {_listed(seen - now)}")
+    return what
+
+
+def _compared(group: list[ReportFinding]) -> dict[str, str]:
+    first = _representative(group)
+    shown = {name: _show(getattr(first, name)) for name in _COMPARED}
+    shown["count"] = str(sum(f.count for f in group))
+    return shown
+
+
+def _observed(group: list[ReportFinding]) -> set[str]:
+    """The distinct values observed at a place: a scan's list, or each finding's own."""
+    return {value for f in group for value in (f.observed_values or [_show(f.observed)])}
+
+
+def _listed(values: set[str]) -> str:
+    return ", ".join(sorted(values))
 
 
 def _show(value: Any) -> str:

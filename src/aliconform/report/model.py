@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from aliconform.drift.findings import Finding, Severity
+from aliconform.drift.findings import Finding, Severity, generalise
 
 __all__ = [
     "REPORT_FORMAT",
@@ -72,6 +72,14 @@ def finding_key(finding: Finding, section: str) -> str:
         source,
     ]
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
+
+
+def place_key(finding: ReportFinding) -> tuple[str, ...]:
+    """What `report diff` matches on: a finding's id with array indices as '*', so that one
+    drift across an array that grew or shrank (a live label list) is the same drift."""
+    source = "" if finding.section in _AGGREGATED else _identity(finding.source or "")
+    where = generalise(finding.path) if finding.path else finding.field or ""
+    return (finding.section, finding.operation, finding.kind, where, finding.rule or "", source)
 
 
 # "cassette <directory>/<product>/<Operation>/<scenario>.yaml#<index>", alone or in parentheses
