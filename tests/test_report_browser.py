@@ -188,3 +188,34 @@ def test_on_a_phone_the_tables_scroll_and_the_page_does_not(report_page: object)
     assert wrapper.evaluate("box => box.scrollWidth > box.clientWidth")  # it scrolls sideways
     wrapper.evaluate("box => { box.scrollLeft = box.scrollWidth; }")
     assert table.locator("td.message").first.is_visible()  # the far columns can be reached
+
+
+def test_without_script_every_detail_is_shown_and_no_dead_filter(
+    browser: object, report_page: object
+) -> None:
+    """Script blocked (a CI server's CSP, a locked-down viewer) or printed: the details stay
+    readable and no control is offered that would do nothing. With script, they fold."""
+    page = report_page
+    details = page.locator("#findings tr.detail")  # type: ignore[attr-defined]
+    assert details.count() >= 2
+    assert page.locator("#findings tr.detail:visible").count() == 0  # type: ignore[attr-defined]
+    row = page.locator("#findings tr.finding").first  # type: ignore[attr-defined]
+    assert (row.get_attribute("tabindex"), row.get_attribute("aria-expanded")) == ("0", "false")
+    # the filters' names are their visible labels (WCAG 2.5.3)
+    status = page.get_by_role("combobox", name="New or waived")  # type: ignore[attr-defined]
+    assert status.count() == 2  # findings and documentation lint
+
+    context = browser.new_context(java_script_enabled=False)  # type: ignore[attr-defined]
+    still = context.new_page()
+    still.goto(page.url)  # type: ignore[attr-defined]
+    shown = still.locator("#findings tr.detail:visible")
+    assert shown.count() == details.count()
+    assert "contracts/imm/GetImageModerationResult.yaml:" in shown.first.inner_text()
+    assert still.locator(".filters:visible").count() == 0
+    assert still.locator("#findings tr.finding").first.get_attribute("aria-expanded") is None
+    context.close()
+    page.emulate_media(media="print")  # type: ignore[attr-defined]
+    assert page.locator("#findings tr.detail:visible").count() == details.count()  # type: ignore[attr-defined]
+    hit = page.locator("#findings .excerpt span.hit").first  # type: ignore[attr-defined]
+    marker = hit.evaluate("e => getComputedStyle(e, '::before').content")
+    assert "\u25b6" in marker  # the finding's line is marked by more than its colour

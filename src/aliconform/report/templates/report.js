@@ -35,7 +35,17 @@
     detail.hidden = !detail.hidden;
     row.setAttribute("aria-expanded", detail.hidden ? "false" : "true");
   }
+  // The page is whole without this script: every detail shown, no filters. With it, details
+  // fold under their rows and the filters appear.
+  document.querySelectorAll("tr.finding").forEach(function (row) {
+    var detail = detailOf(row);
+    if (!detail) { return; }
+    detail.hidden = true;
+    row.tabIndex = 0;
+    row.setAttribute("aria-expanded", "false");
+  });
   document.querySelectorAll(".filters").forEach(function (bar) {
+    bar.hidden = false;
     var pending = null;
     bar.querySelectorAll("[data-facet]").forEach(function (control) {
       if (control.tagName === "SELECT") {
