@@ -601,6 +601,36 @@ def test_markdown_summary_lists_the_lint_findings_the_verdict_counts(
     for finding in unwaived:
         assert f"`{shown_path(finding.path, finding.field)}`" in text
         assert f"`{finding.kind}`" in text
+    # the sentence on repeated findings is a paragraph: straight after the table's last row,
+    # GitHub reads it as another row
+    lines = text.splitlines()
+    (repeats,) = [i for i, line in enumerate(lines) if "repeat the lint's findings" in line]
+    assert lines[repeats - 1] == ""
+
+
+def test_markdown_summary_lists_every_value_observed_at_one_place(
+    cassettes_copy: Path, contracts: ContractSet, tmp_path: Path
+) -> None:
+    """Three results with three undocumented Types are one row; it shows the three values."""
+    path = cassettes_copy / "ice" / "QuerySmarttagJob" / "doc-example-success.yaml"
+
+    def three_results(body: str) -> str:
+        data = json.loads(body)
+        (result,) = data["Results"]["Result"]
+        data["Results"]["Result"] = [
+            {**result, "Type": name} for name in ("Faces", "Music", "Scenes")
+        ]
+        return json.dumps(data)
+
+    edit_response_body(path, three_results)
+    text = write_reports(_report(cassettes_copy, contracts), tmp_path).markdown.read_text("utf-8")
+    (row,) = [
+        line
+        for line in text.splitlines()
+        if "/Results/Result/*/Type" in line and "undocumented-enum-value" in line
+    ]
+    for name in ("Faces", "Music", "Scenes"):
+        assert name in row, row
 
 
 def test_a_severity_the_drift_policy_set_carries_the_policy_s_reason_into_every_report(

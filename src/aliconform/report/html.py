@@ -19,7 +19,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from aliconform.drift.findings import path_order, shown_path
 from aliconform.report.grouping import group_findings
-from aliconform.report.model import OPERATION_COUNTS, DriftReport, ReportFinding
+from aliconform.report.model import (
+    OPERATION_COUNTS,
+    DriftReport,
+    ReportFinding,
+    distinct_observed,
+)
 
 __all__ = ["render_html"]
 
@@ -52,11 +57,7 @@ def finding_rows(findings: list[ReportFinding]) -> list[Row]:
     rows = []
     for group in groups:
         first = group.first
-        observed: list[str] = []
-        for item in group.items:
-            for value in item.observed_values or ([item.observed] if item.observed else []):
-                if value not in observed:
-                    observed.append(value)
+        observed, more_observed = distinct_observed(group.items, OBSERVED_SHOWN)
         seen = [item for item in group.items if item.first_seen is not None]
         where = group.where() if group.count == 1 else shown_path(group.pattern, group.about)
         rows.append(
@@ -66,9 +67,8 @@ def finding_rows(findings: list[ReportFinding]) -> list[Row]:
                 occurrences=sum(item.count for item in group.items),
                 where=where,
                 pointers=sorted(group.paths, key=path_order)[:POINTERS_SHOWN],
-                observed=observed[:OBSERVED_SHOWN],
-                more_observed=len(observed) > OBSERVED_SHOWN
-                or any(item.more_observed_values for item in group.items),
+                observed=observed,
+                more_observed=more_observed,
                 lines=(
                     min(item.first_seen or 0 for item in seen),
                     max(item.last_seen or item.first_seen or 0 for item in seen),

@@ -9,7 +9,12 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from aliconform.report.grouping import Group, group_findings
-from aliconform.report.model import OPERATION_COUNTS, DriftReport, ReportFinding
+from aliconform.report.model import (
+    OPERATION_COUNTS,
+    DriftReport,
+    ReportFinding,
+    distinct_observed,
+)
 
 if TYPE_CHECKING:
     from aliconform.report.diff import ReportDiff
@@ -48,9 +53,11 @@ def _row(group: Group[ReportFinding]) -> str:
     finding = group.first
     # Shortened before it is escaped, so that no escape is cut in half.
     expected = _short(_as_text(finding.expected), 80)
+    values, more = distinct_observed(group.items, 10)  # a row per place: every value seen there
+    observed = ", ".join(values) + (", …" if more else "")
     return (
         f"| {finding.severity.value} | {_cell(finding.operation)} | {_code(finding.kind, in_table=True)} "
-        f"| {_code(group.where(), in_table=True)} | {_cell(expected)} | {_cell(_short(finding.observed_summary() or '', 120))} "
+        f"| {_code(group.where(), in_table=True)} | {_cell(expected)} | {_cell(_short(observed, 120))} "
         f"| {_cell(finding.source or '')} |"
     )
 
@@ -115,10 +122,11 @@ def render_markdown(report: DriftReport) -> str:
             lines += [_row(group) for group in unwaived[:_SHOWN]]
             if len(unwaived) > _SHOWN:
                 lines.append(f"\n…and {len(unwaived) - _SHOWN} more in drift.html / drift.json.")
-    if repeats:
-        lines.append(
-            f"{len(repeats)} new finding(s) of cassettes derived from documentation examples repeat the lint's findings for those examples (counted once)."
-        )
+    if repeats:  # a paragraph of its own: straight after a table it would be read as a row
+        lines += [
+            "",
+            f"{len(repeats)} new finding(s) of cassettes derived from documentation examples repeat the lint's findings for those examples (counted once).",
+        ]
     lines += _recording_lines(report)
     lines += _fuzz_lines(report)
     if report.waivers:

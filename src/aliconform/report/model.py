@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -146,6 +147,19 @@ class ReportFinding(_Model):
         if not self.observed_values:
             return self.observed
         return ", ".join(self.observed_values) + (", …" if self.more_observed_values else "")
+
+
+def distinct_observed(findings: Iterable[ReportFinding], limit: int) -> tuple[list[str], bool]:
+    """The distinct values observed across findings (a scan's own lists included), the earliest
+    first, at most limit; and whether there were more."""
+    observed: list[str] = []
+    more = False
+    for finding in findings:
+        more = more or finding.more_observed_values
+        for value in finding.observed_values or ([finding.observed] if finding.observed else []):
+            if value not in observed:
+                observed.append(value)
+    return observed[:limit], more or len(observed) > limit
 
 
 class CheckedSource(_Model):
