@@ -307,6 +307,30 @@ def test_the_cli_reports_a_drifting_twin(tmp_path: Path, twin_account: None) -> 
     assert "Property-based run" in (out / "summary.md").read_text("utf-8")
 
 
+def test_a_run_whose_positive_requests_never_succeed_cannot_pass(
+    tmp_path: Path, twin_account: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the scenario variables no request names a task that exists: every answer is an
+    error, a drifting success response is never seen, and the run must not pass as clean."""
+    from aliconform.fuzz import TWIN_SCENARIO_VARIABLES
+    from aliconform.twin import TwinServer
+
+    for name in TWIN_SCENARIO_VARIABLES:
+        monkeypatch.delenv(name)
+    config = TwinConfig(contracts=CONTRACTS, drift="type-change", polls_before_done=0)
+    out = tmp_path / "reports"
+    options = ("--max-examples", "3", "--mode", "positive", "--operation", "QuerySmarttagJob")
+    with TwinServer(config) as twin:
+        result = _fuzz_cli(twin.endpoint, out, *options)
+    assert result.exit_code == 2, result.output
+    report = json.loads((out / "drift.json").read_text("utf-8"))
+    (problem,) = report["problems"]
+    assert problem["where"].endswith(" QuerySmarttagJob")
+    assert problem["message"].startswith("none of the 3 positive requests got a success answer")
+    assert "0 named a task that exists" in problem["message"]
+    assert not report["verdict"]["passed"]
+
+
 def test_the_same_run_twice_against_one_service_passes_twice(
     tmp_path: Path, twin_account: None
 ) -> None:

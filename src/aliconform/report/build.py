@@ -636,7 +636,7 @@ def fuzz_report(
         title=f"Property-based run against {run.endpoint}",
         data=data,
         policy=policy,
-        problems=_refusals(run) + unanswered,
+        problems=_refusals(run) + unanswered + ([] if unanswered else _never_succeeded(run)),
         operations=operations or sorted(contracts),
         inputs=inputs,
         fuzz=_fuzz_stats(run),
@@ -677,6 +677,36 @@ def _unanswered(run: FuzzRun) -> list[ReportProblem]:
             "listens there; the run tested nothing",
         )
     ]
+
+
+def _never_succeeded(run: FuzzRun) -> list[ReportProblem]:
+    """An operation whose positive requests all got errors had its success response checked by
+    nothing: every request named a task that does not exist (no scenario variable, no setup),
+    or the service refused each for another reason. That run must not pass as if the responses
+    conformed."""
+    problems = []
+    for operation in sorted({case.operation for case in run.cases if case.mode == "positive"}):
+        positive = [
+            c
+            for c in run.cases
+            if c.operation == operation and c.mode == "positive" and c.refused is None
+        ]
+        # All refused for who sent them: the refusal is the problem, already said.
+        if not positive or any(c.status is not None and 200 <= c.status < 300 for c in positive):
+            continue
+        statuses = Counter(str(c.status or "no answer") for c in positive)
+        answers = ", ".join(f"{n} answered {status}" for status, n in sorted(statuses.items()))
+        named = sum(1 for c in positive if c.known_ids)
+        problems.append(
+            ReportProblem(
+                where=f"{run.endpoint} {operation}",
+                message=f"none of the {len(positive)} positive requests got a success answer "
+                f"({answers}; {named} named a task that exists), so no success response was "
+                "checked: give the scenario variables of its existing task, or allow a setup "
+                "call (--setup); see the notes",
+            )
+        )
+    return problems
 
 
 def _fuzz_stats(run: FuzzRun) -> FuzzStats:
