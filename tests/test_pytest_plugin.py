@@ -127,11 +127,22 @@ def test_assert_conforms_passes_a_conformant_body_and_lists_every_finding_of_a_d
 
             def test_status_and_headers(assert_conforms):
                 assert_conforms(OPERATION, b"<html>busy</html>", 503, {"Content-Type": "text/html"})
+
+            def test_fail_on_is_a_threshold(assert_conforms):
+                # "warning" is warning or worse, as report diff's --fail-on: never a way to let
+                # breaking drift pass
+                for fail_on in ("warning", "info", {"warning"}, ["info"]):
+                    try:
+                        assert_conforms(OPERATION, dict(BODY, TaskId=123), fail_on=fail_on)
+                    except AssertionError:
+                        continue
+                    raise RuntimeError(f"breaking drift passed fail_on={fail_on!r}")
+                assert assert_conforms(OPERATION, dict(BODY, TaskId=123), fail_on="never")
             """,
         )
     )
     result = sandbox.runpytest("-v")
-    result.assert_outcomes(passed=2, failed=3)
+    result.assert_outcomes(passed=3, failed=3)
     result.stdout.fnmatch_lines(
         [
             "*test_drifted FAILED*",

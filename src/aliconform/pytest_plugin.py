@@ -311,7 +311,8 @@ class AssertConforms:
         """Check one response (bytes, str or parsed JSON) against the operation's contract.
 
         Raises AssertionError, listing every finding, when one that the drift policy does not
-        waive has a severity in fail_on ("breaking", "warning", "info"); returns all the
+        waive is at least as severe as fail_on ("breaking", "warning", "info", or "never"; of
+        several, the least severe counts, so {"breaking", "warning"} is "warning"); returns all the
         findings otherwise, with the policy's severities. request (the parameters sent) also
         checks what the response echoes. An operation without a contract raises
         UnknownOperationError.
@@ -347,12 +348,18 @@ def _severities(fail_on: str | Iterable[str]) -> frozenset[Severity]:
     names = [fail_on] if isinstance(fail_on, str) else [str(name) for name in fail_on]
     known = [severity.value for severity in Severity]
     for name in names:
-        if name not in known:
+        if name not in [*known, "never"]:
             raise ValueError(
-                f"fail_on: no severity '{name}'{did_you_mean(name, known)}; "
-                f"the severities are {', '.join(known)}"
+                f"fail_on: no severity '{name}'{did_you_mean(name, [*known, 'never'])}; "
+                f"the severities are {', '.join(known)} (or never)"
             )
-    return frozenset(Severity(name) for name in names)
+    # A threshold, as report diff's --fail-on: the least severe named and everything worse. A
+    # set that named "warning" alone must not let breaking drift pass.
+    named = [Severity(name) for name in names if name != "never"]
+    if not named:
+        return frozenset()
+    least = min(severity.rank for severity in named)
+    return frozenset(severity for severity in Severity if severity.rank >= least)
 
 
 def _describe(
