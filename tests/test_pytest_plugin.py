@@ -253,7 +253,7 @@ def test_unknown_names_get_did_you_mean(sandbox: pytest.Pytester) -> None:
             "E *UnknownOperationError: no contract for operation 'GetImageModerationResul' "
             "(did you mean 'GetImageModerationResult'?); known operations: *",
             "E * ValueError: fail_on: no severity 'breakin' (did you mean 'breaking'?); "
-            "the severities are breaking, warning, info",
+            "the severities are breaking, warning, info (or never)",
         ]
     )
 
@@ -294,14 +294,35 @@ def test_showlocals_shows_no_credential_from_the_environment(
         def test_a_plain_failure():
             total = 1 + 1
             assert total == 3
+
+        def test_a_shortened_secret():
+            print("the secret is", os.environ["ALIBABA_CLOUD_ACCESS_KEY_SECRET"])
+            assert os.environ["ALIBABA_CLOUD_ACCESS_KEY_SECRET"] == "expected"
+
+        def test_a_key_shaped_value():
+            key = "LTAI" + "5tQZx8mN3pR7vW2yK9aB"
+            assert key.startswith("x"), "bad key"
         """
     )
-    result = sandbox.runpytest("--showlocals")
-    result.assert_outcomes(failed=2)
+    result = sandbox.runpytest("--showlocals", "-rf")
+    result.assert_outcomes(failed=4)
     output = result.stdout.str()
     assert secret not in output
     assert "access_key_secret = " in output  # the locals are still shown, the value replaced
     result.stdout.fnmatch_lines(["*assert 2 == 3*", "total      = 2"])
+    # pytest shortens a long value to its two ends ('Zq8vKs...eFgHiJk'): no end of it shows,
+    # and what the test printed is scrubbed too
+    for fragment in (secret[:8], secret[-8:]):
+        assert fragment not in output, fragment
+    assert "the secret is ***" in output
+    # replacing values keeps pytest's report as it was: the summary line names the error
+    result.stdout.fnmatch_lines(
+        [
+            "FAILED test_user.py::test_a_plain_failure - assert 2 == 3",
+            "FAILED test_user.py::test_a_key_shaped_value - AssertionError: bad key",
+        ]
+    )
+    assert "LTAI5tQZx8mN3pR7vW2yK9aB" not in output
 
 
 def test_the_contracts_come_from_the_option_the_ini_file_or_the_default(

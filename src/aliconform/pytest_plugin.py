@@ -27,10 +27,12 @@ from aliconform.strategies. Nothing heavy is imported until a fixture is used.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import os
-from collections.abc import Generator, Iterable, Iterator, Mapping
+import re
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -149,8 +151,8 @@ def pytest_runtest_makereport(
     report = yield
     if miss is not None and item.get_closest_marker(MARKER) is not None:
         report.sections.append(("aliconform", _hint(miss)))
-    if report.failed and report.longrepr is not None:
-        _scrub_failure(report)
+    if (report.failed and report.longrepr is not None) or report.sections:
+        _scrub_failure(report)  # what -rP shows of a passing test's output too
     return report
 
 
@@ -164,16 +166,51 @@ _CREDENTIAL_VARIABLES = (
 
 
 def _scrub_failure(report: pytest.TestReport) -> None:
-    """A failure's text as the reports are kept: the credentials in the environment, signed-URL
-    secrets and key shapes replaced. Left as pytest made it (formatting and all) when there is
-    nothing to replace."""
+    """A failure as the reports are kept: the credentials in the environment (whole, or the ends
+    pytest keeps of a long value it shortens), signed-URL secrets and key shapes replaced, in
+    the traceback, its locals, its summary line and the output the test printed. Every text is
+    replaced where it stands, so pytest's report keeps its shape (file:line, the short summary's
+    error)."""
     from aliconform.cassettes.scrub import scrub_text, scrubbing_known_secrets
 
-    text = str(report.longrepr)
-    with scrubbing_known_secrets(*(os.environ.get(name) for name in _CREDENTIAL_VARIABLES)):
-        scrubbed = scrub_text(text)
-    if scrubbed != text:
-        report.longrepr = scrubbed
+    secrets = [value for name in _CREDENTIAL_VARIABLES if (value := os.environ.get(name))]
+
+    def scrub(text: str) -> str:
+        return _without_fragments(scrub_text(text), secrets)
+
+    with scrubbing_known_secrets(*secrets):
+        report.longrepr = _scrubbed(report.longrepr, scrub)
+        report.sections = [(title, scrub(content)) for title, content in report.sections]
+
+
+# A run of characters a credential is made of: a part of a secret pytest kept when it shortened
+# the value ('Zk3mN9pQ2rS5...1xY4zA7bC0dEf') is one such run.
+_TOKEN = re.compile(r"[A-Za-z0-9+/=_-]{8,}")
+
+
+def _without_fragments(text: str, secrets: list[str]) -> str:
+    """Runs of 8 or more characters that are part of a known secret, replaced."""
+    long_enough = [secret for secret in secrets if len(secret) >= 12]
+    if not long_enough:
+        return text
+    return _TOKEN.sub(
+        lambda m: "***" if any(m[0] in secret for secret in long_enough) else m[0], text
+    )
+
+
+def _scrubbed(value: Any, scrub: Callable[[str], str]) -> Any:
+    """value with every text in it scrubbed: pytest's failure representation is dataclasses of
+    texts, lists and tuples (ReprEntry lines, ReprLocals, ReprFileLocation message, sections)."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, list):
+        return [_scrubbed(item, scrub) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_scrubbed(item, scrub) for item in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for attribute in dataclasses.fields(value):
+            setattr(value, attribute.name, _scrubbed(getattr(value, attribute.name), scrub))
+    return value
 
 
 def _replay_miss_in(error: BaseException) -> BaseException | None:
