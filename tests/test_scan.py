@@ -794,3 +794,16 @@ def test_ctrl_c_stops_a_scan_without_a_traceback_from_its_workers(tmp_path: Path
     assert "KeyboardInterrupt" not in text
     assert "Traceback" not in text
     assert "stopped by SIGINT" in text
+
+
+def test_a_capture_whose_name_is_not_utf8_is_scanned_and_reported(tmp_path: Path) -> None:
+    """Python keeps such a name's bytes as lone surrogates, which no report can be written
+    with: the reports show the byte as \\xff."""
+    line = {"operation": "GetImageModerationResult", "status": 200, "body": _leaky_body()}
+    capture = Path(os.fsdecode(bytes(tmp_path) + b"/cap\xff.jsonl"))
+    capture.write_text(json.dumps(line) + "\n", "utf-8")
+    out = tmp_path / "reports"
+    assert main(["scan", str(capture), "--out", str(out), "-j", "1"]) == 1
+    report = json.loads((out / "drift.json").read_text("utf-8"))
+    assert {f["source"] for f in report["findings"]} == {"cap\\xff.jsonl line 1"}
+    assert report["inputs"]["file"].endswith("/cap\\xff.jsonl")

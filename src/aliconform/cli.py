@@ -792,7 +792,7 @@ def scan(
     )
 
     from aliconform.report import check_report_directory, scan_report, write_reports
-    from aliconform.scan import STDIN, scan_file
+    from aliconform.scan import STDIN, displayed, scan_file
 
     contracts = _load(directory)
     policy = load_policy(policy_file, operations=contracts)
@@ -806,14 +806,16 @@ def scan(
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=err, transient=True) as progress:
-        task = progress.add_task(f"scanning {'stdin' if file == STDIN else file.name}", total=size)
+        task = progress.add_task(
+            f"scanning {'stdin' if file == STDIN else displayed(file.name)}", total=size
+        )
         result = scan_file(
             file,
             contracts_dir=directory,
             workers=workers,
             progress=lambda done: progress.advance(task, done),
         )
-    inputs = {"file": str(file), "max_unreadable": str(max_unreadable)}
+    inputs = {"file": displayed(file), "max_unreadable": str(max_unreadable)}
     report = scan_report(result, contracts, policy, inputs=inputs, max_unreadable=max_unreadable)
     files = write_reports(report, out_dir)
     _print_summary(report)

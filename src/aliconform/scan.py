@@ -46,6 +46,7 @@ __all__ = [
     "ScanResult",
     "SkippedLine",
     "UnreadableLimit",
+    "displayed",
     "scan_file",
 ]
 
@@ -412,6 +413,13 @@ def _overflow(
 STDIN = Path("-")
 
 
+def displayed(path: Path | str) -> str:
+    """A file name as reports and the console can show it: bytes that are not UTF-8 (which
+    Python keeps as lone surrogates, and no report can be written with) as \\xff, other
+    unprintable characters as their escapes."""
+    return escape_unprintable(os.fsencode(path).decode("utf-8", "backslashreplace"))
+
+
 def _batches(stream: IO[bytes]) -> Iterator[tuple[int, list[bytes], int]]:
     """(first line number, lines, bytes) of consecutive batches, read lazily: at most
     _BATCH_LINES lines, and past _BATCH_BYTES only by the line that crossed it."""
@@ -483,7 +491,9 @@ def scan_file(
     stream = _opened(path)
     try:
         load_contracts(contracts_dir)  # fail early, in this process, on bad contracts
-        shown, name = ("stdin", "stdin") if path == STDIN else (str(path), path.name)
+        shown, name = (
+            ("stdin", "stdin") if path == STDIN else (displayed(path), displayed(path.name))
+        )
         return _scan(stream, shown, name, contracts_dir, workers, progress)
     finally:
         if stream is not sys.stdin.buffer:
