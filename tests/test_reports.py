@@ -213,6 +213,20 @@ def test_markdown_summary_states_the_verdict_and_escapes_cells(
     assert '\\["Running", "Succeeded", "Failed"\\]' in enum_row, enum_row
 
 
+@pytest.mark.parametrize("value", ['"\\">x', '"a\\\\|b"', '"x`y``z"', '"\\*not emphasis\\*"'])
+def test_markdown_cells_show_backslashes_and_backticks_as_the_response_has_them(
+    value: str,
+) -> None:
+    """A cell renders to the text it quotes: Markdown consumes no backslash and keeps every
+    backtick (code spans aside, where the text is literal anyway)."""
+    from aliconform.report.markdown import _cell
+
+    row = f"| a | b |\n|---|---|\n| {_cell(value)} | c |\n"
+    cell = re.search(r"<td>(.*?)</td>", _rendered(row))
+    assert cell is not None
+    assert html.unescape(cell.group(1)) == value
+
+
 def test_html_escapes_every_response_value_and_allows_only_its_own_script(
     hostile_cassettes: Path, contracts: ContractSet, tmp_path: Path
 ) -> None:

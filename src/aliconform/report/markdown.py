@@ -26,7 +26,9 @@ _SHOWN = 20
 
 def _cell(text: object) -> str:
     """Table-cell safe: no pipes or newlines, and no markup GitHub would render."""
-    value = html.escape(str(text), quote=False).replace("|", "\\|").replace("`", "'")
+    # Every backslash escaped first, then what Markdown would read: the text shows as it is.
+    value = html.escape(str(text).replace("\\", "\\\\"), quote=False)
+    value = value.replace("|", "\\|").replace("`", "\\`").replace("*", "\\*").replace("_", "\\_")
     # No links, images or @mentions from response content when the summary is posted.
     value = value.replace("[", "\\[").replace("]", "\\]").replace("@", "&#64;")
     return " ".join(value.split())
