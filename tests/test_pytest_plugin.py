@@ -128,6 +128,19 @@ def test_assert_conforms_passes_a_conformant_body_and_lists_every_finding_of_a_d
             def test_status_and_headers(assert_conforms):
                 assert_conforms(OPERATION, b"<html>busy</html>", 503, {"Content-Type": "text/html"})
 
+            def test_an_sdk_model_is_a_usage_error(assert_conforms):
+                class GetImageModerationResultResponseBody:
+                    def to_map(self):
+                        return dict(BODY)
+
+                try:
+                    assert_conforms(OPERATION, GetImageModerationResultResponseBody())
+                except TypeError as error:
+                    assert "an official SDK model" in str(error)
+                    assert "raw body" in str(error)
+                else:
+                    raise RuntimeError("an SDK model was checked as a response")
+
             def test_fail_on_is_a_threshold(assert_conforms):
                 # "warning" is warning or worse, as report diff's --fail-on: never a way to let
                 # breaking drift pass
@@ -142,7 +155,7 @@ def test_assert_conforms_passes_a_conformant_body_and_lists_every_finding_of_a_d
         )
     )
     result = sandbox.runpytest("-v")
-    result.assert_outcomes(passed=3, failed=3)
+    result.assert_outcomes(passed=4, failed=3)
     result.stdout.fnmatch_lines(
         [
             "*test_drifted FAILED*",

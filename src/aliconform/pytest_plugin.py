@@ -359,6 +359,15 @@ class AssertConforms:
         from aliconform.drift.waivers import DriftPolicy, judge
 
         failing = _severities(fail_on)
+        if callable(getattr(body, "to_map", None)):
+            # An SDK model: a usage mistake, not drift. Its to_map() keeps only the fields the
+            # SDK knows, so an added field (drift) would go unseen: the raw body is what to check.
+            raise TypeError(
+                f"assert_conforms: the body is a {type(body).__name__} (an official SDK model); "
+                "pass the response's raw body (bytes, text or json.loads of it). "
+                ".to_map() would do, but it drops every field the SDK does not know, "
+                "and with them the drift"
+            )
         policy = self.policy or DriftPolicy()
         findings = policy.severity_policy().apply(
             check_response(
