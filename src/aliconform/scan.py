@@ -33,7 +33,7 @@ from typing import IO, Any
 
 import msgspec
 
-from aliconform.cassettes.scrub import scrub_body, scrub_finding, scrub_text
+from aliconform.cassettes.scrub import scrub_body, scrub_finding, scrub_observed, scrub_text
 from aliconform.contracts import ContractSet, load_contracts
 from aliconform.drift.engine import check_body, compiled
 from aliconform.drift.excerpt import ExcerptLine, response_excerpt
@@ -84,7 +84,7 @@ class Aggregate:
         """Keep the occurrence's observed value, if it is new and there is room for it."""
         if finding.observed is None or self.more_observed:
             return
-        value = scrub_finding(finding).observed or ""
+        value = scrub_observed(finding) or ""
         if value in self.observed:
             return
         if len(self.observed) < _OBSERVED:

@@ -35,6 +35,7 @@ __all__ = [
     "scrub_body",
     "scrub_finding",
     "scrub_headers",
+    "scrub_observed",
     "scrub_replay_miss",
     "scrub_request",
     "scrub_response",
@@ -258,11 +259,7 @@ def scrub_finding(finding: Finding) -> Finding:
     field (a pointer ending in /AccessKeySecret, /Password) is replaced whole; the rest (the
     message, the observed excerpt, an expected text, the pointer and field path, whose keys come
     from the response) by scrub_text."""
-    name = finding.path.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~")
-    observed = finding.observed
-    if observed is not None:
-        credential = _CREDENTIAL_NAME.fullmatch(name) and observed != "null"
-        observed = f'"{PLACEHOLDER}"' if credential else scrub_text(observed)
+    observed = scrub_observed(finding)
     message = scrub_text(finding.message)
     # What an invariant expects can quote the response too (a prefix read off another field).
     expected = finding.expected
@@ -292,6 +289,18 @@ def scrub_finding(finding: Finding) -> Finding:
         field=field,
         decoded_at=decoded_at,
     )
+
+
+def scrub_observed(finding: Finding) -> str | None:
+    """A finding's observed value as scrub_finding leaves it, alone: for a scan, which keeps
+    only the distinct values and asks this of every occurrence."""
+    observed = finding.observed
+    if observed is None:
+        return None
+    name = finding.path.rsplit("/", 1)[-1].replace("~1", "/").replace("~0", "~")
+    if _CREDENTIAL_NAME.fullmatch(name) and observed != "null":
+        return f'"{PLACEHOLDER}"'
+    return scrub_text(observed)
 
 
 def _scrub_parameters(query: str) -> str:
