@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,12 @@ from aliconform.contracts import (
     iter_fields,
     load_contracts,
 )
-from aliconform.contracts.model import ConditionalInvariant, OrderInvariant, PrefixInvariant
+from aliconform.contracts.model import (
+    ConditionalInvariant,
+    CountInvariant,
+    OrderInvariant,
+    PrefixInvariant,
+)
 from aliconform.contracts.paths import Items, Key, PayloadStep, join_path
 from aliconform.drift.findings import Kind, pointer_join
 from aliconform.errors import AliconformError, did_you_mean
@@ -65,6 +71,8 @@ DRIFT_KINDS: tuple[str, ...] = (
     Kind.TYPE_MISMATCH.value,
     Kind.UNEXPECTED_NULL.value,
     Kind.UNDOCUMENTED_ENUM_VALUE.value,
+    Kind.FORMAT_VIOLATION.value,
+    Kind.OUT_OF_RANGE.value,
     Kind.INVALID_JSON_PAYLOAD.value,
     Kind.INVARIANT_VIOLATION.value,
 )
@@ -72,6 +80,8 @@ DRIFT_KINDS: tuple[str, ...] = (
 _WHY_NOT = {
     Kind.MISSING_REQUIRED_FIELD.value: "it has no required field that can go missing on its own",
     Kind.UNDOCUMENTED_ENUM_VALUE.value: "it has no enum field that can change on its own",
+    Kind.FORMAT_VIOLATION.value: "it has no field with a format that can change on its own",
+    Kind.OUT_OF_RANGE.value: "it has no bounded number that can change on its own",
     Kind.INVALID_JSON_PAYLOAD.value: "no field of it carries JSON in a string",
     Kind.INVARIANT_VIOLATION.value: "it has no order invariant",
 }
@@ -89,6 +99,21 @@ _OTHER_TYPE: dict[str, Any] = {
 }
 _UNDOCUMENTED_VALUES: tuple[Any, ...] = (True, 1, "x", None, [], {})
 _NOT_JSON = ('{"truncated": ', "{'quoted': 'wrongly'}", "<html>Service Unavailable</html>")
+# Strings a consumer's parser of each format refuses, each a mistake a service could make.
+_NOT_IN_FORMAT: dict[str, tuple[str, ...]] = {
+    "date-time": (
+        "2021-12-24 03:00:38",
+        "2021-12-24T03:00:38",
+        "1640314838",
+        "2021-02-30T00:00:00Z",
+    ),
+    "local-date-time": ("2022-12-02T16:14:06Z", "2022-12-02", "2022-02-30 16:14:06"),
+    "oss-uri": ("s3://bucket/object", "oss://bucket", "bucket/object"),
+    "url": ("example.com/video.mp4", "ftp://example.com/video.mp4", "/video.mp4"),
+    "media-location": ("s3://bucket/object", "video file.mp4", "oss://bucket"),
+    "decimal-string": ("1,5", "0.5%", "1e3", "NaN"),
+    "language-tag": ("english", "e", "zh_CN"),
+}
 
 
 class UnsupportedDriftError(AliconformError, ValueError):
@@ -225,6 +250,18 @@ def _targets(contract: Contract, kind: str) -> list[_Target]:
         for inv in contract.invariants
         if isinstance(inv, PrefixInvariant)
     }
+    prefixed = {
+        join_path(inv.scope, inv.field)
+        for inv in contract.invariants
+        if isinstance(inv, PrefixInvariant)
+    }
+    # Numbers a rule compares or counts against: moving one out of range could break it too.
+    compared = {
+        join_path(inv.scope, name)
+        for inv in contract.invariants
+        if isinstance(inv, OrderInvariant | CountInvariant)
+        for name in (inv.fields if isinstance(inv, OrderInvariant) else [inv.at_most])
+    }
     discriminators = {
         by_steps[(*entry.steps[:-1], Key(disc))].path
         for entry in entries
@@ -284,6 +321,22 @@ def _targets(contract: Contract, kind: str) -> list[_Target]:
             target(e)
             for e, _ in values
             if e.spec.enum and e.spec.type != "boolean" and e.path not in prefixes
+        ]
+    if kind == Kind.FORMAT_VIOLATION:
+        # Not a field a prefix invariant reads: changing its text would break that rule too.
+        return [
+            target(e)
+            for e, _ in values
+            if e.spec.format in _NOT_IN_FORMAT and e.path not in prefixes | prefixed
+        ]
+    if kind == Kind.OUT_OF_RANGE:
+        return [
+            target(e)
+            for e, _ in values
+            if e.spec.type in ("integer", "number")
+            and (e.spec.minimum is not None or e.spec.maximum is not None)
+            and not e.spec.enum
+            and e.path not in compared
         ]
     if kind == Kind.INVALID_JSON_PAYLOAD:
         return [target(e) for e, _ in values if e.spec.json_payload is not None]
@@ -377,12 +430,17 @@ def _contract(contract: Contract | str, contracts: ContractSet | None) -> Contra
 
 def _kind(kind: str | Kind) -> str:
     name = str(kind)
-    if name not in DRIFT_KINDS:
-        known = f"{did_you_mean(name, DRIFT_KINDS)}; drifts can be generated for: "
+    if name in DRIFT_KINDS:
+        return name
+    kinds = ", ".join(DRIFT_KINDS)
+    if name in set(Kind):  # a real kind: a near name among the others would mislead
         raise UnsupportedDriftError(
-            f"no drift of kind '{name}' can be generated{known}{', '.join(DRIFT_KINDS)}"
+            f"no drift of kind '{name}' can be generated: it is not found by changing one "
+            f"value of a success body, which is what drifts are; they can be generated for: "
+            f"{kinds}"
         )
-    return name
+    known = f"{did_you_mean(name, DRIFT_KINDS)}; drifts can be generated for: "
+    raise UnsupportedDriftError(f"no drift of kind '{name}' can be generated{known}{kinds}")
 
 
 @st.composite
@@ -417,6 +475,11 @@ def _drifted(draw: st.DrawFn, contract: Contract, target: _Target) -> DriftedRes
 
     elif target.kind == Kind.INVALID_JSON_PAYLOAD:
         change = _setter(draw(st.sampled_from(_NOT_JSON)))
+    elif target.kind == Kind.OUT_OF_RANGE:
+        change = _setter(draw(_out_of_range(spec)))
+    elif target.kind == Kind.FORMAT_VIOLATION:
+        assert spec.format is not None
+        change = _setter(draw(st.sampled_from(_NOT_IN_FORMAT[spec.format])))
     elif target.kind == Kind.UNEXPECTED_NULL:
         change = _setter(None)
     elif target.kind == Kind.TYPE_MISMATCH:
@@ -431,6 +494,24 @@ def _setter(value: Any) -> Callable[[Any, str | int], None]:
         container[key] = copy.deepcopy(value)
 
     return change
+
+
+def _out_of_range(spec: FieldSpec) -> st.SearchStrategy[int | float]:
+    """A number just past a bound, or far past it: one below the minimum or above the maximum
+    for an integer, a fraction past it for a number."""
+    low, high = spec.minimum, spec.maximum
+    outside: list[int | float] = []
+    if spec.type == "integer":  # bounds load as floats; an integer field must get an int
+        if low is not None:
+            outside += [math.ceil(low) - 1, math.ceil(low) - 1000]
+        if high is not None:
+            outside += [math.floor(high) + 1, math.floor(high) + 1000]
+    else:
+        if low is not None:
+            outside += [low - 0.5, low - 1000]
+        if high is not None:
+            outside += [high + 0.5, high + 1000]
+    return st.sampled_from(outside)
 
 
 def _fresh_name(fields: dict[str, FieldSpec]) -> str:
