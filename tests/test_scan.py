@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
 import json
+import lzma
 import os
 import re
 import signal
@@ -431,15 +433,65 @@ def test_scan_reads_standard_input_and_pipes(tmp_path: Path) -> None:
     ]
 
 
-def test_a_compressed_capture_is_named_with_the_way_to_read_it(
+COMPRESSORS = {"gzip": gzip.compress, "bzip2": bz2.compress, "xz": lzma.compress}
+
+
+@pytest.mark.parametrize("compression", list(COMPRESSORS))
+def test_a_compressed_capture_is_read_as_the_capture_itself(
+    tmp_path: Path, contracts: ContractSet, compression: str
+) -> None:
+    """Captures are kept compressed: a file, standard input or a pipe of gzip, bzip2 or xz
+    is read through it, and judged as the uncompressed capture."""
+    plain = _capture(tmp_path / "capture.jsonl", 40)
+    packed = tmp_path / f"capture.jsonl.{compression}"
+    packed.write_bytes(COMPRESSORS[compression](plain.read_bytes()))
+    expected = scan_file(plain, workers=1)
+    from_file = scan_file(packed, workers=1)
+    assert from_file.lines == expected.lines == 40
+    assert _counts(from_file) == _counts(expected) != {}
+    assert scan.compression_of(packed) == compression
+    assert scan.compression_of(plain) is None
+
+    command = [sys.executable, "-m", "aliconform.cli", "scan", "--workers", "1", "-"]
+    piped = subprocess.run(
+        [*command, "--out", str(tmp_path / "stdin")],
+        stdin=packed.open("rb"),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert piped.returncode == 1, piped.stderr
+    assert "40 lines, 40 interactions" in piped.stdout
+    report = json.loads((tmp_path / "stdin" / "drift.json").read_text("utf-8"))
+    assert {f["path"]: f["count"] for f in report["findings"]} == {"/RequestId": 4}
+
+
+def _counts(result: scan.ScanResult) -> dict[tuple[str, ...], int]:
+    return {key: aggregate.count for key, aggregate in result.aggregates.items()}
+
+
+def test_a_zstd_capture_is_named_with_the_way_to_read_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    capture = tmp_path / "capture.jsonl.gz"
-    capture.write_bytes(gzip.compress(_capture(tmp_path / "plain.jsonl", 5).read_bytes()))
+    capture = tmp_path / "capture.jsonl.zst"
+    capture.write_bytes(b"(\xb5/\xfd" + b"\x00" * 20)  # zstd's magic number
     assert main(["scan", str(capture), "--out", str(tmp_path / "r")]) == 2
     err = " ".join(capsys.readouterr().err.split())
-    assert f"{capture}: gzip-compressed" in err
-    assert f"zcat {capture} | aliconform scan -" in err
+    assert f"{capture}: zstd-compressed, which scan does not read" in err
+    assert "zstdcat FILE | aliconform scan -" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_cut_off_gzip_capture_is_an_error_naming_it_not_a_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    packed = gzip.compress(_capture(tmp_path / "plain.jsonl", 200).read_bytes())
+    capture = tmp_path / "capture.jsonl.gz"
+    capture.write_bytes(packed[: len(packed) // 2])
+    assert main(["scan", str(capture), "--workers", "1", "--out", str(tmp_path / "r")]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert f"{capture}: the gzip data is damaged or cut off" in err
+    assert not (tmp_path / "r" / "drift.json").exists()
 
 
 def test_a_problem_that_is_the_verdict_is_printed_once(

@@ -792,12 +792,13 @@ def scan(
     )
 
     from aliconform.report import check_report_directory, scan_report, write_reports
-    from aliconform.scan import STDIN, displayed, scan_file
+    from aliconform.scan import STDIN, compression_of, displayed, scan_file
 
     contracts = _load(directory)
     policy = load_policy(policy_file, operations=contracts)
     check_report_directory(out_dir)
-    size = file.stat().st_size if file.is_file() else None  # a pipe's size is not known
+    # A pipe's size is not known, nor a compressed file's once uncompressed (progress counts that).
+    size = file.stat().st_size if file.is_file() and compression_of(file) is None else None
     columns = (
         "{task.description}",
         BarColumn(),

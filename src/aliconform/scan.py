@@ -16,7 +16,10 @@ rule.
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import json
+import lzma
 import multiprocessing
 import os
 import re
@@ -24,12 +27,14 @@ import signal
 import sys
 import threading
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import msgspec
 
@@ -46,6 +51,7 @@ __all__ = [
     "ScanResult",
     "SkippedLine",
     "UnreadableLimit",
+    "compression_of",
     "displayed",
     "scan_file",
 ]
@@ -437,32 +443,62 @@ def _batches(stream: IO[bytes]) -> Iterator[tuple[int, list[bytes], int]]:
         yield start, batch, size
 
 
-def _opened(path: Path) -> IO[bytes]:
-    """The capture's bytes: standard input for `-`, else the file or pipe at path."""
+def _opened(path: Path, stack: ExitStack) -> tuple[IO[bytes], str | None]:
+    """The capture's bytes (standard input for `-`, else the file or pipe at path), read
+    through gzip, bzip2 or xz when they are compressed so, and which of them; what it opens is
+    closed with the stack (standard input is not ours to close)."""
     if path == STDIN:
-        return sys.stdin.buffer
+        return _decompressed(sys.stdin.buffer, "stdin", stack)
     if path.is_dir():
         raise AliconformError(f"{path}: a directory; scan reads one JSONL file")
     if not path.exists():
         raise AliconformError(f"{path}: no such file")
     try:
-        stream = path.open("rb")
+        stream = stack.enter_context(path.open("rb"))
     except OSError as exc:
         raise AliconformError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if path.is_file():  # a pipe cannot be looked into and rewound
-        compression = _COMPRESSED.get(stream.read(2))
-        stream.seek(0)
-        if compression is not None:
-            stream.close()
-            raise AliconformError(
-                f"{path}: {compression}-compressed; scan reads JSON Lines, so decompress it on "
-                f"the way in: zcat {path} | aliconform scan -"
-            )
-    return stream
+    return _decompressed(stream, displayed(path), stack)
+
+
+def _decompressed(stream: IO[bytes], shown: str, stack: ExitStack) -> tuple[IO[bytes], str | None]:
+    # peek looks at the first bytes of a pipe or standard input too, without consuming them
+    # (a replaced sys.stdin may not have it: then the bytes are read as they come).
+    peek = getattr(stream, "peek", None)
+    compression = _COMPRESSED.get(peek(2)[:2]) if peek is not None else None
+    if compression is None:
+        return stream, None
+    opener = _DECOMPRESSORS.get(compression)
+    if opener is None:
+        raise AliconformError(
+            f"{shown}: {compression}-compressed, which scan does not read (it reads gzip, "
+            f"bzip2 and xz); decompress it on the way in: zstdcat FILE | aliconform scan -"
+        )
+    # A decompressor leaves the file it reads open: that is closed on its own.
+    return stack.enter_context(opener(stream)), compression
+
+
+def compression_of(path: Path) -> str | None:
+    """How a capture file is compressed (gzip, bzip2, xz, zstd), from its first bytes; None for
+    an uncompressed one, standard input and a pipe (which cannot be looked into twice)."""
+    if path == STDIN or not path.is_file():
+        return None
+    try:
+        with path.open("rb") as stream:
+            return _COMPRESSED.get(stream.read(2))
+    except OSError:
+        return None  # scan_file names the problem
 
 
 #: The first bytes of compressed files, which a capture often is (no JSON line starts so).
 _COMPRESSED = {b"\x1f\x8b": "gzip", b"BZ": "bzip2", b"\xfd7": "xz", b"(\xb5": "zstd"}
+# Each is entered into the ExitStack of scan_file, which closes it.
+_DECOMPRESSORS: dict[str, Callable[[IO[bytes]], IO[bytes]]] = {
+    "gzip": lambda raw: cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb")),
+    "bzip2": lambda raw: cast(IO[bytes], bz2.BZ2File(raw, mode="rb")),
+    "xz": lambda raw: cast(IO[bytes], lzma.LZMAFile(raw, mode="rb")),  # noqa: SIM115
+}
+#: What a damaged or cut-off compressed stream raises while it is read.
+_DAMAGED = (EOFError, OSError, lzma.LZMAError, zlib.error)
 
 
 def _lines(stream: Any) -> Iterator[bytes]:
@@ -486,18 +522,22 @@ def scan_file(
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ScanResult:
-    """Check every line of a JSONL capture (path `-`: standard input); progress(bytes done) is
-    called as batches finish."""
-    stream = _opened(path)
-    try:
+    """Check every line of a JSONL capture (path `-`: standard input), compressed with gzip,
+    bzip2 or xz or not; progress(bytes done, uncompressed) is called as batches finish."""
+    with ExitStack() as stack:
+        stream, compression = _opened(path, stack)
+        shown = "stdin" if path == STDIN else displayed(path)
+        name = "stdin" if path == STDIN else displayed(path.name)
         load_contracts(contracts_dir)  # fail early, in this process, on bad contracts
-        shown, name = (
-            ("stdin", "stdin") if path == STDIN else (displayed(path), displayed(path.name))
-        )
-        return _scan(stream, shown, name, contracts_dir, workers, progress)
-    finally:
-        if stream is not sys.stdin.buffer:
-            stream.close()
+        try:
+            return _scan(stream, shown, name, contracts_dir, workers, progress)
+        except _DAMAGED as exc:
+            if compression is None:
+                raise
+            raise AliconformError(
+                f"{shown}: the {compression} data is damaged or cut off ({exc}); nothing was "
+                f"reported, since the lines after that point cannot be read"
+            ) from None
 
 
 def _scan(
