@@ -189,6 +189,11 @@ def test_junit_fails_exactly_the_interactions_with_new_breaking_drift(
     assert "undocumented-enum-value at /Status" in (failed[0].find("failure").get("message") or "")  # type: ignore[union-attr]
     assert root.get("failures") == "1"
     assert int(root.get("tests", "0")) == sum(1 for _ in root.iter("testcase"))
+    # The attributes Jenkins' junit-10.xsd allows (it refuses a file with any other).
+    assert set(root.attrib) <= {"name", "time", "tests", "failures", "errors"}
+    for suite in root:
+        assert {"name", "tests", "failures", "errors"} <= set(suite.attrib)
+        assert set(suite.attrib) <= {"name", "tests", "failures", "errors", "skipped", "time"}
 
 
 def test_markdown_summary_states_the_verdict_and_escapes_cells(
