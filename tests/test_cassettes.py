@@ -229,6 +229,33 @@ def test_no_secret_survives_in_a_percent_encoded_signed_url_in_a_body(
     assert media.count("=***") == len(parts)  # still a URL, its secrets replaced in place
 
 
+@pytest.mark.parametrize("times", [1, 2])
+def test_what_follows_a_signed_url_inside_percent_encoded_json_is_kept(times: int) -> None:
+    """A parameter that carries JSON (Input, UserData) is percent-encoded whole: the signed
+    URL in it ends at its encoded closing quote, and the JSON after it is not scrubbed away."""
+    document = {
+        "url": "https://b.oss-cn-shanghai.aliyuncs.com/v.mp4?Expires=1700000000&Signature=SECRETab",
+        "Type": "URL",
+        "Tag": "keepme",
+    }
+    encoded = json.dumps(document, separators=(",", ":"))
+    for _ in range(times):
+        encoded = quote(encoded, safe="")
+    uri = f"https://ice.cn-shanghai.aliyuncs.com/?Input={encoded}&JobId=abc"
+    body = json.dumps({"UserData": encoded}).encode()
+    for scrubbed in (
+        scrub_uri(uri).split("Input=")[1].split("&JobId=")[0],
+        json.loads(scrub_body(body))["UserData"],
+    ):
+        for _ in range(times):
+            scrubbed = unquote(scrubbed)
+        kept = json.loads(scrubbed)  # still the whole JSON document
+        assert kept == document | {
+            "url": document["url"].split("?")[0] + "?Expires=***&Signature=***"
+        }
+    assert scrub_uri(uri).endswith("&JobId=abc")
+
+
 def test_a_recorded_answer_never_keeps_a_v2_request_it_quotes() -> None:
     """A refused V2 signature's message quotes the string the service signed (AccessKeyId and
     SecurityToken inside); a Location header or a body may echo a V2-signed URL."""

@@ -89,13 +89,16 @@ _SIGNED_URL_PARAMS = re.compile(
 # The same parameters in a signed URL that is itself percent-encoded inside a text (an InputURL
 # echoed in a body, a URL in a redirect parameter), once or more (`%3F`, `%253F`, ...): the
 # separator before the name and the `=` after it are encoded as often as each other. The value
-# ends at the next encoded `&`, `#` or space; its placeholder is encoded as often (%2A%2A%2A,
-# %252A%252A%252A), so the encoded URL still decodes to the scrubbed one.
+# ends where the plain one does, at a character or at its encoded form (`&`, `#`, a quote, a
+# backslash, `<`, `>`, whitespace): a URL inside encoded JSON ends at its `%22`, and the JSON
+# after it is kept. Its placeholder is encoded as often (%2A%2A%2A, %252A%252A%252A), so the
+# encoded URL still decodes to the scrubbed one.
+_ENCODED_STOPS = r"(?:26|23|22|27|5C|3C|3E|20|09|0A|0B|0C|0D)"
 _ENCODED_SIGNED_URL_PARAMS = re.compile(
     r"(?P<sep>%(?P<levels>(?:25)*)(?:3F|26))"
     rf"{_SIGNED_NAMES}"
     r"%(?P=levels)3D"
-    r"(?P<value>(?:[^%&\"'\s\\<>#]|%(?!(?:25)*(?:26|23|20))[0-9A-Fa-f]{2})*)",
+    rf"(?P<value>(?:[^%&\"'\s\\<>#]|%(?!(?:25)*{_ENCODED_STOPS})[0-9A-Fa-f]{{2}})*)",
     re.IGNORECASE,
 )
 
