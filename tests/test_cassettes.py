@@ -684,6 +684,23 @@ _HAND_EDITS = [
     ("a status no HTTP has", lambda t: t.replace("      code: 200", "      code: 2000"), "code"),
     ("the response body removed", _without_response_body, "interactions[0].response.body"),
     ("a URI that is not http(s)", lambda t: t.replace("uri: https://", "uri: ht!tp://"), "uri"),
+    *(
+        (
+            f"a URI with {what}",
+            lambda t, host=host: t.replace("imm.cn-shanghai.aliyuncs.com/", host),
+            "uri",
+        )
+        for what, host in [
+            ("a port past 65535", "127.0.0.1:99999/"),
+            ("an unclosed IPv6 bracket", "[::1/"),
+            ("a port but no host", ":80/"),
+        ]
+    ),
+    (
+        "a line break in a request header",
+        lambda t: t.replace("      - '0'\n", '      - "0\\nX-Injected: 1"\n', 1),
+        "interactions[0].request.headers",
+    ),
 ]
 
 

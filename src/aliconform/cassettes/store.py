@@ -28,8 +28,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from vcr.serializers import yamlserializer
 
 from aliconform.contracts.loader import validate_document
@@ -78,6 +79,41 @@ class RecordedRequest(_Open):
     uri: str = Field(pattern=r"^(?i:https?)://[^\s/?#]+")
     headers: dict[str, list[str]] = Field(default_factory=dict)
     body: str | bytes | None = None
+
+    @field_validator("uri")
+    @classmethod
+    def _reachable_shape(cls, uri: str) -> str:
+        """A host, and a port that can be one: replay sends the request through requests,
+        which refuses anything else with an error of its own."""
+        try:
+            parts = urlsplit(uri)
+            port = parts.port
+        except ValueError as exc:  # an unclosed [IPv6 bracket, a port past 65535
+            raise ValueError(f"not a URL requests can send: {exc}") from None
+        if not parts.hostname:
+            raise ValueError("the URL names no host")
+        if port == 0:
+            raise ValueError("port 0 is no port a request can be sent to")
+        return uri
+
+    @field_validator("headers")
+    @classmethod
+    def _sendable_headers(cls, headers: dict[str, list[str]]) -> dict[str, list[str]]:
+        """Header names and values as requests sends them (it refuses a line break in one)."""
+        for name, values in headers.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"{name!r}: not a header name (a colon, a space or a line break)")
+            for value in values:
+                if not _HEADER_VALUE.fullmatch(value):
+                    raise ValueError(
+                        f"{name}: {value[:40]!r}: a line break or leading space in a header value"
+                    )
+        return headers
+
+
+# What requests accepts (requests.utils.check_header_validity).
+_HEADER_NAME = re.compile(r"[^:\s][^:\r\n]*")
+_HEADER_VALUE = re.compile(r"(?:\S[^\r\n]*)?")
 
 
 class Status(_Open):
