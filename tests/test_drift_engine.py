@@ -473,15 +473,22 @@ def test_a_success_response_under_an_error_status_is_one_finding_not_one_per_mem
         status,
         contracts=contracts,
     )
-    expected = [("missing-required-field", "/Code")]
-    if status == 418:
-        expected.insert(0, ("undocumented-http-status", ""))
-    assert kinds(findings) == expected
-    assert findings[-1].message == (
-        f"HTTP {status} with the operation's success response instead of the error envelope: "
-        "no Code or Message says what failed"
+    # One finding, also where the status is not a documented one at all (418).
+    assert kinds(findings) == [("undocumented-http-status", "")]
+    assert findings[0].message == (
+        f"HTTP {status} over the operation's success response, which is documented with "
+        "HTTP 200: no error envelope says what failed"
     )
-    assert _line_at(findings[-1].contract_location).strip() == "Code:"
+    assert findings[0].severity == Severity.BREAKING
+    assert (findings[0].expected, findings[0].observed) == ([200], str(status))
+    assert _line_at(findings[0].contract_location).strip() == "response:"
+    # IMM's success response carries the task's Code and Message, as the page's example does:
+    # they are its own members, not an error envelope.
+    with_task_code = image(Code="ResourceNotFound", Message="The task is not found.")
+    assert check_response("GetImageModerationResult", with_task_code, contracts=contracts) == []
+    assert kinds(
+        check_response("GetImageModerationResult", with_task_code, status, contracts=contracts)
+    ) == [("undocumented-http-status", "")]
     # A body that is not the success response either is judged as an error body, member by
     # member.
     drifted = check_response(

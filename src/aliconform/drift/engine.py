@@ -206,7 +206,12 @@ def check_body(
                 parsed_here = isinstance(body, bytes | str)
                 findings += _check_success(entry, data, request, parsed_here=parsed_here)
             elif status >= 400:
-                findings += _check_error(entry, data, status)
+                error = _check_error(entry, data, status)
+                if any(f.kind is Kind.UNDOCUMENTED_HTTP_STATUS for f in error):
+                    # The success response under it says more of the status than its absence
+                    # from the documented ones: one finding, not two.
+                    findings = [f for f in findings if f.kind is not Kind.UNDOCUMENTED_HTTP_STATUS]
+                findings += error
         except RecursionError:
             findings.append(
                 _with(_unparseable("the body nests too deeply to check", ""), contract.operation)
@@ -261,9 +266,12 @@ def _check_success(
 
 
 def _success_under_error_status(entry: CompiledContract, data: dict[str, Any]) -> bool:
-    """Whether an error status's body is, member for member, the success response."""
+    """Whether an error status's body is, member for member, the success response. A member
+    of the error envelope that the success response has too (IMM's task Code and Message) does
+    not make it an error body."""
     envelope = entry.contract.envelope().fields
-    if any(name in data for name in envelope if name != "RequestId"):
+    success = entry.contract.response.fields
+    if any(name in data for name in envelope if name != "RequestId" and name not in success):
         return False
     walker = Walker(entry.contract)
     walker.object_fields(data, entry.contract.response.fields, Place("", "", ("response",)))
@@ -282,14 +290,17 @@ def _check_error(entry: CompiledContract, data: Any, status: int) -> list[Findin
         return walker.findings
     if _success_under_error_status(entry, data):
         # One thing happened (an answer under the wrong status), so one finding: not a missing
-        # Code and Message plus an undocumented field per member of the success response.
+        # Code and Message plus an undocumented field per member of the success response. The
+        # status is what is wrong: the body is the one documented with 200. (Where the success
+        # response has a Code of its own, it is the task's, not the request's error.)
         walker.add(
-            Kind.MISSING_REQUIRED_FIELD,
-            Place("/Code", "", ("envelopes", contract.errors.envelope, "fields", "Code")),
-            f"HTTP {status} with the operation's success response instead of the error "
-            "envelope: no Code or Message says what failed",
-            expected=sorted(name for name, spec in envelope.fields.items() if spec.required),
-            observed=None,
+            Kind.UNDOCUMENTED_HTTP_STATUS,
+            Place("", "", ("response",)),
+            f"HTTP {status} over the operation's success response, which is documented with "
+            "HTTP 200: no error envelope says what failed",
+            location=contract.location(("response",)),
+            expected=[200],
+            observed=status,
         )
         return walker.findings
     walker.object_fields(data, envelope.fields, root)
