@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -370,6 +371,22 @@ def test_unwritable_cassette_and_scratch_directories_are_usage_errors(
     code, _, err = run(capsys, "bench-scan", "-n", "10", "--scratch", str(a_file / "x"))
     assert code == 2
     assert "cannot write the capture files to" in " ".join(err.split())
+
+
+def test_a_stopped_bench_scan_leaves_no_capture_behind(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its captures are hundreds of megabytes, written to the working directory by default."""
+
+    def stopped_while_scanning(*args: object, **kwargs: object) -> None:
+        assert list(tmp_path.glob("capture-*.jsonl")), "the capture is written before the scan"
+        signal.raise_signal(signal.SIGTERM)
+
+    monkeypatch.setattr(subprocess, "run", stopped_while_scanning)
+    code, _, err = run(capsys, "bench-scan", "-n", "20", "--scratch", str(tmp_path))
+    assert code == 128 + signal.SIGTERM
+    assert "stopped by SIGTERM" in err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_reports_directory_is_tried_without_leaving_it_behind(

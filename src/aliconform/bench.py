@@ -685,35 +685,16 @@ def run_scan_bench(
     lines: int, workers: int | None, directory: Path, progress: Callable[[str], None] | None = None
 ) -> BenchResult:
     """Scan captures of lines/10 and lines lines; report throughput and peak memory of each."""
-    import subprocess
-    import sys
-
     rows: list[tuple[str, str]] = []
     directory.mkdir(parents=True, exist_ok=True)
     for count in (max(1, lines // 10), lines):
         capture = directory / f"capture-{count}.jsonl"
-        if progress:
-            progress(f"writing a {count:,}-line capture")
-        size = write_capture(capture, count)
-        if progress:
-            progress(f"scanning {count:,} lines")
-        # A fresh process per size, so that each peak-memory figure is its own.
-        script = (
-            "import json, resource, sys, time\n"
-            "from pathlib import Path\n"
-            "from aliconform.scan import scan_file\n"
-            f"r = scan_file(Path({str(capture)!r}), workers={workers!r})\n"
-            "me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-            "kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-            "print(json.dumps([r.interactions, r.seconds, r.workers, me, kids, len(r.aggregates)]))\n"
-        )
-        output = subprocess.run(
-            [sys.executable, "-c", script], check=True, capture_output=True, text=True
-        ).stdout
-        interactions, seconds, used, parent_kib, worker_kib, distinct = json.loads(
-            output.splitlines()[-1]
-        )
-        capture.unlink()
+        try:  # a capture is hundreds of megabytes: removed however the run ends
+            interactions, seconds, used, parent_kib, worker_kib, distinct, size = _scan_capture(
+                capture, count, workers, progress
+            )
+        finally:
+            capture.unlink(missing_ok=True)
         rows += [
             (
                 f"{count:,} lines ({size / 2**20:,.0f} MiB)",
@@ -725,3 +706,35 @@ def run_scan_bench(
             ),
         ]
     return BenchResult(rows)
+
+
+def _scan_capture(
+    capture: Path, count: int, workers: int | None, progress: Callable[[str], None] | None
+) -> tuple[int, float, int, int, int, int, int]:
+    """Write a capture of count lines and scan it in a fresh process, so that each
+    peak-memory figure is its own: (interactions, seconds, workers, reader KiB, largest worker
+    KiB, distinct findings, capture bytes)."""
+    import subprocess
+    import sys
+
+    if progress:
+        progress(f"writing a {count:,}-line capture")
+    size = write_capture(capture, count)
+    if progress:
+        progress(f"scanning {count:,} lines")
+    script = (
+        "import json, resource, sys, time\n"
+        "from pathlib import Path\n"
+        "from aliconform.scan import scan_file\n"
+        f"r = scan_file(Path({str(capture)!r}), workers={workers!r})\n"
+        "me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "print(json.dumps([r.interactions, r.seconds, r.workers, me, kids, len(r.aggregates)]))\n"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", script], check=True, capture_output=True, text=True
+    ).stdout
+    interactions, seconds, used, parent_kib, worker_kib, distinct = json.loads(
+        output.splitlines()[-1]
+    )
+    return interactions, seconds, used, parent_kib, worker_kib, distinct, size
