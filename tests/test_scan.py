@@ -404,6 +404,22 @@ def test_scan_of_a_missing_file_is_a_usage_error(
     assert ": a directory; scan reads one JSONL file" in capsys.readouterr().err
 
 
+def test_example_lines_are_distinct_lines_when_a_drift_repeats_across_an_array(
+    tmp_path: Path,
+) -> None:
+    label = {"LabelName": "cat", "LabelLevel": 1, "LabelConfidence": 0.5, "Extra": 1}
+    capture = tmp_path / "capture.jsonl"
+    with capture.open("w", encoding="utf-8") as stream:
+        for _ in range(3):
+            body = {"RequestId": "r", "TaskId": "t", "Status": "Succeeded", "Labels": [label] * 30}
+            line = {"operation": "GetVideoLabelClassificationResult", "status": 200, "body": body}
+            stream.write(json.dumps(line) + "\n")
+    result = scan_file(capture, workers=1)
+    (extra,) = [a for a in result.aggregates.values() if a.finding.path == "/Labels/*/Extra"]
+    assert extra.count == 90
+    assert extra.examples == [1, 2, 3]
+
+
 def test_scan_reads_standard_input_and_pipes(tmp_path: Path) -> None:
     """Captures are often compressed or streamed: `scan -` and a named pipe read them in one
     pass, and judge them as the file itself."""

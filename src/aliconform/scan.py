@@ -384,7 +384,8 @@ def _add(result: BatchResult, finding: Finding, number: int, body: Any, source: 
     aggregate.note(finding, number)
     aggregate.count += 1
     aggregate.last = number
-    if len(aggregate.examples) < _EXAMPLES:
+    # Example lines are distinct lines: one drift in every element of an array is one line.
+    if len(aggregate.examples) < _EXAMPLES and aggregate.examples[-1] != number:
         aggregate.examples.append(number)
 
 
