@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from aliconform import ContractSet, load_contracts
 from aliconform.contracts import index_fields
+from aliconform.contracts.paths import Key, PayloadStep
 from aliconform.drift import Finding, Kind, check_response
 from aliconform.drift.checker import Place, Walker
 from aliconform.drift.engine import check_body, compiled
@@ -32,7 +33,14 @@ from aliconform.drifting import (
     mutate,
     responses,
 )
-from aliconform.generate import Location, _order_key, field_values, locations
+from aliconform.generate import (
+    Location,
+    _order_key,
+    conformant_responses,
+    encode,
+    field_values,
+    locations,
+)
 
 CONTRACTS: ContractSet = load_contracts()
 OPERATIONS = list(CONTRACTS)
@@ -82,6 +90,59 @@ def test_conformant_responses_have_no_findings(operation: str, data: st.DataObje
     assert fast.view is not None
     data = fast.invariant_data(decoded, raw)
     assert data == {key: body[key] for key in fast.view if key in body}
+
+
+def _shapes(operation: str) -> dict[str, list[str]]:
+    """The shapes a conformant response can take, each with the fields that make it up: the
+    response outside any chosen variant (""), and each variant a sibling can select (by its
+    path), with every value field in it. Drawn at random, most would rarely if ever appear."""
+    contract = CONTRACTS[operation]
+    fields = index_fields(contract)
+    by_steps = {entry.steps: entry for entry in fields.values()}
+    shapes: dict[str, list[str]] = {"": []}
+    for entry in fields.values():
+        last = entry.steps[-1] if entry.steps else None
+        if isinstance(last, PayloadStep) and last.discriminator is not None:
+            payload = by_steps[entry.steps[:-1]].spec.json_payload
+            chooser = by_steps.get((*entry.steps[:-2], Key(last.discriminator)))
+            assert payload is not None
+            if last.variant in payload.selectable(chooser.spec if chooser else None):
+                shapes[entry.path] = [entry.path]
+    for path in drift_fields(contract, Kind.TYPE_MISMATCH):  # every value a drift can reach
+        within = [shape for shape in shapes if shape and path.startswith(shape)]
+        shapes[max(within, key=len, default="")].append(path)
+    return shapes
+
+
+SHAPES = [
+    pytest.param(operation, shape, paths, id=f"{operation}-{shape or 'outside-variants'}")
+    for operation in OPERATIONS
+    for shape, paths in _shapes(operation).items()
+]
+
+
+def test_every_selectable_variant_is_a_shape_of_its_own() -> None:
+    shapes = {(p.values[0], p.values[1]) for p in SHAPES}
+    assert ("QuerySmarttagJob", "Results.Result[].Data(NLP)") in shapes
+    assert ("QueryIProductionJob", "Result(AudioMixing)") in shapes  # an object without fields
+    assert ("QuerySmarttagJob", "Results.Result[].Data(subtitles)") not in shapes  # no Type
+    assert len([s for op, s in shapes if op == "QueryIProductionJob" and s]) == 13
+
+
+@pytest.mark.parametrize(("operation", "shape", "paths"), SHAPES)
+@settings(SETTINGS, max_examples=5)
+@given(data=st.data())
+def test_each_shape_with_every_field_in_it_has_no_findings(
+    operation: str, shape: str, paths: list[str], data: st.DataObject
+) -> None:
+    """Every field of the shape at once, so that each variant and each optional field is
+    checked as conformant at least once (the test above draws what comes, mostly the root)."""
+    contract = CONTRACTS[operation]
+    body = data.draw(conformant_responses(contract, present=paths))
+    assert kinds_at(operation, encode(contract, body)) == []
+    held = {loc.field for loc in locations(contract, encode(contract, body))}
+    # (locations names an array's elements by the array: Categories for Categories[])
+    assert {path.removesuffix("[]") for path in paths} - {shape} <= held
 
 
 @pytest.mark.parametrize(("operation", "kind"), DRIFTS)
