@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from aliconform import ContractSet, load_contracts
 from aliconform.contracts import index_fields
+from aliconform.contracts.model import EnumValue, FieldSpec
 from aliconform.contracts.paths import Key, PayloadStep
 from aliconform.drift import Finding, Kind, check_response
 from aliconform.drift.checker import Place, Walker
@@ -143,6 +144,42 @@ def test_each_shape_with_every_field_in_it_has_no_findings(
     held = {loc.field for loc in locations(contract, encode(contract, body))}
     # (locations names an array's elements by the array: Categories for Categories[])
     assert {path.removesuffix("[]") for path in paths} - {shape} <= held
+
+
+@settings(SETTINGS, max_examples=30)
+@given(data=st.data())
+def test_number_and_boolean_enums_generate_the_values_the_engine_accepts(
+    data: st.DataObject,
+) -> None:
+    """A user's contract may list enum values of a number ("1", "0.5") or a boolean field:
+    generated as 1.0 or as the text "true", they came back as findings."""
+    original = CONTRACTS["GetVideoLabelClassificationResult"]
+    label = original.definitions["Label"]
+    assert label.fields is not None
+    confidence = label.fields["LabelConfidence"]
+    assert confidence.type == "number"
+    enum = {"1": EnumValue(), "0.5": EnumValue()}
+    fields = {**label.fields, "LabelConfidence": confidence.model_copy(update={"enum": enum})}
+    reviewed = FieldSpec(
+        type="boolean", enum={"true": EnumValue(), "false": EnumValue()}, description="x"
+    )
+    response = original.response.model_copy(
+        update={"fields": {**original.response.fields, "Reviewed": reviewed}}
+    )
+    contract = original.model_copy(
+        update={
+            "definitions": {
+                **original.definitions,
+                "Label": label.model_copy(update={"fields": fields}),
+            },
+            "response": response,
+        }
+    )
+    body = data.draw(conformant_responses(contract, present=["Labels[].LabelConfidence"]))
+    held = [label["LabelConfidence"] for label in body["Labels"] if "LabelConfidence" in label]
+    assert held
+    assert all(isinstance(value, int | float) for value in held)
+    assert check_body(compiled(contract), json.dumps(encode(contract, body))) == []
 
 
 @pytest.mark.parametrize(("operation", "kind"), DRIFTS)

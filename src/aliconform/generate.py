@@ -73,6 +73,14 @@ _FORMAT_STRATEGIES: dict[str, st.SearchStrategy[str]] = {
 }
 
 
+def _number(text: str) -> int | float:
+    """An enum key of a number field as the value whose text it is."""
+    value = float(text)
+    return (
+        int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
+    )
+
+
 class _Builder:
     def __init__(self, contract: Contract) -> None:
         self.contract = contract
@@ -88,8 +96,10 @@ class _Builder:
             keys = list(spec.enum)
             if kind == "integer":
                 return st.sampled_from([int(k) for k in keys])
-            if kind == "number":
-                return st.sampled_from([float(k) for k in keys])
+            if kind == "number":  # as the engine reads it back: "1" is 1, not 1.0
+                return st.sampled_from([_number(k) for k in keys])
+            if kind == "boolean":
+                return st.sampled_from([k == "true" for k in keys])
             return st.sampled_from(keys)
         if kind == "string":
             if spec.json_payload is not None and spec.json_payload.shape is not None:
