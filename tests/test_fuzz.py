@@ -247,6 +247,9 @@ def test_a_known_task_that_the_service_denies_is_a_rejected_valid_request() -> N
             max_examples=6, seed=3, modes=("positive",), operations=("QuerySmarttagJob",)
         )
         run = run_fuzz(CONTRACTS, target, credentials, options, known)
+    # Every other case names the known task (a drawn boolean gave about one in five).
+    assert len(run.cases) == 6
+    assert [c.known_ids for c in run.cases] == [False, True] * 3
     rejected = [f for f in run.findings if f.kind is Kind.REJECTED_VALID_REQUEST]
     assert rejected
     assert {f.source for f in rejected} == {c.id for c in run.cases if c.known_ids}
