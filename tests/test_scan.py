@@ -449,6 +449,8 @@ def test_scan_reads_standard_input_and_pipes(tmp_path: Path) -> None:
     assert [f["count"] for f in from_fifo["findings"]] == [
         f["count"] for f in from_stdin["findings"]
     ]
+    # A pipe is named by its path: <(zcat ...) is /dev/fd/63, and "63 line 2" says nothing.
+    assert from_fifo["findings"][0]["source"].startswith(f"{fifo} line ")
 
 
 COMPRESSORS = {"gzip": gzip.compress, "bzip2": bz2.compress, "xz": lzma.compress}

@@ -528,7 +528,9 @@ def scan_file(
     with ExitStack() as stack:
         stream, compression = _opened(path, stack)
         shown = "stdin" if path == STDIN else displayed(path)
-        name = "stdin" if path == STDIN else displayed(path.name)
+        # A file is named by its name; a pipe by its whole path (<(zcat ...) is /dev/fd/63,
+        # whose name alone, "63", says nothing).
+        name = "stdin" if path == STDIN else displayed(path.name if path.is_file() else path)
         load_contracts(contracts_dir)  # fail early, in this process, on bad contracts
         try:
             return _scan(stream, shown, name, contracts_dir, workers, progress)

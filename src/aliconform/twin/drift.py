@@ -6,8 +6,11 @@ query operation; each edit produces exactly one finding, of a stated kind at a s
 pointer, on top of whatever the undrifted answer already produces (the documentation's own
 examples carry a few). `expected_findings` is that set, and the tests hold the engine to it.
 
-Profiles touch only terminal answers of the query operations, never the status a poller
-watches (so polling still ends) and never RequestId.
+Profiles touch only terminal answers of the query operations, and never RequestId. They leave
+the status a poller watches alone, with one exception: QuerySmarttagJob requires nothing but
+RequestId and JobStatus, so its dropped-required-field drops JobStatus. A poller then stops at
+an answer without a state (a terminal answer has no state to wait for), which is what a
+service that drops it would make it do.
 """
 
 from __future__ import annotations
