@@ -88,6 +88,24 @@ def test_scrubbing_removes_v3_and_v2_credentials() -> None:
     assert "SignedHeaders=host;x-acs-action" in scrubbed.headers["Authorization"]
 
 
+@pytest.mark.parametrize("as_text", [False, True], ids=["bytes", "text"])
+def test_a_scrubbed_body_carries_its_own_length(as_text: bool) -> None:
+    body = f'{{"OutputUrls": ["{SIGNED_URL}"], "Note": "caf\u00e9"}}'
+    raw: str | bytes = body if as_text else body.encode()
+    headers = {"Content-Length": [str(len(body.encode()))], "Content-Type": ["application/json"]}
+    response = scrub_response(
+        {"status": {"code": 200}, "headers": headers, "body": {"string": raw}}
+    )
+    scrubbed = response["body"]["string"]
+    assert scrubbed != raw
+    as_bytes = scrubbed.encode() if isinstance(scrubbed, str) else scrubbed
+    assert response["headers"]["Content-Length"] == [str(len(as_bytes))]
+    assert response["headers"]["Content-Type"] == ["application/json"]
+    untouched = {"Content-Length": ["12"]}
+    kept = scrub_response({"headers": untouched, "body": {"string": b'{"Note": "x"}'}})
+    assert kept["headers"]["Content-Length"] == ["12"]  # nothing scrubbed: as the server said
+
+
 def test_scrubbing_removes_signed_url_secrets_from_bodies_even_json_escaped() -> None:
     escaped = SIGNED_URL.replace("&", "\\u0026")
     body = f'{{"OutputUrls": ["{SIGNED_URL}", "{escaped}"]}}'.encode()

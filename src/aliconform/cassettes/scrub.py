@@ -408,8 +408,20 @@ def scrub_response(response: dict[str, Any]) -> dict[str, Any]:
         status["message"] = scrub_text(status["message"])  # the reason phrase is the server's
     body = response.get("body")
     if isinstance(body, dict) and "string" in body:
-        body["string"] = _scrub_body(body["string"])
+        original = body["string"]
+        body["string"] = _scrub_body(original)
+        if body["string"] != original:
+            _fit_content_length(response["headers"], body["string"])
     return response
+
+
+def _fit_content_length(headers: dict[str, Any], body: str | bytes) -> None:
+    """A scrubbed body is shorter than the one the server measured: a client that reads
+    Content-Length bytes would wait for the rest, or refuse the replay."""
+    size = str(len(body.encode("utf-8", "surrogatepass") if isinstance(body, str) else body))
+    for name, value in headers.items():
+        if name.lower() == "content-length":
+            headers[name] = [size] if isinstance(value, list) else size
 
 
 # -- the credential chain's own traffic ---------------------------------------------------------
