@@ -222,6 +222,20 @@ def test_each_operation_supports_the_kinds_its_contract_allows() -> None:
     assert "GetVideoLabelClassificationResult" not in WITH_PAYLOADS
 
 
+def test_each_format_has_values_that_break_it_and_each_does() -> None:
+    """The format-violation drift draws from a written table: a format added to the contract
+    format without values there would never be drifted, and a value that passes its format
+    would give no finding."""
+    from aliconform.contracts.model import FORMATS
+    from aliconform.drift.formats import FORMAT_CHECKS
+    from aliconform.drifting import _NOT_IN_FORMAT
+
+    assert set(_NOT_IN_FORMAT) == set(FORMATS) - {"json"}  # json breaks as invalid-json-payload
+    for name, values in _NOT_IN_FORMAT.items():
+        for value in values:
+            assert not FORMAT_CHECKS[name](value), (name, value)
+
+
 def test_an_unsupported_kind_names_the_operation_and_the_kinds_it_supports() -> None:
     contract = CONTRACTS["GetVideoLabelClassificationResult"]
     with pytest.raises(UnsupportedDriftError) as caught:

@@ -250,7 +250,8 @@ def _targets(contract: Contract, kind: str) -> list[_Target]:
         for inv in contract.invariants
         if isinstance(inv, PrefixInvariant)
     }
-    prefixed = {
+    # A prefix invariant's field too: changing its text would break that rule as well.
+    prefix_rule = prefixes | {
         join_path(inv.scope, inv.field)
         for inv in contract.invariants
         if isinstance(inv, PrefixInvariant)
@@ -323,11 +324,10 @@ def _targets(contract: Contract, kind: str) -> list[_Target]:
             if e.spec.enum and e.spec.type != "boolean" and e.path not in prefixes
         ]
     if kind == Kind.FORMAT_VIOLATION:
-        # Not a field a prefix invariant reads: changing its text would break that rule too.
         return [
             target(e)
             for e, _ in values
-            if e.spec.format in _NOT_IN_FORMAT and e.path not in prefixes | prefixed
+            if e.spec.format in _NOT_IN_FORMAT and e.path not in prefix_rule
         ]
     if kind == Kind.OUT_OF_RANGE:
         return [

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -74,11 +75,9 @@ _FORMAT_STRATEGIES: dict[str, st.SearchStrategy[str]] = {
 
 
 def _number(text: str) -> int | float:
-    """An enum key of a number field as the value whose text it is."""
-    value = float(text)
-    return (
-        int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
-    )
+    """An enum key of a number field as the value the engine reads back as that text: "1" is
+    the integer 1 (1.0 would read as "1.0"), "0.5" the float."""
+    return int(text) if re.fullmatch(r"-?[0-9]+", text) else float(text)
 
 
 class _Builder:
