@@ -879,3 +879,40 @@ def test_a_capture_whose_name_is_not_utf8_is_scanned_and_reported(tmp_path: Path
     report = json.loads((out / "drift.json").read_text("utf-8"))
     assert {f["source"] for f in report["findings"]} == {"cap\\xff.jsonl line 1"}
     assert report["inputs"]["file"].endswith("/cap\\xff.jsonl")
+
+
+def test_a_response_body_or_a_pretty_printed_document_is_told_apart_from_a_capture(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The two mistakes a first scan makes: a body where a capture line goes, and one JSON
+    document over several lines. Each line's reason names the command that reads it."""
+    body = tmp_path / "body.json"
+    body.write_text(json.dumps({"RequestId": "r", "Code": "x"}) + "\n", "utf-8")
+    result = scan_file(body, workers=1)
+    (line,) = result.skipped
+    assert line.reason.startswith('no "operation"')
+    assert "looks like a response body" in line.reason
+    assert "aliconform check <operation>" in line.reason
+    pretty = tmp_path / "pretty.json"
+    pretty.write_text(json.dumps({"RequestId": "r", "Code": "x"}, indent=2) + "\n", "utf-8")
+    result = scan_file(pretty, workers=1)
+    first = result.skipped[0]
+    assert first.line == 1
+    assert first.reason.startswith("not a JSON line")
+    assert "one JSON document written over several lines" in first.reason
+    # Only a line that opens a document says so: the rest are just unreadable.
+    assert all("several lines" not in s.reason for s in result.skipped[1:])
+
+
+def test_check_of_a_capture_names_scan(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capture = _capture(tmp_path / "capture.jsonl", 2)
+    assert main(["check", "GetImageModerationResult", str(capture)]) == 1
+    printed = capsys.readouterr()
+    assert "unparseable-body" in printed.out
+    assert f"{capture} holds one JSON document per line" in " ".join(printed.err.split())
+    assert f"aliconform scan {capture}" in " ".join(printed.err.split())
+    body = tmp_path / "two-bodies.json"
+    body.write_text('{"RequestId": "a"}\n{"RequestId": "b"}\n', "utf-8")
+    assert main(["check", "GetImageModerationResult", str(body)]) == 1
+    # Not a capture: the lines are bodies, and scan would not read them either.
+    assert "aliconform scan" not in capsys.readouterr().err

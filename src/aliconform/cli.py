@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
+import shlex
 import signal
 import sys
 import threading
@@ -504,7 +505,27 @@ def check(
     policy = load_policy(policy_file, operations=contracts)
     verdict = judge(findings, policy, operations=[])
     _emit(verdict, output, f"{operation} {source}", policy.origin)
+    if _is_capture(body):
+        # check reads one body; a capture is scan's, and every line of it would be one finding
+        shown = "standard input" if source == "<stdin>" else source
+        err.print(
+            f"{shown} holds one JSON document per line, with operation and body: a capture. "
+            f"`aliconform scan {'-' if source == '<stdin>' else shlex.quote(source)}` checks it.",
+            markup=False,
+        )
     raise typer.Exit(verdict.exit_code)
+
+
+def _is_capture(body: bytes) -> bool:
+    """Whether a body given to check is a capture's first lines (what scan reads)."""
+    first, _, rest = body.lstrip().partition(b"\n")
+    if not rest.strip():
+        return False
+    try:
+        line = json.loads(first)
+    except ValueError:
+        return False
+    return isinstance(line, dict) and "operation" in line and "body" in line
 
 
 @app.command("lint-docs")

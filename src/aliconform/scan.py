@@ -259,6 +259,9 @@ def _quotable(reason: str) -> str:
     return text if len(text) <= _REASON_CHARACTERS else text[: _REASON_CHARACTERS - 1] + "…"
 
 
+_CHECK_ONE = "`aliconform check <operation> <file>`"
+
+
 class _Line(msgspec.Struct):
     """A line as msgspec reads it: the body kept as the JSON text it is in the line."""
 
@@ -281,7 +284,14 @@ def _read_line(raw: bytes) -> tuple[str, Any, int, dict[str, str], dict[str, Any
         raise ValueError("a line must be a JSON object with operation, status, headers and body")
     operation = line.get("operation")
     if operation is None:
-        raise ValueError('no "operation" (the API operation name, e.g. QuerySmarttagJob)')
+        reason = 'no "operation" (the API operation name, e.g. QuerySmarttagJob)'
+        if "body" not in line and _is_response_body(raw):
+            reason += (
+                "; the line looks like a response body, which a capture line wraps "
+                '({"operation": ..., "status": ..., "body": ...}): '
+                f"{_CHECK_ONE} checks a single body"
+            )
+        raise ValueError(reason)
     if not isinstance(operation, str):
         raise ValueError(
             f'"operation" must be the API operation name as a string '
@@ -304,6 +314,15 @@ def _read_line(raw: bytes) -> tuple[str, Any, int, dict[str, str], dict[str, Any
             f'"request" must be an object of business parameters, not {_json_type(request)}'
         )
     return operation, line["body"], status, headers, request
+
+
+def _is_response_body(raw: bytes) -> bool:
+    """Whether a line is a response body: every response of these APIs has a RequestId. Read
+    again, and only for a line already refused: the line's reading keeps only its own fields."""
+    try:
+        return "RequestId" in json.loads(raw)
+    except (ValueError, TypeError, RecursionError):
+        return False
 
 
 def _json_type(value: Any) -> str:
@@ -349,7 +368,13 @@ def _parsed(raw: bytes) -> Any:
     except RecursionError:
         raise ValueError("the line nests deeper than the JSON parser accepts") from None
     except ValueError as exc:
-        raise ValueError(f"not a JSON line: {exc}") from None
+        reason = f"not a JSON line: {exc}"
+        if raw.strip() in (b"{", b"["):  # the first line of an indented document
+            reason += (
+                "; one JSON document written over several lines? scan reads JSON Lines, one "
+                f"interaction per line, and {_CHECK_ONE} checks a single response body"
+            )
+        raise ValueError(reason) from None
 
 
 def _add(result: BatchResult, finding: Finding, number: int, body: Any, source: str) -> None:
