@@ -185,10 +185,15 @@ def test_scenarios_check_names_each_problem_with_its_line(
         "scenarios:\n  - name: one\n    operation: QuerySmarttagJob\n    params: {JobID: x}\n",
         "utf-8",
     )
-    assert main(["scenarios", "check", "--scenarios", str(broken)]) == 2
+    # A check that finds problems exits 1, as `contracts validate` does; 2 is for a file that
+    # is not there to check.
+    assert main(["scenarios", "check", "--scenarios", str(broken)]) == 1
     err = " ".join(capsys.readouterr().err.replace("│", " ").split())
     assert f"{broken}:4" in err
     assert "did you mean 'JobId'" in err
+    assert f"1 problem(s) in {broken}" in err
+    assert main(["scenarios", "check", "--scenarios", str(tmp_path / "absent.yaml")]) == 2
+    assert "absent.yaml" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

@@ -389,11 +389,22 @@ def _scenarios_path(given: Path | None) -> Path:
 @scenarios_app.command("check")
 def scenarios_check(scenarios_file: ScenariosFile = None, directory: ContractsDir = None) -> None:
     """Check the scenarios file against the contracts, calling nothing: every problem with its
-    line (exit 2), else how many scenarios of which operations (exit 0)."""
-    from aliconform.record import load_scenarios
+    line (exit 1, as `contracts validate`), else how many scenarios of which operations (exit
+    0). A file that is not there to check is a usage error (exit 2)."""
+    from aliconform.record import ScenarioError, load_scenarios
 
     scenarios_file = _scenarios_path(scenarios_file)
-    loaded = load_scenarios(scenarios_file, _load(directory))
+    if scenarios_file.is_dir():
+        raise AliconformError(f"{scenarios_file}: a directory; name the scenarios file")
+    if not scenarios_file.exists():
+        raise AliconformError(f"{scenarios_file}: no such scenarios file")
+    try:
+        loaded = load_scenarios(scenarios_file, _load(directory))
+    except ScenarioError as exc:
+        for issue in exc.issues:
+            err.print(str(issue), markup=False, highlight=False)
+        err.print(f"{len(exc.issues)} problem(s) in {scenarios_file}", style="red", markup=False)
+        raise typer.Exit(1) from None
     operations = sorted({item.operation for item in loaded})
     out.print(
         f"{scenarios_file}: {len(loaded)} scenarios valid, for {', '.join(operations)}",
