@@ -534,6 +534,8 @@ def test_a_cassette_that_cannot_be_put_in_place_fails_its_scenario_and_the_run_g
     assert failed
     assert {r.scenario.operation for r in failed} == {refused}
     assert all("cannot write" in r.message and "Permission denied" in r.message for r in failed)
+    # Named as it can be opened from where the command ran, not from the cassettes' own name.
+    assert all(f"cannot write {cassettes_copy / 'imm' / refused}/" in r.message for r in failed)
     assert run.with_outcome("recorded")
     assert _tree(cassettes_copy / "imm" / refused) == before
 

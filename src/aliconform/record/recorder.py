@@ -285,7 +285,7 @@ def _promote(
             _compare_and_promote(result, staging, check_only)
         except (OSError, AliconformError) as exc:  # the cassettes changed under the run
             result.outcome = "failed"
-            result.message = f"cannot write {result.cassette.display}: {_brief(exc)}"
+            result.message = f"cannot write {result.cassette.shown}: {_brief(exc)}"
     return withheld
 
 
