@@ -288,6 +288,15 @@ def test_a_drift_profile_is_reported_as_exactly_the_injected_drifts(
     sources = json.loads((tmp_path / "b" / "drift.json").read_text("utf-8"))["sources"]
     assert sources
     assert [s["cassette"] for s in sources if s["written"]] == []  # and says so
+    if drifted:  # where a finding names its source, the HTML and Markdown say so too
+        summary = (tmp_path / "b" / "summary.md").read_text("utf-8")
+        rows = [line for line in summary.splitlines() if line.startswith("| breaking |")]
+        rows += [line for line in summary.splitlines() if line.startswith("| warning |")]
+        assert rows
+        assert all(row.endswith("(checked, not written) |") for row in rows), rows
+        page = (tmp_path / "b" / "drift.html").read_text("utf-8")
+        named = page.count("<dt>source</dt>")
+        assert named == page.count("(checked, not written)</span></dd>") > 0
     breaking = any(
         f["severity"] == "breaking" and f["status"] == "new"
         for f in json.loads((tmp_path / "b" / "drift.json").read_text("utf-8"))["findings"]

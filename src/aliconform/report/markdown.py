@@ -51,8 +51,11 @@ def _code(text: object, *, in_table: bool = False) -> str:
     return f"{fence}{value}{fence}"
 
 
-def _row(group: Group[ReportFinding]) -> str:
+def _row(group: Group[ReportFinding], report: DriftReport) -> str:
     finding = group.first
+    source = _cell(finding.source or "")
+    if report.unwritten(finding):
+        source += " (checked, not written)"
     # Shortened before it is escaped, so that no escape is cut in half.
     expected = _short(_as_text(finding.expected), 80)
     values, more = distinct_observed(group.items, 10)  # a row per place: every value seen there
@@ -60,7 +63,7 @@ def _row(group: Group[ReportFinding]) -> str:
     return (
         f"| {finding.severity.value} | {_cell(finding.operation)} | {_code(finding.kind, in_table=True)} "
         f"| {_code(group.where(), in_table=True)} | {_cell(expected)} | {_cell(_short(observed, 120))} "
-        f"| {_cell(finding.source or '')} |"
+        f"| {source} |"
     )
 
 
@@ -104,7 +107,7 @@ def render_markdown(report: DriftReport) -> str:
             "| severity | operation | kind | path | expected | observed | source |",
             "|---|---|---|---|---|---|---|",
         ]
-        lines += [_row(group) for group in groups[:_SHOWN]]
+        lines += [_row(group, report) for group in groups[:_SHOWN]]
         if len(groups) > _SHOWN:
             lines.append(f"\n…and {len(groups) - _SHOWN} more places in drift.html / drift.json.")
     documentation = report.findings_in("documentation")
@@ -121,7 +124,7 @@ def render_markdown(report: DriftReport) -> str:
                 "| severity | operation | kind | path | expected | observed | source |",
                 "|---|---|---|---|---|---|---|",
             ]
-            lines += [_row(group) for group in unwaived[:_SHOWN]]
+            lines += [_row(group, report) for group in unwaived[:_SHOWN]]
             if len(unwaived) > _SHOWN:
                 lines.append(f"\n…and {len(unwaived) - _SHOWN} more in drift.html / drift.json.")
     if repeats:  # a paragraph of its own: straight after a table it would be read as a row

@@ -8,6 +8,7 @@ changes only when a field is removed or changes meaning.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 from collections.abc import Iterable
@@ -321,3 +322,12 @@ class DriftReport(_Model):
 
     def findings_in(self, section: Section) -> list[ReportFinding]:
         return [finding for finding in self.findings if finding.section == section]
+
+    def unwritten(self, finding: ReportFinding) -> bool:
+        """Whether the finding's source is a recording checked but not written (record --check,
+        a scenario that failed): its cassette path is only where it would have been."""
+        return finding.source is not None and finding.source in self._unwritten_sources
+
+    @functools.cached_property
+    def _unwritten_sources(self) -> frozenset[str]:
+        return frozenset(source.id for source in self.sources if not source.written)
