@@ -236,6 +236,27 @@ def test_a_mistyped_poll_setup_action_or_placeholder_is_caught_before_anything_i
     assert "'Succeded' is not a value of Status (did you mean 'Succeeded'?)" in text
 
 
+def test_a_placeholder_in_a_default_is_refused_not_sent_as_it_is(
+    tmp_path: Path, contracts: ContractSet
+) -> None:
+    """`${A:-${B}}` reads as A with the default `${B` and a stray `}`: unset A would send the
+    text `${B}`. Defaults are text; the file says so rather than call with it."""
+    lines = _scenario_errors(
+        tmp_path,
+        contracts,
+        "scenarios:\n"
+        "  - name: nested\n"
+        "    operation: GetVideoLabelClassificationResult\n"
+        "    params: {TaskId: x, ProjectName: '${ALICONFORM_A:-${ALICONFORM_B}}'}\n",
+    )
+    text = "\n".join(lines)
+    assert len(lines) == 1, lines
+    assert "scenarios.yaml:4" in text
+    assert "a default cannot hold a placeholder (they are not expanded)" in text
+    resolved = resolve({"P": "${ALICONFORM_A:-plain}"}, environ={})
+    assert resolved.params == {"P": "plain"}
+
+
 def test_a_malformed_poll_duration_is_rejected_with_its_place(
     tmp_path: Path, contracts: ContractSet
 ) -> None:

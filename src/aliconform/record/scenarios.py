@@ -253,11 +253,16 @@ def _not_placeholders(scenario: Scenario) -> list[tuple[str, str]]:
         for name, value in scenario.setup.params.items():
             for text in value.values() if isinstance(value, dict) else [value]:
                 texts.append((f"setup.params.{name}", text))
-    return [
-        (where, f"'{text}' is not a placeholder; write ${{NAME}} or ${{NAME:-default}}")
-        for where, text in texts
-        if _ALMOST_PLACEHOLDER.search(_PLACEHOLDER.sub("", text))
-    ]
+    problems = []
+    for where, text in texts:
+        if any("${" in (m["default"] or "") for m in _PLACEHOLDER.finditer(text)):
+            # `${A:-${B}}` reads as A with the default `${B`, then a stray `}`
+            message = f"'{text}': a default cannot hold a placeholder (they are not expanded)"
+            problems.append((where, message))
+        elif _ALMOST_PLACEHOLDER.search(_PLACEHOLDER.sub("", text)):
+            message = f"'{text}' is not a placeholder; write ${{NAME}} or ${{NAME:-default}}"
+            problems.append((where, message))
+    return problems
 
 
 def _poll_problems(scenario: Scenario, contract: Contract) -> list[tuple[str, str]]:
