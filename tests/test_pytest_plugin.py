@@ -246,6 +246,38 @@ def test_assert_conforms_applies_the_drift_policy_of_the_project(
     )
 
 
+def test_without_a_policy_of_its_own_a_project_gets_the_one_its_contracts_ship_with(
+    sandbox: pytest.Pytester,
+) -> None:
+    """The same body, the same verdict as `aliconform check`: with the shipped contracts and no
+    drift-policy.yaml in the rootdir, the shipped policy (a JSON-less Label is a warning)."""
+    sandbox.makepyfile(
+        test_user=module(
+            PRELUDE,
+            """
+            import json
+            from aliconform.drift.waivers import PACKAGED_POLICY_FILE
+
+            PLAIN_LABEL = json.loads(json.dumps(BODY))
+            PLAIN_LABEL["ModerationResult"]["Frames"]["BlockFrames"][0]["Label"] = "porn"
+
+            def test_shipped_policy(assert_conforms, aliconform_policy):
+                assert aliconform_policy.origin.endswith("drift-policy.yaml")
+                (finding,) = assert_conforms(OPERATION, PLAIN_LABEL, fail_on="breaking")
+                assert (finding.kind.value, finding.severity.value) == (
+                    "invalid-json-payload",
+                    "warning",
+                )
+            """,
+        )
+    )
+    sandbox.runpytest().assert_outcomes(passed=1)
+    # The project's own contracts, with no policy beside them: no overrides, no waivers.
+    shutil.copytree(REPO / "contracts", sandbox.path / "own-contracts")
+    own = sandbox.runpytest("--aliconform-contracts=own-contracts")
+    own.assert_outcomes(failed=1)
+
+
 def test_unknown_names_get_did_you_mean(sandbox: pytest.Pytester) -> None:
     sandbox.makepyfile(
         test_user=module(
@@ -811,5 +843,35 @@ def test_the_strategies_read_the_contracts_the_fixtures_use(
             """
         )
     )
+    # A conftest.py (loaded before the session is configured) builds strategies too.
+    (tests / "conftest.py").write_text(
+        textwrap.dedent(
+            """
+            from aliconform import UnknownOperationError
+            from aliconform.strategies import responses
+
+            SHARED = responses("GetImageModerationResult")
+            try:
+                responses("GetVideoModerationResult")
+                OTHERS = "drawn from contracts that are not the project's"
+            except UnknownOperationError:
+                OTHERS = "refused"
+            """
+        )
+    )
+    (tests / "test_conftest.py").write_text(
+        "from conftest import OTHERS\n\n"
+        "def test_the_conftest_read_the_projects_contracts():\n"
+        "    assert OTHERS == 'refused'\n"
+    )
     monkeypatch.chdir(tests)
-    sandbox.runpytest(str(tests)).assert_outcomes(passed=2)
+    sandbox.runpytest(str(tests)).assert_outcomes(passed=3)
+    # The same, from the rootdir with no arguments, the contracts named by the ini file.
+    moved = sandbox.path / "api-contracts"
+    own.rename(moved)
+    sandbox.makepyprojecttoml(
+        "[tool.pytest.ini_options]\naddopts = '-p no:cacheprovider'\n"
+        "aliconform_contracts = 'api-contracts'\n"
+    )
+    monkeypatch.chdir(sandbox.path)
+    sandbox.runpytest(str(tests)).assert_outcomes(passed=3)

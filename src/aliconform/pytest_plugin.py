@@ -7,7 +7,9 @@ Installing aliconform makes these available in every test suite:
   $ALICONFORM_CONTRACTS, contracts/ in the rootdir when it holds contracts, or the packaged copy.
 * `aliconform_policy` (session fixture): the drift policy (severity overrides and waivers), from
   `--aliconform-policy=FILE`, else the `aliconform_policy` ini option (relative to the ini
-  file), else `drift-policy.yaml` in the rootdir if there is one (none: no overrides, no waivers).
+  file), else `drift-policy.yaml` in the rootdir, else the one beside the contracts directory,
+  else (for the shipped contracts) the policy shipped with them, as the command line finds it;
+  none of these: no overrides, no waivers.
 * `assert_conforms` (session fixture): `assert_conforms(operation, body, status=200,
   headers=None, *, fail_on=("breaking", "warning"), request=None)` runs the drift engine,
   applies the drift policy, and raises AssertionError listing every finding when one that no
@@ -100,8 +102,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    # Strategies built at import time read the contracts this session's fixtures use: from
+    # here on, since the first conftest.py files are imported next, before pytest_configure.
+    _session.contracts_dir = functools.partial(contracts_dir, early_config)
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    # Strategies built at import time read the contracts this session's fixtures use.
     _session.contracts_dir = functools.partial(contracts_dir, config)
     config.addinivalue_line(
         "markers",
@@ -266,7 +274,11 @@ def policy_file(config: pytest.Config) -> Path | None:
 def _configured_path(config: pytest.Config, option: str) -> Path | None:
     """A path from the command line (relative to where pytest runs) or the ini file (relative
     to that file); None when neither names one."""
-    given = config.getoption(option)
+    # Before the command line is fully parsed (the first conftest.py files), only the options
+    # pytest already knows are read: this plugin's are among them.
+    given = getattr(config.option, option, None) or getattr(
+        config.known_args_namespace, option, None
+    )
     if given:
         return config.invocation_params.dir / Path(given).expanduser()
     configured = config.getini(option) or ""
@@ -316,9 +328,12 @@ def aliconform_policy(
     pytestconfig: pytest.Config, aliconform_contracts: ContractSet
 ) -> DriftPolicy:
     """The drift policy assert_conforms applies (see --aliconform-policy)."""
-    from aliconform.drift.waivers import DriftPolicy, load_policy
+    from aliconform.drift.waivers import DriftPolicy, load_policy, policy_beside
 
     path = policy_file(pytestconfig)
+    if path is None and aliconform_contracts.root is not None:
+        # as the command line does: the project's beside its contracts, or the shipped one
+        path = policy_beside(Path(aliconform_contracts.root))
     if path is None:
         return DriftPolicy()
     try:

@@ -25,7 +25,15 @@ from aliconform.drift.findings import Finding, Kind, Severity
 from aliconform.drift.policy import SeverityOverride, SeverityPolicy, field_matches
 from aliconform.errors import ContractError, ContractIssue, did_you_mean
 
-__all__ = ["DEFAULT_POLICY_FILE", "DriftPolicy", "Verdict", "Waiver", "judge", "load_policy"]
+__all__ = [
+    "DEFAULT_POLICY_FILE",
+    "DriftPolicy",
+    "Verdict",
+    "Waiver",
+    "judge",
+    "load_policy",
+    "policy_beside",
+]
 
 DEFAULT_POLICY_FILE = Path("drift-policy.yaml")
 #: The project's own policy, shipped beside the packaged contracts: it waives the documentation's
@@ -191,13 +199,17 @@ def _default_policy_file(operations: Iterable[str] | None) -> Path | None:
     if DEFAULT_POLICY_FILE.is_file():
         return DEFAULT_POLICY_FILE
     root = getattr(operations, "root", None)  # a ContractSet knows its directory
-    if root is None:
-        return None
-    beside = Path(root).parent / DEFAULT_POLICY_FILE.name  # a project's, run from elsewhere
+    return None if root is None else policy_beside(Path(root))
+
+
+def policy_beside(root: Path) -> Path | None:
+    """The policy that goes with the contracts directory root: the drift-policy.yaml beside it
+    (a project's), else for the shipped contracts the policy shipped with them; None for none."""
+    beside = root.parent / DEFAULT_POLICY_FILE.name  # a project's, run from elsewhere
     if beside.is_file():
         return beside
     for contracts, policy in _shipped():
-        if Path(root).resolve() == contracts.resolve() and policy.is_file():
+        if root.resolve() == contracts.resolve() and policy.is_file():
             return policy
     return None
 
