@@ -347,10 +347,31 @@ def test_showlocals_shows_no_credential_from_the_environment(
         def test_a_key_shaped_value():
             key = "LTAI" + "5tQZx8mN3pR7vW2yK9aB"
             assert key.startswith("x"), "bad key"
+
+        class Config:
+            def __init__(self, **options):
+                self.__dict__.update(options)
+
+            def __repr__(self):
+                return f"Config({', '.join(f'{k}={v!r}' for k, v in vars(self).items())})"
+
+        def get_rpc_signature(params, secret, security_token=None):
+            raise PermissionError("SignatureDoesNotMatch")
+
+        def test_credentials_from_elsewhere():
+            # a credentials file, another variable, a literal: known by the names they go by
+            access_key_secret = "Hm" + "4rT8wQ2zXc6VbN1mKj9LpA"
+            options = {"AccessKeySecret": "Gt" + "5yU9eR3wQa7SdF2gHj6KlZ", "region": "cn-hangzhou"}
+            config = Config(access_key_secret="Bv" + "2nM6qW9eRt4YuI8oPa3SdF")
+            get_rpc_signature(options, access_key_secret, security_token="Nc" + "7xZ1vB5nM9qW3eR")
         """
     )
     result = sandbox.runpytest("--showlocals", "-rf")
-    result.assert_outcomes(failed=4)
+    result.assert_outcomes(failed=5)
+    for elsewhere in ("Hm4rT8wQ", "Gt5yU9eR", "Bv2nM6qW", "Nc7xZ1vB"):
+        assert elsewhere not in result.stdout.str(), elsewhere
+    # what is not a credential stays, for the failure to be read
+    result.stdout.fnmatch_lines(["*'region': 'cn-hangzhou'*", "*PermissionError: SignatureDoes*"])
     output = result.stdout.str()
     assert secret not in output
     assert "access_key_secret = " in output  # the locals are still shown, the value replaced

@@ -188,7 +188,58 @@ def _scrub_failure(report: pytest.TestReport) -> None:
 
     with scrubbing_known_secrets(*secrets):
         report.longrepr = _scrubbed(report.longrepr, scrub)
-        report.sections = [(title, scrub(content)) for title, content in report.sections]
+        _redact_named_values(report.longrepr)
+        report.sections = [
+            (title, _without_named_secrets(scrub(content))) for title, content in report.sections
+        ]
+
+
+# A Python value shown under a credential's name, wherever the credential came from (a
+# credentials file, another variable, a literal): a local (`secret = '...'`, as --showlocals
+# prints the SDK's signing frames), a keyword in a repr (`access_key_secret='...'`) or a dict key
+# (`'AccessKeySecret': '...'`). Only a quoted text is replaced: None and numbers say nothing.
+_CREDENTIAL_NAME = r"[A-Za-z_]*(?:secret|token|passw(?:or)?d|signature)[A-Za-z_]*"
+_NAMED_SECRET = re.compile(
+    rf"(?P<head>(?:^|(?<=[\s(,]))(?P<name>{_CREDENTIAL_NAME})\s*=\s*"
+    rf"|(?P<key>'{_CREDENTIAL_NAME}'|\"{_CREDENTIAL_NAME}\")\s*:\s*)"
+    r"(?P<value>'[^'\n]+'|\"[^\"\n]+\")",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def _without_named_secrets(text: str) -> str:
+    return _NAMED_SECRET.sub(lambda m: f"{m['head']}'***'", text)
+
+
+def _redact_named_values(value: Any) -> None:
+    """Values shown under a credential's name, in pytest's failure representation: the locals
+    (ReprLocals), a frame's arguments (ReprFuncArgs: name and value apart) and the error lines
+    (`E ...`). The source lines shown stay as written: they are the file, not a value."""
+    kind = type(value).__name__
+    if kind == "ReprLocals":
+        value.lines = [_without_named_secrets(line) for line in value.lines]
+    elif kind == "ReprFuncArgs":
+        value.args = [
+            (name, "'***'" if _CREDENTIAL_ARGUMENT.fullmatch(name) else _without_named(shown))
+            for name, shown in value.args
+        ]
+    elif kind == "ReprEntry":
+        value.lines = [
+            _without_named_secrets(line) if line.startswith("E ") else line for line in value.lines
+        ]
+    if isinstance(value, list | tuple):
+        for item in value:
+            _redact_named_values(item)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for attribute in dataclasses.fields(value):
+            _redact_named_values(getattr(value, attribute.name))
+
+
+_CREDENTIAL_ARGUMENT = re.compile(_CREDENTIAL_NAME, re.IGNORECASE)
+
+
+def _without_named(shown: object) -> object:
+    return _without_named_secrets(shown) if isinstance(shown, str) else shown
 
 
 # A run of characters a credential is made of: a part of a secret pytest kept when it shortened
