@@ -367,6 +367,31 @@ def test_count_and_echo_invariants(contracts: ContractSet) -> None:
     ]
 
 
+def test_a_request_is_the_parameters_sent_by_their_api_names(contracts: ContractSet) -> None:
+    """The official SDK's request model is what a caller has: its to_map() is the parameters
+    as sent. A name the operation does not take would leave its echo check unrun, silently."""
+    models = pytest.importorskip("alibabacloud_imm20200930.models")
+    body = image()
+    sent = models.GetImageModerationResultRequest(
+        project_name="other", task_id=body["TaskId"], task_type="ImageModeration"
+    )
+    found = check_response("GetImageModerationResult", body, contracts=contracts, request=sent)
+    assert [f.rule for f in found] == ["project-echoes-request"]
+    # The RPC call's own parameters may come along (a captured query string).
+    framed = {"Action": "GetImageModerationResult", "Version": "2020-09-30", "TaskId": "t"}
+    check_response("GetImageModerationResult", body, contracts=contracts, request=framed)
+    with pytest.raises(
+        ValueError,
+        match=r"request: 'task_id' is not a parameter of "
+        r"GetImageModerationResult \(did you mean 'TaskId'\?\)",
+    ):
+        check_response(
+            "GetImageModerationResult", body, contracts=contracts, request={"task_id": "t"}
+        )
+    with pytest.raises(TypeError, match=r"request: the parameters sent, by name \(.*\), not list"):
+        check_response("GetImageModerationResult", body, contracts=contracts, request=["TaskId"])
+
+
 def test_findings_inside_a_payload_chosen_by_its_sibling(contracts: ContractSet) -> None:
     data = {
         "persons": [{"name": 7, "occurrences": [{"from": 9.0, "to": 1.0, "scene": "closeUp"}]}],

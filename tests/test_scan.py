@@ -120,9 +120,15 @@ def test_unreadable_lines_are_listed_and_do_not_stop_the_scan(tmp_path: Path) ->
         stream.write(json.dumps({"operation": ["QuerySmarttagJob"], "body": "{}"}) + "\n")
         line = {"operation": "QuerySmarttagJob", "body": "{}", "request": "JobId=j"}
         stream.write(json.dumps(line) + "\n")
+        line = {"operation": "QuerySmarttagJob", "body": "{}", "request": {"job_id": "j"}}
+        stream.write(json.dumps(line) + "\n")
     result = scan_file(capture, contracts_dir=REPO / "contracts", workers=1)
     assert result.interactions == 20
-    assert [s.line for s in result.skipped] == [21, 22, 23, 24, 25]
+    assert [s.line for s in result.skipped] == [21, 22, 23, 24, 25, 26]
+    # the echo checks would look for JobId and quietly not run
+    assert result.skipped[5].reason.startswith(
+        "request: 'job_id' is not a parameter of QuerySmarttagJob (did you mean 'JobId'?)"
+    )
     assert "not a JSON line" in result.skipped[0].reason
     assert "did you mean 'QuerySmarttagJob'" in result.skipped[1].reason
     assert 'no "operation"' in result.skipped[2].reason

@@ -409,15 +409,15 @@ class AssertConforms:
         headers: Mapping[str, str] | None = None,
         *,
         fail_on: str | Iterable[str] = DEFAULT_FAIL_ON,
-        request: Mapping[str, Any] | None = None,
+        request: Mapping[str, Any] | object | None = None,
     ) -> list[Finding]:
         """Check one response (bytes, str or parsed JSON) against the operation's contract.
 
         Raises AssertionError, listing every finding, when one that the drift policy does not
         waive is at least as severe as fail_on ("breaking", "warning", "info", or "never"; of
         several, the least severe counts, so {"breaking", "warning"} is "warning"); returns all the
-        findings otherwise, with the policy's severities. request (the parameters sent) also
-        checks what the response echoes. An operation without a contract raises
+        findings otherwise, with the policy's severities. request (the parameters sent, by the
+        API's names, or the official SDK's request model) also checks what the response echoes. An operation without a contract raises
         UnknownOperationError.
         """
         __tracebackhide__ = True

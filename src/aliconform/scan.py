@@ -40,7 +40,7 @@ import msgspec
 
 from aliconform.cassettes.scrub import scrub_body, scrub_finding, scrub_observed, scrub_text
 from aliconform.contracts import ContractSet, load_contracts
-from aliconform.drift.engine import check_body, compiled
+from aliconform.drift.engine import check_body, compiled, sent_parameters
 from aliconform.drift.excerpt import ExcerptLine, response_excerpt
 from aliconform.drift.findings import Finding, escape_unprintable, excerpt, generalise
 from aliconform.errors import AliconformError
@@ -237,6 +237,8 @@ def _check_batch(start: int, lines: list[bytes], source: str) -> BatchResult:
         try:
             operation, body, status, headers, request = _read_line(raw)
             entry = compiled(_contracts[operation])
+            if request is not None:
+                request = dict(sent_parameters(entry.contract, request))
         except (ValueError, RecursionError, AliconformError) as exc:
             result.skipped_count += 1
             if len(result.skipped) < _MAX_SKIPPED_SHOWN:

@@ -13,25 +13,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import parse_qsl, urlsplit
 
-__all__ = ["SIGNING_PARAMETERS", "RpcCall", "header_value", "read_rpc_call"]
+from aliconform.contracts.model import SIGNING_PARAMETERS
 
-# Query parameters that sign or frame a V2 call rather than say what it asks for.
-SIGNING_PARAMETERS = frozenset(
-    {
-        "AccessKeyId",
-        "Action",
-        "Format",
-        "RegionId",
-        "SecurityToken",
-        "Signature",
-        "SignatureMethod",
-        "SignatureNonce",
-        "SignatureType",
-        "SignatureVersion",
-        "Timestamp",
-        "Version",
-    }
-)
+__all__ = ["SIGNING_PARAMETERS", "RpcCall", "header_value", "read_rpc_call"]
 
 
 @dataclass(frozen=True, slots=True)

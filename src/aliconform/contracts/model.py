@@ -303,6 +303,26 @@ class Endpoint(_Strict):
     regions: list[str] = Field(min_length=1)
 
 
+#: Parameters every V2 (RPC) call carries besides the operation's own: they sign or frame the
+#: call rather than say what it asks for.
+SIGNING_PARAMETERS = frozenset(
+    {
+        "AccessKeyId",
+        "Action",
+        "Format",
+        "RegionId",
+        "SecurityToken",
+        "Signature",
+        "SignatureMethod",
+        "SignatureNonce",
+        "SignatureType",
+        "SignatureVersion",
+        "Timestamp",
+        "Version",
+    }
+)
+
+
 class RequestSpec(_Strict):
     parameters: dict[str, Parameter]
 

@@ -10,17 +10,18 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from aliconform.contracts import Contract, ContractSet, FieldEntry, index_fields, load_contracts
-from aliconform.contracts.model import ErrorCode, code_pattern
+from aliconform.contracts.model import SIGNING_PARAMETERS, ErrorCode, code_pattern
 from aliconform.drift.checker import Place, Walker, json_type
 from aliconform.drift.fastpath import FastPath, Rejected, compile_fast_path
 from aliconform.drift.findings import Finding, Kind, excerpt
 from aliconform.drift.invariants import evaluate_invariants
 from aliconform.drift.policy import DEFAULT_SEVERITY
+from aliconform.errors import did_you_mean
 
 __all__ = ["CompiledContract", "check_body", "check_response", "compiled", "parse_body"]
 
@@ -138,17 +139,52 @@ def check_response(
     headers: Mapping[str, str] | None = None,
     *,
     contracts: ContractSet | None = None,
-    request: Mapping[str, Any] | None = None,
+    request: Mapping[str, Any] | object | None = None,
     source: str | None = None,
 ) -> list[Finding]:
     """Every divergence between one response and the operation's contract.
 
-    body may be bytes, str or already-parsed JSON. request (the business parameters sent) lets
-    the echo invariants run. Raises only UnknownOperationError, for an operation with no contract,
-    and TypeError for a status that is not an int (a caller's mistake, not the response's).
+    body may be bytes, str or already-parsed JSON. request (the parameters sent, by name, or the
+    official SDK's request model) lets the echo invariants run. Raises UnknownOperationError for
+    an operation with no contract; a caller's mistake, not the response's, is a TypeError (a
+    status that is not an int, a request that is no mapping) or a ValueError (a parameter the
+    operation does not take, see sent_parameters).
     """
     contract = (contracts if contracts is not None else _default_contracts())[operation]
+    if request is not None:
+        request = sent_parameters(contract, request)
     return check_body(compiled(contract), body, status, headers, request=request, source=source)
+
+
+def sent_parameters(contract: Contract, request: object) -> Mapping[str, Any]:
+    """The request as the echo invariants read it: the parameters sent, by the API's names. An
+    official SDK request model is read through its to_map(), which gives those names. Raises
+    TypeError for what is not a mapping, and ValueError naming each parameter the operation
+    does not take: an echo check looking for TaskId under `task_id` would quietly not run."""
+    to_map = getattr(request, "to_map", None)
+    if callable(to_map):
+        request = to_map()
+    if not isinstance(request, Mapping):
+        raise TypeError(
+            "request: the parameters sent, by name (a mapping, or the SDK's request model), "
+            f"not {type(request).__name__} {excerpt(request)}"
+        )
+    known = contract.request.parameters
+    unknown = [
+        f"'{name}' is not a parameter of {contract.operation}{_parameter_hint(str(name), known)}"
+        for name in request
+        if name not in known and name not in SIGNING_PARAMETERS
+    ]
+    if unknown:
+        raise ValueError(f"request: {'; '.join(unknown)}; it takes {', '.join(known)}")
+    return request
+
+
+def _parameter_hint(name: str, known: Iterable[str]) -> str:
+    """did-you-mean, also for the SDK's spelling of a name (task_id for TaskId)."""
+    flat = {parameter.lower(): parameter for parameter in known}
+    same = flat.get(name.replace("_", "").replace("-", "").lower())
+    return f" (did you mean '{same}'?)" if same else did_you_mean(name, known)
 
 
 def check_body(
