@@ -24,7 +24,8 @@ Installing aliconform makes these available in every test suite:
   signed-URL secrets replaced (aliconform.cassettes.scrub), as every report does.
 
 hypothesis strategies are not here, so that the plugin loads without hypothesis: import them
-from aliconform.strategies. Nothing heavy is imported until a fixture is used.
+from aliconform.strategies. Nothing heavy is imported until a fixture is used, or a test fails
+or captures output (which is scrubbed).
 """
 
 from __future__ import annotations
