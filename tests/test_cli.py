@@ -556,3 +556,40 @@ def test_check_shows_one_drift_repeated_across_an_array_as_one_row(
         capsys, "check", "GetVideoLabelClassificationResult", str(response), "--format", "json"
     )
     assert len(json.loads(out)["findings"]) == 240  # the data keeps every one
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("report", "schema"),
+        ("contracts", "list", "--json"),
+        ("contracts", "fields", "QuerySmarttagJob"),
+    ],
+)
+def test_a_closed_standard_output_ends_the_command_as_a_broken_pipe_does(
+    argv: tuple[str, ...],
+) -> None:
+    """`aliconform ... | head -1`: the reader went away. That is no finding (exit 1) and no
+    error to print: 128 + SIGPIPE, as a shell's own commands end."""
+    import os
+
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import sys; from aliconform.cli import main; sys.exit(main())",
+                *argv,
+            ],
+            cwd=REPO,
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write)
+    assert run.returncode == 128 + signal.SIGPIPE, run.stderr
+    assert run.stderr == ""

@@ -78,9 +78,21 @@ scenarios_app = typer.Typer(
 )
 app.add_typer(scenarios_app, name="scenarios")
 
+
+class _Output(Console):
+    """Standard output: closed under the run (`| head -1`), it ends it as a broken pipe ends a
+    shell's commands, 128 + SIGPIPE, not rich's exit 1 (a finding, to aliconform)."""
+
+    def on_broken_pipe(self) -> None:
+        try:
+            super().on_broken_pipe()  # points standard output at /dev/null, then exits
+        except SystemExit:
+            raise SystemExit(128 + signal.SIGPIPE) from None
+
+
 # Piped output (CI logs, tox) has no terminal width; give tables room instead of 80 columns.
 _WIDTH = None if sys.stdout.isatty() else 200
-out = Console(soft_wrap=True, width=_WIDTH)
+out = _Output(soft_wrap=True, width=_WIDTH)
 err = Console(stderr=True, soft_wrap=True, width=_WIDTH)
 
 ContractsDir = Annotated[
@@ -1825,6 +1837,8 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"stopped by {name} (cleaned up)", highlight=False)
         return 128 + stop.signum
     except SystemExit as exc:  # click ends every run, successful or not, with SystemExit
+        if _stdout_closed():  # as _Output's, for what is written past rich
+            return 128 + signal.SIGPIPE
         if exc.code == 128 + signal.SIGINT:  # typer's answer to Ctrl-C; aliconform never exits so
             err.print("stopped by SIGINT (cleaned up)", highlight=False)
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
@@ -1844,6 +1858,13 @@ def main(argv: list[str] | None = None) -> int:
         err.print(traceback.format_exc(), markup=False, highlight=False)
         return 3
     return 0
+
+
+def _stdout_closed() -> bool:
+    """Whether standard output was closed under the run: click (typer's own copy of it, in
+    recent typer), on EPIPE, exits 1 and puts a wrapper that swallows the final flush's error in
+    place of sys.stdout. Told by the wrapper's name, which both copies share."""
+    return type(sys.stdout).__name__ == "PacifyFlushWrapper"
 
 
 if __name__ == "__main__":
