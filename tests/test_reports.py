@@ -12,6 +12,7 @@ import signal
 import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -472,6 +473,38 @@ def test_report_diff_rejects_a_file_that_is_not_a_report(
     bogus.write_text('{"format": "something-else"}', "utf-8")
     assert main(["report", "diff", str(bogus), str(bogus)]) == 2
     assert "not an aliconform drift report" in capsys.readouterr().err
+
+
+def test_report_diff_refuses_a_report_that_lacks_what_every_report_holds(
+    report_pair: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cut-down file compared as a report with no findings would pass a CI gate: 0 new."""
+    old, _ = report_pair
+    written = json.loads(old.read_text("utf-8"))
+
+    def refused(data: Any, name: str) -> str:
+        path = tmp_path / name
+        path.write_text(json.dumps(data), "utf-8")
+        assert main(["report", "diff", str(old), str(path), "--fail-on", "breaking"]) == 2
+        return " ".join(capsys.readouterr().err.split())
+
+    for key in ("findings", "format", "format_version", "verdict"):
+        cut = {k: v for k, v in written.items() if k != key}
+        assert f"not an aliconform drift report (format_version 1): at /{key}: " in refused(
+            cut, f"no-{key}.json"
+        )
+    assert "at /format_version: " in refused(dict(written, format_version=True), "bool.json")
+    twice = dict(written, findings=[*written["findings"], written["findings"][0]])
+    first_id = written["findings"][0]["id"]
+    message = refused(twice, "twice.json")
+    assert f"finding id {first_id} appears twice (/findings/0 and /findings/" in message
+    # A byte-order mark (an editor's) is no reason to refuse it
+    marked = tmp_path / "bom.json"
+    marked.write_bytes(b"\xef\xbb\xbf" + old.read_bytes())
+    assert main(["report", "diff", str(old), str(marked)]) == 0
+    # The published schema says the same
+    schema = DriftReport.model_json_schema()
+    assert {"findings", "format", "format_version", "verdict"} <= set(schema["required"])
 
 
 def test_report_diff_of_reports_with_nothing_in_common_and_a_changed_severity(

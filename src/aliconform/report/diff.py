@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from aliconform.drift.findings import Severity
 from aliconform.errors import AliconformError
-from aliconform.report.model import DriftReport, ReportFinding, place_key
+from aliconform.report.model import WRITTEN_ALWAYS, DriftReport, ReportFinding, place_key
 
 __all__ = ["ReportDiff", "diff_reports", "load_report"]
 
@@ -73,23 +73,37 @@ class ReportDiff:
 
 def load_report(path: Path) -> DriftReport:
     try:
-        text = path.read_text("utf-8")
+        text = path.read_text("utf-8-sig")  # a byte-order mark an editor added is no content
     except OSError as exc:
         raise AliconformError(f"{path}: cannot read report: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise AliconformError(
             f"{path}: not a drift report (not UTF-8 text: {exc.reason})"
         ) from None
+    not_a_report = f"{path}: not an aliconform drift report (format_version 1)"
     try:
-        return DriftReport.model_validate_json(text)
+        report = DriftReport.model_validate_json(text, strict=True)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = "/".join(str(part) for part in first["loc"])
-        raise AliconformError(
-            f"{path}: not an aliconform drift report (format_version 1): at /{where}: {first['msg']}"
-        ) from None
-    except json.JSONDecodeError as exc:  # pragma: no cover - pydantic reports JSON errors itself
-        raise AliconformError(f"{path}:{exc.lineno}: not JSON: {exc.msg}") from None
+        raise AliconformError(f"{not_a_report}: at /{where}: {first['msg']}") from None
+    # Every member a report is written with is there: a cut-down file, read as a report with
+    # no findings, would pass a comparison (0 new).
+    members = json.loads(text)  # valid JSON: validated above
+    absent = next((name for name in WRITTEN_ALWAYS if name not in members), None)
+    if absent is not None:
+        raise AliconformError(f"{not_a_report}: at /{absent}: missing (every report has it)")
+    if isinstance(members["format_version"], bool):  # pydantic takes true for the literal 1
+        raise AliconformError(f"{not_a_report}: at /format_version: the number 1, not true")
+    seen: dict[str, int] = {}
+    for index, finding in enumerate(report.findings):
+        if finding.id in seen:  # two findings would be compared as one
+            raise AliconformError(
+                f"{not_a_report}: finding id {finding.id} appears twice "
+                f"(/findings/{seen[finding.id]} and /findings/{index})"
+            )
+        seen[finding.id] = index
+    return report
 
 
 _COMPARED = ("severity", "status", "waiver", "message", "count")

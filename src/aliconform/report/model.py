@@ -296,7 +296,27 @@ class RecordedScenario(_Model):
     states: list[str] = Field(default_factory=list)
 
 
+#: What every report is written with, whatever its run: a file without one of these is no report
+#: (the rest may be absent from a report an earlier version wrote).
+WRITTEN_ALWAYS = (
+    "format",
+    "format_version",
+    "tool_version",
+    "generated_at",
+    "run",
+    "title",
+    "verdict",
+    "findings",
+)
+
+
+def _require_written(schema: dict[str, Any]) -> None:
+    schema["required"] = [*WRITTEN_ALWAYS]
+
+
 class DriftReport(_Model):
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_require_written)
+
     format: Literal["aliconform-drift-report"] = "aliconform-drift-report"
     format_version: Literal[1] = 1
     tool_version: str
