@@ -813,6 +813,34 @@ def test_the_cassette_list_says_it_is_the_provenance_that_cannot_be_read(
     assert "no provenance" not in out
 
 
+def test_a_provenance_of_another_operation_or_scenario_is_not_taken_for_this_one(
+    cassettes_copy: Path, contracts: ContractSet, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A sidecar copied from another cassette would describe it: its origin, its date."""
+    cassette = cassettes_copy / "imm" / "GetImageModerationResult" / "doc-example-success.yaml"
+    sidecar = cassette.with_name("doc-example-success.provenance.yaml")
+    text = sidecar.read_text("utf-8")
+    sidecar.write_text(
+        text.replace("operation: GetImageModerationResult", "operation: QuerySmarttagJob"),
+        "utf-8",
+    )
+    (problem,) = replay_all(cassettes_copy, contracts).problems
+    line = next(i for i, row in enumerate(text.splitlines(), 1) if row.startswith("operation:"))
+    assert f"{sidecar}:{line}" in problem.message
+    assert (
+        "operation: QuerySmarttagJob, but it is beside a GetImageModerationResult cassette"
+        in problem.message
+    )
+    sidecar.write_text(text.replace("scenario: doc-example-success", "scenario: other"), "utf-8")
+    (problem,) = replay_all(cassettes_copy, contracts).problems
+    assert "scenario: other, but it is beside the cassette doc-example-success.yaml" in (
+        problem.message
+    )
+    assert main(["cassettes", "list", "--cassettes", str(cassettes_copy), "--json"]) == 2
+    [row] = [r for r in json.loads(capsys.readouterr().out) if r["error"]]
+    assert row["problem"] == "unreadable provenance"
+
+
 def test_a_provenance_left_without_its_cassette_is_reported_by_the_list_and_replay(
     cassettes_copy: Path, contracts: ContractSet, capsys: pytest.CaptureFixture[str]
 ) -> None:

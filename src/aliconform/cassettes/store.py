@@ -295,10 +295,29 @@ def load_cassette(path: Path) -> CassetteFile:
 
 
 def load_provenance(ref: CassetteRef) -> Provenance | None:
-    """The cassette's provenance, or None when it has no sidecar."""
+    """The cassette's provenance, or None when it has no sidecar. A sidecar that names another
+    operation or scenario (copied from another cassette) describes that one: an error."""
     if not ref.provenance_path.is_file():
         return None
-    return _load_validated(ref.provenance_path, Provenance)
+    provenance = _load_validated(ref.provenance_path, Provenance)
+    mismatches = [
+        (key, f"{named}, but it is beside {beside}")
+        for key, named, expected, beside in (
+            ("operation", provenance.operation, ref.operation, f"a {ref.operation} cassette"),
+            ("scenario", provenance.scenario, ref.scenario, f"the cassette {ref.path.name}"),
+        )
+        if named != expected
+    ]
+    if mismatches:
+        document = read_yaml(ref.provenance_path)
+        assert not isinstance(document, ContractIssue), "read a moment ago"
+        raise CassetteError(
+            [
+                document.issue((key,), f"{message} (copied from another cassette?)")
+                for key, message in mismatches
+            ]
+        )
+    return provenance
 
 
 def provenance_is_current(provenance: Provenance, cassette: CassetteFile) -> bool:
