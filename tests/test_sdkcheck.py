@@ -73,6 +73,13 @@ def test_incompatible_type_needs_a_recorded_divergence(copy_of_contracts: Path) 
         "    RequestId:\n      type: string\n",
         "    RequestId:\n      type: integer\n",
     )
+    # its example, a text, would now contradict its own type: the change takes it out too
+    _edit(
+        copy_of_contracts,
+        relative,
+        '      example: "******11-DB8D-4A9A-875B-275798******"\n',
+        "",
+    )
     kinds = {
         (m.kind, m.path)
         for m in compare_with_sdk(load_contracts(copy_of_contracts)["QuerySmarttagJob"])

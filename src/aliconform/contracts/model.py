@@ -12,6 +12,7 @@ Their JSON Schema is exported to contracts/schema.json for editors.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -257,12 +258,59 @@ class FieldSpec(_Strict):
             "number",
         ):
             problems.append(f"'minimum' and 'maximum' need a numeric type, not {self.type}")
+        problems += self._example_problems()
         if problems:
             raise ValueError("; ".join(problems))
         return self
 
+    def _example_problems(self) -> list[str]:
+        """An example that contradicts its own field would be published as it is (OpenAPI,
+        JSON Schema) and sent by derived cassettes: its type, enum, pattern and bounds."""
+        example = self.example
+        if example is None or self.type is None:
+            return []
+        if not _is_json_type(example, self.type):
+            return [f"example {example!r} is not of type {self.type}"]
+        problems = []
+        key = example if isinstance(example, str) else json.dumps(example)
+        if self.enum is not None and key not in self.enum:
+            problems.append(f"example {example!r} is none of the enum's values")
+        pattern = self.pattern
+        if isinstance(example, str) and pattern is not None and not _matches(pattern, example):
+            problems.append(f"example {example!r} does not match the pattern {pattern}")
+        if isinstance(example, int | float) and not isinstance(example, bool):
+            if self.minimum is not None and example < self.minimum:
+                problems.append(f"example {example!r} is below the minimum {self.minimum:g}")
+            if self.maximum is not None and example > self.maximum:
+                problems.append(f"example {example!r} is above the maximum {self.maximum:g}")
+        return problems
+
     def enum_values(self) -> list[str] | None:
         return list(self.enum) if self.enum is not None else None
+
+
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "integer": int,
+    "number": (int, float),
+    "boolean": bool,
+    "object": dict,
+    "array": list,
+}
+
+
+def _matches(pattern: str, text: str) -> bool:
+    """As the engine reads a pattern (a search); one that does not compile is its own issue."""
+    try:
+        return re.search(pattern, text) is not None
+    except re.error:
+        return True
+
+
+def _is_json_type(value: object, name: str) -> bool:
+    if isinstance(value, bool):  # a bool is an int to Python, never to JSON
+        return name == "boolean"
+    return isinstance(value, _JSON_TYPES[name])
 
 
 class Parameter(FieldSpec):
