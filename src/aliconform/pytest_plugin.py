@@ -418,9 +418,8 @@ class AssertConforms:
         waive is at least as severe as fail_on ("breaking", "warning", "info", or "never"; of
         several, the least severe counts, so {"breaking", "warning"} is "warning"); returns all the
         findings otherwise, with the policy's severities. request (the parameters sent, by the
-        API's names, or the official SDK's request model) also checks what the response echoes. An operation without a contract raises
-        UnknownOperationError.
-        """
+        API's names, or the official SDK's request model) also checks what the response echoes.
+        An operation without a contract raises UnknownOperationError."""
         __tracebackhide__ = True
         from aliconform.drift import check_response
         from aliconform.drift.waivers import DriftPolicy, judge

@@ -23,7 +23,14 @@ from aliconform.drift.invariants import evaluate_invariants
 from aliconform.drift.policy import DEFAULT_SEVERITY
 from aliconform.errors import did_you_mean
 
-__all__ = ["CompiledContract", "check_body", "check_response", "compiled", "parse_body"]
+__all__ = [
+    "CompiledContract",
+    "check_body",
+    "check_response",
+    "compiled",
+    "parse_body",
+    "sent_parameters",
+]
 
 Body = bytes | bytearray | memoryview | str | dict[str, Any] | list[Any] | int | float | bool | None
 _NOT_JSON = object()

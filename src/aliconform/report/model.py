@@ -21,6 +21,7 @@ from aliconform.drift.findings import Finding, Severity, generalise
 __all__ = [
     "REPORT_FORMAT",
     "REPORT_FORMAT_VERSION",
+    "WRITTEN_ALWAYS",
     "BehaviourChangeModel",
     "CheckedSource",
     "DriftReport",
