@@ -103,6 +103,7 @@ def replay_all(
         if progress is not None:
             progress(ref)
         try:
+            contracts[ref.operation]  # a directory no contract is named for: said first
             cassette = load_cassette(ref.path)
             provenance = load_provenance(ref)
             if provenance is not None and not provenance_is_current(provenance, cassette):
