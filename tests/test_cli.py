@@ -72,6 +72,23 @@ def test_unknown_operation_is_a_usage_error(capsys: pytest.CaptureFixture[str]) 
     assert "did you mean 'GetImageModerationResult'" in err
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["contracts", "validate"], ["contracts", "list"], ["openapi"], ["lint-docs"]],
+    ids=" ".join,
+)
+def test_a_catalog_without_contracts_is_the_same_usage_error_to_every_command(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: list[str]
+) -> None:
+    (tmp_path / "common").mkdir()
+    shutil.copy(REPO / "contracts" / "common" / "errors.yaml", tmp_path / "common")
+    code, out, err = run(capsys, *command, "--contracts", str(tmp_path))
+    assert code == 2
+    said = " ".join((out + err).split())
+    assert f"{tmp_path}: no contracts here: there is a common/errors.yaml but no" in said
+    assert "problem(s)" not in said
+
+
 def test_validate_and_version(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert run(capsys, "contracts", "validate")[0] == 0
     code, out, err = run(capsys, "contracts", "validate", "--contracts", str(tmp_path / "none"))

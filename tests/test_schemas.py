@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -42,6 +43,18 @@ def test_schema_check_command_detects_staleness(copy_of_contracts: Path) -> None
     assert main(["contracts", "schema", "--check", "-c", str(copy_of_contracts)]) == 0
 
 
+def test_schema_check_calls_a_deleted_file_missing(
+    copy_of_contracts: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (copy_of_contracts / "errors.schema.json").unlink()
+    (copy_of_contracts / "schema.json").write_text("{}\n")
+    capsys.readouterr()
+    assert main(["contracts", "schema", "--check", "-c", str(copy_of_contracts)]) == 1
+    said = " ".join(capsys.readouterr().err.split())
+    assert f"{copy_of_contracts / 'errors.schema.json'} is missing: run" in said
+    assert f"{copy_of_contracts / 'schema.json'} is out of date: run" in said
+
+
 @pytest.mark.parametrize("check", [False, True], ids=["write", "check"])
 @pytest.mark.parametrize(
     ("given", "said"),
@@ -49,6 +62,7 @@ def test_schema_check_command_detects_staleness(copy_of_contracts: Path) -> None
         ("missing/contracts", "no such contracts directory"),
         ("a-file.txt", "not a directory"),
         ("empty", ""),  # a directory that holds no contracts: no schema.json written into it
+        ("catalog-only", "no contracts here: there is a common/errors.yaml but no"),
     ],
 )
 def test_schema_of_a_directory_that_holds_no_contracts_is_a_usage_error(
@@ -56,6 +70,8 @@ def test_schema_of_a_directory_that_holds_no_contracts_is_a_usage_error(
 ) -> None:
     (tmp_path / "a-file.txt").write_text("")
     (tmp_path / "empty").mkdir()
+    (tmp_path / "catalog-only" / "common").mkdir(parents=True)
+    shutil.copy(CONTRACTS / "common" / "errors.yaml", tmp_path / "catalog-only" / "common")
     target = tmp_path / given
     argv = ["contracts", "schema", "-c", str(target), *(["--check"] if check else [])]
     assert main(argv) == 2
@@ -63,6 +79,7 @@ def test_schema_of_a_directory_that_holds_no_contracts_is_a_usage_error(
     assert f"error: {target}: {said}" in error
     assert "Traceback" not in error
     assert not (tmp_path / "empty" / "schema.json").exists()
+    assert not (tmp_path / "catalog-only" / "schema.json").exists()
 
 
 def test_editors_accept_the_contracts_with_the_format_schema() -> None:

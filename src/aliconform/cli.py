@@ -370,13 +370,13 @@ def schema(
         current = target.read_text(encoding="utf-8") if target.is_file() else None
         if current == text:
             continue
-        stale.append(target)
+        stale.append((target, "is out of date" if current is not None else "is missing"))
         if not check:
             _write_file(target, text)
             out.print(f"wrote {target}")
     if check and stale:
-        for target in stale:
-            err.print(f"{target} is out of date: run 'aliconform contracts schema'")
+        for target, state in stale:
+            err.print(f"{target} {state}: run 'aliconform contracts schema'", highlight=False)
         raise typer.Exit(1)
     if not stale:
         out.print("schema files are current")
@@ -471,7 +471,8 @@ def scenarios_schema(
     if current == text:
         out.print(f"{out_file} is current", highlight=False)
     elif check:
-        err.print(f"{out_file} is out of date: run 'aliconform scenarios schema'", highlight=False)
+        state = "is out of date" if current is not None else "is missing"
+        err.print(f"{out_file} {state}: run 'aliconform scenarios schema'", highlight=False)
         raise typer.Exit(1)
     else:
         _write_file(out_file, text)

@@ -111,7 +111,22 @@ def contracts_directory_problem(root: Path) -> str | None:
             f"not a contracts directory: there is no {CATALOG_FILE.as_posix()} (the shared error "
             "catalog a contracts directory holds beside its <product>/<Operation>.yaml files)"
         )
+    if not any(_operation_files(root)) and not any(root.rglob("*.yml")):
+        # A *.yml stray is left to load_contracts, which names it with how to fix it.
+        return (
+            f"no contracts here: there is a {CATALOG_FILE.as_posix()} but no "
+            "<product>/<Operation>.yaml file beside it"
+        )
     return None
+
+
+def _operation_files(root: Path) -> list[Path]:
+    """The contract files under root: every *.yaml outside the shared common/ directory."""
+    return sorted(
+        path
+        for path in root.rglob("*.yaml")
+        if path.relative_to(root).parts[0] != CATALOG_FILE.parts[0]
+    )
 
 
 #: The documentation pages the contracts cite, inside the installed package.
@@ -151,12 +166,8 @@ def load_contracts(path: str | os.PathLike[str] | None = None) -> ContractSet:
 
     issues: list[ContractIssue] = []
     contracts: dict[str, Contract] = {}
-    files = sorted(
-        p for p in root.rglob("*.yaml") if p.resolve() != (root / CATALOG_FILE).resolve()
-    )
+    files = _operation_files(root)
     for file in files:
-        if file.relative_to(root).parts[0] == CATALOG_FILE.parts[0]:
-            continue  # shared definitions, not operations
         loaded = load_contract(file, catalog)
         if isinstance(loaded, Contract):
             if loaded.operation in contracts:
