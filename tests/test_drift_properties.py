@@ -226,8 +226,8 @@ def test_each_format_has_values_that_break_it_and_each_does() -> None:
     """The format-violation drift draws from a written table: a format added to the contract
     format without values there would never be drifted, and a value that passes its format
     would give no finding."""
+    from aliconform.contracts.formats import FORMAT_CHECKS
     from aliconform.contracts.model import FORMATS
-    from aliconform.drift.formats import FORMAT_CHECKS
     from aliconform.drifting import _NOT_IN_FORMAT
 
     assert set(_NOT_IN_FORMAT) == set(FORMATS) - {"json"}  # json breaks as invalid-json-payload

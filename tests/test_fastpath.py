@@ -20,10 +20,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aliconform import ContractSet, load_contracts
+from aliconform.contracts.formats import FORMAT_CHECKS, FORMAT_PATTERNS, parse_date_time
 from aliconform.drift import check_response
 from aliconform.drift.engine import CompiledContract, check_body, compiled
 from aliconform.drift.fastpath import Rejected, compile_fast_path
-from aliconform.drift.formats import FORMAT_CHECKS, FORMAT_PATTERNS, parse_date_time
 
 CONTRACTS: ContractSet = load_contracts()
 OPERATIONS = list(CONTRACTS)

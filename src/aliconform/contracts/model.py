@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr, model_validator
 
+from aliconform.contracts.formats import FORMAT_CHECKS
 from aliconform.contracts.yamlsource import nearest_position
 
 __all__ = [
@@ -265,7 +266,8 @@ class FieldSpec(_Strict):
 
     def _example_problems(self) -> list[str]:
         """An example that contradicts its own field would be published as it is (OpenAPI,
-        JSON Schema) and sent by derived cassettes: its type, enum, pattern and bounds."""
+        JSON Schema) and sent by derived cassettes: its type, enum, format, pattern and bounds,
+        and, for a JSON-string field, that it is JSON."""
         example = self.example
         if example is None or self.type is None:
             return []
@@ -275,6 +277,11 @@ class FieldSpec(_Strict):
         key = example if isinstance(example, str) else json.dumps(example)
         if self.enum is not None and key not in self.enum:
             problems.append(f"example {example!r} is none of the enum's values")
+        if isinstance(example, str):
+            if self.format is not None and not FORMAT_CHECKS[self.format](example):
+                problems.append(f"example {example!r} is not of the format {self.format}")
+            if self.json_payload is not None and not FORMAT_CHECKS["json"](example):
+                problems.append(f"example {example!r} is not JSON, which the field holds")
         pattern = self.pattern
         if isinstance(example, str) and pattern is not None and not _matches(pattern, example):
             problems.append(f"example {example!r} does not match the pattern {pattern}")

@@ -20,10 +20,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from aliconform.contracts.formats import FORMAT_CHECKS, loads_rfc8259
 from aliconform.contracts.model import FORMATS, Contract, FieldSpec, Payload
 from aliconform.contracts.paths import PLAIN_PAYLOAD
 from aliconform.drift.findings import Finding, Kind, excerpt, pointer_join
-from aliconform.drift.formats import FORMAT_CHECKS, loads_rfc8259
 from aliconform.drift.policy import DEFAULT_SEVERITY
 
 if TYPE_CHECKING:

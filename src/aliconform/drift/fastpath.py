@@ -45,6 +45,7 @@ from typing import Annotated, Any, ForwardRef, Literal, Union, get_args, get_ori
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from aliconform.contracts.formats import FORMAT_CHECKS, FORMAT_PATTERNS
 from aliconform.contracts.model import (
     ConditionalInvariant,
     Contract,
@@ -57,7 +58,6 @@ from aliconform.contracts.model import (
     PrefixInvariant,
 )
 from aliconform.contracts.paths import index_fields
-from aliconform.drift.formats import FORMAT_CHECKS, FORMAT_PATTERNS
 from aliconform.drift.invariants import order_key
 
 __all__ = ["FastPath", "Rejected", "compile_fast_path"]

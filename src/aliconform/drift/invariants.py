@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from aliconform.contracts.formats import fraction_digits, parse_date_time, parse_decimal
 from aliconform.contracts.model import (
     ConditionalInvariant,
     Contract,
@@ -27,7 +28,6 @@ from aliconform.contracts.model import (
 )
 from aliconform.contracts.paths import FieldEntry, Items, Key, PayloadStep, Step, join_path
 from aliconform.drift.findings import Finding, Kind, excerpt, pointer_join
-from aliconform.drift.formats import fraction_digits, parse_date_time, parse_decimal
 from aliconform.drift.policy import DEFAULT_SEVERITY
 
 __all__ = ["evaluate_invariants", "order_key", "resolve"]

@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from aliconform.contracts import Contract, FieldSpec
-from aliconform.drift.formats import FORMAT_CHECKS
+from aliconform.contracts.formats import FORMAT_CHECKS
 from aliconform.twin.envelope import documented_error
 
 __all__ = [
