@@ -845,6 +845,31 @@ def test_one_drift_across_a_long_array_keeps_few_excerpts_and_renders_in_one_pas
     assert int(junit.get("failures") or 0) >= 1
 
 
+def test_many_undocumented_keys_of_one_object_keep_few_excerpts(
+    cassettes_copy: Path, contracts: ContractSet
+) -> None:
+    """Each undocumented key is its own place, but all their excerpts show the same object: a
+    response of 20,000 unknown keys made a report of tens of megabytes of the same lines."""
+    path = cassettes_copy / "imm" / "GetVideoLabelClassificationResult" / "doc-example-success.yaml"
+
+    def many_keys(body: str) -> str:
+        data = json.loads(body)
+        data.update({f"Extra{n:03d}": n for n in range(40)})
+        data["Labels"] = [dict(data["Labels"][0], Extra=1, Other=2) for _ in range(5)]
+        return json.dumps(data)
+
+    edit_response_body(path, many_keys)
+    report = _report(cassettes_copy, contracts)
+    extra = [f for f in report.findings if f.path.startswith("/Extra") and f.source]
+    assert len(extra) == 40
+    assert all(f.kind == "undocumented-field" for f in extra)
+    assert [bool(f.excerpt) for f in extra].count(True) == EXCERPTS_PER_PLACE
+    # Each element's object is one place, as an array's elements are for every other kind.
+    in_labels = [f for f in report.findings if f.path.startswith("/Labels/") and f.source]
+    assert len(in_labels) > EXCERPTS_PER_PLACE
+    assert [bool(f.excerpt) for f in in_labels].count(True) == EXCERPTS_PER_PLACE
+
+
 def test_report_diff_shows_a_place_per_line_and_stays_short(
     cassettes_copy: Path, contracts: ContractSet, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -143,6 +143,9 @@ def _scrubbed(body: bytes | str) -> bytes | str:
 #: How many findings of one kind at one place (array indices as '*') in one source carry a
 #: response excerpt: a drift in every element of a 10,000-element array is 10,000 findings
 #: whose excerpts differ only in the index, and would make the reports tens of megabytes.
+#: The place of an undocumented key is its object: the only kind whose places the response
+#: rather than the contract decides (an object of 20,000 keys), and whose excerpts all show
+#: the same object.
 EXCERPTS_PER_PLACE = 3
 
 
@@ -150,7 +153,10 @@ def _first_at_each_place() -> Callable[[Finding], bool]:
     seen: Counter[tuple[str | None, str, Kind]] = Counter()
 
     def first(finding: Finding) -> bool:
-        place = (finding.source, generalise(finding.path), finding.kind)
+        path = finding.path
+        if finding.kind is Kind.UNDOCUMENTED_FIELD:
+            path = path.rpartition("/")[0]
+        place = (finding.source, generalise(path), finding.kind)
         seen[place] += 1
         return seen[place] <= EXCERPTS_PER_PLACE
 
