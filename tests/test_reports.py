@@ -314,6 +314,11 @@ def report_pair(
     return old, new
 
 
+def _counted(report: DriftReport) -> ReportFinding:
+    """A finding the verdict counts (not the repeat of a documentation lint's finding)."""
+    return next(f for f in report.findings if not f.repeats)
+
+
 def test_report_diff_fails_on_what_got_worse_when_asked(
     report_pair: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -333,7 +338,7 @@ def test_report_diff_fails_on_what_got_worse_when_asked(
     assert main(["report", "diff", str(new), str(old), "--fail-on", "info"]) == 0
     capsys.readouterr()
     # a finding whose waiver lapsed, or whose severity rose past the threshold, got worse
-    first = clean.findings[0]
+    first = _counted(clean)
     waived = first.model_copy(
         update={"status": "waived", "waiver": "w", "severity": Severity.BREAKING}
     )
@@ -408,7 +413,7 @@ def test_report_diff_compares_a_scan_s_observed_values_as_a_set(
     """A value seen only in the later scan is worse wherever it comes in the list; the same
     values in another order, or fewer of them, are not."""
     clean = load_report(report_pair[0])
-    template = clean.findings[0]
+    template = _counted(clean)
 
     def scan(*values: str) -> DriftReport:
         finding = _enum_drift(template, "scan", "/ModerationResult/Suggestion", *values)
@@ -434,7 +439,7 @@ def test_report_diff_matches_one_drift_across_an_array_that_grew(
     """The same drift in every element of a live array that has two elements, then three, is
     the same drift (count 2 -> 3): neither new nor fixed, and not worse."""
     clean = load_report(report_pair[0])
-    template = clean.findings[0]
+    template = _counted(clean)
 
     def replay(elements: int) -> DriftReport:
         findings = [
@@ -886,13 +891,44 @@ def test_report_diff_shows_a_place_per_line_and_stays_short(
     new = write_reports(_report(cassettes_copy, contracts), tmp_path / "new").json
     assert main(["report", "diff", str(old), str(new), "--format", "markdown"]) == 0
     comment = capsys.readouterr().out
-    assert ": 330 new, 0 fixed" in comment.replace("`", "")
+    assert ": 330 new (31 places), 0 fixed" in comment.replace("`", "")
     assert "300 times: /Labels/0/LabelLevel … /Labels/299/LabelLevel" in comment
     assert "…and 11 more new places" in comment  # 31 places, 20 shown
     assert len(comment) < 65_536  # a pull-request comment's limit
     assert main(["report", "diff", str(old), str(new)]) == 0
     text = capsys.readouterr().out
     assert len([line for line in text.splitlines() if line.startswith("- new:")]) == 31
+    assert ": 330 new (31 places), 0 fixed, 0 changed" in " ".join(text.split())
+
+
+def test_report_diff_counts_a_repeat_of_the_lint_once_as_the_verdict_does(
+    report_pair: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A cassette derived from a documentation example repeats the lint's finding for it: the
+    report counts the two once, and so does --fail-on."""
+    clean = load_report(report_pair[0])
+    lint = _counted(clean).model_copy(
+        update={
+            "id": "a" * 16,
+            "section": "documentation",
+            "repeats": None,
+            "status": "new",
+            "waiver": None,
+            "severity": Severity.BREAKING,
+        }
+    )
+    repeat = lint.model_copy(update={"id": "b" * 16, "section": "replay", "repeats": lint.id})
+    before = write_reports(clean.model_copy(update={"findings": []}), tmp_path / "b").json
+    after = clean.model_copy(update={"findings": [lint, repeat]})
+    after_file = write_reports(after, tmp_path / "a").json
+    capsys.readouterr()
+    assert main(["report", "diff", str(before), str(after_file), "--fail-on", "breaking"]) == 1
+    assert "--fail-on breaking: 1 finding(s) new or worse" in capsys.readouterr().err
+    assert (
+        main(["report", "diff", str(before), str(after_file), "-f", "json", "--fail-on", "info"])
+        == 1
+    )
+    assert json.loads(capsys.readouterr().out)["worse"] == [lint.id]
 
 
 def test_a_report_withholds_other_vendors_secrets_a_response_carries(

@@ -941,11 +941,7 @@ def _fail_on(value: str) -> Severity | None:
 def _print_diff(result: Any, old: Path, new: Path) -> None:
     from aliconform.report.grouping import group_findings
 
-    counts = (
-        f"{len(result.new)} new, {len(result.fixed)} fixed, {len(result.changed)} changed, "
-        f"{len(result.unchanged)} unchanged"
-    )
-    lines = [f"{old} -> {new}: {counts}"]
+    lines = [f"{old} -> {new}: {result.counts()}"]
     lines += [f"note: {caveat}" for caveat in result.caveats]
     # One drift across an array is one line, as the console shows findings elsewhere.
     for label, findings in (("new", result.new), ("fixed", result.fixed)):

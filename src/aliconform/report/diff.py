@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from aliconform.drift.findings import Severity
 from aliconform.errors import AliconformError
+from aliconform.report.grouping import group_findings
 from aliconform.report.model import WRITTEN_ALWAYS, DriftReport, ReportFinding, place_key
 
 __all__ = ["ReportDiff", "diff_reports", "load_report"]
@@ -43,7 +44,9 @@ class ReportDiff:
         "maybe" does not handle "delete"). What a pull request should not be merged with."""
 
         def counts(f: ReportFinding) -> bool:
-            return f.status == "new" and f.severity.rank >= threshold.rank
+            # A repeat of the documentation lint's finding is counted as that one, as the
+            # report's own verdict counts it: once.
+            return f.status == "new" and f.severity.rank >= threshold.rank and not f.repeats
 
         return [f for f in self.new if counts(f)] + [
             after
@@ -55,6 +58,22 @@ class ReportDiff:
                 or any(change.startswith("observed:") for change in what)
             )
         ]
+
+    def counts(self) -> str:
+        """The headline: how many findings are new, fixed, changed and unchanged, and in how
+        many places (array indices as '*') the new and fixed ones lie when that differs, since
+        a listing shows a line per place."""
+
+        def counted(findings: list[ReportFinding], label: str) -> str:
+            places = len(group_findings(findings, lambda f: f))
+            return f"{len(findings)} {label}" + (
+                f" ({places} place{'s' if places != 1 else ''})" if places != len(findings) else ""
+            )
+
+        return (
+            f"{counted(self.new, 'new')}, {counted(self.fixed, 'fixed')}, "
+            f"{len(self.changed)} changed, {len(self.unchanged)} unchanged"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         def brief(f: ReportFinding) -> dict[str, Any]:

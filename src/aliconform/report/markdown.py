@@ -193,11 +193,7 @@ def render_diff_markdown(diff: ReportDiff, old: str, new: str) -> str:
     drift across an array is one line), at most _SHOWN of each of new, fixed and changed, so
     that the comment stays within what a pull request takes; the response's own text in code
     spans."""
-    counts = (
-        f"{len(diff.new)} new, {len(diff.fixed)} fixed, {len(diff.changed)} changed, "
-        f"{len(diff.unchanged)} unchanged"
-    )
-    lines = [f"### {_code(old)} → {_code(new)}: {counts}", ""]
+    lines = [f"### {_code(old)} → {_code(new)}: {diff.counts()}", ""]
     lines += [f"> **Note:** {_cell(caveat)}" for caveat in diff.caveats]
     for label, findings in (("new", diff.new), ("fixed", diff.fixed)):
         groups = group_findings(findings, lambda f: f)
