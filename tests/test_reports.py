@@ -848,6 +848,19 @@ def test_one_drift_across_a_long_array_keeps_few_excerpts_and_renders_in_one_pas
     files = write_reports(report, tmp_path)
     junit = ET.parse(files.junit).getroot()
     assert int(junit.get("failures") or 0) >= 1
+    # The failure's message names the drift once, with its range, as the other reports do.
+    (failure,) = [
+        case.find("failure")
+        for case in junit.iter("testcase")
+        if "GetVideoLabelClassificationResult/doc-example-success" in (case.get("name") or "")
+        and case.find("failure") is not None
+    ]
+    message = failure.get("message") or ""
+    assert "/Labels/*/LabelLevel (200 times: /Labels/0/LabelLevel … /Labels/199/LabelLevel)" in (
+        message
+    )
+    assert "/Labels/1/LabelLevel" not in message
+    assert len((failure.text or "").splitlines()) == 200  # the details keep every finding
 
 
 def test_many_undocumented_keys_of_one_object_keep_few_excerpts(

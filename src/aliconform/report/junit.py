@@ -16,6 +16,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from aliconform.drift.findings import shown_path
+from aliconform.report.grouping import group_findings
 from aliconform.report.model import DriftReport, ReportFinding
 
 __all__ = ["render_junit"]
@@ -111,7 +112,10 @@ def render_junit(report: DriftReport) -> str:
             ET.SubElement(case, "system-out").text = each.note
         breaking = [f for f in findings if _fails(f)]
         if breaking:
-            message = "; ".join(f"{f.kind} at {shown_path(f.path, f.field)}" for f in breaking)
+            # A line per place, as the other reports show it: one drift across an array is one
+            # entry of the message, not one per element crowding the others out.
+            groups = group_findings(breaking, lambda f: f)
+            message = "; ".join(f"{g.first.kind} at {g.where()}" for g in groups)
             failure = ET.SubElement(case, "failure", type="breaking-drift", message=message[:1000])
             failure.text = "\n".join(_line(f) for f in breaking)
         others = [f for f in findings if not _fails(f)]  # not `in breaking`: n² model compares
