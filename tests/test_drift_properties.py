@@ -182,6 +182,26 @@ def test_number_and_boolean_enums_generate_the_values_the_engine_accepts(
     assert check_body(compiled(contract), json.dumps(encode(contract, body))) == []
 
 
+@SETTINGS
+@given(data=st.data())
+def test_a_string_with_a_format_and_a_pattern_is_generated_within_both(
+    data: st.DataObject,
+) -> None:
+    """A user's contract may narrow a format with a pattern (an OSS URI in one bucket): drawn
+    from the format alone, the value broke the pattern and came back as a finding."""
+    original = CONTRACTS["GetImageModerationResult"]
+    narrowed = FieldSpec(
+        type="string", format="oss-uri", pattern=r"\Aoss://media-bucket/", description="x"
+    )
+    response = original.response.model_copy(
+        update={"fields": {**original.response.fields, "Source": narrowed}}
+    )
+    contract = original.model_copy(update={"response": response})
+    body = data.draw(conformant_responses(contract, present=["Source"]))
+    assert body["Source"].startswith("oss://media-bucket/")
+    assert check_body(compiled(contract), json.dumps(encode(contract, body))) == []
+
+
 @pytest.mark.parametrize(("operation", "kind"), DRIFTS)
 @SETTINGS
 @given(data=st.data())

@@ -18,6 +18,7 @@ from typing import Any
 
 from aliconform._hypothesis import st
 from aliconform.contracts import Contract, FieldEntry, FieldSpec, index_fields
+from aliconform.contracts.formats import FORMAT_CHECKS
 from aliconform.contracts.model import (
     ConditionalInvariant,
     CountInvariant,
@@ -74,6 +75,18 @@ _FORMAT_STRATEGIES: dict[str, st.SearchStrategy[str]] = {
 }
 
 
+def _within_both(format_name: str, pattern: str) -> st.SearchStrategy[str]:
+    """A pattern beside a format narrows it (an OSS URI in one bucket): the format's values
+    that match the pattern, or the pattern's (with text around it where it is not anchored,
+    as the engine searches) that are of the format. Which of the two ever finds one depends
+    on the pattern; hypothesis says so when neither does."""
+    matches = re.compile(pattern).search
+    return st.one_of(
+        _FORMAT_STRATEGIES[format_name].filter(lambda text: matches(text) is not None),
+        st.from_regex(pattern).filter(FORMAT_CHECKS[format_name]),
+    )
+
+
 def _number(text: str) -> int | float:
     """An enum key of a number field as the value the engine reads back as that text: "1" is
     the integer 1 (1.0 would read as "1.0"), "0.5" the float."""
@@ -105,6 +118,8 @@ class _Builder:
                 # decoded here; encode() makes it a string again
                 inner = (force or {}).get(PayloadStep(PLAIN_PAYLOAD, None))
                 return self.field(spec.json_payload.shape, depth, inner)
+            if spec.format is not None and spec.pattern is not None:
+                return _within_both(spec.format, spec.pattern)
             if spec.format is not None:
                 return _FORMAT_STRATEGIES[spec.format]
             if spec.pattern is not None:
