@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from aliconform import ContractSet, load_contracts
 from aliconform.contracts import index_fields
-from aliconform.contracts.model import EnumValue, FieldSpec
+from aliconform.contracts.model import ConditionalInvariant, EnumValue, FieldSpec
 from aliconform.contracts.paths import Key, PayloadStep
 from aliconform.drift import Finding, Kind, check_response
 from aliconform.drift.checker import Place, Walker
@@ -200,6 +200,40 @@ def test_a_string_with_a_format_and_a_pattern_is_generated_within_both(
     body = data.draw(conformant_responses(contract, present=["Source"]))
     assert body["Source"].startswith("oss://media-bucket/")
     assert check_body(compiled(contract), json.dumps(encode(contract, body))) == []
+
+
+@SETTINGS
+@given(data=st.data())
+def test_a_conditional_within_array_elements_is_kept_in_every_element(
+    data: st.DataObject,
+) -> None:
+    """A user's contract may require a field in some elements (a label below level 1 names
+    its parent): the optional field, left out at random, broke the rule in generated bodies
+    that were meant to conform."""
+    original = CONTRACTS["GetVideoLabelClassificationResult"]
+    rule = ConditionalInvariant.model_validate(
+        {
+            "id": "child-label-names-parent",
+            "kind": "conditional",
+            "description": "A label below level 1 names its parent.",
+            "scope": "Labels[]",
+            "when": {"field": "LabelLevel", "in": [2, 3]},  # as YAML reads `in: [2, 3]`
+            "present": ["ParentLabelName"],
+            "sources": ["inferred"],
+        }
+    )
+    contract = original.model_copy(update={"invariants": [*original.invariants, rule]})
+    body = data.draw(conformant_responses(contract, present=["Labels[].LabelLevel"]))
+    assert check_body(compiled(contract), json.dumps(encode(contract, body))) == []
+    # The rule holds an integer field to the values it names by their JSON text, as an enum
+    # lists them: a level-2 label without its parent breaks it, on both of the engine's paths.
+    labels = [*body["Labels"], {"LabelName": "child", "LabelLevel": 2}]
+    broken = json.dumps(encode(contract, {**body, "Labels": labels}))
+    found = [(f.rule, f.path) for f in check_body(compiled(contract), broken)]
+    assert found == [("child-label-names-parent", f"/Labels/{len(labels) - 1}/ParentLabelName")]
+    assert compiled(contract).fast is not None
+    with pytest.raises(Rejected):
+        compiled(contract).fast.decode(broken)
 
 
 @pytest.mark.parametrize(("operation", "kind"), DRIFTS)

@@ -24,6 +24,7 @@ from aliconform.contracts.model import (
     CountInvariant,
     OrderInvariant,
     PrefixInvariant,
+    enum_key,
 )
 from aliconform.contracts.paths import PLAIN_PAYLOAD, Items, Key, PayloadStep, Step, join_path
 from aliconform.drift.findings import pointer_join
@@ -340,7 +341,7 @@ def _repair(contract: Contract, body: dict[str, Any]) -> dict[str, Any] | None:
                     container[key] = f"{prefix[0][prefix[1]]}{invariant.separator}{container[key]}"
             elif isinstance(invariant, ConditionalInvariant):
                 when = next(_reach(scope, rel(invariant.when.field)), None)
-                if when is None or when[0][when[1]] not in invariant.when.values:
+                if when is None or enum_key(when[0][when[1]]) not in invariant.when.values:
                     continue
                 for name in invariant.absent:
                     found = next(_reach(scope, rel(name)), None)
@@ -348,7 +349,9 @@ def _repair(contract: Contract, body: dict[str, Any]) -> dict[str, Any] | None:
                         del found[0][found[1]]
                 for name in invariant.present:
                     found = next(_reach(scope, rel(name)), None)
-                    if found is not None and found[0][found[1]] in ("", None):
+                    if found is None:  # left out (an optional field, not forced here): redrawn
+                        return None
+                    if found[0][found[1]] in ("", None):
                         found[0][found[1]] = "present"  # 'present' means set and non-empty
             elif isinstance(invariant, CountInvariant):
                 array = next(_reach(scope, rel(invariant.array)), None)

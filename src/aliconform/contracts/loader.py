@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from aliconform.contracts.model import (
+    ConditionalInvariant,
     Contract,
     ErrorCatalog,
     FieldSpec,
@@ -528,7 +529,40 @@ def _check_invariants(contract: Contract, document: YamlDocument) -> list[Contra
             full = join_path(invariant.scope, relative)
             if full not in fields:
                 issues.append(_unknown_path(document, (*base, *key.split("/")), full, fields))
+            elif key == "when/field" and isinstance(invariant, ConditionalInvariant):
+                chooser = fields[full].spec
+                for at, value in enumerate(invariant.when.values):
+                    problem = _when_value_problem(chooser, relative, value)
+                    if problem is not None:
+                        issues.append(document.issue((*base, "when", "in", at), problem))
     return issues
+
+
+_JSON_TEXT = {
+    "integer": re.compile(r"-?(?:0|[1-9][0-9]*)\Z"),
+    "number": re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?\Z"),
+    "boolean": re.compile(r"(?:true|false)\Z"),
+}
+
+
+def _when_value_problem(chooser: FieldSpec, name: str, value: str) -> str | None:
+    """Why a conditional's `in` value can never be what its field holds (a typo, or a number
+    the field cannot take): such a rule would silently never apply. Values are written as an
+    enum lists them: text as itself, numbers and booleans as JSON writes them."""
+    if chooser.enum is not None:
+        if value in chooser.enum:
+            return None
+        return f"'{value}' is none of {name}'s enum values{did_you_mean(value, chooser.enum)}"
+    if chooser.type in ("object", "array"):
+        return f"{name} is an {chooser.type}: a conditional chooses by text, a number or a boolean"
+    pattern = _JSON_TEXT.get(chooser.type or "")
+    if pattern is not None and not pattern.match(value):
+        held = {"integer": "an integer", "number": "a number", "boolean": "a boolean"}
+        return (
+            f"'{value}' is not {held[chooser.type or '']}, which {name} holds (numbers and "
+            "booleans are written as JSON writes them: 2, 0.5, true)"
+        )
+    return None
 
 
 def _invariant_paths(invariant: Invariant) -> list[tuple[str, str]]:

@@ -12,12 +12,20 @@ Their JSON Schema is exported to contracts/schema.json for editors.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PrivateAttr,
+    WithJsonSchema,
+    model_validator,
+)
 
 from aliconform.contracts.formats import FORMAT_CHECKS
 from aliconform.contracts.yamlsource import nearest_position
@@ -57,6 +65,7 @@ __all__ = [
     "SourceRefs",
     "When",
     "code_pattern",
+    "enum_key",
 ]
 
 FieldType = Literal["string", "integer", "number", "boolean", "object", "array"]
@@ -274,8 +283,7 @@ class FieldSpec(_Strict):
         if not _is_json_type(example, self.type):
             return [f"example {example!r} is not of type {self.type}"]
         problems = []
-        key = example if isinstance(example, str) else json.dumps(example)
-        if self.enum is not None and key not in self.enum:
+        if self.enum is not None and enum_key(example) not in self.enum:
             problems.append(f"example {example!r} is none of the enum's values")
         if isinstance(example, str):
             if self.format is not None and not FORMAT_CHECKS[self.format](example):
@@ -304,6 +312,14 @@ _JSON_TYPES: dict[str, type | tuple[type, ...]] = {
     "object": dict,
     "array": list,
 }
+
+
+def enum_key(value: object) -> str:
+    """The text a JSON value is written as in an `enum` or a conditional's `in`: a string as
+    itself, true and false, a number as JSON writes it ("2", "0.5")."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
 
 
 def _matches(pattern: str, text: str) -> bool:
@@ -423,9 +439,28 @@ class PrefixInvariant(_InvariantBase):
     separator: str = "-"
 
 
+def _as_enum_keys(values: object) -> object:
+    """`in: [2, 3]` or `in: [true]` as YAML reads them: numbers and booleans as their JSON
+    text, the form enums list them in and the engine compares by."""
+    if not isinstance(values, list):
+        return values
+    return [enum_key(value) if isinstance(value, bool | int | float) else value for value in values]
+
+
 class When(_Strict):
     field: str
-    values: list[str] = Field(min_length=1, alias="in")
+    values: Annotated[
+        list[str],
+        BeforeValidator(_as_enum_keys),
+        WithJsonSchema(
+            {"type": "array", "items": {"type": ["string", "number", "boolean"]}, "minItems": 1}
+        ),
+    ] = Field(
+        min_length=1,
+        alias="in",
+        description="The values that choose the rule, as the field's enum lists them: text as "
+        "itself, numbers and booleans as JSON writes them",
+    )
 
 
 class ConditionalInvariant(_InvariantBase):

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aliconform.contracts.formats import FORMAT_CHECKS, loads_rfc8259
-from aliconform.contracts.model import FORMATS, Contract, FieldSpec, Payload
+from aliconform.contracts.model import FORMATS, Contract, FieldSpec, Payload, enum_key
 from aliconform.contracts.paths import PLAIN_PAYLOAD
 from aliconform.drift.findings import Finding, Kind, excerpt, pointer_join
 from aliconform.drift.policy import DEFAULT_SEVERITY
@@ -78,12 +78,6 @@ def _fits(expected: str, value: Any) -> bool:
     if expected == "object":
         return kind is dict
     return kind is list  # array
-
-
-def _enum_key(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +215,7 @@ class Walker:
                 message = _not_finite(value, expected)
             self.add(Kind.TYPE_MISMATCH, place, message, expected=expected, observed=value)
             return
-        if spec.enum is not None and _enum_key(value) not in spec.enum:
+        if spec.enum is not None and enum_key(value) not in spec.enum:
             message = f"{excerpt(value)} is not a documented value" + _assumed(spec, "enum")
             self.add(
                 Kind.UNDOCUMENTED_ENUM_VALUE,

@@ -56,6 +56,7 @@ from aliconform.contracts.model import (
     OrderInvariant,
     Payload,
     PrefixInvariant,
+    enum_key,
 )
 from aliconform.contracts.paths import index_fields
 from aliconform.drift.invariants import order_key
@@ -222,6 +223,7 @@ def _invariant_scopes(contract: Contract) -> tuple[list[Invariant], dict[int, li
 
 
 _NUMBERS = (int, float)
+_SCALARS = (int, float, bool)  # what a conditional's `when` value can be besides text
 
 
 def _absent(value: Any) -> bool:
@@ -341,7 +343,11 @@ def _invariant_check(
 
             def conditional(value: Any) -> None:
                 chosen = getattr(value, when)
-                if type(chosen) is not str or chosen not in values:
+                if type(chosen) is not str:  # a number or boolean by its JSON text, as enums
+                    if type(chosen) not in _SCALARS:
+                        return
+                    chosen = enum_key(chosen)
+                if chosen not in values:
                     return
                 for name in present:
                     if _absent(getattr(value, name)):

@@ -25,6 +25,7 @@ from aliconform.contracts.model import (
     OrderInvariant,
     PrefixInvariant,
     Source,
+    enum_key,
 )
 from aliconform.contracts.paths import FieldEntry, Items, Key, PayloadStep, Step, join_path
 from aliconform.drift.findings import Finding, Kind, excerpt, pointer_join
@@ -186,7 +187,7 @@ def _violations(
                     )
         case ConditionalInvariant():
             when = at(invariant.when.field)
-            if when is None or when[1] not in invariant.when.values:
+            if when is None or not _chosen(when[1], invariant.when.values):
                 return
             state = f"{invariant.when.field} is {when[1]}"
             for name in invariant.present:
@@ -231,6 +232,12 @@ def _violations(
                     excerpt(request[invariant.parameter]),
                     excerpt(found[1]),
                 )
+
+
+def _chosen(value: Any, values: list[str]) -> bool:
+    """Whether a conditional's `when` field holds one of its values: a number or a boolean by
+    its JSON text, as an enum lists it; an object, an array or null never does."""
+    return isinstance(value, str | int | float) and enum_key(value) in values
 
 
 def _absent(value: Any) -> bool:
