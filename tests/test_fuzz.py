@@ -249,7 +249,7 @@ def test_a_known_task_that_the_service_denies_is_a_rejected_valid_request() -> N
         run = run_fuzz(CONTRACTS, target, credentials, options, known)
     # Every other case names the known task (a drawn boolean gave about one in five).
     assert len(run.cases) == 6
-    assert [c.known_ids for c in run.cases] == [False, True] * 3
+    assert [c.known_ids for c in run.cases] == [True, False] * 3
     rejected = [f for f in run.findings if f.kind is Kind.REJECTED_VALID_REQUEST]
     assert rejected
     assert {f.source for f in rejected} == {c.id for c in run.cases if c.known_ids}
@@ -560,3 +560,162 @@ def test_without_its_extra_fuzz_names_the_one_extra_that_brings_everything(
     )
     assert main(["fuzz", "--endpoint", "127.0.0.1:1"]) == 2
     assert "pip install 'aliconform[fuzz]'" in " ".join(capsys.readouterr().err.split())
+
+
+class _Elsewhere(BaseHTTPRequestHandler):
+    """Another server: whatever reaches it was sent on by a redirect."""
+
+    seen: ClassVar[list[dict[str, str]]] = []
+
+    def do_GET(self) -> None:
+        self.seen.append({k.lower(): v for k, v in self.headers.items()})
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    do_POST = do_GET
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+def _serve(handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_a_redirect_is_judged_as_the_answer_and_never_followed() -> None:
+    """A 302 is what the endpoint answered: following it would send the signed request, its
+    key id and its STS token included, to another host, and judge that host's answer."""
+    from aliconform.fuzz import run_fuzz
+
+    elsewhere = _serve(_Elsewhere)
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.send_response(302)
+            self.send_header("location", f"http://127.0.0.1:{elsewhere.server_address[1]}/x")
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            return
+
+    redirecting = _serve(Redirecting)
+    _Elsewhere.seen.clear()
+    try:
+        endpoint = f"127.0.0.1:{redirecting.server_address[1]}"
+        target = WireTarget(hosts={"ice": endpoint, "imm": endpoint}, scheme="http")
+        credentials = Credentials(TWIN_ACCESS_KEY_ID, TWIN_ACCESS_KEY_SECRET, "sts-token-1")
+        options = FuzzOptions(
+            max_examples=2, seed=5, modes=("positive",), operations=("GetImageModerationResult",)
+        )
+        run = run_fuzz(CONTRACTS, target, credentials, options)
+    finally:
+        redirecting.shutdown()
+        elsewhere.shutdown()
+    assert _Elsewhere.seen == []
+    assert run.cases
+    assert {case.status for case in run.cases} == {302}
+    kinds = {(f.kind, f.observed) for f in run.findings}
+    assert (Kind.UNDOCUMENTED_HTTP_STATUS, "302") in kinds
+    assert Kind.MISSING_REQUIRED_FIELD not in {f.kind for f in run.findings}
+
+
+def test_reports_that_cannot_be_written_stop_the_run_before_any_setup_call(
+    tmp_path: Path, twin_account: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Setup calls create tasks (billed, live): a run whose reports would be lost makes none."""
+    import aliconform.fuzz
+    import aliconform.report
+    from aliconform.errors import AliconformError
+    from aliconform.twin import TwinServer
+
+    called: list[str] = []
+
+    def unwritable(directory: Path, what: str = "the reports") -> None:
+        called.append("probe")
+        raise AliconformError(f"{directory}: cannot write {what} there (read-only)")
+
+    def setup(*args: Any, **kwargs: Any) -> Any:
+        called.append("setup")
+        raise AssertionError("a setup call was made")
+
+    monkeypatch.setattr(aliconform.report, "check_report_directory", unwritable)
+    monkeypatch.setattr(aliconform.fuzz, "known_parameters", setup)
+    with TwinServer(TwinConfig(contracts=CONTRACTS, polls_before_done=0)) as twin:
+        result = _fuzz_cli(twin.endpoint, tmp_path / "reports", "--setup")
+    # (main() turns the error into its message and exit 2; the app itself raises it)
+    assert isinstance(result.exception, AliconformError), result.output
+    assert "cannot write the reports there" in str(result.exception)
+    assert called == ["probe"]
+
+
+def _known_on_twin(config: TwinConfig, scenarios: list[Any], waits: list[float]) -> Any:
+    """The known tasks of these scenarios on a twin, the waits between polls kept, not slept."""
+    from aliconform.fuzz import TWIN_SCENARIO_VARIABLES, known_parameters
+    from aliconform.record import RecordTarget
+    from aliconform.twin import TwinServer
+
+    with TwinServer(config) as twin:
+        return known_parameters(
+            scenarios,
+            CONTRACTS,
+            RecordTarget(region=config.region, endpoint=f"http://{twin.endpoint}"),
+            environ=TWIN_SCENARIO_VARIABLES,
+            allow_setup=True,
+            credentials=Credentials(TWIN_ACCESS_KEY_ID, TWIN_ACCESS_KEY_SECRET),
+            sleep=waits.append,
+        )
+
+
+def test_a_task_set_up_for_the_run_is_polled_until_it_has_finished() -> None:
+    """Queries that name a task created for the run see its result: a run of one request per
+    operation catches a drift in the finished answer, not only "running"."""
+    from aliconform.record import load_scenarios
+
+    config = TwinConfig(contracts=CONTRACTS, polls_before_done=2)
+    waits: list[float] = []
+    known = _known_on_twin(config, load_scenarios(SCENARIOS, CONTRACTS), waits)
+    # (the scenarios that name an existing task from the environment have none here)
+    assert all(": needs ALICONFORM_" in note for note in known.notes), known.notes
+    lifecycles = [s for s in load_scenarios(SCENARIOS, CONTRACTS) if s.setup is not None]
+    # two "running" answers each, the waits doubling from the scenario's interval
+    assert waits == [
+        wait
+        for s in lifecycles
+        if s.poll is not None
+        for wait in (s.poll.interval, min(2 * s.poll.interval, s.poll.max_interval))
+    ]
+    assert len(waits) == 2 * len(lifecycles)
+    drifting = TwinConfig(contracts=CONTRACTS, drift="new-enum-value", polls_before_done=2)
+    run = _run(drifting, max_examples=1, modes=("positive",))
+    assert all(case.known_ids for case in run.cases)
+    injected = {
+        (operation, kind, pointer)
+        for operation in CONTRACTS
+        for kind, pointer in expected_findings("new-enum-value", operation)
+    }
+    assert injected <= _found(run)
+
+
+def test_a_task_that_never_finishes_is_named_in_a_note() -> None:
+    from aliconform.record import load_scenarios
+
+    config = TwinConfig(contracts=CONTRACTS, polls_before_done=10_000)
+    scenario = next(
+        s for s in load_scenarios(SCENARIOS, CONTRACTS) if s.operation == "QuerySmarttagJob"
+    )
+    assert scenario.setup is not None
+    assert scenario.poll is not None
+    waits: list[float] = []
+    known = _known_on_twin(config, [scenario], waits)
+    assert sum(waits) <= scenario.poll.timeout
+    assert max(waits) == scenario.poll.max_interval
+    (note,) = known.notes
+    assert f"QuerySmarttagJob/{scenario.name}: JobStatus was still" in note
+    assert "queries that name the task see it unfinished" in note
+    assert known.of("QuerySmarttagJob")  # still named: an unfinished task is still a task

@@ -34,6 +34,32 @@ def test_the_shipped_scenarios_file_loads(contracts: ContractSet) -> None:
     assert any(s.expect_error for s in scenarios)
 
 
+def test_the_shipped_scenarios_leave_out_operations_a_project_has_no_contract_for(
+    tmp_path: Path, contracts: ContractSet
+) -> None:
+    """A project with contracts for some operations uses the shipped scenarios for those; its
+    own scenarios file is held to its contracts, where an unknown operation is most often a
+    typo."""
+    from aliconform import load_contracts
+
+    subset = tmp_path / "contracts"
+    (subset / "imm").mkdir(parents=True)
+    (subset / "common").mkdir()
+    for name in ("imm/GetImageModerationResult.yaml", "common/errors.yaml"):
+        (subset / name).write_text((REPO / "contracts" / name).read_text("utf-8"), "utf-8")
+    some = load_contracts(subset)
+    scenarios = load_scenarios(REPO / "scenarios.yaml", some)
+    assert scenarios
+    assert {s.operation for s in scenarios} == {"GetImageModerationResult"}
+    shipped = load_scenarios(REPO / "scenarios.yaml", contracts)
+    assert len(scenarios) == len([s for s in shipped if s.operation in some])
+    own = tmp_path / "scenarios.yaml"
+    own.write_text((REPO / "scenarios.yaml").read_text("utf-8"), "utf-8")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenarios(own, some)
+    assert "no contract for 'QuerySmarttagJob'" in str(caught.value)
+
+
 def _scenario_errors(tmp_path: Path, contracts: ContractSet, text: str) -> list[str]:
     """The lines of the error that loading a scenarios file with this text raises."""
     path = tmp_path / "scenarios.yaml"

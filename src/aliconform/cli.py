@@ -1550,6 +1550,7 @@ def fuzz(
         raise typer.Exit(0) from None
     local = all(is_loopback(host) for host in wire.hosts.values())
     allow_setup = local if setup is None else setup
+    check_report_directory(out_dir)  # before the setup calls, which create (billed) tasks
     known = _known_for_fuzz(scenarios_file, contracts, target, allow_setup, credentials)
     for note in known.notes:  # why some positive requests name generated ids, not real tasks
         err.print(f"note: {note}", markup=False, highlight=False)
@@ -1559,7 +1560,6 @@ def fuzz(
         modes=modes,
         operations=tuple(operation) if operation else None,
     )
-    check_report_directory(out_dir)
     with err.status("fuzzing") as status:
         run = run_fuzz(
             contracts, wire, credentials, options, known, progress=lambda text: status.update(text)

@@ -10,15 +10,16 @@ live account only when asked, since it starts a billed task).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from aliconform.contracts import ContractSet
+from aliconform.contracts import Contract, ContractSet
 from aliconform.fuzz.transport import Credentials
 from aliconform.record.scenarios import Scenario, resolve
 from aliconform.record.target import RecordTarget
-from aliconform.sdk import sdk_invoke
+from aliconform.sdk import SdkCallOptions, sdk_invoke
 
 __all__ = ["KnownParameters", "identity_parameters", "known_parameters"]
 
@@ -49,8 +50,14 @@ def known_parameters(
     environ: Mapping[str, str] | None = None,
     allow_setup: bool = False,
     credentials: Credentials | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    wait: bool = True,
 ) -> KnownParameters:
-    """Resolve the success scenarios of the file into identity parameters per operation."""
+    """Resolve the success scenarios of the file into identity parameters per operation.
+
+    A task a setup call created is polled as its scenario says until it has finished (unless
+    wait is False: a service whose tasks finish at once), so that the queries that name it see
+    its result, not only "running" (sleep waits between polls)."""
     known = KnownParameters()
     for scenario in scenarios:
         if scenario.expect_error is not None or scenario.operation not in contracts:
@@ -72,6 +79,11 @@ def known_parameters(
                 f"{scenario.operation}/{scenario.name}: needs {', '.join(resolved.missing)}"
             )
             continue
+        if wait and scenario.setup is not None and scenario.poll is not None:
+            options = _options(contracts[scenario.operation], target, credentials)
+            unfinished = _wait_until_done(scenario, contracts, resolved.sent, options, sleep)
+            if unfinished is not None:
+                known.notes.append(f"{scenario.operation}/{scenario.name}: {unfinished}")
         wanted = identity_parameters(contracts, scenario.operation)
         chosen = {k: str(v) for k, v in resolved.sent.items() if k in wanted}
         if chosen and chosen not in known.of(scenario.operation):
@@ -97,21 +109,11 @@ def _set_up(
         raise _SetupSkipped(f"setup needs {', '.join(resolved.missing)}")
     contract = contracts[scenario.operation]
     params: dict[str, Any] = {k: v for k, v in resolved.params.items() if v != ""}
-    options = target.options_for(contract)
-    if credentials is not None:  # the same key the generated requests are signed with
-        options = replace(
-            options,
-            access_key_id=credentials.access_key_id,
-            access_key_secret=credentials.access_key_secret,
-            security_token=credentials.security_token,
-        )
+    options = _options(contract, target, credentials)
     try:
         response = sdk_invoke(contract, setup.action, params, options)
     except Exception as exc:  # the SDK's own errors: report and go on without this scenario
-        code = getattr(exc, "code", None)  # the error code only: messages may quote signatures
-        raise _SetupSkipped(
-            f"setup {setup.action} failed: {type(exc).__name__}" + (f" {code}" if code else "")
-        ) from None
+        raise _SetupSkipped(f"setup {setup.action} failed: {_failure(exc)}") from None
     body = response.body.to_map() if response.body is not None else {}
     captured = {}
     for name, response_field in setup.capture.items():
@@ -119,3 +121,55 @@ def _set_up(
             raise _SetupSkipped(f"setup {setup.action} answered without {response_field}")
         captured[name] = str(body[response_field])
     return captured
+
+
+def _options(
+    contract: Contract, target: RecordTarget, credentials: Credentials | None
+) -> SdkCallOptions:
+    options = target.options_for(contract)
+    if credentials is None:
+        return options
+    # the same key the generated requests are signed with
+    return replace(
+        options,
+        access_key_id=credentials.access_key_id,
+        access_key_secret=credentials.access_key_secret,
+        security_token=credentials.security_token,
+    )
+
+
+def _failure(exc: Exception) -> str:
+    code = getattr(exc, "code", None)  # the error code only: messages may quote signatures
+    return type(exc).__name__ + (f" {code}" if code else "")
+
+
+def _wait_until_done(
+    scenario: Scenario,
+    contracts: ContractSet,
+    params: Mapping[str, Any],
+    options: SdkCallOptions,
+    sleep: Callable[[float], None],
+) -> str | None:
+    """Query the task until its poll field holds a terminal value, waiting longer each time,
+    as a recording does; None when it finished, else why the queries will see it unfinished."""
+    poll = scenario.poll
+    assert poll is not None
+    contract = contracts[scenario.operation]
+    waited, delay = 0.0, poll.interval
+    while True:
+        try:
+            response = sdk_invoke(contract, contract.operation, dict(params), options)
+        except Exception as exc:  # judged by the fuzzing itself; here only a note
+            return f"polling the task after its setup failed: {_failure(exc)}"
+        body = response.body.to_map() if response.body is not None else {}
+        state = body.get(poll.field)
+        if not isinstance(state, str) or state in poll.terminal:
+            return None
+        if waited + delay > poll.timeout:
+            return (
+                f"{poll.field} was still {state} after {waited:g} s of polling: queries that name "
+                "the task see it unfinished"
+            )
+        sleep(delay)
+        waited += delay
+        delay = min(delay * 2, poll.max_interval)

@@ -301,12 +301,14 @@ def _exercise(
 
 
 def _naming(substitutes: list[dict[str, str]], number: int) -> dict[str, str] | None:
-    """Every other case names a task that exists (when one is known), the known ones in turn:
-    positive ones reach success answers, negative ones are refused for their bad parameter, not
-    "not found". (A drawn boolean would not be half: hypothesis leans to False.)"""
-    if not substitutes or number % 2:
+    """Every other case names a task that exists (when one is known), the first one included
+    (a run of one example per operation still reaches a success answer), the known ones in
+    turn: positive ones reach success answers, negative ones are refused for their bad
+    parameter, not "not found". (A drawn boolean would not be half: hypothesis leans to
+    False.)"""
+    if not substitutes or not number % 2:
         return None
-    return substitutes[(number // 2 - 1) % len(substitutes)]
+    return substitutes[(number // 2) % len(substitutes)]
 
 
 def _identity(case: Any, mode: Mode, substitute: dict[str, str] | None) -> dict[str, str] | None:

@@ -99,8 +99,15 @@ class SignedRequest:
     params: dict[str, str]  # the flattened business parameters, as the service reads them
 
     def send(self, session: requests.Session, timeout: float) -> requests.Response:
+        # A redirect is the endpoint's answer, judged as such: followed, it would carry the
+        # key id and STS token to another host and judge that host's body.
         return session.request(
-            self.method, self.url, headers=self.headers, data=b"", timeout=timeout
+            self.method,
+            self.url,
+            headers=self.headers,
+            data=b"",
+            timeout=timeout,
+            allow_redirects=False,
         )
 
 

@@ -176,22 +176,40 @@ def default_scenarios_file() -> Path:
     return local
 
 
+def is_shipped_scenarios(path: Path) -> bool:
+    """Whether path is the scenarios file aliconform ships (installed, or at a checkout's
+    root), rather than one a project wrote."""
+    shipped = (PACKAGED_SCENARIOS_FILE, Path(__file__).resolve().parents[3] / "scenarios.yaml")
+    return path.is_file() and any(
+        candidate.is_file() and path.resolve() == candidate.resolve() for candidate in shipped
+    )
+
+
 def load_scenarios(path: Path, contracts: ContractSet) -> list[Scenario]:
-    """The scenarios of a file, checked against the contracts (operations, parameters)."""
+    """The scenarios of a file, checked against the contracts (operations, parameters).
+
+    The shipped file has scenarios for every operation aliconform knows; with contracts for
+    only some of them, the others' scenarios are left out. A project's own file is held to
+    its contracts: an operation it names that they lack is an error (a typo, most often)."""
     document = read_yaml(path)
     if isinstance(document, ContractIssue):
         raise ScenarioError([document])
     loaded = validate_document(ScenarioFile, document)
     if isinstance(loaded, list):
         raise ScenarioError(loaded)
-    issues = _cross_check(loaded, contracts, document)
+    shipped = is_shipped_scenarios(path)
+    issues = _cross_check(loaded, contracts, document, skip_uncontracted=shipped)
     if issues:
         raise ScenarioError(issues)
-    return loaded.scenarios
+    return [scenario for scenario in loaded.scenarios if scenario.operation in contracts]
 
 
 def _cross_check(
-    loaded: ScenarioFile, contracts: ContractSet, document: YamlDocument
+    loaded: ScenarioFile,
+    contracts: ContractSet,
+    document: YamlDocument,
+    *,
+    skip_uncontracted: bool = False,
 ) -> list[ContractIssue]:
     issues = []
     seen: set[tuple[str, str]] = set()
@@ -202,6 +220,8 @@ def _cross_check(
 
     for index, scenario in enumerate(loaded.scenarios):
         if scenario.operation not in contracts:
+            if skip_uncontracted:
+                continue
             hint = did_you_mean(scenario.operation, contracts)
             issue(index, ".operation", f"no contract for '{scenario.operation}'{hint}")
             continue
