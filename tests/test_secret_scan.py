@@ -636,7 +636,7 @@ def test_the_secrets_command_with_nothing_to_scan_does_not_pass(
     assert "nothing to scan: neither cassettes/ nor reports/ is in" in capsys.readouterr().err
     (tmp_path / "reports" / "empty").mkdir(parents=True)  # there, but nothing in it
     assert main(["secrets"]) == 2
-    assert "nothing to scan: no text file in reports" in capsys.readouterr().err
+    assert "nothing to scan: no text in reports" in capsys.readouterr().err
     (tmp_path / "reports" / "summary.md").write_text("all good\n", "utf-8")
     assert main(["secrets"]) == 0
     assert "no secrets found in reports" in capsys.readouterr().out
@@ -648,3 +648,113 @@ def test_a_detector_that_captures_a_prefix_shows_no_length(tmp_path: Path) -> No
     _write(tmp_path, "x.json", json.dumps({"t": token}))
     previews = {hit.rule: hit.preview for hit in scan_secrets([tmp_path], root=tmp_path)}
     assert previews["github-token"] == "***"
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "raw-deflate"])
+def test_a_compressed_body_vcrpy_writes_as_binary_is_read_decompressed(
+    tmp_path: Path, encoding: str
+) -> None:
+    """Plain vcrpy and pytest-recording keep a gzip or deflate body as the service sent it:
+    compressed, then base64. The credentials in it are still found."""
+    import gzip
+    import zlib
+
+    rng = random.Random(encoding)
+    key, secret = _access_key_id(rng), _text(rng, ALNUM, 30)
+    raw = json.dumps({"AccessKeyId": key, "AccessKeySecret": secret}).encode()
+    raw_deflate = zlib.compressobj(wbits=-15)  # what some servers send as "deflate"
+    packed = {
+        "gzip": gzip.compress(raw),
+        "deflate": zlib.compress(raw),
+        "raw-deflate": raw_deflate.compress(raw) + raw_deflate.flush(),
+    }[encoding]
+    interaction = {
+        "request": {"body": None, "headers": {}, "method": "POST", "uri": "https://x/"},
+        "response": {"body": {"string": packed}, "headers": {}, "status": {"code": 200}},
+    }
+    text = yamlserializer.serialize({"interactions": [interaction], "version": 1})
+    assert "!!binary" in text
+    found = {(hit.line, hit.rule) for hit in _flagged(tmp_path, "c.yaml", text)}
+    line = _line_of(text, "!!binary")
+    assert (line, "alibaba-access-key-id") in found
+    assert (line, "alibaba-access-key-secret") in found
+    # A gzip file in a scanned directory (a capture) is read through its decompressor too.
+    (tmp_path / "capture.jsonl.gz").write_bytes(gzip.compress(raw + b"\n"))
+    hits = scan_secrets([tmp_path / "capture.jsonl.gz"], root=tmp_path)
+    assert {(hit.file, hit.line, hit.rule) for hit in hits} >= {
+        ("capture.jsonl.gz", 1, "alibaba-access-key-id")
+    }
+
+
+def test_a_scan_of_a_pipe_reads_all_of_it(tmp_path: Path) -> None:
+    """`aliconform secrets <(zcat ...)`: a pipe can be read once only."""
+    import os
+    import threading
+
+    from aliconform.cli import main
+
+    key = _access_key_id(random.Random("pipe"))
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        with fifo.open("w") as writer:
+            writer.write("x" * 10_000 + "\n" + f"AccessKeyId: {key}\n")
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    try:
+        assert main(["secrets", str(fifo)]) == 1
+    finally:
+        feeder.join(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("Authorization", "Basic " + base64.b64encode(b"LTAI5tAbc:the-secret").decode()),
+        ("Proxy-Authorization", "Basic dXNlcjpwYXNzd29yZA=="),
+        ("x-acs-bearer-token", "a-bearer-token-value"),
+        ("x-acs-security-token", "not-a-CAIS-token-but-a-token"),
+        ("Cookie", "session=abc123"),
+    ],
+)
+def test_a_credential_header_the_scrubber_replaces_is_found_unscrubbed(
+    tmp_path: Path, header: str, value: str
+) -> None:
+    """The scan is as strict as the scrubbing it checks: a header that recording replaces is a
+    hit wherever it is found as it was sent."""
+    text = _cassette({"accept": ["application/json"], header: [value]})
+    hits = _flagged(tmp_path, "c.yaml", text)
+    line = _line_of(text, value)
+    assert (line, "credential-header") in {(hit.line, hit.rule) for hit in hits}, hits
+    assert all(value not in format_hit(hit) for hit in hits)
+    scrubbed = _cassette(scrub_headers({"accept": ["application/json"], header: [value]}))
+    assert _flagged(tmp_path, "scrubbed.yaml", scrubbed) == []
+
+
+def test_resource_ids_in_a_list_and_an_etag_are_not_secrets(tmp_path: Path) -> None:
+    """An ICE answer lists output media by id, in a field named for ids; an ETag is the hash of
+    public content. Recording held back such an answer as leaking a secret."""
+    ids = [uuid.UUID(int=random.Random(n).getrandbits(128), version=4).hex for n in range(3)]
+    body = json.dumps({"RequestId": "r", "OutputMediaIds": ids})
+    text = _cassette({"accept": ["application/json"]}, body=body).replace(
+        "Content-Type:",
+        "ETag:\n      - '\"5B3C1A9F0D2E4B7A8C6D1E0F9A8B7C6D\"'\n      Content-Type:",
+    )
+    assert _flagged(tmp_path, "c.yaml", text) == []
+    leaked = json.dumps({"RequestId": "r", "Tokens": ids})  # the same values, not as ids
+    assert _flagged(tmp_path, "d.yaml", _cassette({}, body=leaked)) != []
+
+
+def test_a_path_is_printed_as_it_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A directory named `c[` or `e[red]` is a path, not terminal markup."""
+    from aliconform.cli import main
+
+    for name in ("c[", "e[red]"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "a.md").write_text("all good\n", "utf-8")
+        assert main(["secrets", str(tmp_path / name)]) == 0
+        assert f"no secrets found in {tmp_path / name}" in " ".join(capsys.readouterr().out.split())

@@ -1711,7 +1711,7 @@ def secrets_scan(
 ) -> None:
     """Scan files for credentials: detect-secrets plus Alibaba Cloud key, token and signature
     rules. Exit 0: nothing found; 1: something found (each hit redacted); 2: nothing to scan."""
-    from aliconform.secrets import files_to_scan, format_hit, scan_secrets
+    from aliconform.secrets import format_hit, read_files, scan_texts
 
     defaults = (Path("cassettes"), Path("reports"))
     targets = paths or [p for p in defaults if p.exists()]
@@ -1722,15 +1722,16 @@ def secrets_scan(
             " name the files or directories to scan"
         )
     shown = ", ".join(str(p) for p in targets)
-    if not files_to_scan(targets):  # empty directories: a scan of nothing must not pass either
-        raise AliconformError(f"nothing to scan: no text file in {shown}")
-    hits = scan_secrets(targets)
+    texts = read_files(targets)  # each read once: a pipe (<(zcat ...)) can be read only once
+    if not texts:  # empty directories, an empty pipe: a scan of nothing must not pass either
+        raise AliconformError(f"nothing to scan: no text in {shown}")
+    hits = scan_texts(texts)
     for hit in hits:
         out.print(format_hit(hit), markup=False, highlight=False)
     if hits:
-        out.print(f"[red]{len(hits)} possible secret(s) in {shown}[/red]", highlight=False)
+        out.print(f"{len(hits)} possible secret(s) in {shown}", style="red", markup=False)
         raise typer.Exit(1)
-    out.print(f"[green]no secrets found in {shown}[/green]", highlight=False)
+    out.print(f"no secrets found in {shown}", style="green", markup=False, highlight=False)
 
 
 @app.command("bench")

@@ -22,6 +22,7 @@ import functools
 import hashlib
 import re
 import uuid
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,9 +36,11 @@ from detect_secrets.util.code_snippet import CodeSnippet
 
 from aliconform.cassettes.scrub import (
     ACCESS_KEY_ID,
+    CREDENTIAL_HEADERS,
     PLACEHOLDER,
     STS_ACCESS_KEY_ID,
     STS_SECURITY_TOKEN,
+    scrub_header,
     spell_out_escapes,
 )
 from aliconform.errors import AliconformError
@@ -47,7 +50,9 @@ __all__ = [
     "SecretScanError",
     "files_to_scan",
     "format_hit",
+    "read_files",
     "scan_secrets",
+    "scan_texts",
     "secret_redactor",
 ]
 
@@ -179,6 +184,9 @@ _DIGEST_FIELDS: Final = {
     # V3 signing sends the sha256 of the request body in the clear; a hash of the recorded
     # (scrubbed) body says nothing the body does not.
     "x-acs-content-sha256": re.compile("[0-9a-f]{64}"),
+    # An HTTP entity tag: OSS and CDN answers send the MD5 of public content (of each part, with
+    # their count, for a multipart upload).
+    "etag": re.compile("[0-9A-Fa-f]{32}(?:-[0-9]+)?"),
     # Provenance sidecars: the sha256 of the cassette's own interactions, to detect hand edits.
     "interactions_sha256": re.compile("[0-9a-f]{64}"),
     # Reports: a finding's id, the first 16 hex digits of the sha256 of what, where and which
@@ -204,8 +212,11 @@ _FIELD = re.compile(
     r"(?<![\w-])(?P<key>[\w-]+)\\*[\"']?\s*[:=]\s*(?:\[\s*)?\\*[\"']?"
     r"(?P<value>[^\"'\s,\]\\]+)"
 )
-# A YAML block list item and the key above it, as vcrpy writes a header: `name:` / `- value`.
-_LIST_ITEM = re.compile(r"^\s*-\s*[\"']?(?P<value>[^\"'\s]+)[\"']?\s*$")
+# A YAML block list item and the key above it, as vcrpy writes a header: `name:` / `- value`
+# (an ETag's own quotes inside YAML's: `- '"5B3C..."'`).
+_LIST_ITEM = re.compile(r"^\s*-\s*[\"']{0,2}(?P<value>[^\"'\s]+)[\"']{0,2}\s*$")
+# The start of a list of ids in a field named for them: "OutputMediaIds": ["...", ...].
+_ID_LIST = re.compile(r"(?P<key>[A-Z]\w*Id)s\\*[\"']?\s*:\s*\[")
 _BARE_KEY = re.compile(r"^\s*[\"']?(?P<key>[\w-]+)[\"']?:\s*$")
 # The HTML report's Content-Security-Policy names its own inline script by its sha256, in base64.
 _CSP_SCRIPT_HASH = re.compile(r"script-src[^;\"]*'(?P<value>sha256-[A-Za-z0-9+/]{43}=)'")
@@ -241,6 +252,12 @@ def _is_allowed_value(secret: str, line: str, context: CodeSnippet) -> bool:
     item, key = _LIST_ITEM.match(line), _BARE_KEY.match(context.previous_line)
     if item and key and item["value"] == secret and _is_allowed(key["key"], secret):
         return True
+    # A list may go on over the lines that follow (YAML folds a long body): read up to this line.
+    text = " ".join(part.strip() for part in context.lines[: context.target_index + 1])
+    for listed in _ID_LIST.finditer(text):
+        items = text[listed.end() :].split("]", 1)[0]
+        if secret in _HEX32.findall(items):
+            return _is_resource_id(listed["key"], secret)
     return any(m["value"] == secret for m in _CSP_SCRIPT_HASH.finditer(line))
 
 
@@ -284,22 +301,55 @@ def _detect_secrets() -> Iterator[None]:
 # --- The scan ---------------------------------------------------------------------------------
 
 
-def _is_binary(path: Path) -> bool:
-    """A NUL byte near the start (images, archives, UTF-16): not text, nothing to read."""
-    with path.open("rb") as stream:
-        return b"\0" in stream.read(8192)
+#: How much a compressed body or file may grow to when it is read: past it, the rest is not
+#: read (a scan is no place to unpack a decompression bomb).
+_MOST_DECOMPRESSED: Final = 64 * 1024 * 1024
 
 
-def files_to_scan(paths: Iterable[Path]) -> list[Path]:
-    """The text files the scan reads: the files given, and every file under the directories
-    given, in order, once each. Binary files are left out."""
-    found: dict[Path, None] = {}
+def _decompressed(data: bytes) -> bytes | None:
+    """A gzip or deflate (zlib, or raw as some servers send it) stream unpacked; None when the
+    bytes are none of these."""
+    for wbits in (zlib.MAX_WBITS | 16, zlib.MAX_WBITS, -zlib.MAX_WBITS):  # gzip, zlib, raw
+        unpacker = zlib.decompressobj(wbits)
+        try:
+            unpacked = unpacker.decompress(data, _MOST_DECOMPRESSED)
+        except zlib.error:
+            continue
+        if unpacker.eof or len(unpacked) == _MOST_DECOMPRESSED:
+            return unpacked
+    return None
+
+
+def _text_of(data: bytes) -> bytes | None:
+    """What a file holds as text: a gzip file read through its decompressor (a capture, a
+    saved body); None for anything else that is not text (a NUL byte near the start: images,
+    archives, UTF-16)."""
+    if data.startswith(b"\x1f\x8b"):  # gzip's magic number
+        data = _decompressed(data) or data
+    return None if b"\0" in data[:8192] else data
+
+
+def read_files(paths: Iterable[Path]) -> dict[Path, bytes]:
+    """The text the scan reads, by file: the files given, and every file under the directories
+    given, in order, once each, each read once (a pipe, `<(zcat ...)`, can be read only once).
+    Files that are not text are left out. Raises SecretScanError for a path that is not there."""
+    found: dict[Path, bytes] = {}
     for path in paths:
         if not path.exists():
             raise SecretScanError(f"secret scan: no such file or directory: {path}")
         candidates = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        found.update((p, None) for p in candidates if not _is_binary(p))
-    return list(found)
+        for candidate in candidates:
+            if candidate in found:
+                continue
+            text = _text_of(candidate.read_bytes())
+            if text is not None:
+                found[candidate] = text
+    return found
+
+
+def files_to_scan(paths: Iterable[Path]) -> list[Path]:
+    """The text files the scan reads (see read_files)."""
+    return list(read_files(paths))
 
 
 def _display(path: Path, root: Path) -> str:
@@ -374,13 +424,15 @@ def _slug(secret_type: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", secret_type.lower()).strip("-")
 
 
-def _hits(path: Path, file: str) -> Iterator[SecretHit]:
+def _hits(path: Path, data: bytes, file: str) -> Iterator[SecretHit]:
     # Lines as written, numbered as an editor numbers them; a stray non-UTF-8 byte is replaced,
     # not a reason to skip the file. _process_line_based_plugins is internal to detect-secrets:
     # it is the per-line pass that its public scan_file runs after the YAML and INI transformers,
     # with every configured detector and filter.
-    lines = path.read_bytes().decode("utf-8", errors="replace").split("\n")
+    lines = data.decode("utf-8", errors="replace").split("\n")
     numbered = list(enumerate(lines, start=1)) + _binary_blocks(lines)
+    for number, _header, value in _headers(lines):
+        yield SecretHit(file, number, "credential-header", _redact("credential-header", value))
     for found in detect_secrets_scan._process_line_based_plugins(numbered, filename=str(path)):
         rule = _slug(found.type)
         yield SecretHit(file, found.line_number, rule, _redact(rule, found.secret_value))
@@ -417,8 +469,53 @@ def _binary_blocks(lines: list[str]) -> list[tuple[int, str]]:
             data = base64.b64decode("".join(parts), validate=True)
         except ValueError:  # not base64 after all: its lines are read as they are anyway
             continue
-        decoded += [(index + 1, text) for text in data.decode("latin-1").split("\n")]
+        # A gzip or deflate body (vcrpy keeps what the server sent) is read unpacked as well.
+        for body in (data, _decompressed(data) or b""):
+            decoded += [(index + 1, text) for text in body.decode("latin-1").split("\n")]
     return decoded
+
+
+# A header as vcrpy writes it, `Name:` then `- value` items, or on one line, `Name: value`.
+_HEADER_NAME = re.compile(r"^(?P<indent>\s*)[\"']?(?P<name>[A-Za-z0-9-]+)[\"']?:\s*$")
+_HEADER_ITEM = re.compile(r"^\s*-\s+(?P<value>.+?)\s*$")
+_HEADER_LINE = re.compile(
+    r"^\s*[\"']?(?P<name>[A-Za-z0-9-]+)[\"']?\s*:\s+(?P<value>[^\s\[{].*?)\s*,?\s*$"
+)
+
+
+def _unquoted(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+        return value[1:-1]
+    return value
+
+
+def _headers(lines: list[str]) -> Iterator[tuple[int, str, str]]:
+    """(line, name, value) of each credential header whose value recording would have
+    replaced: the scan is as strict as the scrubbing it checks. An ACS3 Authorization is left
+    to its own rule, which says which part is not scrubbed."""
+    name: str | None = None
+    for number, line in enumerate(lines, start=1):
+        named, item, inline = (
+            _HEADER_NAME.match(line),
+            _HEADER_ITEM.match(line),
+            _HEADER_LINE.match(line),
+        )
+        if named is not None:
+            name = named["name"]
+            continue
+        if item is not None and name is not None:
+            found: tuple[str, str] | None = (name, _unquoted(item["value"]))
+        elif inline is not None:
+            name, found = None, (inline["name"], _unquoted(inline["value"]))
+        else:
+            name, found = None, None
+        if found is None or found[0].lower() not in CREDENTIAL_HEADERS:
+            continue
+        header, value = found
+        if value == PLACEHOLDER or value.upper().startswith("ACS3-"):
+            continue
+        if scrub_header(header, value) != value:
+            yield number, header, value
 
 
 def scan_secrets(paths: Iterable[Path], *, root: Path | None = None) -> list[SecretHit]:
@@ -427,7 +524,13 @@ def scan_secrets(paths: Iterable[Path], *, root: Path | None = None) -> list[Sec
     File names in the hits are relative to `root` (default: the current directory). Raises
     SecretScanError if a path does not exist.
     """
+    return scan_texts(read_files(paths), root=root)
+
+
+def scan_texts(texts: dict[Path, bytes], *, root: Path | None = None) -> list[SecretHit]:
+    """scan_secrets of what read_files read."""
     base = (root or Path.cwd()).resolve()
-    files = files_to_scan(paths)
     with _detect_secrets():
-        return sorted({hit for path in files for hit in _hits(path, _display(path, base))})
+        return sorted(
+            {hit for path, data in texts.items() for hit in _hits(path, data, _display(path, base))}
+        )

@@ -353,6 +353,16 @@ def _scrub_authorization(value: str) -> str:
     return PLACEHOLDER
 
 
+#: Headers whose value is a credential (or the ACS3 signature): what the secret scan holds to
+#: having been replaced. The signature nonce is replaced too, but for reproducible cassettes.
+CREDENTIAL_HEADERS = frozenset({"authorization", *_SECRET_HEADERS} - {"x-acs-signature-nonce"})
+
+
+def scrub_header(name: str, value: str) -> str:
+    """One header's value as recording writes it."""
+    return _scrub_header(name, value)
+
+
 def _scrub_header(name: str, value: str) -> str:
     lowered = name.lower()
     if lowered == "authorization":
