@@ -610,3 +610,20 @@ def test_a_closed_standard_output_ends_the_command_as_a_broken_pipe_does(
         os.close(write)
     assert run.returncode == 128 + signal.SIGPIPE, run.stderr
     assert run.stderr == ""
+
+
+def test_a_dry_run_shows_no_credential_a_variable_carries(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scenario variable may hold a signed URL: the plan shows it as a recording writes it."""
+    key_id, token = "LTAI5tPlanKeyId123456789", "CAISplanSecurityToken0123456789abcdef"
+    signed = (
+        f"https://bucket.oss-cn-shanghai.aliyuncs.com/video.mp4?OSSAccessKeyId={key_id}"
+        f"&Expires=1700000000&Signature=c2lnbmF0dXJlLXZhbHVl&security-token={token}"
+    )
+    monkeypatch.setenv("ALICONFORM_ICE_VIDEO_URI", signed)
+    code, out, err = run(capsys, "record", "--dry-run", "--operation", "QuerySmarttagJob")
+    assert code == 0
+    assert "bucket.oss-cn-shanghai.aliyuncs.com/video.mp4" in out
+    for secret in (key_id, token, "c2lnbmF0dXJlLXZhbHVl"):
+        assert secret not in out + err

@@ -647,3 +647,39 @@ def test_create_app_and_run_twin(contracts: ContractSet, monkeypatch: pytest.Mon
     assert (host, config.http) == ("127.0.0.1", "h11")
     assert port != 0
     assert isinstance(served[0][0].app, Starlette)
+
+
+def test_the_announced_endpoint_takes_a_connection_at_once(contracts: ContractSet) -> None:
+    """A script waits for the announced line, then connects: it is not refused while the
+    server is still starting."""
+    import socket
+    import threading
+
+    from aliconform.twin.server import run_twin
+
+    connected: list[bool] = []
+
+    def announce(endpoint: str) -> None:
+        host, port = endpoint.removeprefix("http://").rsplit(":", 1)
+        try:
+            with socket.create_connection((host, int(port)), timeout=2):
+                connected.append(True)
+        except ConnectionRefusedError:
+            connected.append(False)
+        raise KeyboardInterrupt  # stop here: only the moment of announcing is under test
+
+    thread_error: list[BaseException] = []
+
+    def serve() -> None:
+        try:
+            run_twin(port=0, config=TwinConfig(contracts=contracts), announce=announce)
+        except KeyboardInterrupt:
+            pass
+        except BaseException as exc:  # pragma: no cover - reported below
+            thread_error.append(exc)
+
+    thread = threading.Thread(target=serve)
+    thread.start()
+    thread.join(timeout=20)
+    assert not thread_error
+    assert connected == [True]

@@ -1335,6 +1335,7 @@ def _print_plan(
     scenarios: list[Any], contracts: ContractSet, target: Any, cassettes: Path | None
 ) -> None:
     """What a run would call; with cassettes (a run that writes), where each would be written."""
+    from aliconform.cassettes.scrub import scrub_text
     from aliconform.record.scenarios import resolve
 
     for item in scenarios:
@@ -1359,7 +1360,8 @@ def _print_plan(
             )
         )
         for action, resolved in steps:
-            shown = json.dumps(resolved.sent, ensure_ascii=False)
+            # As a recording writes it: a variable may hold a signed URL or a token.
+            shown = scrub_text(json.dumps(resolved.sent, ensure_ascii=False))
             out.print(
                 f"  {action} {protocol}://{host}/ ({target.signature}) {shown}",
                 markup=False,

@@ -25,6 +25,7 @@ __all__ = ["TwinServer", "run_twin"]
 
 
 _START_TIMEOUT = 10.0
+_STOP_TIMEOUT = 2.0
 
 
 def _uvicorn_config(
@@ -39,6 +40,8 @@ def _uvicorn_config(
         server_header=False,
         log_level=log_level,
         access_log=access_log,
+        # A request held by a latency fault does not hold up a stop for longer than this.
+        timeout_graceful_shutdown=_STOP_TIMEOUT,
     )
 
 
@@ -135,6 +138,9 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     try:
         sock.bind((host, port))
+        # Listening before the endpoint is announced: a client that connects at once waits in
+        # the backlog until the server accepts, rather than being refused.
+        sock.listen(128)
     except OSError as exc:
         sock.close()
         raise TwinPortError(
