@@ -25,7 +25,7 @@ __all__ = ["TwinServer", "run_twin"]
 
 
 _START_TIMEOUT = 10.0
-_STOP_TIMEOUT = 2.0
+_STOP_TIMEOUT = 2  # seconds (uvicorn takes whole ones)
 
 
 def _uvicorn_config(
