@@ -948,3 +948,29 @@ def test_the_credential_chain_s_own_requests_are_never_recorded(
     assert KEY_SECRET.encode() not in on_disk
     assert run.replay.problems == []
     assert {f.kind for i in run.replay.interactions for f in i.findings} == set()
+
+
+def test_reports_that_fail_to_be_written_leave_every_cassette_as_it_was(
+    twin: TwinServer,
+    fast_scenarios: Path,
+    cassettes_copy: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No cassette changes without the report of what changed in it: reports that cannot be
+    written after the probe (a directory where drift.json goes) put the cassettes back."""
+    before = _tree(cassettes_copy)
+    out = tmp_path / "reports"
+    (out / "drift.json").mkdir(parents=True)  # the probe passes; writing drift.json cannot
+    new = "live-new-scenario"
+    data = yaml.safe_load(fast_scenarios.read_text("utf-8"))
+    copy = dict(next(s for s in data["scenarios"] if s["name"] == "live-error-unknown-task"))
+    data["scenarios"].append({**copy, "name": new})  # a cassette that did not exist before
+    fast_scenarios.write_text(yaml.safe_dump(data), "utf-8")
+    code = _cli(twin, fast_scenarios, cassettes_copy, out, "--scenario", "live-error-unknown-task")
+    code_new = _cli(twin, fast_scenarios, cassettes_copy, out, "--scenario", new)
+    assert (code, code_new) == (2, 2)
+    said = " ".join(capsys.readouterr().err.split())
+    assert "cannot write the reports" in said
+    assert "every cassette was left as it was" in said
+    assert _tree(cassettes_copy) == before

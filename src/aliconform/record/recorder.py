@@ -37,6 +37,7 @@ from aliconform.cassettes.store import (
     CassetteFile,
     CassetteRef,
     Provenance,
+    atomic_write_text,
     load_cassette,
     load_provenance,
     stops_held,
@@ -237,8 +238,9 @@ def record_scenarios(
         for display in replay.stale_provenance:
             unplayable[_in_staging(staging, display)] = "provenance digest differs"
         leaks = _suspected_secrets(staging)
+        replaced: list[tuple[Path, str | None]] = []
         with stops_held():
-            withheld = _promote(results, staging, unplayable, leaks, check_only)
+            withheld = _promote(results, staging, unplayable, leaks, check_only, replaced)
             # A recording withheld for a suspected secret is not checked either: a finding's
             # excerpt of its body would carry the secret into the reports.
             replay.interactions = [
@@ -247,8 +249,23 @@ def record_scenarios(
             where = target.endpoint or f"the {target.region} endpoints"
             recorded = RecordRun(results, replay, check_only, where)
             if then is not None:
-                then(recorded)
+                try:
+                    then(recorded)
+                except BaseException as exc:
+                    _put_back(replaced)  # no cassette changes without its report
+                    if isinstance(exc, AliconformError) and replaced:
+                        raise AliconformError(f"{exc}; every cassette was left as it was") from exc
+                    raise
     return recorded
+
+
+def _put_back(replaced: list[tuple[Path, str | None]]) -> None:
+    """Each file the promotion replaced as it was before (or gone, where it was new)."""
+    for path, text in reversed(replaced):
+        if text is None:
+            path.unlink(missing_ok=True)
+        else:
+            atomic_write_text(path, text)
 
 
 def _promote(
@@ -257,9 +274,11 @@ def _promote(
     unplayable: dict[str, str],
     leaks: dict[str, str],
     check_only: bool,
+    replaced: list[tuple[Path, str | None]],
 ) -> set[str]:
     """Put each recording that replays and holds no suspected secret in place (compared with
-    the previous one first); the cassettes withheld for a suspected secret."""
+    the previous one first); the cassettes withheld for a suspected secret. Each file it
+    replaces is added to `replaced` with its text before (None: it was not there)."""
     withheld = set()
     for result in results:
         if result.outcome != "recorded":
@@ -282,7 +301,7 @@ def _promote(
             )
             continue
         try:
-            _compare_and_promote(result, staging, check_only)
+            _compare_and_promote(result, staging, check_only, replaced)
         except (OSError, AliconformError) as exc:  # the cassettes changed under the run
             result.outcome = "failed"
             result.message = f"cannot write {result.cassette.shown}: {_brief(exc)}"
@@ -570,7 +589,12 @@ def _provenance(
     )
 
 
-def _compare_and_promote(result: ScenarioResult, staging: Path, check_only: bool) -> None:
+def _compare_and_promote(
+    result: ScenarioResult,
+    staging: Path,
+    check_only: bool,
+    replaced: list[tuple[Path, str | None]],
+) -> None:
     ref = result.cassette
     staged = CassetteRef(
         staging / ref.path.relative_to(ref.root) if ref.root else ref.path,
@@ -597,4 +621,6 @@ def _compare_and_promote(result: ScenarioResult, staging: Path, check_only: bool
     provenance = load_provenance(staged)
     if provenance is None:  # written by _run a moment ago; only a bug gets here
         raise RecordingFailed(f"{staged.display}: staged provenance is missing")
+    for path in (ref.path, ref.provenance_path):
+        replaced.append((path, path.read_text("utf-8") if path.is_file() else None))
     write_cassette(ref.path, new, provenance)
