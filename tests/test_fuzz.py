@@ -202,6 +202,10 @@ def test_a_failing_twin_is_caught() -> None:
     assert {Kind.UNPARSEABLE_BODY.value, Kind.UNDOCUMENTED_CONTENT_TYPE.value} <= kinds[
         "GetVideoModerationResult"
     ]
+    # A content type that is not documented is shown as the content type, not the status.
+    content_types = {f.observed for f in run.findings if f.kind is Kind.UNDOCUMENTED_CONTENT_TYPE}
+    assert content_types
+    assert all(isinstance(seen, str) and "/" in seen for seen in content_types), content_types
     unanswered = [c for c in run.cases if c.operation == "QuerySmarttagJob" and c.error]
     assert len(unanswered) == 2
     assert Kind.SERVER_ERROR.value in kinds["QuerySmarttagJob"]

@@ -596,8 +596,9 @@ def run_bench(
     )
 
     progress("measuring memory")
+    measured = corpus[:10_000]
     tracemalloc.start()
-    for op, raw in corpus[:10_000]:
+    for op, raw in measured:
         check_body(entries[op], raw)
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -632,11 +633,16 @@ def run_bench(
             f"{t_drift_deep / t_drift_deep_parse:.1f}x orjson",
         ),
         (
-            f"jsonschema Draft 2020-12 ({len(sample):,} responses)",
+            # The yardstick as it is: `contracts jsonschema` as exported, validated
+            # as the package validates by default. It does less than the check (objects open,
+            # formats not asserted, the JSON inside strings not decoded: contentSchema is an
+            # annotation), so the ratio understates the check's lead.
+            f"jsonschema Draft 2020-12 ({len(sample):,} responses; open objects, no format "
+            "checker, JSON strings not decoded: less than the check does)",
             f"{len(sample) / t_js:,.0f} responses/s",
         ),
         ("jsonschema ÷ check (same sample)", f"{t_js / t_check_sample:.1f}x slower than check"),
-        ("peak traced allocation, checking 10,000", f"{traced_peak / 1e6:.1f} MB"),
+        (f"peak traced allocation, checking {len(measured):,}", f"{traced_peak / 1e6:.1f} MB"),
         ("peak RSS of the process (corpus included)", f"{peak_rss / 1024:.0f} MiB"),
     ]
     for op, pairs in per.items():
@@ -698,7 +704,9 @@ def run_scan_bench(
         rows += [
             (
                 f"{count:,} lines ({size / 2**20:,.0f} MiB)",
-                f"{interactions / seconds:,.0f} interactions/s on {used} workers, {size / 2**20 / seconds:,.1f} MiB/s, {seconds:,.1f} s",
+                # The whole command, as a user times it: starting the workers (each imports
+                # aliconform and loads the contracts) weighs on the smaller capture.
+                f"{interactions / seconds:,.0f} interactions/s on {used} workers, {size / 2**20 / seconds:,.1f} MiB/s, {seconds:,.1f} s (worker start-up included)",
             ),
             (
                 f"  peak RSS, {count:,} lines",

@@ -1521,7 +1521,8 @@ def fuzz(
     Positive requests (allowed by the documentation) and negative ones (forbidden by it) are
     drawn from the OpenAPI export with a fixed seed, sent in the RPC wire form and judged by
     schemathesis's checks and the drift engine. Exit 0: no new breaking finding; 1: new
-    breaking finding; 2: usage error, or the service refused the credentials.
+    breaking finding; 2: usage error, refused credentials, no request answered at all, or an
+    operation whose success response was never seen.
     """
     from aliconform.fuzz import Credentials, FuzzOptions, FuzzTransportError, run_fuzz
     from aliconform.record import RecordTarget

@@ -496,7 +496,7 @@ def _from_schemathesis(
         path=path,
         message=f"{title} (HTTP {result.status}; {result.mode} request: {sent or 'no parameters'})",
         expected=_expected(kind, failure),
-        observed=excerpt(getattr(failure, "instance", result.status)),
+        observed=_observed(failure, result),
         contract_location=contract.location(()),
         rule=f"schemathesis:{type(failure).__name__}",
         source=case_id,
@@ -517,6 +517,18 @@ def _unanswered(contract: Contract, case_id: str, result: FuzzCase) -> Finding:
         rule="no-answer",
         source=case_id,
     )
+
+
+def _observed(failure: Any, result: FuzzCase) -> str:
+    """What the answer held where the check failed: the value at the schema's path, the
+    content type (none: the header was missing), else the status."""
+    if hasattr(failure, "instance"):
+        return excerpt(failure.instance)
+    if hasattr(failure, "content_type"):
+        return excerpt(failure.content_type)
+    if type(failure).__name__ == "MissingContentType":
+        return "no Content-Type header"
+    return excerpt(result.status)
 
 
 def _expected(kind: Kind, failure: Any) -> Any:
