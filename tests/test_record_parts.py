@@ -657,3 +657,22 @@ def test_a_failed_assertion_is_called_a_bug_not_a_scenario_failure(
         "'assert poll is not None' failed at recorder.py:"
     )
     assert messages[1].startswith("AssertionError: never true")
+
+
+@pytest.mark.parametrize(
+    "written", ["${ ALICONFORM_IMM_PROJECT }", "${ALICONFORM_IMM_PROJECT-x}", "${A:=x}", "${A-B}"]
+)
+def test_a_shell_form_this_file_does_not_take_is_not_sent_as_written(
+    tmp_path: Path, contracts: ContractSet, written: str
+) -> None:
+    (line,) = _scenario_errors(
+        tmp_path,
+        contracts,
+        "format_version: 1\n"
+        "scenarios:\n"
+        "  - name: one\n"
+        "    operation: GetImageModerationResult\n"
+        f"    params: {{TaskId: x, ProjectName: '{written}'}}\n",
+    )
+    assert "scenarios.yaml:5" in line
+    assert f"'{written}' is not a placeholder; write ${{NAME}} or ${{NAME:-default}}" in line

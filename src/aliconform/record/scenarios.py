@@ -262,9 +262,10 @@ def _cross_check(
     return issues
 
 
-# A `$` that starts something placeholder-like which _PLACEHOLDER does not read: `$NAME` or an
-# unclosed `${NAME`. Sent as it is, it would reach the service literally.
-_ALMOST_PLACEHOLDER = re.compile(r"\$(?:\{[^}]*$|[A-Za-z_])")
+# A `$` that starts something placeholder-like which _PLACEHOLDER does not read: `$NAME`, an
+# unclosed `${NAME`, or a shell form this file does not take (`${ NAME }`, `${NAME-x}`,
+# `${NAME:=x}`). Sent as it is, it would reach the service literally.
+_ALMOST_PLACEHOLDER = re.compile(r"\$(?:\{|[A-Za-z_])")
 
 
 def _not_placeholders(scenario: Scenario) -> list[tuple[str, str]]:
