@@ -428,6 +428,18 @@ def test_an_endpoint_override_wins_for_every_product(contracts: ContractSet) -> 
         )
 
 
+@pytest.mark.parametrize(
+    "endpoint", ["http://user:s3cr3t-pass@127.0.0.1:8765", "user:s3cr3t-pass@127.0.0.1:8765"]
+)
+def test_an_endpoint_with_a_password_is_refused_without_repeating_it(
+    contracts: ContractSet, endpoint: str
+) -> None:
+    with pytest.raises(TargetError) as caught:
+        RecordTarget("cn-shanghai", endpoint).host_and_protocol(contracts["QuerySmarttagJob"])
+    assert "a user or password in it is neither needed nor sent" in str(caught.value)
+    assert "s3cr3t-pass" not in str(caught.value)
+
+
 def test_a_bare_host_is_https_except_on_this_machine(contracts: ContractSet) -> None:
     """The twin speaks plain HTTP: `--endpoint 127.0.0.1:8765` must reach it, while a bare
     remote host (a VPC endpoint, a proxy) keeps TLS; a scheme given is always kept."""

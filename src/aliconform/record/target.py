@@ -75,6 +75,11 @@ class RecordTarget:
 
     def _checked_host(self, host: str) -> str:
         """host[:port], refused before any call when it names no host, or no usable port."""
+        if "@" in host:  # user:password@host: the message must not repeat what it holds
+            raise TargetError(
+                "--endpoint: a user or password in it is neither needed nor sent (every call is "
+                "signed with your credentials); give host[:port] or scheme://host[:port]"
+            )
         if host.count(":") > 1 and not host.startswith("["):
             raise TargetError(
                 f"--endpoint {self.endpoint!r}: write an IPv6 address in brackets, e.g. [::1]:8765"
