@@ -310,6 +310,17 @@ def test_a_reused_client_token_with_other_parameters_is_refused(
         ("SubmitIProductionJob", {"FunctionName": "NoSuchFunction"}, "InvalidParameter"),
         ("SubmitIProductionJob", {"Output": None}, "MissingOutput"),
         ("SubmitIProductionJob", {"Input": {"Type": "OSS"}}, "InvalidParameter"),
+        # Media the query would echo outside its format (media-location): refused, not echoed
+        (
+            "SubmitIProductionJob",
+            {"Input": {"Type": "OSS", "Media": "hello world"}},
+            "InvalidParameter",
+        ),
+        (
+            "SubmitIProductionJob",
+            {"Output": {"Type": "OSS", "Media": "oss://b/v.mp4"}},
+            "InvalidParameter",
+        ),
     ],
 )
 def test_create_parameters_are_checked(

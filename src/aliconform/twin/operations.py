@@ -18,6 +18,7 @@ from typing import Any
 
 from aliconform.contracts import Contract, FieldSpec
 from aliconform.contracts.formats import FORMAT_CHECKS
+from aliconform.contracts.paths import index_fields
 from aliconform.twin.envelope import documented_error
 
 __all__ = [
@@ -257,6 +258,12 @@ def _media_object(
         raise documented_error(contract, "InvalidParameter", f"{name}.Type")
     media = value.get("Media")
     if not isinstance(media, str) or not media:
+        raise documented_error(contract, "InvalidParameter", f"{name}.Media")
+    # Echoed in the query's answer, where the contract holds it to a format: the service
+    # refuses what it could not read, so the twin does, rather than echo it as drift.
+    echoed = index_fields(contract).get(f"{name}.Media")
+    fmt = echoed.spec.format if echoed is not None else None
+    if fmt is not None and not FORMAT_CHECKS[fmt](media):
         raise documented_error(contract, "InvalidParameter", f"{name}.Media")
     return value
 
