@@ -723,3 +723,24 @@ def test_a_task_that_never_finishes_is_named_in_a_note() -> None:
     assert f"QuerySmarttagJob/{scenario.name}: JobStatus was still" in note
     assert "queries that name the task see it unfinished" in note
     assert known.of("QuerySmarttagJob")  # still named: an unfinished task is still a task
+
+
+def test_a_passing_server_error_is_sent_again_and_is_no_breaking_finding() -> None:
+    """Queries change nothing: a 500 the next attempt does not repeat is no drift. One that
+    stays is a server error (a warning), never a valid request the service refused."""
+    faults = parse_faults("server-error=2@GetVideoModerationResult")
+    config = TwinConfig(contracts=CONTRACTS, faults=faults, polls_before_done=0)
+    retry = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05)
+    options = {"modes": ("positive",), "operations": ("GetVideoModerationResult",)}
+    run = _run(config, max_examples=4, retry=retry, **options)
+    assert sum(case.retries for case in run.cases) == 2
+    assert _found(run) <= DOCUMENTED
+    always = TwinConfig(
+        contracts=CONTRACTS,
+        faults=parse_faults("server-error=*@GetVideoModerationResult"),
+        polls_before_done=0,
+    )
+    failing = _run(always, max_examples=4, retry=RetryPolicy(max_attempts=1), **options)
+    kinds = {f.kind for f in failing.findings}
+    assert Kind.SERVER_ERROR in kinds
+    assert Kind.REJECTED_VALID_REQUEST not in kinds

@@ -37,7 +37,7 @@ from aliconform.fuzz.transport import Credentials, SignedRequest, WireTarget, si
 from aliconform.record.retry import (
     RetryPolicy,
     connection_not_opened,
-    is_refused_before_processing,
+    is_transient,
     refuses_the_caller,
     retry_delay,
 )
@@ -65,8 +65,8 @@ class FuzzOptions:
     seed: int = 20201109
     modes: tuple[Mode, ...] = MODES
     operations: tuple[str, ...] | None = None  # None: every contract
-    # Throttled requests are sent again (new nonce, new signature) after the service's own
-    # x-acs-retry-after or a jittered backoff; anything else is judged as answered.
+    # Throttled and transient answers (a 5xx) are sent again (new nonce, new signature) after
+    # the service's own x-acs-retry-after or a jittered backoff; anything else is judged.
     retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(max_attempts=4, max_delay=10.0))
 
 
@@ -83,7 +83,7 @@ class FuzzCase:
     body: bytes = b""
     findings: list[Finding] = field(default_factory=list)
     error: str | None = None  # the request got no answer (connection refused, timeout)
-    retries: int = 0  # throttled attempts sent again
+    retries: int = 0  # throttled or transient attempts sent again
     # The error code when the service refused the caller (credentials, signature, clock):
     # such an answer says nothing about the operation, so it is not judged.
     refused: str | None = None
@@ -329,13 +329,15 @@ def _identity(case: Any, mode: Mode, substitute: dict[str, str] | None) -> dict[
 def _send(
     contract: Contract, query: dict[str, Any], sent: _Sent, result: FuzzCase
 ) -> tuple[requests.Response, SignedRequest]:
-    """Sign and send; a throttled answer is sent again, newly signed, within the policy."""
+    """Sign and send; a throttled or transient answer (429, a 5xx, InternalError,
+    ServiceUnavailable) is sent again, newly signed, within the policy: queries change
+    nothing, so sending one again is safe, and one passing failure is no finding."""
     policy = sent.policy
     for attempt in range(1, policy.max_attempts + 1):
         signed = sign_request(contract, query, sent.target, sent.credentials)
         result.params = signed.params
         response = signed.send(sent.session, sent.target.timeout)
-        refusal = _throttling(response)
+        refusal = _transient(response)
         if refusal is None or attempt == policy.max_attempts:
             return response, signed
         result.retries += 1
@@ -364,7 +366,7 @@ def _error_code(response: requests.Response) -> str | None:
     return code if isinstance(code, str) else None
 
 
-def _throttling(response: requests.Response) -> _Answered | None:
+def _transient(response: requests.Response) -> _Answered | None:
     if response.status_code < 400:
         return None
     hint = response.headers.get("x-acs-retry-after")
@@ -373,7 +375,7 @@ def _throttling(response: requests.Response) -> _Answered | None:
         _error_code(response),
         int(hint) if hint and hint.isdigit() else None,
     )
-    return answered if is_refused_before_processing(answered) else None
+    return answered if is_transient(answered) else None
 
 
 def _checks() -> dict[str, Any]:
@@ -464,6 +466,8 @@ def _findings(
         finding = _from_schemathesis(contract, case_id, failure, result, signed)
         if finding.kind is Kind.SCHEMA_VIOLATION and _explained(finding.path, engine):
             continue  # the engine says what is wrong there, and how much it matters
+        if finding.kind is Kind.REJECTED_VALID_REQUEST and (result.status or 0) >= 500:
+            continue  # the server failed (a server-error finding), it did not refuse the data
         if any(_same(finding, other) for other in found):
             continue
         found.append(finding)
