@@ -53,8 +53,11 @@ def test_the_shipped_scenarios_leave_out_operations_a_project_has_no_contract_fo
     assert {s.operation for s in scenarios} == {"GetImageModerationResult"}
     shipped = load_scenarios(REPO / "scenarios.yaml", contracts)
     assert len(scenarios) == len([s for s in shipped if s.operation in some])
+    # A copy nobody edited (`scenarios init`) is the shipped file; an edited one is the project's.
     own = tmp_path / "scenarios.yaml"
     own.write_text((REPO / "scenarios.yaml").read_text("utf-8"), "utf-8")
+    assert {s.operation for s in load_scenarios(own, some)} == {"GetImageModerationResult"}
+    own.write_text((REPO / "scenarios.yaml").read_text("utf-8") + "# ours\n", "utf-8")
     with pytest.raises(ScenarioError) as caught:
         load_scenarios(own, some)
     assert "no contract for 'QuerySmarttagJob'" in str(caught.value)

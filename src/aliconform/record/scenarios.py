@@ -177,12 +177,13 @@ def default_scenarios_file() -> Path:
 
 
 def is_shipped_scenarios(path: Path) -> bool:
-    """Whether path is the scenarios file aliconform ships (installed, or at a checkout's
-    root), rather than one a project wrote."""
+    """Whether path holds the scenarios aliconform ships (the installed copy, a checkout's,
+    or a copy `scenarios init` made and nobody edited), rather than ones a project wrote."""
     shipped = (PACKAGED_SCENARIOS_FILE, Path(__file__).resolve().parents[3] / "scenarios.yaml")
-    return path.is_file() and any(
-        candidate.is_file() and path.resolve() == candidate.resolve() for candidate in shipped
-    )
+    if not path.is_file():
+        return False
+    text = path.read_bytes()
+    return any(candidate.is_file() and candidate.read_bytes() == text for candidate in shipped)
 
 
 def load_scenarios(path: Path, contracts: ContractSet) -> list[Scenario]:
