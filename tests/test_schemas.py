@@ -231,3 +231,42 @@ def test_the_scenarios_schema_and_the_loader_agree_on_durations(duration: object
     schema = ScenarioFile.model_json_schema()
     spec = {"$defs": schema["$defs"], "$ref": "#/$defs/PollSpec"}
     assert jsonschema.Draft202012Validator(spec).is_valid(poll) is loads
+
+
+FORMAT_SAMPLES = [
+    "2021-12-24T03:00:38.89Z",
+    "2021-02-29T03:00:38Z",  # no such day
+    "2024-02-29T03:00:38+08:00",
+    "2021-12-24T03:00:38Z\n",  # a final newline: Python's $ would let it through
+    "2022-12-02 16:14:06",
+    "oss://media-bucket/video.mp4",
+    "oss://a/b",  # a bucket name is 3 to 63 characters
+    "oss://bucket//obj",
+    "https://example.com/x?y=1",
+    "HTTP://EXAMPLE.COM",
+    "ftp://example.com/x",
+    "0123456789abcdef0123456789abcdef",
+    "28278.25",
+    "-3",
+    "1e5",
+    "zh-Hans",
+    "english",
+    "",
+]
+
+
+@pytest.mark.parametrize("sample", FORMAT_SAMPLES, ids=repr)
+def test_the_exported_format_patterns_decide_as_the_engine_does(sample: str) -> None:
+    """A validator of `contracts jsonschema` (schemathesis's response check, another team's
+    tool) sees the format drift the engine reports, and only that."""
+    import re
+
+    from aliconform.contracts.formats import FORMAT_CHECKS, FORMAT_PATTERNS
+    from aliconform.contracts.jsonschema import _FORMAT_PATTERNS
+
+    assert set(_FORMAT_PATTERNS) == set(FORMAT_PATTERNS)
+    for name, pattern in _FORMAT_PATTERNS.items():
+        exported = re.search(pattern, sample) is not None
+        assert exported == FORMAT_CHECKS[name](sample), (name, sample)
+        schema = {"type": "string", "pattern": pattern}
+        assert jsonschema.Draft202012Validator(schema).is_valid(sample) == exported

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aliconform.contracts.formats import FORMAT_PATTERNS
 from aliconform.contracts.model import Contract, ErrorCatalog, FieldSpec
 
 __all__ = [
@@ -23,12 +24,29 @@ __all__ = [
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
-# Formats JSON Schema defines; the contract's other formats travel as a pattern or annotation.
+# Formats JSON Schema defines; the contract's other formats travel as an annotation.
 _STANDARD_FORMATS = {"date-time": "date-time", "url": "uri"}
-_FORMAT_PATTERNS = {
-    "oss-uri": r"^oss://[^/]+/.+",
-    "decimal-string": r"^-?\d+(\.\d+)?$",
-}
+
+
+def _portable(pattern: str) -> str:
+    """A pattern of formats.FORMAT_PATTERNS (Python's re) as JSON Schema writes patterns
+    (ECMA-262, which Python reads too): the same strings match in either. The start and end
+    anchors are spelled for both (Python's `$` would also match before a final newline), and
+    the one case-insensitive group by its letters."""
+    portable = (
+        pattern.replace(r"\A", "^")
+        .replace(r"\Z", r"(?![\s\S])")
+        .replace("(?i:https?)", "[Hh][Tt][Tt][Pp][Ss]?")
+    )
+    if "(?i" in portable or "\\A" in portable or "\\Z" in portable:  # a new construct
+        raise AssertionError(f"no portable form for the format pattern {pattern!r}")
+    return portable
+
+
+# Every format the engine decides by a pattern carries that pattern, so that a validator of
+# the export (schemathesis's response check, another team's tool) sees the format drift the
+# engine reports. (`\w` in a media id is Unicode in Python, ASCII in JavaScript.)
+_FORMAT_PATTERNS = {name: _portable(pattern) for name, pattern in FORMAT_PATTERNS.items()}
 
 
 def contract_format_schema() -> dict[str, Any]:
