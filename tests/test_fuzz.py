@@ -334,8 +334,32 @@ def test_a_run_whose_positive_requests_never_succeed_cannot_pass(
     (problem,) = report["problems"]
     assert problem["where"].endswith(" QuerySmarttagJob")
     assert problem["message"].startswith("none of the 3 positive requests got a success answer")
-    assert "0 named a task that exists" in problem["message"]
+    assert "none named a task that exists: give the scenario variables" in problem["message"]
     assert not report["verdict"]["passed"]
+
+
+def test_a_run_whose_known_tasks_get_errors_says_so_not_to_set_variables() -> None:
+    """Requests that named a real task and still got no success: the advice is the answers,
+    not the scenario variables the run already had."""
+    from aliconform.drift.waivers import DriftPolicy
+    from aliconform.report import fuzz_report
+
+    faults = parse_faults("server-error=*@QuerySmarttagJob")
+    config = TwinConfig(contracts=CONTRACTS, faults=faults, polls_before_done=0)
+    run = _run(
+        config,
+        max_examples=2,
+        modes=("positive",),
+        operations=("QuerySmarttagJob",),
+        retry=RetryPolicy(max_attempts=1),
+    )
+    report = fuzz_report(run, CONTRACTS, DriftPolicy(), origin="local")
+    (problem,) = report.problems
+    assert "(2 with 500)" in problem.message
+    assert "the 1 that named a task that exists were answered: 1 with 500; see the findings" in (
+        problem.message
+    )
+    assert "scenario variables" not in problem.message
 
 
 def test_the_same_run_twice_against_one_service_passes_twice(

@@ -700,19 +700,31 @@ def _never_succeeded(run: FuzzRun) -> list[ReportProblem]:
         # All refused for who sent them: the refusal is the problem, already said.
         if not positive or any(c.status is not None and 200 <= c.status < 300 for c in positive):
             continue
-        statuses = Counter(str(c.status or "no answer") for c in positive)
-        answers = ", ".join(f"{n} answered {status}" for status, n in sorted(statuses.items()))
-        named = sum(1 for c in positive if c.known_ids)
+        named = [c for c in positive if c.known_ids]
+        if named:  # they named a real task, and still: what the service did is the cause
+            advice = (
+                f"the {len(named)} that named a task that exists were answered: "
+                f"{_answers(named)}; see the findings"
+            )
+        else:
+            advice = (
+                "none named a task that exists: give the scenario variables of an existing "
+                "task, or allow a setup call (--setup); see the notes"
+            )
         problems.append(
             ReportProblem(
                 where=f"{run.endpoint} {operation}",
                 message=f"none of the {len(positive)} positive requests got a success answer "
-                f"({answers}; {named} named a task that exists), so no success response was "
-                "checked: give the scenario variables of its existing task, or allow a setup "
-                "call (--setup); see the notes",
+                f"({_answers(positive)}), so no success response was checked; {advice}",
             )
         )
     return problems
+
+
+def _answers(cases: list[FuzzCase]) -> str:
+    """How cases were answered: `3 with 404, 1 with no answer`."""
+    statuses = Counter(str(c.status) if c.status is not None else "no answer" for c in cases)
+    return ", ".join(f"{n} with {status}" for status, n in sorted(statuses.items()))
 
 
 def _fuzz_stats(run: FuzzRun) -> FuzzStats:
