@@ -277,6 +277,35 @@ def test_a_twin_port_in_use_is_a_usage_error(capsys: pytest.CaptureFixture[str])
     assert "twin on" not in out + err  # nothing announced before it listens
 
 
+def test_the_twin_refuses_an_empty_secret_and_shows_a_key_id_of_yours_as_a_prefix(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aliconform.twin
+
+    served: list[Any] = []
+
+    def serve(*, port: int, config: Any, announce: Any) -> None:
+        served.append(config)
+        announce(f"http://127.0.0.1:{port}")
+
+    monkeypatch.setattr(aliconform.twin, "run_twin", serve)
+    monkeypatch.setenv("ALICONFORM_TWIN_ACCESS_KEY_SECRET", "")
+    code, out, err = run(capsys, "twin", "--port", "0")
+    assert code == 2
+    assert "ALICONFORM_TWIN_ACCESS_KEY_SECRET is set but empty" in " ".join((out + err).split())
+    assert served == []
+    monkeypatch.setenv("ALICONFORM_TWIN_ACCESS_KEY_SECRET", "a-secret-of-mine-0123456789")
+    key_id = "LTAI5tMyOwnTestKey0123456"
+    code, out, err = run(capsys, "twin", "--port", "0", "--access-key-id", key_id)
+    assert code == 0
+    (config,) = served
+    assert config.credentials == {key_id: "a-secret-of-mine-0123456789"}
+    said = out + err
+    assert "access key id LTAI…" in said
+    assert key_id not in said
+    assert "a-secret-of-mine" not in said
+
+
 def test_help_text_keeps_brackets_and_joins_docstring_lines(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1681,7 +1681,13 @@ def twin(
     )
 
     key_id = access_key_id or TWIN_ACCESS_KEY_ID
-    secret = os.environ.get("ALICONFORM_TWIN_ACCESS_KEY_SECRET") or TWIN_ACCESS_KEY_SECRET
+    given = os.environ.get("ALICONFORM_TWIN_ACCESS_KEY_SECRET")
+    if given == "":  # set, but to nothing: not silently the published test secret
+        raise AliconformError(
+            "ALICONFORM_TWIN_ACCESS_KEY_SECRET is set but empty: give the secret the twin is to "
+            "accept, or unset it for the built-in test secret"
+        )
+    secret = given or TWIN_ACCESS_KEY_SECRET
     config = TwinConfig(
         credentials={key_id: secret},
         drift=drift,
@@ -1695,9 +1701,12 @@ def twin(
         else f"secret {TWIN_ACCESS_KEY_SECRET}"
     )
 
+    # A key id of your own is shown as the secret scan shows one: its first characters.
+    shown_id = key_id if key_id == TWIN_ACCESS_KEY_ID else f"{key_id[:4]}…"
+
     def announce(endpoint: str) -> None:
         err.print(
-            f"twin on {endpoint} (access key id {key_id}, {secret_note}); "
+            f"twin on {endpoint} (access key id {shown_id}, {secret_note}); "
             f"drift: {drift or 'none'}; faults: {faults or 'none'}",
             highlight=False,
         )
