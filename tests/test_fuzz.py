@@ -768,3 +768,15 @@ def test_a_passing_server_error_is_sent_again_and_is_no_breaking_finding() -> No
     kinds = {f.kind for f in failing.findings}
     assert Kind.SERVER_ERROR in kinds
     assert Kind.REJECTED_VALID_REQUEST not in kinds
+
+
+def test_an_operation_named_twice_is_fuzzed_once(tmp_path: Path, twin_account: None) -> None:
+    from aliconform.twin import TwinServer
+
+    out = tmp_path / "reports"
+    twice = ("--operation", "QuerySmarttagJob") * 2
+    with TwinServer(TwinConfig(contracts=CONTRACTS, polls_before_done=0)) as twin:
+        result = _fuzz_cli(twin.endpoint, out, "--max-examples", "2", "--mode", "positive", *twice)
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "drift.json").read_text("utf-8"))
+    assert report["fuzz"]["operations"][0]["positive"] == 2, report["fuzz"]

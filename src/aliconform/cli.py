@@ -1536,6 +1536,7 @@ def fuzz(
     modes = _fuzz_modes(mode)
     contracts = _load(directory)
     policy = load_policy(policy_file, operations=contracts)  # before any request is sent
+    operation = list(dict.fromkeys(operation)) if operation else None  # named twice: run once
     for name in operation or []:
         _ = contracts[name]  # an unknown name raises, with a did-you-mean
     target = RecordTarget(region=region, endpoint=endpoint, signature=_signature(signature))
