@@ -476,7 +476,7 @@ def _binary_blocks(lines: list[str]) -> list[tuple[int, str]]:
 
 
 # A header as vcrpy writes it, `Name:` then `- value` items, or on one line, `Name: value`.
-_HEADER_NAME = re.compile(r"^(?P<indent>\s*)[\"']?(?P<name>[A-Za-z0-9-]+)[\"']?:\s*$")
+_HEADER_NAME = re.compile(r"^\s*[\"']?(?P<name>[A-Za-z0-9-]+)[\"']?:\s*$")
 _HEADER_ITEM = re.compile(r"^\s*-\s+(?P<value>.+?)\s*$")
 _HEADER_LINE = re.compile(
     r"^\s*[\"']?(?P<name>[A-Za-z0-9-]+)[\"']?\s*:\s+(?P<value>[^\s\[{].*?)\s*,?\s*$"
