@@ -758,3 +758,14 @@ def test_a_path_is_printed_as_it_is_written(
         (tmp_path / name / "a.md").write_text("all good\n", "utf-8")
         assert main(["secrets", str(tmp_path / name)]) == 0
         assert f"no secrets found in {tmp_path / name}" in " ".join(capsys.readouterr().out.split())
+
+
+def test_body_text_is_never_read_as_a_header(tmp_path: Path) -> None:
+    """YAML wraps a long body: a line of it may start with `Authorization:`. Only a cassette's
+    `headers:` blocks are read as headers. (A long run of spaces, as a body may hold, is read
+    in time linear in its length.)"""
+    for pad in range(8, 48):
+        message = "x" * pad + " please send an Authorization: Basic header or a Cookie: sid=1 "
+        body = json.dumps({"Message": message * 3, "Text": "a" + " " * 5000 + "b"})
+        text = _cassette({"accept": ["application/json"]}, body=body)
+        assert _flagged(tmp_path, f"c{pad}.yaml", text) == [], pad

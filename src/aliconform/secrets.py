@@ -475,43 +475,58 @@ def _binary_blocks(lines: list[str]) -> list[tuple[int, str]]:
     return decoded
 
 
-# A header as vcrpy writes it, `Name:` then `- value` items, or on one line, `Name: value`.
+# A cassette's `headers:` block as vcrpy writes it: `Name:` then `- value` items (or, written by
+# hand, `Name: value`). Only lines inside such a block are read as headers: a body's text that
+# YAML wrapped onto a line of its own may start with `Authorization:` too. Each pattern is
+# linear in the line's length.
+_HEADERS_BLOCK = re.compile(r"^(?P<indent>\s*)headers:\s*$")
 _HEADER_NAME = re.compile(r"^\s*[\"']?(?P<name>[A-Za-z0-9-]+)[\"']?:\s*$")
-_HEADER_ITEM = re.compile(r"^\s*-\s+(?P<value>.+?)\s*$")
-_HEADER_LINE = re.compile(
-    r"^\s*[\"']?(?P<name>[A-Za-z0-9-]+)[\"']?\s*:\s+(?P<value>[^\s\[{].*?)\s*,?\s*$"
-)
+_HEADER_ITEM = re.compile(r"^\s*-\s+(?P<value>\S.*)$")
+_HEADER_LINE = re.compile(r"^\s*[\"']?(?P<name>[A-Za-z0-9-]+)[\"']?:\s+(?P<value>\S.*)$")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
 
 
 def _unquoted(value: str) -> str:
+    value = value.strip()
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         return value[1:-1]
     return value
+
+
+def _header_values(lines: list[str]) -> Iterator[tuple[int, str, str]]:
+    """(line, name, value) of every header in the `headers:` blocks of a YAML cassette."""
+    block: int | None = None  # the indentation of the `headers:` key being read
+    name: str | None = None
+    for number, line in enumerate(lines, start=1):
+        opened = _HEADERS_BLOCK.match(line)
+        if opened is not None:
+            block, name = _indent(line), None
+            continue
+        if block is None or not line.strip():
+            continue
+        if _indent(line) <= block:
+            block = None  # the block ended: the next key of the request or response
+            continue
+        named, item, inline = _HEADER_NAME.match(line), _HEADER_ITEM.match(line), None
+        if named is not None:
+            name = named["name"]
+        elif item is not None and name is not None:
+            yield number, name, _unquoted(item["value"])
+        elif (inline := _HEADER_LINE.match(line)) is not None:
+            name = None
+            yield number, inline["name"], _unquoted(inline["value"])
 
 
 def _headers(lines: list[str]) -> Iterator[tuple[int, str, str]]:
     """(line, name, value) of each credential header whose value recording would have
     replaced: the scan is as strict as the scrubbing it checks. An ACS3 Authorization is left
     to its own rule, which says which part is not scrubbed."""
-    name: str | None = None
-    for number, line in enumerate(lines, start=1):
-        named, item, inline = (
-            _HEADER_NAME.match(line),
-            _HEADER_ITEM.match(line),
-            _HEADER_LINE.match(line),
-        )
-        if named is not None:
-            name = named["name"]
+    for number, header, value in _header_values(lines):
+        if header.lower() not in CREDENTIAL_HEADERS:
             continue
-        if item is not None and name is not None:
-            found: tuple[str, str] | None = (name, _unquoted(item["value"]))
-        elif inline is not None:
-            name, found = None, (inline["name"], _unquoted(inline["value"]))
-        else:
-            name, found = None, None
-        if found is None or found[0].lower() not in CREDENTIAL_HEADERS:
-            continue
-        header, value = found
         if value == PLACEHOLDER or value.upper().startswith("ACS3-"):
             continue
         if scrub_header(header, value) != value:
