@@ -959,7 +959,6 @@ def test_reports_that_fail_to_be_written_leave_every_cassette_as_it_was(
 ) -> None:
     """No cassette changes without the report of what changed in it: reports that cannot be
     written after the probe (a directory where drift.json goes) put the cassettes back."""
-    before = _tree(cassettes_copy)
     out = tmp_path / "reports"
     (out / "drift.json").mkdir(parents=True)  # the probe passes; writing drift.json cannot
     new = "live-new-scenario"
@@ -967,6 +966,17 @@ def test_reports_that_fail_to_be_written_leave_every_cassette_as_it_was(
     copy = dict(next(s for s in data["scenarios"] if s["name"] == "live-error-unknown-task"))
     data["scenarios"].append({**copy, "name": new})  # a cassette that did not exist before
     fast_scenarios.write_text(yaml.safe_dump(data), "utf-8")
+    # Put back byte for byte: a cassette saved with Windows line endings keeps them.
+    first = tmp_path / "first-reports"
+    assert (
+        _cli(twin, fast_scenarios, cassettes_copy, first, "--scenario", "live-error-unknown-task")
+        == 0
+    )
+    kept = list(cassettes_copy.rglob("live-error-unknown-task*.yaml"))
+    assert len(kept) == 6  # three operations have the scenario: cassette and provenance each
+    for path in kept:
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    before = _tree(cassettes_copy)
     code = _cli(twin, fast_scenarios, cassettes_copy, out, "--scenario", "live-error-unknown-task")
     code_new = _cli(twin, fast_scenarios, cassettes_copy, out, "--scenario", new)
     assert (code, code_new) == (2, 2)
@@ -974,3 +984,28 @@ def test_reports_that_fail_to_be_written_leave_every_cassette_as_it_was(
     assert "cannot write the reports" in said
     assert "every cassette was left as it was" in said
     assert _tree(cassettes_copy) == before
+    # Directories the promotion made for new cassettes are gone again.
+    empty = tmp_path / "no-cassettes-yet"
+    empty.mkdir()
+    assert _cli(twin, fast_scenarios, empty, out, "--operation", "QuerySmarttagJob") == 2
+    assert list(empty.iterdir()) == []
+
+
+def test_a_previous_cassette_that_is_not_utf8_is_replaced_with_a_note(
+    twin: TwinServer, fast_scenarios: Path, cassettes_copy: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "reports"
+    assert (
+        _cli(twin, fast_scenarios, cassettes_copy, out, "--scenario", "live-error-unknown-task")
+        == 0
+    )
+    (path,) = cassettes_copy.rglob("GetImageModerationResult/live-error-unknown-task.yaml")
+    path.write_bytes(b"\xff\xfe garbage \x80\n")
+    assert (
+        _cli(twin, fast_scenarios, cassettes_copy, out, "--scenario", "live-error-unknown-task")
+        == 0
+    )
+    assert b"garbage" not in path.read_bytes()
+    report = json.loads((out / "drift.json").read_text("utf-8"))
+    notes = " ".join(s["message"] for s in report["recording"])
+    assert "the previous cassette was unreadable, so nothing to compare" in notes

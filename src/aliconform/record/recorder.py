@@ -15,6 +15,7 @@ names it) and attempts that were retried (throttled, 5xx, dropped, garbled).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -37,7 +38,6 @@ from aliconform.cassettes.store import (
     CassetteFile,
     CassetteRef,
     Provenance,
-    atomic_write_text,
     load_cassette,
     load_provenance,
     stops_held,
@@ -238,7 +238,7 @@ def record_scenarios(
         for display in replay.stale_provenance:
             unplayable[_in_staging(staging, display)] = "provenance digest differs"
         leaks = _suspected_secrets(staging)
-        replaced: list[tuple[Path, str | None]] = []
+        replaced = _Replaced()
         with stops_held():
             withheld = _promote(results, staging, unplayable, leaks, check_only, replaced)
             # A recording withheld for a suspected secret is not checked either: a finding's
@@ -252,20 +252,40 @@ def record_scenarios(
                 try:
                     then(recorded)
                 except BaseException as exc:
-                    _put_back(replaced)  # no cassette changes without its report
-                    if isinstance(exc, AliconformError) and replaced:
+                    replaced.put_back()  # no cassette changes without its report
+                    if isinstance(exc, AliconformError) and replaced.files:
                         raise AliconformError(f"{exc}; every cassette was left as it was") from exc
                     raise
     return recorded
 
 
-def _put_back(replaced: list[tuple[Path, str | None]]) -> None:
-    """Each file the promotion replaced as it was before (or gone, where it was new)."""
-    for path, text in reversed(replaced):
-        if text is None:
-            path.unlink(missing_ok=True)
-        else:
-            atomic_write_text(path, text)
+@dataclass
+class _Replaced:
+    """What the promotion changed, to put back when the reports cannot be written: each file
+    with its bytes before (None: it was not there), and the directories it made."""
+
+    files: list[tuple[Path, bytes | None]] = field(default_factory=list)
+    made: list[Path] = field(default_factory=list)
+
+    def keep(self, path: Path) -> None:
+        self.files.append((path, path.read_bytes() if path.is_file() else None))
+
+    def make_parents(self, path: Path) -> None:
+        missing = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.made += missing
+
+    def put_back(self) -> None:
+        for path, data in reversed(self.files):
+            if data is None:
+                path.unlink(missing_ok=True)
+                continue
+            spare = path.with_name(f".{path.name}.restoring")
+            spare.write_bytes(data)  # byte for byte (line endings, any encoding)
+            spare.replace(path)
+        for directory in sorted(self.made, key=lambda made: len(made.parts), reverse=True):
+            with contextlib.suppress(OSError):  # not empty: something else is in it now
+                directory.rmdir()
 
 
 def _promote(
@@ -274,7 +294,7 @@ def _promote(
     unplayable: dict[str, str],
     leaks: dict[str, str],
     check_only: bool,
-    replaced: list[tuple[Path, str | None]],
+    replaced: _Replaced,
 ) -> set[str]:
     """Put each recording that replays and holds no suspected secret in place (compared with
     the previous one first); the cassettes withheld for a suspected secret. Each file it
@@ -593,7 +613,7 @@ def _compare_and_promote(
     result: ScenarioResult,
     staging: Path,
     check_only: bool,
-    replaced: list[tuple[Path, str | None]],
+    replaced: _Replaced,
 ) -> None:
     ref = result.cassette
     staged = CassetteRef(
@@ -617,10 +637,10 @@ def _compare_and_promote(
     if check_only:
         result.outcome = "checked"
         return
-    ref.path.parent.mkdir(parents=True, exist_ok=True)
+    replaced.make_parents(ref.path)
     provenance = load_provenance(staged)
     if provenance is None:  # written by _run a moment ago; only a bug gets here
         raise RecordingFailed(f"{staged.display}: staged provenance is missing")
     for path in (ref.path, ref.provenance_path):
-        replaced.append((path, path.read_text("utf-8") if path.is_file() else None))
+        replaced.keep(path)
     write_cassette(ref.path, new, provenance)
