@@ -769,3 +769,27 @@ def test_body_text_is_never_read_as_a_header(tmp_path: Path) -> None:
         body = json.dumps({"Message": message * 3, "Text": "a" + " " * 5000 + "b"})
         text = _cassette({"accept": ["application/json"]}, body=body)
         assert _flagged(tmp_path, f"c{pad}.yaml", text) == [], pad
+
+
+def test_every_member_of_a_gzip_file_is_read_and_one_not_read_whole_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`gzip >>` appends a member; a scan that read only the first would pass what follows."""
+    import gzip
+
+    import aliconform.secrets
+
+    key = _access_key_id(random.Random("members"))
+    capture = tmp_path / "capture.jsonl.gz"
+    capture.write_bytes(gzip.compress(b"hello\n") + gzip.compress(f"{key}\n".encode()))
+    hits = scan_secrets([capture], root=tmp_path)
+    assert [(hit.line, hit.rule) for hit in hits] == [(2, "alibaba-access-key-id")]
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(capture.read_bytes()[:-12])
+    with pytest.raises(SecretScanError, match=r"cut\.gz: a damaged or cut-off gzip file"):
+        scan_secrets([cut], root=tmp_path)
+    monkeypatch.setattr(aliconform.secrets, "_MOST_DECOMPRESSED", 1000)
+    big = tmp_path / "big.gz"
+    big.write_bytes(gzip.compress(b"a" * 5000 + f"\n{key}\n".encode()))
+    with pytest.raises(SecretScanError, match=r"big\.gz: more than 0 MiB once unpacked"):
+        scan_secrets([big], root=tmp_path)

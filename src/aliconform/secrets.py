@@ -70,7 +70,8 @@ class SecretHit:
 
 
 class SecretScanError(AliconformError, FileNotFoundError):
-    """A path given to the secret scan does not exist."""
+    """A path given to the secret scan cannot be scanned: it does not exist, or it is a gzip
+    file that cannot be read whole (damaged, cut off, or too large once unpacked)."""
 
 
 def format_hit(hit: SecretHit) -> str:
@@ -306,26 +307,54 @@ def _detect_secrets() -> Iterator[None]:
 _MOST_DECOMPRESSED: Final = 64 * 1024 * 1024
 
 
+class _TooLarge(Exception):
+    pass
+
+
 def _decompressed(data: bytes) -> bytes | None:
-    """A gzip or deflate (zlib, or raw as some servers send it) stream unpacked; None when the
-    bytes are none of these."""
+    """A gzip (every member of it, as `gzip >>` appends them) or deflate (zlib, or raw as some
+    servers send it) stream unpacked; None when the bytes are none of these. Raises _TooLarge
+    past _MOST_DECOMPRESSED: what lies beyond would go unread."""
     for wbits in (zlib.MAX_WBITS | 16, zlib.MAX_WBITS, -zlib.MAX_WBITS):  # gzip, zlib, raw
-        unpacker = zlib.decompressobj(wbits)
         try:
-            unpacked = unpacker.decompress(data, _MOST_DECOMPRESSED)
+            unpacked = _unpack(data, wbits)
         except zlib.error:
             continue
-        if unpacker.eof or len(unpacked) == _MOST_DECOMPRESSED:
+        if unpacked is not None:
             return unpacked
     return None
 
 
-def _text_of(data: bytes) -> bytes | None:
+def _unpack(data: bytes, wbits: int) -> bytes | None:
+    unpacked, rest = bytearray(), data
+    while rest:
+        unpacker = zlib.decompressobj(wbits)
+        unpacked += unpacker.decompress(rest, _MOST_DECOMPRESSED + 1 - len(unpacked))
+        if len(unpacked) > _MOST_DECOMPRESSED:
+            raise _TooLarge
+        if not unpacker.eof:
+            return None  # cut off, or not this kind of stream
+        rest = unpacker.unused_data
+        if wbits != zlib.MAX_WBITS | 16 or not rest.startswith(b"\x1f\x8b"):
+            break  # only gzip has members; anything after the stream is not of it
+    return bytes(unpacked)
+
+
+def _text_of(path: Path, data: bytes) -> bytes | None:
     """What a file holds as text: a gzip file read through its decompressor (a capture, a
     saved body); None for anything else that is not text (a NUL byte near the start: images,
-    archives, UTF-16)."""
+    archives, UTF-16). A gzip file that cannot be read whole is an error, not a pass."""
     if data.startswith(b"\x1f\x8b"):  # gzip's magic number
-        data = _decompressed(data) or data
+        try:
+            unpacked = _decompressed(data)
+        except _TooLarge:
+            raise SecretScanError(
+                f"secret scan: {path}: more than {_MOST_DECOMPRESSED // 2**20} MiB once "
+                "unpacked; scan it unpacked, in parts"
+            ) from None
+        if unpacked is None:
+            raise SecretScanError(f"secret scan: {path}: a damaged or cut-off gzip file")
+        data = unpacked
     return None if b"\0" in data[:8192] else data
 
 
@@ -341,7 +370,7 @@ def read_files(paths: Iterable[Path]) -> dict[Path, bytes]:
         for candidate in candidates:
             if candidate in found:
                 continue
-            text = _text_of(candidate.read_bytes())
+            text = _text_of(candidate, candidate.read_bytes())
             if text is not None:
                 found[candidate] = text
     return found
@@ -469,8 +498,13 @@ def _binary_blocks(lines: list[str]) -> list[tuple[int, str]]:
             data = base64.b64decode("".join(parts), validate=True)
         except ValueError:  # not base64 after all: its lines are read as they are anyway
             continue
-        # A gzip or deflate body (vcrpy keeps what the server sent) is read unpacked as well.
-        for body in (data, _decompressed(data) or b""):
+        # A gzip or deflate body (vcrpy keeps what the server sent) is read unpacked as well,
+        # up to _MOST_DECOMPRESSED (a body past it is a decompression bomb, not an answer).
+        try:
+            unpacked = _decompressed(data) or b""
+        except _TooLarge:
+            unpacked = b""
+        for body in (data, unpacked):
             decoded += [(index + 1, text) for text in body.decode("latin-1").split("\n")]
     return decoded
 
