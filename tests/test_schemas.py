@@ -270,3 +270,18 @@ def test_the_exported_format_patterns_decide_as_the_engine_does(sample: str) -> 
         assert exported == FORMAT_CHECKS[name](sample), (name, sample)
         schema = {"type": "string", "pattern": pattern}
         assert jsonschema.Draft202012Validator(schema).is_valid(sample) == exported
+
+
+def test_a_field_with_its_own_pattern_keeps_its_format_pattern_too() -> None:
+    from aliconform.contracts.jsonschema import _Builder
+    from aliconform.contracts.model import FieldSpec
+
+    spec = FieldSpec(type="string", format="oss-uri", pattern="^oss://media-bucket/")
+    from aliconform import load_contracts
+
+    contract = load_contracts(CONTRACTS)["GetImageModerationResult"]
+    schema = _Builder(contract, closed=False).field(spec)
+    validator = jsonschema.Draft202012Validator(schema)
+    assert validator.is_valid("oss://media-bucket/video.mp4")
+    assert not validator.is_valid("oss://other-bucket/video.mp4")  # its own pattern
+    assert not validator.is_valid("oss://media-bucket//x")  # the format's

@@ -30,9 +30,10 @@ _STANDARD_FORMATS = {"date-time": "date-time", "url": "uri"}
 
 def _portable(pattern: str) -> str:
     """A pattern of formats.FORMAT_PATTERNS (Python's re) as JSON Schema writes patterns
-    (ECMA-262, which Python reads too): the same strings match in either. The start and end
-    anchors are spelled for both (Python's `$` would also match before a final newline), and
-    the one case-insensitive group by its letters."""
+    (ECMA-262, which Python reads too). The start and end anchors are spelled for both
+    (Python's `$` would also match before a final newline), and the one case-insensitive group
+    by its letters. The two still differ where their classes do: `\\s` and `\\w` take in a few
+    more characters in one than in the other (Unicode spaces, letters beyond ASCII)."""
     portable = (
         pattern.replace(r"\A", "^")
         .replace(r"\Z", r"(?![\s\S])")
@@ -119,8 +120,12 @@ class _Builder:
                 schema["enum"].append(None)
         if spec.format is not None:
             schema["format"] = _STANDARD_FORMATS.get(spec.format, spec.format)
-            if spec.format in _FORMAT_PATTERNS and spec.pattern is None:
-                schema["pattern"] = _FORMAT_PATTERNS[spec.format]
+            if spec.format in _FORMAT_PATTERNS:
+                # A field's own pattern narrows its format; one keyword holds one pattern.
+                target = schema if spec.pattern is None else {}
+                target["pattern"] = _FORMAT_PATTERNS[spec.format]
+                if target is not schema:
+                    schema.setdefault("allOf", []).append(target)
         if spec.pattern is not None:
             schema["pattern"] = spec.pattern
         if spec.minimum is not None:
