@@ -771,12 +771,15 @@ def test_a_passing_server_error_is_sent_again_and_is_no_breaking_finding() -> No
 
 
 def test_an_operation_named_twice_is_fuzzed_once(tmp_path: Path, twin_account: None) -> None:
+    """...and the operations not named get no setup call (a billed task, live) and no polls."""
     from aliconform.twin import TwinServer
 
     out = tmp_path / "reports"
     twice = ("--operation", "QuerySmarttagJob") * 2
     with TwinServer(TwinConfig(contracts=CONTRACTS, polls_before_done=0)) as twin:
         result = _fuzz_cli(twin.endpoint, out, "--max-examples", "2", "--mode", "positive", *twice)
+        actions = {entry.action for entry in twin.log}
     assert result.exit_code == 0, result.output
+    assert actions == {"SubmitSmarttagJob", "QuerySmarttagJob"}
     report = json.loads((out / "drift.json").read_text("utf-8"))
     assert report["fuzz"]["operations"][0]["positive"] == 2, report["fuzz"]

@@ -57,6 +57,8 @@ def test_the_shipped_scenarios_leave_out_operations_a_project_has_no_contract_fo
     own = tmp_path / "scenarios.yaml"
     own.write_text((REPO / "scenarios.yaml").read_text("utf-8"), "utf-8")
     assert {s.operation for s in load_scenarios(own, some)} == {"GetImageModerationResult"}
+    own.write_bytes((REPO / "scenarios.yaml").read_bytes().replace(b"\n", b"\r\n"))
+    assert {s.operation for s in load_scenarios(own, some)} == {"GetImageModerationResult"}
     own.write_text((REPO / "scenarios.yaml").read_text("utf-8") + "# ours\n", "utf-8")
     with pytest.raises(ScenarioError) as caught:
         load_scenarios(own, some)

@@ -1555,7 +1555,9 @@ def fuzz(
     local = all(is_loopback(host) for host in wire.hosts.values())
     allow_setup = local if setup is None else setup
     check_report_directory(out_dir)  # before the setup calls, which create (billed) tasks
-    known = _known_for_fuzz(scenarios_file, contracts, target, allow_setup, credentials)
+    known = _known_for_fuzz(
+        scenarios_file, contracts, target, allow_setup, credentials, operation or None
+    )
     for note in known.notes:  # why some positive requests name generated ids, not real tasks
         err.print(f"note: {note}", markup=False, highlight=False)
     options = FuzzOptions(
@@ -1615,7 +1617,10 @@ def _known_for_fuzz(
     target: Any,
     allow_setup: bool,
     credentials: Any,
+    operations: list[str] | None,
 ) -> Any:
+    """The known tasks of the operations fuzzed (all, or those named): no setup call, and no
+    polling, for an operation that is not."""
     from aliconform.fuzz import KnownParameters, known_parameters
     from aliconform.record import load_scenarios
 
@@ -1624,7 +1629,11 @@ def _known_for_fuzz(
         return KnownParameters(
             notes=["no scenarios.yaml: every positive request uses generated ids"]
         )
-    scenarios = load_scenarios(path, contracts)
+    scenarios = [
+        scenario
+        for scenario in load_scenarios(path, contracts)
+        if operations is None or scenario.operation in operations
+    ]
     return known_parameters(
         scenarios, contracts, target, allow_setup=allow_setup, credentials=credentials
     )
@@ -1742,7 +1751,9 @@ def secrets_scan(
     for hit in hits:
         out.print(format_hit(hit), markup=False, highlight=False)
     if hits:
-        out.print(f"{len(hits)} possible secret(s) in {shown}", style="red", markup=False)
+        out.print(
+            f"{len(hits)} possible secret(s) in {shown}", style="red", markup=False, highlight=False
+        )
         raise typer.Exit(1)
     out.print(f"no secrets found in {shown}", style="green", markup=False, highlight=False)
 

@@ -51,8 +51,13 @@ def fuzz_twin(
     with TwinServer(config) as twin:
         endpoint = f"http://{twin.endpoint}"
         record_target = RecordTarget(region=config.region, endpoint=endpoint, signature=signature)
+        wanted = options.operations
         known: KnownParameters = known_parameters(
-            load_scenarios(scenarios, contracts),
+            [
+                s
+                for s in load_scenarios(scenarios, contracts)
+                if not wanted or s.operation in wanted
+            ],
             contracts,
             record_target,
             environ=TWIN_SCENARIO_VARIABLES,

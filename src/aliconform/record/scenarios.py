@@ -182,8 +182,12 @@ def is_shipped_scenarios(path: Path) -> bool:
     shipped = (PACKAGED_SCENARIOS_FILE, Path(__file__).resolve().parents[3] / "scenarios.yaml")
     if not path.is_file():
         return False
-    text = path.read_bytes()
-    return any(candidate.is_file() and candidate.read_bytes() == text for candidate in shipped)
+
+    def text(of: Path) -> bytes:  # as checked out on any system
+        return of.read_bytes().replace(b"\r\n", b"\n")
+
+    wanted = text(path)
+    return any(candidate.is_file() and text(candidate) == wanted for candidate in shipped)
 
 
 def load_scenarios(path: Path, contracts: ContractSet) -> list[Scenario]:
