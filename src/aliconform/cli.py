@@ -1733,7 +1733,7 @@ def secrets_scan(
 ) -> None:
     """Scan files for credentials: detect-secrets plus Alibaba Cloud key, token and signature
     rules. Exit 0: nothing found; 1: something found (each hit redacted); 2: nothing to scan."""
-    from aliconform.secrets import format_hit, read_files, scan_texts
+    from aliconform.secrets import format_hit, iter_texts, scan_texts
 
     defaults = (Path("cassettes"), Path("reports"))
     targets = paths or [p for p in defaults if p.exists()]
@@ -1744,10 +1744,16 @@ def secrets_scan(
             " name the files or directories to scan"
         )
     shown = ", ".join(str(p) for p in targets)
-    texts = read_files(targets)  # each read once: a pipe (<(zcat ...)) can be read only once
-    if not texts:  # empty directories, an empty pipe: a scan of nothing must not pass either
+    read: list[Path] = []
+
+    def texts() -> Iterator[tuple[Path, bytes]]:  # each read once: a pipe can be read only once
+        for path, data in iter_texts(targets):
+            read.append(path)
+            yield path, data
+
+    hits = scan_texts(texts())
+    if not read:  # empty directories, an empty pipe: a scan of nothing must not pass either
         raise AliconformError(f"nothing to scan: no text in {shown}")
-    hits = scan_texts(texts)
     for hit in hits:
         out.print(format_hit(hit), markup=False, highlight=False)
     if hits:

@@ -50,6 +50,7 @@ __all__ = [
     "SecretScanError",
     "files_to_scan",
     "format_hit",
+    "iter_texts",
     "read_files",
     "scan_secrets",
     "scan_texts",
@@ -358,26 +359,34 @@ def _text_of(path: Path, data: bytes) -> bytes | None:
     return None if b"\0" in data[:8192] else data
 
 
-def read_files(paths: Iterable[Path]) -> dict[Path, bytes]:
-    """The text the scan reads, by file: the files given, and every file under the directories
-    given, in order, once each, each read once (a pipe, `<(zcat ...)`, can be read only once).
-    Files that are not text are left out. Raises SecretScanError for a path that is not there."""
-    found: dict[Path, bytes] = {}
+def iter_texts(paths: Iterable[Path]) -> Iterator[tuple[Path, bytes]]:
+    """The text the scan reads, file by file (one in memory at a time): the files given, and
+    every file under the directories given, in order, once each, each read once (a pipe,
+    `<(zcat ...)`, can be read only once). Files that are not text are left out. Raises
+    SecretScanError, before reading anything, for a path that is not there."""
+    paths = list(paths)
     for path in paths:
         if not path.exists():
             raise SecretScanError(f"secret scan: no such file or directory: {path}")
+    seen: set[Path] = set()
+    for path in paths:
         candidates = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for candidate in candidates:
-            if candidate in found:
+            if candidate in seen:
                 continue
+            seen.add(candidate)
             text = _text_of(candidate, candidate.read_bytes())
             if text is not None:
-                found[candidate] = text
-    return found
+                yield candidate, text
+
+
+def read_files(paths: Iterable[Path]) -> dict[Path, bytes]:
+    """Every text iter_texts reads, by file."""
+    return dict(iter_texts(paths))
 
 
 def files_to_scan(paths: Iterable[Path]) -> list[Path]:
-    """The text files the scan reads (see read_files)."""
+    """The text files the scan reads (see iter_texts)."""
     return list(read_files(paths))
 
 
@@ -573,13 +582,13 @@ def scan_secrets(paths: Iterable[Path], *, root: Path | None = None) -> list[Sec
     File names in the hits are relative to `root` (default: the current directory). Raises
     SecretScanError if a path does not exist.
     """
-    return scan_texts(read_files(paths), root=root)
+    return scan_texts(iter_texts(paths), root=root)
 
 
-def scan_texts(texts: dict[Path, bytes], *, root: Path | None = None) -> list[SecretHit]:
-    """scan_secrets of what read_files read."""
+def scan_texts(texts: Iterable[tuple[Path, bytes]], *, root: Path | None = None) -> list[SecretHit]:
+    """scan_secrets of the texts iter_texts reads (or any others, by file)."""
     base = (root or Path.cwd()).resolve()
     with _detect_secrets():
         return sorted(
-            {hit for path, data in texts.items() for hit in _hits(path, data, _display(path, base))}
+            {hit for path, data in texts for hit in _hits(path, data, _display(path, base))}
         )
