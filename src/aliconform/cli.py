@@ -1629,13 +1629,13 @@ def _known_for_fuzz(
         return KnownParameters(
             notes=["no scenarios.yaml: every positive request uses generated ids"]
         )
-    scenarios = [
-        scenario
-        for scenario in load_scenarios(path, contracts)
-        if operations is None or scenario.operation in operations
-    ]
     return known_parameters(
-        scenarios, contracts, target, allow_setup=allow_setup, credentials=credentials
+        load_scenarios(path, contracts),
+        contracts,
+        target,
+        allow_setup=allow_setup,
+        credentials=credentials,
+        operations=operations,
     )
 
 

@@ -120,12 +120,11 @@ class _Builder:
                 schema["enum"].append(None)
         if spec.format is not None:
             schema["format"] = _STANDARD_FORMATS.get(spec.format, spec.format)
-            if spec.format in _FORMAT_PATTERNS:
-                # A field's own pattern narrows its format; one keyword holds one pattern.
-                target = schema if spec.pattern is None else {}
-                target["pattern"] = _FORMAT_PATTERNS[spec.format]
-                if target is not schema:
-                    schema.setdefault("allOf", []).append(target)
+            shape = _FORMAT_PATTERNS.get(spec.format)
+            if shape is not None and spec.pattern is None:
+                schema["pattern"] = shape
+            elif shape is not None:  # its own pattern narrows it; one keyword, one pattern
+                schema.setdefault("allOf", []).append({"pattern": shape})
         if spec.pattern is not None:
             schema["pattern"] = spec.pattern
         if spec.minimum is not None:

@@ -11,7 +11,7 @@ live account only when asked, since it starts a billed task).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -52,15 +52,19 @@ def known_parameters(
     credentials: Credentials | None = None,
     sleep: Callable[[float], None] = time.sleep,
     wait: bool = True,
+    operations: Collection[str] | None = None,
 ) -> KnownParameters:
     """Resolve the success scenarios of the file into identity parameters per operation.
 
     A task a setup call created is polled as its scenario says until it has finished (unless
     wait is False: a service whose tasks finish at once), so that the queries that name it see
-    its result, not only "running" (sleep waits between polls)."""
+    its result, not only "running" (sleep waits between polls). Only the scenarios of
+    `operations` (default: every operation) are used: no setup call and no poll for another."""
     known = KnownParameters()
     for scenario in scenarios:
         if scenario.expect_error is not None or scenario.operation not in contracts:
+            continue
+        if operations is not None and scenario.operation not in operations:
             continue
         if not target.serves(contracts[scenario.operation]):
             continue  # a region its product does not document: its operation is not run
@@ -155,7 +159,7 @@ def _wait_until_done(
     poll = scenario.poll
     assert poll is not None
     contract = contracts[scenario.operation]
-    waited, delay = 0.0, poll.interval
+    waited, waits = 0.0, poll.waits()
     while True:
         try:
             response = sdk_invoke(contract, contract.operation, dict(params), options)
@@ -165,6 +169,7 @@ def _wait_until_done(
         state = body.get(poll.field)
         if not isinstance(state, str) or state in poll.terminal:
             return None
+        delay = next(waits)
         if waited + delay > poll.timeout:
             return (
                 f"{poll.field} was still {state} after {waited:g} s of polling: queries that name "
@@ -172,4 +177,3 @@ def _wait_until_done(
             )
         sleep(delay)
         waited += delay
-        delay = min(delay * 2, poll.max_interval)

@@ -51,13 +51,8 @@ def fuzz_twin(
     with TwinServer(config) as twin:
         endpoint = f"http://{twin.endpoint}"
         record_target = RecordTarget(region=config.region, endpoint=endpoint, signature=signature)
-        wanted = options.operations
         known: KnownParameters = known_parameters(
-            [
-                s
-                for s in load_scenarios(scenarios, contracts)
-                if not wanted or s.operation in wanted
-            ],
+            load_scenarios(scenarios, contracts),
             contracts,
             record_target,
             environ=TWIN_SCENARIO_VARIABLES,
@@ -65,6 +60,7 @@ def fuzz_twin(
             credentials=credentials,
             sleep=lambda _seconds: None,  # the twin's tasks finish after polls, not after time
             wait=config.polls_before_done > 0,  # else they are done at once: no query spent
+            operations=options.operations,
         )
         hosts: dict[str, str] = {c.product: twin.endpoint for c in contracts.values()}
         target = WireTarget(hosts=hosts, scheme="http", signature=signature)

@@ -538,7 +538,7 @@ def _poll(
     assert poll is not None
     started = time.monotonic()
     deadline = started + poll.timeout
-    delay = poll.interval
+    waits = poll.waits()
     queries = 0
     while True:
         answer = session.call(scenario.operation, params)
@@ -553,7 +553,7 @@ def _poll(
             # Terminal, or a shape the contract check reports: the scenarios check makes sure
             # the polled field is one the contract requires, so its absence is a finding.
             return
-        now = time.monotonic()
+        now, delay = time.monotonic(), next(waits)
         if now + delay > deadline:
             # It gives up before a wait that would end past the timeout, so say what was done.
             raise RecordingFailed(
@@ -564,7 +564,6 @@ def _poll(
             )
         note(f"{poll.field} {state}; polling again in {_seconds(delay)}")
         sleep(delay)
-        delay = min(delay * 2, poll.max_interval)
 
 
 def _seconds(value: float) -> str:

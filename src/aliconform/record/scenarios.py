@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -103,6 +103,13 @@ class PollSpec(_Model):
     interval: Duration = Field(2.0, gt=0, description="First wait between polls (seconds or 5s)")
     max_interval: Duration = Field(30.0, gt=0, description="Longest wait between polls")
     timeout: Duration = Field(1800.0, gt=0, description="Give up after this long")
+
+    def waits(self) -> Iterator[float]:
+        """The waits between polls: the interval, doubled after each, up to max_interval."""
+        delay = self.interval
+        while True:
+            yield delay
+            delay = min(delay * 2, self.max_interval)
 
 
 class SetupSpec(_Model):
