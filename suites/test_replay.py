@@ -17,23 +17,32 @@ from aliconform import ContractSet, load_contracts
 from aliconform.cassettes import (
     ReplayedInteraction,
     discover_cassettes,
+    iter_replay,
     load_cassette,
     load_provenance,
-    replay_cassette,
 )
-from aliconform.cassettes.store import CassetteRef, provenance_is_current
+from aliconform.cassettes.store import CassetteRef, provenance_is_current, survey_cassettes
 from aliconform.drift.findings import Severity
 from aliconform.drift.waivers import judge, load_policy
+from aliconform.errors import AliconformError
 
 REPO = Path(__file__).resolve().parents[1]
 CASSETTES = REPO / "cassettes"
 
 
 def _cases() -> list[object]:
-    cases = []
-    for ref in discover_cassettes(CASSETTES):
-        count = len(load_cassette(ref.path).interactions)
+    """One case per interaction; a file that cannot be replayed (unreadable, misplaced) is a
+    case of its own that fails with the reason, so that it fails its own test and never the
+    collection of every other one."""
+    refs, misplaced = survey_cassettes(CASSETTES)
+    cases = [pytest.param(item.display, item.reason, id=item.display) for item in misplaced]
+    for ref in refs:
         name = f"{ref.operation}/{ref.scenario}"
+        try:
+            count = len(load_cassette(ref.path).interactions)
+        except AliconformError as exc:
+            cases.append(pytest.param(ref, str(exc), id=name))
+            continue
         cases += [pytest.param(ref, index, id=f"{name}#{index}") for index in range(count)]
     return cases
 
@@ -44,10 +53,15 @@ def _contracts() -> ContractSet:
 
 
 @functools.cache
-def _replayed(ref: CassetteRef) -> tuple[ReplayedInteraction, ...]:
-    contracts = _contracts()
-    cassette = load_cassette(ref.path)
-    return tuple(replay_cassette(ref, cassette, contracts, load_provenance(ref)))
+def _replayed(ref: CassetteRef) -> tuple[list[ReplayedInteraction], str | None]:
+    """The interactions played back and checked, and why the rest could not be, if so."""
+    played: list[ReplayedInteraction] = []
+    try:
+        cassette = load_cassette(ref.path)
+        played.extend(iter_replay(ref, cassette, _contracts(), load_provenance(ref)))
+    except AliconformError as exc:
+        return played, str(exc)
+    return played, None
 
 
 class DriftWarning(UserWarning):
@@ -55,8 +69,14 @@ class DriftWarning(UserWarning):
 
 
 @pytest.mark.parametrize(("ref", "index"), _cases())
-def test_recorded_interaction_conforms(ref: CassetteRef, index: int) -> None:
-    interaction = _replayed(ref)[index]
+def test_recorded_interaction_conforms(ref: CassetteRef | str, index: int | str) -> None:
+    if isinstance(index, str):
+        pytest.fail(f"{ref}: {index}", pytrace=False)
+    assert isinstance(ref, CassetteRef)
+    played, problem = _replayed(ref)
+    if index >= len(played):
+        pytest.fail(f"{ref.display}: {problem}", pytrace=False)
+    interaction = played[index]
     verdict = judge(interaction.findings, load_policy(REPO / "drift-policy.yaml"), operations=[])
     for finding in verdict.new:
         if finding.severity is not Severity.BREAKING:

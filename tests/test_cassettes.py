@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import base64
+import copy
 import datetime as dt
 import json
 import os
 import shutil
 import socket
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote
 
 import pytest
@@ -549,6 +553,27 @@ def test_rpc_vcr_records_the_call_and_not_the_credentials_fetched_for_it(tmp_pat
     assert "eyJsecret" not in cassette.read_text("utf-8")
 
 
+@pytest.mark.parametrize(
+    "query", ["Action=AssumeRole&RoleArn=acs:ram::1:role/r", "Action=AssumeRoleWithOIDC"]
+)
+def test_replaying_never_sends_the_credential_chain_s_exchanges(query: str) -> None:
+    """vcrpy sends a request its hook drops to the network, in record mode none as well; a
+    replay must answer every request from the cassette or refuse it, these too."""
+    cassette = CASSETTES / "imm" / "GetVideoModerationResult" / "doc-example-success.yaml"
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+        with (
+            rpc_vcr().use_cassette(str(cassette)),
+            pytest.raises(CannotOverwriteExistingCassetteException),
+        ):
+            requests.post(f"http://127.0.0.1:{port}/?{query}", timeout=1)
+        with pytest.raises(BlockingIOError):  # nothing ever connected
+            listener.accept()
+
+
 def test_a_recording_that_cannot_be_saved_leaves_the_cassette_as_it_was(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -689,10 +714,19 @@ def test_a_broken_cassette_is_reported_with_file_and_line(cassettes_copy: Path) 
     assert issue.key_path == "interactions[0].response.status.code"
 
 
-def _without_response_body(text: str) -> str:
-    data = yaml.safe_load(text)
-    del data["interactions"][0]["response"]["body"]
-    return yaml.safe_dump(data)
+def _without(*keys: str) -> Callable[[str], str]:
+    """An edit that deletes one key of the first interaction (its path as dotted keys)."""
+
+    def edit(text: str) -> str:
+        data = yaml.safe_load(text)
+        *parents, last = keys
+        node = data["interactions"][0]
+        for key in parents:
+            node = node[key]
+        del node[last]
+        return yaml.safe_dump(data)
+
+    return edit
 
 
 _HAND_EDITS = [
@@ -700,7 +734,16 @@ _HAND_EDITS = [
     # which plays back what is written and fails with a traceback
     ("a status quoted", lambda t: t.replace("      code: 200", "      code: '200'"), "code"),
     ("a status no HTTP has", lambda t: t.replace("      code: 200", "      code: 2000"), "code"),
-    ("the response body removed", _without_response_body, "interactions[0].response.body"),
+    *(
+        (f"the {' '.join(keys)} removed", _without(*keys), f"interactions[0].{'.'.join(keys)}")
+        for keys in [
+            ("response", "body"),
+            ("request", "body"),  # vcrpy: Request() missing argument 'body'
+            ("request", "headers"),
+            ("response", "headers"),
+            ("response", "status", "message"),  # vcrpy: KeyError 'message'
+        ]
+    ),
     ("a URI that is not http(s)", lambda t: t.replace("uri: https://", "uri: ht!tp://"), "uri"),
     *(
         (
@@ -735,6 +778,129 @@ def test_a_hand_edit_vcrpy_cannot_play_is_a_problem_naming_its_key(
     assert problem.path.endswith("doc-example-success.yaml")
     assert f"{key}:" in problem.message
     assert len(run.interactions) == len(discover_cassettes(CASSETTES)) - 1
+
+
+def _two_interactions(path: Path, edit_second: Callable[[dict[str, Any]], None]) -> None:
+    """The cassette with its first interaction drifted (an undocumented Suggestion) and a
+    second one, a copy of the first edited."""
+    data = yaml.safe_load(path.read_text("utf-8"))
+    first = data["interactions"][0]
+    body = first["response"]["body"]
+    body["string"] = body["string"].replace('"block"', '"blockz"', 1)
+    second = copy.deepcopy(first)
+    edit_second(second)
+    data["interactions"].append(second)
+    path.write_text(yaml.safe_dump(data), "utf-8")
+
+
+def test_a_request_replay_cannot_send_as_recorded_is_a_problem_and_the_rest_is_kept(
+    cassettes_copy: Path, contracts: ContractSet
+) -> None:
+    """A URL requests sends re-encoded is no match for its own recording. The interactions
+    before it keep their findings; the problem quotes the request scrubbed, names its file
+    once, and gives no record-mode advice, which a replay does not take."""
+    key_id, token = "LTAI5t" + "Q8plantedKey1234567", "CAIS" + "x" * 100
+    path = cassettes_copy / "imm" / "GetImageModerationResult" / "doc-example-success.yaml"
+
+    def signed_oss_url(interaction: dict[str, Any]) -> None:
+        interaction["request"].update(
+            method="GET",
+            headers={},
+            uri="https://bucket.oss-cn-shanghai.aliyuncs.com/a|b.json"
+            f"?OSSAccessKeyId={key_id}&Expires=1&Signature=abc%2Bdef&security-token={token}",
+        )
+
+    _two_interactions(path, signed_oss_url)
+    run = replay_all(cassettes_copy, contracts)
+    (problem,) = run.problems
+    assert problem.path.endswith("GetImageModerationResult/doc-example-success.yaml")
+    assert problem.message.startswith("interactions[1]: Can't play back this request")
+    assert "a%7Cb.json" in problem.message
+    assert "record it again" in problem.message
+    assert "doc-example-success.yaml" not in problem.message
+    assert "record_mode='new_episodes'" not in problem.message
+    assert key_id not in problem.message
+    assert token not in problem.message
+    drifted = [i for i in run.interactions if i.ref.path == path]
+    assert [i.index for i in drifted] == [0]
+    assert [f.kind.value for f in drifted[0].findings] == ["undocumented-enum-value"]
+
+
+def test_a_cassette_that_recorded_the_credential_chain_is_a_problem(
+    cassettes_copy: Path, contracts: ContractSet
+) -> None:
+    """Plain vcrpy on an ECS instance records the metadata service's answer (credentials
+    and all); it is no answer of the operation, and a replay must not judge it as one."""
+    path = cassettes_copy / "imm" / "GetImageModerationResult" / "doc-example-success.yaml"
+
+    def metadata(interaction: dict[str, Any]) -> None:
+        interaction["request"].update(
+            method="GET", headers={}, uri="http://100.100.100.200/latest/meta-data/ram/role"
+        )
+
+    _two_interactions(path, metadata)
+    (problem,) = replay_all(cassettes_copy, contracts).problems
+    assert "interactions[1]: GET http://100.100.100.200/latest/meta-data/ram/role is the " in (
+        problem.message
+    )
+    assert "credential chain fetching credentials" in problem.message
+
+
+def test_replay_reads_no_proxy_or_ca_bundle_from_the_environment(
+    cassettes_copy: Path, contracts: ContractSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It sends nothing: a proxy vcrpy's playback never uses (socks, without its extra
+    installed) or a CA bundle that does not exist must not stop it."""
+    monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:9")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/ca.pem")
+    run = replay_all(cassettes_copy, contracts)
+    assert run.problems == []
+    assert len(run.interactions) == len(discover_cassettes(CASSETTES))
+
+
+def test_an_interaction_the_http_stack_refuses_is_a_problem_not_a_crash(
+    cassettes_copy: Path, contracts: ContractSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise ValueError(f"refused at {args[1].url}")  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", refuse)
+    run = replay_all(cassettes_copy, contracts)
+    assert run.interactions == []
+    assert len(run.problems) == len(discover_cassettes(CASSETTES))
+    assert all(
+        p.message.startswith("interactions[0]: cannot be played back: ValueError: refused at ")
+        for p in run.problems
+    )
+
+
+def test_the_replay_suite_fails_a_broken_cassette_in_its_own_test(tmp_path: Path) -> None:
+    """A cassette that cannot be read, or a file out of place, fails a test named for it; it
+    never stops the collection (which would skip every other test of the run)."""
+    repo = tmp_path / "repo"
+    (repo / "suites").mkdir(parents=True)
+    shutil.copy(REPO / "suites" / "test_replay.py", repo / "suites")
+    shutil.copy(REPO / "drift-policy.yaml", repo)
+    shutil.copytree(REPO / "contracts", repo / "contracts")
+    shutil.copytree(CASSETTES, repo / "cassettes")
+    broken = Path("ice/QuerySmarttagJob/doc-example-success.yaml")
+    target = repo / "cassettes" / broken
+    target.write_bytes(target.read_bytes()[:700])
+    (repo / "cassettes" / "imm" / "stray.yaml").write_text("interactions: []\n", "utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "conforms"],
+        cwd=repo / "suites",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    summary = result.stdout.strip().splitlines()[-1]
+    readable = [ref for ref in discover_cassettes(CASSETTES) if not ref.path.match(str(broken))]
+    interactions = sum(len(load_cassette(ref.path).interactions) for ref in readable)
+    assert f"2 failed, {interactions} passed" in summary, summary
+    assert "QuerySmarttagJob/doc-example-success.yaml" in result.stdout
+    assert "cassettes/imm/stray.yaml" in result.stdout
 
 
 def test_a_cassette_changed_behind_its_provenance_is_noticed(

@@ -523,6 +523,12 @@ def test_the_marker_replays_a_committed_cassette_to_the_official_sdk(
                 requests.get("https://example.com/", timeout=5)
 
             @pytest.mark.aliconform_cassette(CASSETTE)
+            def test_credentials_fetched():
+                import requests
+
+                requests.get("http://100.100.100.200/latest/meta-data/ram/", timeout=1)
+
+            @pytest.mark.aliconform_cassette(CASSETTE)
             def test_the_network_is_blocked_but_not_loopback():
                 with pytest.raises(NetworkBlockedError):
                     socket.create_connection(("192.0.2.1", 443), timeout=1)
@@ -538,7 +544,7 @@ def test_the_marker_replays_a_committed_cassette_to_the_official_sdk(
         )
     )
     result = sandbox.runpytest("-v")
-    result.assert_outcomes(passed=4, failed=3)
+    result.assert_outcomes(passed=4, failed=4)
     result.stdout.fnmatch_lines(
         [
             "*test_recorded PASSED*",
@@ -558,6 +564,9 @@ def test_the_marker_replays_a_committed_cassette_to_the_official_sdk(
     assert "allow_playback_repeats=True" in advice["test_asked_twice"]
     assert "record_mode" not in advice["test_asked_twice"]
     assert "no RPC call to a method and URL it never recorded" in advice["test_another_host"]
+    # refused by the cassette (never sent), with what to do instead
+    assert "fetches credentials" in advice["test_credentials_fetched"]
+    assert "monkeypatch.setenv()" in advice["test_credentials_fetched"]
 
 
 def _aliconform_sections(output: str) -> dict[str, str]:

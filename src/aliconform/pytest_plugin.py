@@ -145,6 +145,14 @@ _NOTHING_SIMILAR = (
     "never recorded, fails here. " + _MARKER_NEVER_RECORDS
 )
 
+_CREDENTIALS_FETCHED = (
+    "This request fetches credentials: the SDK's default credential chain asking the instance "
+    "metadata service, STS or a credentials URI. A replay never sends it. Give the test static "
+    "credentials, so that the chain needs no exchange: monkeypatch.setenv() "
+    "ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET to placeholders (matching "
+    "ignores the key and the signature)."
+)
+
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
@@ -289,9 +297,14 @@ def _replay_miss_in(error: BaseException) -> BaseException | None:
 def _hint(miss: BaseException) -> str:
     """The advice for why vcrpy could not answer: vcrpy 8+ says why (`reason`); for earlier
     ones it is worked out as vcrpy does, from the nearest recorded requests."""
+    from aliconform.cassettes.scrub import is_credential_exchange
+
+    request = getattr(miss, "failed_request", None)
+    if request is not None and is_credential_exchange(request):
+        return _CREDENTIALS_FETCHED
     reason = getattr(miss, "reason", None)
     if reason is None:
-        cassette, request = getattr(miss, "cassette", None), getattr(miss, "failed_request", None)
+        cassette = getattr(miss, "cassette", None)
         similar = cassette.find_requests_with_most_matches(request) if cassette else []
         reason = "no_match" if similar else "nothing_similar"
         if similar and not similar[0][2]:

@@ -2,7 +2,13 @@
 
 from aliconform.cassettes.matching import RPC_MATCH_ON, rpc_vcr
 from aliconform.cassettes.network import NetworkBlockedError, block_network
-from aliconform.cassettes.replay import ReplayedInteraction, ReplayRun, replay_all, replay_cassette
+from aliconform.cassettes.replay import (
+    ReplayedInteraction,
+    ReplayRun,
+    iter_replay,
+    replay_all,
+    replay_cassette,
+)
 from aliconform.cassettes.scrub import scrub_request, scrub_response
 from aliconform.cassettes.store import (
     CassetteFile,
@@ -24,6 +30,7 @@ __all__ = [
     "ReplayedInteraction",
     "block_network",
     "discover_cassettes",
+    "iter_replay",
     "load_cassette",
     "load_provenance",
     "replay_all",

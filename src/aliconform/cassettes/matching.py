@@ -20,10 +20,11 @@ from typing import Any
 import vcr
 from vcr import matchers as vcr_matchers
 from vcr.cassette import Cassette, CassetteContextDecorator
+from vcr.record_mode import RecordMode
 from vcr.request import Request
 
 from aliconform.cassettes.rpc import RpcCall, read_rpc_call
-from aliconform.cassettes.scrub import recordable, scrub_response
+from aliconform.cassettes.scrub import recordable, scrub_request, scrub_response
 from aliconform.cassettes.store import AtomicPersister
 
 __all__ = ["RPC_MATCH_ON", "rpc_call_of", "rpc_vcr"]
@@ -134,12 +135,16 @@ def rpc_vcr(**options: Any) -> vcr.VCR:
     """A vcrpy VCR set up for RPC calls: our matchers, scrubbing hooks, replay-only by default.
 
     Recording must be asked for: pass record_mode="once", "new_episodes" or "all". The
-    credential chain's own exchanges (instance metadata, STS) are never recorded, and a
-    cassette is saved atomically: a failed save leaves the previous file as it was.
+    credential chain's own exchanges (instance metadata, STS) are never recorded (replaying,
+    never sent either: they are refused as misses), and a cassette is saved atomically: a
+    failed save leaves the previous file as it was.
     """
-    options.setdefault("record_mode", "none")
+    replaying = RecordMode(options.setdefault("record_mode", "none")) is RecordMode.NONE
     options.setdefault("match_on", RPC_MATCH_ON)
-    options.setdefault("before_record_request", recordable)
+    # vcrpy sends a request its hook drops to the network, in record mode none too. Recording,
+    # that is what the credential chain's exchanges need (unrecorded); replaying, nothing may
+    # reach out, so the hook only scrubs and such a request is a miss like any other.
+    options.setdefault("before_record_request", scrub_request if replaying else recordable)
     options.setdefault("before_record_response", scrub_response)
     options.setdefault("decode_compressed_response", True)
     recorder = _RpcVCR(**options)

@@ -8,16 +8,24 @@ against the operation's contract by the drift engine.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 from vcr.errors import CannotOverwriteExistingCassetteException
+from vcr.request import Request
 
 from aliconform.cassettes.matching import rpc_vcr
 from aliconform.cassettes.network import block_network
 from aliconform.cassettes.rpc import RpcCall, read_rpc_call
+from aliconform.cassettes.scrub import (
+    is_credential_exchange,
+    scrub_replay_miss,
+    scrub_text,
+    scrub_uri,
+)
 from aliconform.cassettes.store import (
     CassetteFile,
     CassetteRef,
@@ -44,6 +52,7 @@ __all__ = [
     "ReplayRun",
     "ReplayedInteraction",
     "filing_problem",
+    "iter_replay",
     "replay_all",
     "replay_cassette",
 ]
@@ -108,7 +117,8 @@ def replay_all(
             provenance = load_provenance(ref)
             if provenance is not None and not provenance_is_current(provenance, cassette):
                 run.stale_provenance.append(ref.display)
-            run.interactions += replay_cassette(ref, cassette, contracts, provenance)
+            # appended one by one: those played before a failure keep their findings
+            run.interactions.extend(iter_replay(ref, cassette, contracts, provenance))
         except AliconformError as exc:
             names = {ref.display, ref.shown}
             run.problems.append(CassetteProblem(ref.display, _within(exc, names)))
@@ -148,6 +158,13 @@ def filing_problem(ref: CassetteRef, cassette: CassetteFile, contracts: Contract
             f"{ref.operation} is an {contract.product} operation; file it under {contract.product}/"
         )
     for index, interaction in enumerate(cassette.interactions):
+        request = interaction.request
+        if is_credential_exchange(Request(request.method, request.uri, None, request.headers)):
+            return (
+                f"interactions[{index}]: {request.method} {scrub_uri(request.uri)} is the "
+                "credential chain fetching credentials, not a call: the cassette was recorded "
+                "without aliconform's hooks (re-record it with `aliconform record` or rpc_vcr)"
+            )
         action = _call(interaction).action
         if action is not None and action != ref.operation:
             return (
@@ -163,12 +180,23 @@ def replay_cassette(
     contracts: ContractSet,
     provenance: Provenance | None = None,
 ) -> list[ReplayedInteraction]:
-    """Play back every interaction of one cassette and check each response."""
+    """Play back every interaction of one cassette and check each response; an
+    `AliconformError` if one of them cannot be played back."""
+    return list(iter_replay(ref, cassette, contracts, provenance))
+
+
+def iter_replay(
+    ref: CassetteRef,
+    cassette: CassetteFile,
+    contracts: ContractSet,
+    provenance: Provenance | None = None,
+) -> Iterator[ReplayedInteraction]:
+    """Each interaction of one cassette played back and checked, in order; at the first that
+    cannot be played back, an `AliconformError` naming it (those before it were yielded)."""
     problem = filing_problem(ref, cassette, contracts)
     if problem is not None:
         raise CassetteError([ContractIssue(ref.display, None, None, "", problem)])
     entry = compiled(contracts[ref.operation])
-    replayed = []
     for index, (interaction, response) in enumerate(_play(ref, cassette)):
         call = _call(interaction)
         item = ReplayedInteraction(
@@ -190,8 +218,7 @@ def replay_cassette(
             request=dict(call.params),
             source=item.source,
         )
-        replayed.append(item)
-    return replayed
+        yield item
 
 
 def _call(interaction: Interaction) -> RpcCall:
@@ -204,7 +231,8 @@ def _play(
 ) -> Iterator[tuple[Interaction, requests.Response]]:
     recorder = rpc_vcr(record_mode="none")
     with recorder.use_cassette(str(ref.path)), block_network(), requests.Session() as session:
-        for interaction in cassette.interactions:
+        session.trust_env = False  # offline: no proxy, CA bundle or .netrc of the environment's
+        for index, interaction in enumerate(cassette.interactions):
             request = interaction.request
             headers = {name: values[0] for name, values in request.headers.items() if values}
             try:
@@ -212,5 +240,27 @@ def _play(
                     request.method, request.uri, headers=headers, data=request.body, timeout=5
                 )
             except CannotOverwriteExistingCassetteException as exc:
-                raise ReplayMissError(f"{ref.display}: {exc}") from exc
+                raise ReplayMissError(f"interactions[{index}]: {_unplayable(exc)}") from exc
+            except Exception as exc:
+                what = f"{type(exc).__name__}: {scrub_text(str(exc))}"
+                raise ReplayMissError(
+                    f"interactions[{index}]: cannot be played back: {what}"
+                ) from exc
             yield interaction, response
+
+
+_NOT_ITSELF = (
+    "Replay sends each recorded request as it is recorded, and this one is not answered by its "
+    "own recording (the HTTP library sends its URL or body otherwise than it was recorded), so "
+    "the cassette cannot be replayed as it is: record it again (`aliconform record`)."
+)
+
+
+def _unplayable(miss: CannotOverwriteExistingCassetteException) -> str:
+    """vcrpy's refusal, scrubbed (it quotes the request as sent, signed-URL secrets and all),
+    without its cassette block (the problem names the file) or its advice, which is about
+    record modes a replay does not take; with what a replay's miss means instead."""
+    scrub_replay_miss(miss)
+    text = str(miss).split("\n\nHow to fix:", 1)[0]
+    text = re.sub(r"\n\nCassette: .*?(?=\n\n|\Z)", "", text, flags=re.DOTALL)
+    return f"{text}\n{_NOT_ITSELF}"

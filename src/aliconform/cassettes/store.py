@@ -73,12 +73,17 @@ class _Open(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+# vcrpy reads every key below itself when it plays a cassette back (Request(**request),
+# response["status"]["message"], response["headers"]): no default may stand in for one, or a
+# cassette this model accepts would fail inside vcrpy with a traceback.
+
+
 class RecordedRequest(_Open):
     method: str
     # vcrpy hands the URI to requests as it is: anything but an absolute http(s) URL fails there.
     uri: str = Field(pattern=r"^(?i:https?)://[^\s/?#]+")
-    headers: dict[str, list[str]] = Field(default_factory=dict)
-    body: str | bytes | None = None
+    headers: dict[str, list[str]]
+    body: str | bytes | None  # required, though it may be null
 
     @field_validator("uri")
     @classmethod
@@ -119,16 +124,16 @@ _HEADER_VALUE = re.compile(r"(?:\S[^\r\n]*)?")
 class Status(_Open):
     # Strict: vcrpy plays the value back as written, so a quoted "200" must not pass as 200.
     code: int = Field(strict=True, ge=100, le=599)
-    message: str = ""
+    message: str
 
 
 class Body(_Open):
-    string: str | bytes  # vcrpy reads the key itself: no default stands in for it
+    string: str | bytes
 
 
 class RecordedResponse(_Open):
     status: Status
-    headers: dict[str, list[str]] = Field(default_factory=dict)
+    headers: dict[str, list[str]]
     body: Body
 
     def header(self, name: str) -> str | None:
