@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from aliconform import ContractSet
+from aliconform import ContractSet, load_contracts
 from aliconform.cassettes import replay_all
 from aliconform.cli import main
 from aliconform.drift.doclint import lint_docs
@@ -89,6 +89,43 @@ def test_every_finding_of_a_report_has_an_id_of_its_own(contracts: ContractSet) 
     ids = [f.id for f in report.findings]
     assert len(set(ids)) == len(ids)
     assert any(f.path == "" and (f.field or "").startswith("error ") for f in report.findings)
+
+
+def test_findings_alike_in_every_part_of_their_id_still_have_one_each(
+    cassettes_copy: Path, contracts: ContractSet, tmp_path: Path
+) -> None:
+    """A key with a right-to-left override and a key spelling that override's escape share a
+    pointer (the first is shown escaped); two divergences of one aspect on one field share
+    everything an id is made of. Each still gets an id, and a JUnit case, of its own, and
+    `report diff` reads the report back."""
+    _replace_status(cassettes_copy, '"Status": "Succeeded", "a\\u202eb": 1, "a\\\\u202eb": 2')
+    shutil.copytree(REPO / "contracts", tmp_path / "contracts")
+    contract = tmp_path / "contracts" / "imm" / "GetVideoModerationResult.yaml"
+    text = contract.read_text("utf-8")
+    start = text.index("        - aspect: value")  # RequestId's divergence
+    second = (
+        "        - aspect: value\n"
+        "          claims:\n"
+        "            - {source: doc-table, where: Response parameters, says: a request ID}\n"
+        "            - {source: doc-example, where: Examples, says: a task ID}\n"
+        "          kept: any string\n"
+        "          reason: A second reading of the same aspect.\n"
+    )
+    contract.write_text(text[:start] + second + text[start:], "utf-8")
+    edited = load_contracts(tmp_path / "contracts")
+    report = _report(cassettes_copy, edited)
+    escaped = [f for f in report.findings if f.path == "/a\\u202eb"]
+    assert len(escaped) == 2
+    twice = [
+        f for f in report.findings if f.kind == "documented-divergence" and f.path == "/RequestId"
+    ]
+    assert len(twice) == 2
+    ids = [f.id for f in report.findings]
+    assert len(set(ids)) == len(ids)
+    files = write_reports(report, tmp_path / "r")
+    assert load_report(files.json) == report
+    cases = [(c.get("classname"), c.get("name")) for c in ET.parse(files.junit).iter("testcase")]
+    assert len(set(cases)) == len(cases)
 
 
 def test_report_counts_per_operation_add_up(contracts: ContractSet) -> None:

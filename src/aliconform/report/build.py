@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -102,9 +103,9 @@ def build_report(
     rows = [(f, None) for f in verdict.new] + [(f, w.id) for f, w in verdict.waived]
     excerpted = _first_at_each_place()
     with secret_redactor() as redact:
-        findings = _mark_repeats(
-            [_finding(f, waiver, data, counts, excerpted(f), redact) for f, waiver in rows], data
-        )
+        findings = [_finding(f, waiver, data, counts, excerpted(f), redact) for f, waiver in rows]
+    _make_ids_unique(findings)  # before repeats point at ids
+    findings = _mark_repeats(findings, data)
     findings.sort(
         key=lambda f: (-f.severity.rank, f.status != "new", f.operation, path_order(f.path))
     )
@@ -127,6 +128,19 @@ def build_report(
         scan=scan,
         fuzz=fuzz,
     )
+
+
+def _make_ids_unique(findings: Sequence[ReportFinding]) -> None:
+    """Two findings can share every part of an id: two divergences of one aspect on one field,
+    or two keys that differ only in characters a pointer shows as their escapes. The second
+    and later get their ordinal in the id (the run's order is the same each time), so that an
+    id is one finding: `report diff` refuses a report where it is not."""
+    seen: Counter[str] = Counter()
+    for finding in findings:
+        seen[finding.id] += 1
+        if seen[finding.id] > 1:
+            ordinal = f"{finding.id}\x1f{seen[finding.id]}"
+            finding.id = hashlib.sha256(ordinal.encode("utf-8")).hexdigest()[:16]
 
 
 def _now() -> dt.datetime:

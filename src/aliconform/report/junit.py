@@ -75,11 +75,15 @@ def _cases(report: DriftReport) -> list[_Case]:
     # drift was first seen changes with every capture. Its source is in the case's text.
     unowned = [f for f in report.findings if (f.source or "") not in owned]
     names = Counter(_unowned_name(f) for f in unowned)
+    taken: Counter[tuple[str, str]] = Counter()
     for finding in unowned:
         classname = f"aliconform.{finding.section}.{finding.operation}"
         name = _unowned_name(finding)
         if names[name] > 1:  # the same drift from several sources (recorded divergences)
             name += f" ({finding.source or finding.section})"
+        taken[classname, name] += 1
+        if taken[classname, name] > 1:  # and from one source (two divergences of one aspect)
+            name += f" #{taken[classname, name]}"
         cases.append(_Case(finding.operation, classname, name, [finding]))
     with_cases = {case.operation for case in cases}
     for summary in report.operations:
