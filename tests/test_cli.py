@@ -137,6 +137,39 @@ def test_check_command(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> No
     assert run(capsys, "check", "QuerySmarttagJob", str(error_body), "--status", "400")[0] == 0
 
 
+def test_names_with_brackets_are_printed_as_written(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The terminal library reads [...] as styles: a path or a waiver reason must not lose
+    '[prod]', and '[/red]' must not crash a command (after its work, for derive)."""
+    odd = tmp_path / "w[/red]"  # a directory "w[" with "red]" in it
+    odd.mkdir(parents=True)
+    good, bad = odd / "r[prod].json", odd / "b[prod].json"
+    good.write_text('{"RequestId": "r", "JobStatus": "Processing"}')
+    bad.write_text('{"RequestId": 1, "JobStatus": "Processing"}')
+    code, out, _ = run(capsys, "check", "QuerySmarttagJob", str(good))
+    assert (code, f"{good}: conforms" in " ".join(out.split())) == (0, True)
+    code, out, _ = run(capsys, "check", "QuerySmarttagJob", str(bad))
+    assert code == 1
+    assert "b[prod].json" in out
+    capture = odd / "cap[prod].jsonl"
+    capture.write_text(
+        json.dumps({"operation": "QuerySmarttagJob", "body": {"RequestId": 1}}) + "\n", "utf-8"
+    )
+    code, out, _ = run(capsys, "scan", str(capture), "--out", str(tmp_path / "r"), "-j", "1")
+    assert code == 1
+    assert "cap[prod].jsonl" in out
+    cassettes = tmp_path / "c[/red]"
+    argv = ["--cassettes", str(cassettes)]
+    code, out, _ = run(
+        capsys, "cassettes", "derive", *argv, "--operation", "GetImageModerationResult"
+    )
+    assert code == 0
+    assert f"wrote {cassettes}/imm/GetImageModerationResult/" in out
+    code, out, _ = run(capsys, "cassettes", "list", *argv)
+    assert (code, "c[/red]" in out) == (0, True)
+
+
 @pytest.mark.parametrize("operation", ["GetImageModerationResult", "GetVideoModerationResult"])
 def test_a_plain_moderation_label_is_a_warning_resting_on_the_examples(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, operation: str

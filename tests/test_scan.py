@@ -23,7 +23,7 @@ import pytest
 from aliconform import ContractSet, scan
 from aliconform.bench import build_corpus
 from aliconform.cli import main
-from aliconform.drift.waivers import DriftPolicy
+from aliconform.drift.waivers import DriftPolicy, load_policy
 from aliconform.errors import AliconformError
 from aliconform.report import scan_report
 from aliconform.scan import UnreadableLimit, generalise, scan_file
@@ -166,7 +166,7 @@ def test_more_unreadable_lines_than_the_limit_fail_the_scan(
     if exit_code == 2:
         shown = limit if limit is not None else "1%"
         assert headline == (
-            f"3 of 23 lines (13%) could not be read, more than the {shown} allowed"
+            f"3 of 23 non-blank lines (13%) could not be read, more than the {shown} allowed"
             " (--max-unreadable)"
         )
         assert headline in capsys.readouterr().out
@@ -187,6 +187,19 @@ def test_more_unreadable_lines_than_the_limit_fail_the_scan(
     )
     assert verdict_box is not None
     assert verdict_box.group(1) == ("problem" if decided else "fail")
+
+
+def test_blank_lines_do_not_dilute_the_share_of_unreadable_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Records separated by blank lines: half of them unreadable is half, not 1 in 302."""
+    operation, raw = build_corpus(5)[0]
+    capture = tmp_path / "spaced.jsonl"
+    good = json.dumps({"operation": operation, "body": json.loads(raw)})
+    capture.write_text(good + "\n" * 151 + "not json" + "\n" * 151, "utf-8")
+    assert main(["scan", str(capture), "--out", str(tmp_path / "r"), "-j", "1"]) == 2
+    out = " ".join(capsys.readouterr().out.split())
+    assert "1 of 2 non-blank lines (50%) could not be read, more than the 1% allowed" in out
 
 
 def test_a_clean_scan_s_junit_has_a_passing_case_per_operation_checked(tmp_path: Path) -> None:
@@ -692,6 +705,21 @@ def _lines_checked(lines: list[bytes]) -> Any:
     return scan._check_batch(1, lines, "capture.jsonl")
 
 
+def test_a_body_with_many_findings_is_scrubbed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scrubbing reads the whole body: once per line, not once per distinct finding (a
+    megabyte body with hundreds of unknown keys took minutes)."""
+    operation, raw = build_corpus(5)[0]
+    body = json.loads(raw)
+    body.update({f"extra_{index}": index for index in range(50)})
+    line = json.dumps({"operation": operation, "body": json.dumps(body)}).encode()
+    calls = []
+    real = scan.scrub_body
+    monkeypatch.setattr(scan, "scrub_body", lambda body: calls.append(1) or real(body))
+    result = _lines_checked([line, line])
+    assert len(result.aggregates) == 50
+    assert len(calls) == 1  # the second line adds to the aggregates the first made
+
+
 def _findings(result: Any) -> list[tuple[str, str, str, int]]:
     return sorted((*key[:3], aggregate.count) for key, aggregate in result.aggregates.items())
 
@@ -791,6 +819,68 @@ def test_an_unreadable_line_is_quoted_scrubbed_escaped_and_bounded(
     assert "\\x1b" in written
     assert len(written) < 200_000  # the 100 kB name is not copied into each of the four files
     assert scan_secrets([out], root=tmp_path) == []
+
+
+def test_a_flood_of_one_kind_never_takes_the_place_of_another(
+    tmp_path: Path, contracts: ContractSet
+) -> None:
+    """A new key name on every line fills its own kind's places; a type mismatch after them
+    keeps its path, so a waiver of that path still applies to it."""
+    from aliconform.scan import MAX_DISTINCT
+
+    operation, raw = build_corpus(5)[0]
+    capture = tmp_path / "flood.jsonl"
+    with capture.open("w", encoding="utf-8") as stream:
+        for index in range(MAX_DISTINCT + 100):
+            body = json.loads(raw)
+            body[f"trace_{index}"] = 1
+            stream.write(json.dumps({"operation": operation, "body": body}) + "\n")
+        body = json.loads(raw)
+        body["RequestId"] = 5
+        stream.write(json.dumps({"operation": operation, "body": body}) + "\n")
+    result = scan_file(capture, contracts_dir=REPO / "contracts", workers=2)
+    mismatch = [a for a in result.aggregates.values() if a.finding.kind.value == "type-mismatch"]
+    assert [(a.finding.path, a.count, a.first) for a in mismatch] == [
+        ("/RequestId", 1, MAX_DISTINCT + 101)
+    ]
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        f"waivers:\n  - id: known\n    operation: {operation}\n    kind: type-mismatch\n"
+        "    path: /RequestId\n    reason: a known drift, accepted\n",
+        "utf-8",
+    )
+    report = scan_report(result, contracts, load_policy(policy))
+    assert [f.path for f in report.findings if f.status == "waived"] == ["/RequestId"]
+    assert report.verdict.new_breaking == 0
+
+
+def test_the_same_drift_in_two_payload_variants_is_two_findings(
+    tmp_path: Path, contracts: ContractSet
+) -> None:
+    """The pointer into a JSON-string payload does not name its variant; a waiver of the ASR
+    results' drift must not waive the same drift in the OCR results."""
+    operation, raw = next(item for item in build_corpus(10) if item[0] == "QuerySmarttagJob")
+    capture = tmp_path / "variants.jsonl"
+    with capture.open("w", encoding="utf-8") as stream:
+        for variant in ("ASR", "OCR"):
+            body = json.loads(raw)
+            for result in body["Results"]["Result"]:
+                if result["Type"] == variant:
+                    result["Data"] = json.dumps({**json.loads(result["Data"]), "details": "oops"})
+            stream.write(json.dumps({"operation": operation, "body": body}) + "\n")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "waivers:\n  - id: asr\n    operation: QuerySmarttagJob\n    kind: type-mismatch\n"
+        "    field: 'Results.Result[].Data(ASR).*'\n    reason: a known drift, accepted\n",
+        "utf-8",
+    )
+    report = scan_report(scan_file(capture, workers=1), contracts, load_policy(policy))
+    judged = sorted((f.field, f.status, f.count) for f in report.findings)
+    assert judged == [
+        ("Results.Result[].Data(ASR).details", "waived", 1),
+        ("Results.Result[].Data(OCR).details", "new", 1),
+    ]
+    assert len({f.id for f in report.findings}) == 2
 
 
 def test_a_scan_of_more_distinct_findings_than_it_names_names_the_same_ones_every_time(

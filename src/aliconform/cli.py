@@ -144,9 +144,9 @@ def validate(directory: ContractsDir = None) -> None:
     except ContractError as exc:
         for issue in exc.issues:
             err.print(str(issue), markup=False, highlight=False)
-        err.print(f"[red]{len(exc.issues)} problem(s) in {root}[/red]")
+        err.print(f"[red]{len(exc.issues)} problem(s) in {escape(str(root))}[/red]")
         raise typer.Exit(1) from None
-    out.print(f"[green]{len(contracts)} contracts valid[/green] in {contracts.root}")
+    out.print(f"[green]{len(contracts)} contracts valid[/green] in {escape(str(contracts.root))}")
 
 
 @contracts_app.command("list")
@@ -160,7 +160,7 @@ def list_contracts(
     if as_json:
         out.print_json(data=rows)
         return
-    table = Table(title=f"Contracts in {contracts.root}")
+    table = Table(title=escape(f"Contracts in {contracts.root}"))
     for column in (
         "operation",
         "product",
@@ -230,7 +230,7 @@ def show(operation: Operation, directory: ContractsDir = None) -> None:
         highlight=False,
     )
     out.print(f"sdk: {sdk.package} {sdk.version} {sdk.response_model}")
-    out.print(f"contract: {contract.path}\n")
+    out.print(f"contract: {contract.path}\n", markup=False)
 
     params = Table(title="Request parameters")
     for column in ("name", "in", "type", "required", "enum", "example"):
@@ -373,10 +373,14 @@ def schema(
         stale.append((target, "is out of date" if current is not None else "is missing"))
         if not check:
             _write_file(target, text)
-            out.print(f"wrote {target}")
+            out.print(f"wrote {target}", markup=False)
     if check and stale:
         for target, state in stale:
-            err.print(f"{target} {state}: run 'aliconform contracts schema'", highlight=False)
+            err.print(
+                f"{target} {state}: run 'aliconform contracts schema'",
+                markup=False,
+                highlight=False,
+            )
         raise typer.Exit(1)
     if not stale:
         out.print("schema files are current")
@@ -447,7 +451,7 @@ def scenarios_init(
         raise AliconformError(f"{', '.join(there)} already there; --force overwrites")
     for path, text in files.items():
         _write_file(path, text)
-        out.print(f"wrote {path}", highlight=False)
+        out.print(f"wrote {path}", markup=False, highlight=False)
 
 
 def _schema_text(schema: dict[str, Any]) -> str:
@@ -469,14 +473,16 @@ def scenarios_schema(
     text = _schema_text(ScenarioFile.model_json_schema())
     current = out_file.read_text(encoding="utf-8") if out_file.is_file() else None
     if current == text:
-        out.print(f"{out_file} is current", highlight=False)
+        out.print(f"{out_file} is current", markup=False, highlight=False)
     elif check:
         state = "is out of date" if current is not None else "is missing"
-        err.print(f"{out_file} {state}: run 'aliconform scenarios schema'", highlight=False)
+        err.print(
+            f"{out_file} {state}: run 'aliconform scenarios schema'", markup=False, highlight=False
+        )
         raise typer.Exit(1)
     else:
         _write_file(out_file, text)
-        out.print(f"wrote {out_file}", highlight=False)
+        out.print(f"wrote {out_file}", markup=False, highlight=False)
 
 
 Format = Annotated[
@@ -593,7 +599,9 @@ def _emit(verdict: Verdict, output: str, title: str, policy: str) -> None:
     rows: list[tuple[Finding, str | None]] = [(f, None) for f in verdict.new]
     rows += [(f, w.id) for f, w in verdict.waived]
     if rows:
-        table = Table(title=f"{title}: {len(verdict.new)} new, {len(verdict.waived)} waived")
+        table = Table(
+            title=escape(f"{title}: {len(verdict.new)} new, {len(verdict.waived)} waived")
+        )
         for column in ("severity", "kind", "operation", "path", "message", "contract", "waiver"):
             table.add_column(column, overflow="fold")
         # One row per drift: the same one in every element of an array is one row, counted.
@@ -616,13 +624,16 @@ def _emit(verdict: Verdict, output: str, title: str, policy: str) -> None:
             )
         out.print(table)
     else:
-        out.print(f"{title}: [green]conforms[/green], no findings", highlight=False)
+        out.print(f"{escape(title)}: [green]conforms[/green], no findings", highlight=False)
     for waiver in verdict.expired:
         out.print(
-            f"[yellow]expired waiver[/yellow] {waiver.id} (expired {waiver.expires}): {waiver.reason}"
+            f"[yellow]expired waiver[/yellow] {escape(waiver.id)} (expired {waiver.expires}): "
+            f"{escape(waiver.reason)}"
         )
     for waiver in verdict.unused:
-        out.print(f"[yellow]unused waiver[/yellow] {waiver.id}: it matched nothing in this run")
+        out.print(
+            f"[yellow]unused waiver[/yellow] {escape(waiver.id)}: it matched nothing in this run"
+        )
     out.print(f"drift policy: {policy}", markup=False, highlight=False)
     breaking = len(verdict.new_breaking)
     out.print(f"[{'red' if breaking else 'green'}]{breaking} new breaking finding(s)[/]")
@@ -693,7 +704,9 @@ def replay(
     check_report_directory(out_dir)
     with err.status("replaying") as status:
         run = replay_all(
-            cassettes, contracts, progress=lambda ref: status.update(f"replaying {ref.shown}")
+            cassettes,
+            contracts,
+            progress=lambda ref: status.update(escape(f"replaying {ref.shown}")),
         )
     if not run.interactions and not run.problems:  # a run that checks nothing must not pass
         raise AliconformError(_no_cassettes(cassettes))
@@ -710,7 +723,9 @@ def replay(
     files = write_reports(report, out_dir)
     _print_summary(report)
     out.print(
-        f"reports: {files.html}, {files.json}, {files.junit}, {files.markdown}", highlight=False
+        f"reports: {files.html}, {files.json}, {files.junit}, {files.markdown}",
+        markup=False,
+        highlight=False,
     )
     raise typer.Exit(report.verdict.exit_code)
 
@@ -718,7 +733,7 @@ def replay(
 def _print_summary(report: Any) -> None:
     from aliconform.report.model import OPERATION_COUNTS
 
-    table = Table(title=report.title, caption=OPERATION_COUNTS)
+    table = Table(title=escape(report.title), caption=OPERATION_COUNTS)
     for column in ("operation", "checked", "breaking", "warning", "info", "waived"):
         table.add_column(column, justify="left" if column == "operation" else "right")
     for op in report.operations:
@@ -753,13 +768,13 @@ def _print_summary(report: Any) -> None:
     for note in report.waivers:  # a waiver past its date, or one that matched nothing
         if note.problem == "expired":
             out.print(
-                f"[yellow]expired waiver[/yellow] {note.id} (expired {note.expires}): "
-                f"{note.reason}",
+                f"[yellow]expired waiver[/yellow] {escape(note.id)} (expired {note.expires}): "
+                f"{escape(note.reason)}",
                 highlight=False,
             )
         else:
             out.print(
-                f"[yellow]unused waiver[/yellow] {note.id}: it matched nothing in this run",
+                f"[yellow]unused waiver[/yellow] {escape(note.id)}: it matched nothing in this run",
                 highlight=False,
             )
     colour = "green" if report.verdict.passed else "red"
@@ -818,7 +833,8 @@ def scan(
             "--max-unreadable",
             parser=_unreadable_limit,
             metavar="<lines or %>",
-            help="Unreadable lines tolerated: a number of lines (10) or a share of them (0.5%).",
+            help="Unreadable lines tolerated: a number of lines (10) or a share of the non-blank "
+            "lines (0.5%).",
         ),
     ] = DEFAULT_UNREADABLE_LIMIT,
 ) -> None:
@@ -853,7 +869,7 @@ def scan(
     )
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task(
-            f"scanning {'stdin' if file == STDIN else displayed(file.name)}", total=size
+            escape(f"scanning {'stdin' if file == STDIN else displayed(file.name)}"), total=size
         )
         result = scan_file(
             file,
@@ -873,7 +889,9 @@ def scan(
         highlight=False,
     )
     out.print(
-        f"reports: {files.html}, {files.json}, {files.junit}, {files.markdown}", highlight=False
+        f"reports: {files.html}, {files.json}, {files.junit}, {files.markdown}",
+        markup=False,
+        highlight=False,
     )
     raise typer.Exit(report.verdict.exit_code)
 
@@ -991,7 +1009,7 @@ def cassettes_list(
     elif not rows:
         out.print(escape(_no_cassettes(cassettes)))
     else:
-        table = Table(title=f"cassettes in {cassettes}")
+        table = Table(title=escape(f"cassettes in {cassettes}"))
         for column in ("cassette", "operation", "interactions", "origin", "recorded", "from"):
             table.add_column(column, overflow="fold")
         for row in rows:
@@ -1114,7 +1132,7 @@ def cassettes_derive(
         contracts, cassettes, region=region, operations=[c.operation for c in served]
     )
     for ref in derived.written:
-        out.print(f"wrote {ref.shown}", highlight=False)
+        out.print(f"wrote {ref.shown}", markup=False, highlight=False)
     out.print(
         f"{len(derived.written)} written, {len(derived.unchanged)} unchanged "
         "(the same but for the request's clock: left as they were)",
@@ -1257,7 +1275,9 @@ def record(
         _print_recording(run)
         _print_summary(report)
     out.print(
-        f"reports: {files.html}, {files.json}, {files.junit}, {files.markdown}", highlight=False
+        f"reports: {files.html}, {files.json}, {files.junit}, {files.markdown}",
+        markup=False,
+        highlight=False,
     )
     failed = bool(run.with_outcome("failed"))
     raise typer.Exit(2 if failed else report.verdict.exit_code)
@@ -1409,7 +1429,7 @@ def _run_recording(
                 line = f"[{current['count']}/{len(scenarios)}] {key}: {message}"
                 err.print(escape_unprintable(line), markup=False, highlight=False)
             else:
-                progress.update(task, description=f"{key}: {message}")
+                progress.update(task, description=escape(f"{key}: {message}"))
 
         run = record_scenarios(
             scenarios,
@@ -1580,7 +1600,9 @@ def fuzz(
     files = write_reports(report, out_dir)
     _print_summary(report)
     out.print(
-        f"reports: {files.html}, {files.json}, {files.junit}, {files.markdown}", highlight=False
+        f"reports: {files.html}, {files.json}, {files.junit}, {files.markdown}",
+        markup=False,
+        highlight=False,
     )
     raise typer.Exit(report.verdict.exit_code)
 

@@ -17,6 +17,7 @@ rule.
 from __future__ import annotations
 
 import bz2
+import functools
 import gzip
 import json
 import lzma
@@ -28,7 +29,7 @@ import sys
 import threading
 import time
 import zlib
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack
@@ -66,8 +67,14 @@ _OBSERVED = 10
 _MAX_EXAMPLE_BODY = 32 * 1024
 _MAX_SKIPPED_SHOWN = 20
 MAX_LINE_BYTES = 64 * 1024 * 1024  # a longer line is skipped as unreadable, never held whole
-MAX_DISTINCT = 500  # past this, findings are counted under one overflow entry per kind
+#: Distinct findings a scan keeps apart per kind; past this, the rest of that kind are counted
+#: under one overflow entry. Per kind, so that a flood of one (a new key name on every line)
+#: never takes the place of another: a breaking type mismatch keeps its path and its waiver.
+MAX_DISTINCT = 500
 _OVERFLOW_PATH = "/…"
+
+#: What a scan aggregates by: operation, kind, path (indices as '*'), rule, contract field.
+AggregateKey = tuple[str, str, str, str, str]
 
 
 @dataclass
@@ -128,8 +135,18 @@ class BatchResult:
     bytes: int = 0
     skipped: list[SkippedLine] = field(default_factory=list)
     skipped_count: int = 0
-    aggregates: dict[tuple[str, str, str, str], Aggregate] = field(default_factory=dict)
+    aggregates: dict[AggregateKey, Aggregate] = field(default_factory=dict)
     operations: dict[str, int] = field(default_factory=dict)
+    distinct: Counter[str] = field(default_factory=Counter)  # places kept apart, per kind
+
+    def has_room(self, key: AggregateKey) -> bool:
+        """Whether a finding at this key is kept apart: it is already, or its kind has room."""
+        return key in self.aggregates or self.distinct[key[1]] < MAX_DISTINCT
+
+    def keep(self, key: AggregateKey, aggregate: Aggregate) -> None:
+        if key[2] != _OVERFLOW_PATH:
+            self.distinct[key[1]] += 1
+        self.aggregates[key] = aggregate
 
     def merge(self, other: BatchResult) -> None:
         self.lines += other.lines
@@ -142,11 +159,11 @@ class BatchResult:
         for name, count in other.operations.items():
             self.operations[name] = self.operations.get(name, 0) + count
         for key, aggregate in other.aggregates.items():
-            if key not in self.aggregates and len(self.aggregates) >= MAX_DISTINCT:
+            if not self.has_room(key):
                 key, aggregate = _overflow(key, aggregate)
             mine = self.aggregates.get(key)
             if mine is None:
-                self.aggregates[key] = aggregate
+                self.keep(key, aggregate)
             else:
                 mine.merge(aggregate)
 
@@ -174,7 +191,7 @@ class UnreadableLimit:
 
     @classmethod
     def parse(cls, text: str) -> UnreadableLimit:
-        """ "10" (lines) or "0.5%" (of the lines read)."""
+        """ "10" (lines) or "0.5%" (of the non-blank lines read)."""
         match = _LIMIT.fullmatch(text)
         if match is None or (not match["percent"] and "." in match["number"]):
             raise AliconformError(f"{text!r} is neither a number of lines (10) nor a share (0.5%)")
@@ -246,8 +263,11 @@ def _check_batch(start: int, lines: list[bytes], source: str) -> BatchResult:
             continue
         result.interactions += 1
         result.operations[operation] = result.operations.get(operation, 0) + 1
+        # Scrubbed once per line, when a finding first needs it: scrubbing reads the whole
+        # body, and one body can hold hundreds of findings.
+        example = functools.cache(functools.partial(_scrubbed_example, body))
         for finding in check_body(entry, body, status, headers, request=request):
-            _add(result, finding, number, body, source)
+            _add(result, finding, number, example, source)
     return result
 
 
@@ -379,10 +399,14 @@ def _parsed(raw: bytes) -> Any:
         raise ValueError(reason) from None
 
 
-def _add(result: BatchResult, finding: Finding, number: int, body: Any, source: str) -> None:
+def _add(
+    result: BatchResult, finding: Finding, number: int, example: Callable[[], bytes], source: str
+) -> None:
     pattern = generalise(finding.path)
-    key = (finding.operation, finding.kind.value, pattern, finding.rule or "")
-    if key not in result.aggregates and len(result.aggregates) >= MAX_DISTINCT:
+    # The field too: a pointer into a JSON-string payload does not say which variant it is
+    # in (ASR or OCR results), and waivers and overrides can name one.
+    key = (finding.operation, finding.kind.value, pattern, finding.rule or "", finding.field or "")
+    if not result.has_room(key):
         # Unbounded variety (a new key name on every line, say) must not grow memory.
         key, finding = _overflow_finding(key, finding)
         pattern = finding.path
@@ -397,16 +421,16 @@ def _add(result: BatchResult, finding: Finding, number: int, body: Any, source: 
             decoded_at=tuple(generalise(p) for p in finding.decoded_at),
             source=f"{source} line {number}",
         )
-        example = scrub_body(_example(body))
-        aggregate = Aggregate(general, 1, number, number, [number], example)
-        if len(example) > _MAX_EXAMPLE_BODY:
+        body = example()
+        aggregate = Aggregate(general, 1, number, number, [number], body)
+        if len(body) > _MAX_EXAMPLE_BODY:
             aggregate.body = b""
             aggregate.excerpt = tuple(
                 replace(line, text=scrub_text(line.text))  # a key id JSON-escaped, now decoded
-                for line in response_excerpt(example, finding.path, finding.decoded_at)
+                for line in response_excerpt(body, finding.path, finding.decoded_at)
             )
         aggregate.note(general, number)
-        result.aggregates[key] = aggregate
+        result.keep(key, aggregate)
         return
     aggregate.note(finding, number)
     aggregate.count += 1
@@ -416,6 +440,10 @@ def _add(result: BatchResult, finding: Finding, number: int, body: Any, source: 
         aggregate.examples.append(number)
 
 
+def _scrubbed_example(body: Any) -> bytes:
+    return scrub_body(_example(body))
+
+
 def _example(body: Any) -> bytes:
     if isinstance(body, bytes):
         return body
@@ -423,19 +451,18 @@ def _example(body: Any) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
-def _overflow_finding(
-    key: tuple[str, str, str, str], finding: Finding
-) -> tuple[tuple[str, str, str, str], Finding]:
-    message = f"more distinct {finding.kind.value} findings than the {MAX_DISTINCT} a scan keeps apart; counted together"
+def _overflow_finding(key: AggregateKey, finding: Finding) -> tuple[AggregateKey, Finding]:
+    message = (
+        f"more distinct {finding.kind.value} findings than the {MAX_DISTINCT} of one kind a scan "
+        "keeps apart; counted together"
+    )
     overflow = replace(
         finding, path=_OVERFLOW_PATH, decoded_at=(), rule=None, field=None, message=message
     )
-    return (key[0], key[1], _OVERFLOW_PATH, ""), overflow
+    return (key[0], key[1], _OVERFLOW_PATH, "", ""), overflow
 
 
-def _overflow(
-    key: tuple[str, str, str, str], aggregate: Aggregate
-) -> tuple[tuple[str, str, str, str], Aggregate]:
+def _overflow(key: AggregateKey, aggregate: Aggregate) -> tuple[AggregateKey, Aggregate]:
     key, finding = _overflow_finding(key, aggregate.finding)
     return key, replace(aggregate, finding=finding)
 

@@ -564,15 +564,18 @@ def scan_report(
         ReportProblem(where=f"{result.file} line {s.line}", message=s.reason)
         for s in result.skipped
     ]
-    too_many = not max_unreadable.allows(result.skipped_count, result.lines)
+    # A share of the records, the lines that are not blank: blank lines between records
+    # (common enough) must not let a scan that read half its records pass.
+    records = result.interactions + result.skipped_count
+    too_many = not max_unreadable.allows(result.skipped_count, records)
     if result.interactions == 0:
         message = "no interaction in the file could be checked"
         problems.insert(0, ReportProblem(where=result.file, message=message))
     elif too_many:
-        share = 100 * result.skipped_count / result.lines
+        share = 100 * result.skipped_count / records
         message = (
-            f"{result.skipped_count} of {result.lines} lines ({share:.3g}%) could not be read,"
-            f" more than the {max_unreadable} allowed (--max-unreadable)"
+            f"{result.skipped_count} of {records} non-blank lines ({share:.3g}%) could not be "
+            f"read, more than the {max_unreadable} allowed (--max-unreadable)"
         )
         problems.insert(0, ReportProblem(where=result.file, message=message))
     if result.skipped_count > len(result.skipped):

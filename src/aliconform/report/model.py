@@ -74,6 +74,10 @@ def finding_key(finding: Finding, section: str) -> str:
         finding.rule or "",
         source,
     ]
+    if section in _AGGREGATED and finding.path and finding.field:
+        # A pointer into a JSON-string payload does not name its variant; an aggregate over
+        # many responses is one per variant (as a response's own source tells them apart).
+        parts.append(finding.field)
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
 
 
@@ -82,7 +86,17 @@ def place_key(finding: ReportFinding) -> tuple[str, ...]:
     drift across an array that grew or shrank (a live label list) is the same drift."""
     source = "" if finding.section in _AGGREGATED else _identity(finding.source or "")
     where = generalise(finding.path) if finding.path else finding.field or ""
-    return (finding.section, finding.operation, finding.kind, where, finding.rule or "", source)
+    place: tuple[str, ...] = (
+        finding.section,
+        finding.operation,
+        finding.kind,
+        where,
+        finding.rule or "",
+        source,
+    )
+    if finding.section in _AGGREGATED and finding.path and finding.field:
+        place += (finding.field,)  # the variant, as finding_key
+    return place
 
 
 # "cassette <directory>/<product>/<Operation>/<scenario>.yaml#<index>", alone or in parentheses
