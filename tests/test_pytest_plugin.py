@@ -288,17 +288,26 @@ def test_unknown_names_get_did_you_mean(sandbox: pytest.Pytester) -> None:
 
             def test_severity(assert_conforms):
                 assert_conforms(OPERATION, BODY, fail_on={"breakin"})
+
+            def test_no_severity(assert_conforms):
+                assert_conforms(OPERATION, BODY, fail_on=[])
+
+            def test_none(assert_conforms):
+                assert_conforms(OPERATION, BODY, fail_on=None)
             """,
         )
     )
     result = sandbox.runpytest()
-    result.assert_outcomes(failed=2)
+    result.assert_outcomes(failed=4)
     result.stdout.fnmatch_lines(
         [
             "E *UnknownOperationError: no contract for operation 'GetImageModerationResul' "
             "(did you mean 'GetImageModerationResult'?); known operations: *",
             "E * ValueError: fail_on: no severity 'breakin' (did you mean 'breaking'?); "
             "the severities are breaking, warning, info (or never)",
+            # an empty set would pass every drift; None is no severity at all
+            'E * ValueError: fail_on: no severity given; to fail on nothing, say "never"',
+            "E * TypeError: fail_on: None is not a severity; *",
         ]
     )
 
@@ -389,6 +398,50 @@ def test_showlocals_shows_no_credential_from_the_environment(
         ]
     )
     assert "LTAI5tQZx8mN3pR7vW2yK9aB" not in output
+
+
+def test_what_the_plugin_scrubs_beyond_a_test_s_failure(
+    sandbox: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A module failing at import, bytes under a credential's name, and live logging show
+    nothing secret; a pagination token is no credential and its diff stays readable."""
+    secret = "Yw" + "3kLp9QzX7cVb2NmR5tGhJ8"  # made at run time
+    key_id = "LTAI" + "5tQZx8mN3pR7vW2yK9aB"
+    monkeypatch.setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", secret)
+    monkeypatch.setenv("PLANTED_KEY_ID", key_id)
+    sandbox.makepyfile(
+        test_import="""
+        import os
+
+        raise RuntimeError("no client for " + os.environ["ALIBABA_CLOUD_ACCESS_KEY_SECRET"])
+        """,
+        test_values="""
+        import logging
+        import os
+
+        def test_bytes():
+            access_key_secret = b"Qp" + b"4mZ8xW2vB6nT1kL9"
+            holder = {"access_key_secret": bytearray(b"Rt" + b"7yH3jK5lP9qW2eS")}
+            assert len(holder) == 2  # -l shows the locals
+
+        def test_a_page_token():
+            assert {"next_token": "page-2"} == {"next_token": "page-3"}
+
+        def test_live_log():
+            uri = "?AccessKeyId=" + os.environ["PLANTED_KEY_ID"] + "&Signature=c2lnbmVk"
+            logging.getLogger("vcr.stubs").warning("Absolute URI: %s", uri)
+        """,
+    )
+    result = sandbox.runpytest(
+        "-l", "-o", "log_cli=true", "--log-cli-level=WARNING", "--continue-on-collection-errors"
+    )
+    result.assert_outcomes(passed=1, failed=2, errors=1)
+    output = result.stdout.str()
+    for planted in (secret, secret[:8], "Qp4mZ8xW", "Rt7yH3jK", key_id, "c2lnbmVk"):
+        assert planted not in output, planted
+    assert "Absolute URI: ?AccessKeyId=" in output  # the record is shown, scrubbed
+    assert "'next_token': 'page-2'" in output
+    result.stdout.fnmatch_lines(["ERROR test_import.py - RuntimeError: no client for *"])
 
 
 def test_the_contracts_come_from_the_option_the_ini_file_or_the_default(

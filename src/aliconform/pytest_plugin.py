@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import logging
 import os
 import re
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
@@ -182,7 +183,46 @@ _CREDENTIAL_VARIABLES = (
 )
 
 
-def _scrub_failure(report: pytest.TestReport) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    # A module that fails at import (a client built from the environment, say) is shown as
+    # a test's failure is: its traceback and summary line quote the same values.
+    report = yield
+    if report.failed and report.longrepr is not None:
+        _scrub_failure(report)
+    return report
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Live logging (log_cli) writes each record as it is made, before any report exists: vcrpy
+    # logs a request's URI at debug level, a V2 call's key id, token and signature in it.
+    plugin = session.config.pluginmanager.get_plugin("logging-plugin")
+    handler = getattr(plugin, "log_cli_handler", None)
+    if isinstance(handler, logging.Handler):
+        handler.addFilter(_scrub_live_record)
+
+
+def _scrub_live_record(record: logging.LogRecord) -> bool:
+    """A log record's message as a failure's report is scrubbed (the record keeps going)."""
+    from aliconform.cassettes.scrub import scrub_text, scrubbing_known_secrets
+
+    message = record.getMessage()
+    secrets = _environment_secrets()
+    with scrubbing_known_secrets(*secrets):
+        scrubbed = _without_named_secrets(_without_fragments(scrub_text(message), secrets))
+    if scrubbed != message:
+        record.msg, record.args = scrubbed, None
+    return True
+
+
+def _environment_secrets() -> list[str]:
+    return [value for name in _CREDENTIAL_VARIABLES if (value := os.environ.get(name))]
+
+
+def _scrub_failure(report: pytest.TestReport | pytest.CollectReport) -> None:
     """A failure as the reports are kept: the credentials in the environment (whole, or the ends
     pytest keeps of a long value it shortens), signed-URL secrets and key shapes replaced, in
     the traceback, its locals, its summary line and the output the test printed. Every text is
@@ -190,7 +230,7 @@ def _scrub_failure(report: pytest.TestReport) -> None:
     error)."""
     from aliconform.cassettes.scrub import scrub_text, scrubbing_known_secrets
 
-    secrets = [value for name in _CREDENTIAL_VARIABLES if (value := os.environ.get(name))]
+    secrets = _environment_secrets()
 
     def scrub(text: str) -> str:
         return _without_fragments(scrub_text(text), secrets)
@@ -207,16 +247,29 @@ def _scrub_failure(report: pytest.TestReport) -> None:
 # credentials file, another variable, a literal): a local (`secret = '...'`, as --showlocals
 # prints the SDK's signing frames), a keyword in a repr (`access_key_secret='...'`) or a dict key
 # (`'AccessKeySecret': '...'`). Only a quoted text is replaced: None and numbers say nothing.
-_CREDENTIAL_NAME = r"[A-Za-z_]*(?:secret|token|passw(?:or)?d|signature)[A-Za-z_]*"
+# A token that is a position, not a credential (NextToken pages Alibaba Cloud's list calls),
+# and a tokenizer or a count of tokens, keep their values: a diff of them must stay readable.
+_CREDENTIAL_NAME = (
+    r"(?![A-Za-z_]*(?:next|page|continuation|resume|start)_?token(?![A-Za-z_]))"
+    r"[A-Za-z_]*(?:secret|token(?!s|i[sz]|_?(?:count|type|len))|passw(?:or)?d|signature)"
+    r"[A-Za-z_]*"
+)
 _NAMED_SECRET = re.compile(
     rf"(?P<head>(?:^|(?<=[\s(,]))(?P<name>{_CREDENTIAL_NAME})\s*=\s*"
     rf"|(?P<key>'{_CREDENTIAL_NAME}'|\"{_CREDENTIAL_NAME}\")\s*:\s*)"
-    r"(?P<value>'[^'\n]+'|\"[^\"\n]+\")",
+    # a text, or bytes: b'...', bytearray(b'...')
+    r"(?P<value>(?:bytearray\()?[bB]?(?:'[^'\n]+'|\"[^\"\n]+\")\)?)",
     re.IGNORECASE | re.MULTILINE,
 )
+# What a credential's name has in it: a text without any of these has no named secret, and is
+# not searched (a test's captured output can be megabytes).
+_CREDENTIAL_WORDS = ("secret", "token", "passw", "signature")
 
 
 def _without_named_secrets(text: str) -> str:
+    lowered = text.lower()
+    if not any(word in lowered for word in _CREDENTIAL_WORDS):
+        return text
     return _NAMED_SECRET.sub(lambda m: f"{m['head']}'***'", text)
 
 
@@ -470,7 +523,14 @@ def assert_conforms(
 def _severities(fail_on: str | Iterable[str]) -> frozenset[Severity]:
     from aliconform.drift import Severity
 
+    if not isinstance(fail_on, str | Iterable):
+        raise TypeError(
+            f'fail_on: {fail_on!r} is not a severity; give one ("breaking"), several, or '
+            '"never" to fail on nothing'
+        )
     names = [fail_on] if isinstance(fail_on, str) else [str(name) for name in fail_on]
+    if not names:  # an empty set would fail on nothing, which must be asked for by name
+        raise ValueError('fail_on: no severity given; to fail on nothing, say "never"')
     known = [severity.value for severity in Severity]
     for name in names:
         if name not in [*known, "never"]:
