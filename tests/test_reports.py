@@ -24,6 +24,7 @@ from aliconform.drift.doclint import lint_docs
 from aliconform.drift.excerpt import response_excerpt
 from aliconform.drift.findings import Severity, shown_path
 from aliconform.drift.waivers import load_policy
+from aliconform.errors import AliconformError
 from aliconform.report import (
     DriftReport,
     diff_reports,
@@ -823,6 +824,27 @@ def test_a_report_that_fails_to_render_leaves_the_previous_four_files(
         write_reports(changed, tmp_path)
     assert {path: path.read_bytes() for path in tmp_path.iterdir()} == before
     assert files.json.read_bytes() == before[files.json]
+
+
+@pytest.mark.parametrize("refused", ["drift.html", "summary.md"])
+def test_a_report_file_that_cannot_be_replaced_leaves_the_previous_four(
+    contracts: ContractSet, tmp_path: Path, refused: str
+) -> None:
+    """A rename refused after others were done (a directory in the way, a file another user
+    owns in a shared directory) puts back those done: never files of two runs side by side.
+    The error names the file."""
+    report = _report(REPO / "cassettes", contracts)
+    write_reports(report, tmp_path)
+    (tmp_path / refused).unlink()
+    (tmp_path / refused).mkdir()  # in the way
+    (tmp_path / "junit.xml").unlink()  # and one the previous run did not leave
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    changed = report.model_copy(update={"generated_at": report.generated_at + dt.timedelta(1)})
+    with pytest.raises(AliconformError, match=f"cannot write the reports to .*: {refused}: "):
+        write_reports(changed, tmp_path)
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, refused])
 
 
 def test_a_stop_while_reports_are_put_in_place_lands_after_the_last(

@@ -49,7 +49,10 @@ def check_report_directory(directory: Path, what: str = "the reports") -> None:
 
 
 def _unwritable(directory: Path, exc: OSError, what: str = "the reports") -> str:
-    return f"cannot write {what} to {directory}: {exc.strerror or exc}"
+    # A rename's error names the temporary file first, the file it was to replace second.
+    named = exc.filename2 or exc.filename
+    which = f"{Path(named).name}: " if named and not str(named).endswith(".partial") else ""
+    return f"cannot write {what} to {directory}: {which}{exc.strerror or exc}"
 
 
 def write_reports(report: DriftReport, directory: Path) -> ReportFiles:
