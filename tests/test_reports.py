@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import html
 import json
 import os
@@ -827,24 +828,41 @@ def test_a_report_that_fails_to_render_leaves_the_previous_four_files(
 
 
 @pytest.mark.parametrize("refused", ["drift.html", "summary.md"])
+@pytest.mark.parametrize("how", ["a directory in the way", "a rename refused"])
 def test_a_report_file_that_cannot_be_replaced_leaves_the_previous_four(
-    contracts: ContractSet, tmp_path: Path, refused: str
+    contracts: ContractSet,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    refused: str,
+    how: str,
 ) -> None:
-    """A rename refused after others were done (a directory in the way, a file another user
-    owns in a shared directory) puts back those done: never files of two runs side by side.
-    The error names the file."""
+    """A rename refused after others were done (a file another user owns in a shared
+    directory, say) puts back those done: never files of two runs side by side. The error
+    names the file."""
     report = _report(REPO / "cassettes", contracts)
     write_reports(report, tmp_path)
-    (tmp_path / refused).unlink()
-    (tmp_path / refused).mkdir()  # in the way
-    (tmp_path / "junit.xml").unlink()  # and one the previous run did not leave
+    (tmp_path / "junit.xml").unlink()  # one the previous run did not leave
+    if how == "a directory in the way":
+        (tmp_path / refused).unlink()
+        (tmp_path / refused).mkdir()
+    else:
+        replace = Path.replace
+
+        def refuse(self: Path, target: Path) -> Path:
+            if Path(target).name == refused:
+                raise PermissionError(
+                    errno.EPERM, "Operation not permitted", str(self), None, str(target)
+                )
+            return replace(self, target)
+
+        monkeypatch.setattr(Path, "replace", refuse)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
     changed = report.model_copy(update={"generated_at": report.generated_at + dt.timedelta(1)})
     with pytest.raises(AliconformError, match=f"cannot write the reports to .*: {refused}: "):
         write_reports(changed, tmp_path)
     after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
     assert after == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([*before, refused])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({*before, refused})
 
 
 def test_a_stop_while_reports_are_put_in_place_lands_after_the_last(

@@ -385,7 +385,7 @@ def atomic_write_texts(files: Sequence[tuple[Path, str]]) -> None:
                 continue
             target = _link_target(path) if path.is_symlink() else path
             staged.append((stack.enter_context(_written_beside(target, text)), target))
-        kept = [stack.enter_context(_kept_aside(target)) for _, target in staged]
+        kept = [stack.enter_context(_kept(target)) for _, target in staged]
         with stops_held():
             placed: list[tuple[Path, Path | None]] = []
             try:
@@ -403,28 +403,6 @@ def atomic_write_texts(files: Sequence[tuple[Path, str]]) -> None:
                 raise
     for path, text in in_place:
         atomic_write_text(path, text)
-
-
-@contextlib.contextmanager
-def _kept_aside(path: Path) -> Iterator[Path | None]:
-    """A hard link to the file at path (None if there is none), for putting it back; removed
-    when the block ends. A file that cannot be linked (a file system without hard links) is
-    copied."""
-    if not path.is_file():
-        yield None
-        return
-    handle, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".previous", dir=path.parent)
-    os.close(handle)
-    aside = Path(name)
-    try:
-        aside.unlink()
-        try:
-            os.link(path, aside)
-        except OSError:
-            shutil.copy2(path, aside)
-        yield aside
-    finally:
-        aside.unlink(missing_ok=True)
 
 
 _STOPS = [
