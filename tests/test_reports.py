@@ -35,6 +35,7 @@ from aliconform.report import (
     writer,
 )
 from aliconform.report.build import EXCERPTS_PER_PLACE
+from aliconform.report.markdown import render_diff_markdown
 from aliconform.report.model import ReportFinding
 from conftest import edit_response_body
 
@@ -270,6 +271,40 @@ def test_markdown_cells_show_backslashes_and_backticks_as_the_response_has_them(
     cell = re.search(r"<td>(.*?)</td>", _rendered(row))
     assert cell is not None
     assert html.unescape(cell.group(1)) == value
+
+
+def test_markdown_never_links_or_mentions_from_the_text_it_quotes() -> None:
+    """GitHub links a bare URL or www. name and notifies an @name even in escaped text: each
+    is shown in a code span instead, exactly as written (no backslash in a URL's '_')."""
+    from aliconform.report.markdown import _cell
+
+    value = "see www.evil.example/x and https://help.example/document_detail/1.html, cc @octocat"
+    row = f"| a | b |\n|---|---|\n| {_cell(value)} | c |\n"
+    rendered = _rendered(row)
+    for shown in ("www.evil.example/x", "https://help.example/document_detail/1.html", "@octocat"):
+        assert f"<code>{shown}</code>" in rendered, shown
+    cell = re.search(r"<td>(.*?)</td>", rendered)
+    assert cell is not None
+    assert html.unescape(re.sub(r"</?code>", "", cell.group(1))) == value
+
+
+def test_the_markdown_files_fit_a_pull_request_comment(
+    cassettes_copy: Path, contracts: ContractSet, tmp_path: Path
+) -> None:
+    """Three undocumented keys of 30,000 characters made a summary of 97,616 characters;
+    GitHub refuses a comment over 65,536."""
+    from aliconform.report.markdown import MARKDOWN_LIMIT
+
+    keys = ", ".join(f'"{letter * 30_000}": 1' for letter in "xyz")
+    _replace_status(cassettes_copy, f'"Status": "Succeeded", {keys}')
+    report = _report(cassettes_copy, contracts)
+    summary = write_reports(report, tmp_path).markdown.read_text("utf-8")
+    assert len(summary) <= MARKDOWN_LIMIT
+    assert "x" * 150 in summary  # shortened, not dropped
+    clean = _report(REPO / "cassettes", contracts)
+    comment = render_diff_markdown(diff_reports(clean, report), "old.json", "new.json")
+    assert len(comment) <= MARKDOWN_LIMIT
+    assert comment.count("- new: ") == 3
 
 
 def test_html_escapes_every_response_value_and_allows_only_its_own_script(

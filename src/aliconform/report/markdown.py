@@ -22,16 +22,35 @@ if TYPE_CHECKING:
 __all__ = ["render_diff_markdown", "render_markdown"]
 
 _SHOWN = 20
+_PATH_SHOWN = 200  # a key of 30,000 characters is a path too
+#: GitHub refuses a comment of more than 65,536 characters; a summary past this is cut.
+MARKDOWN_LIMIT = 60_000
+
+
+# What GitHub turns into a link or a mention even in escaped text (autolinks, @names): shown
+# in a code span instead, exactly as written and never linked.
+_LINKED = re.compile(
+    r"(?:https?://|www\.)[^\s<>]*[^\s<>.,;:!?)\]'\"]|@[A-Za-z0-9][A-Za-z0-9_-]*", re.IGNORECASE
+)
 
 
 def _cell(text: object) -> str:
     """Table-cell safe: no pipes or newlines, and no markup GitHub would render."""
+    value = " ".join(str(text).split())
+    parts: list[str] = []
+    start = 0
+    for match in _LINKED.finditer(value):
+        parts += [_escaped(value[start : match.start()]), _code(match[0], in_table=True)]
+        start = match.end()
+    return "".join([*parts, _escaped(value[start:])])
+
+
+def _escaped(text: str) -> str:
     # Every backslash escaped first, then what Markdown would read: the text shows as it is.
-    value = html.escape(str(text).replace("\\", "\\\\"), quote=False)
+    value = html.escape(text.replace("\\", "\\\\"), quote=False)
     value = value.replace("|", "\\|").replace("`", "\\`").replace("*", "\\*").replace("_", "\\_")
-    # No links, images or @mentions from response content when the summary is posted.
-    value = value.replace("[", "\\[").replace("]", "\\]").replace("@", "&#64;")
-    return " ".join(value.split())
+    # No links or images from response content when the summary is posted.
+    return value.replace("[", "\\[").replace("]", "\\]")
 
 
 def _code(text: object, *, in_table: bool = False) -> str:
@@ -62,8 +81,8 @@ def _row(group: Group[ReportFinding], report: DriftReport) -> str:
     observed = ", ".join(values) + (", …" if more else "")
     return (
         f"| {finding.severity.value} | {_cell(finding.operation)} | {_code(finding.kind, in_table=True)} "
-        f"| {_code(group.where(), in_table=True)} | {_cell(expected)} | {_cell(_short(observed, 120))} "
-        f"| {source} |"
+        f"| {_code(_short(group.where(), _PATH_SHOWN), in_table=True)} | {_cell(expected)} "
+        f"| {_code(_short(observed, 120), in_table=True) if observed else ''} | {source} |"
     )
 
 
@@ -147,7 +166,7 @@ def render_markdown(report: DriftReport) -> str:
             f"- {_code(p.where)}: {_cell(p.message.splitlines()[0] if p.message else '')}"
             for p in report.problems
         ]
-    return "\n".join(lines) + "\n"
+    return _bounded(lines, "drift.html and drift.json hold everything")
 
 
 def _fuzz_lines(report: DriftReport) -> list[str]:
@@ -199,7 +218,8 @@ def render_diff_markdown(diff: ReportDiff, old: str, new: str) -> str:
         groups = group_findings(findings, lambda f: f)
         lines += [
             f"- {label}: {g.first.severity.value} {_code(g.first.operation)} {_code(g.first.kind)}"
-            f" at {_code(g.where())}" + (f" ({_code(g.first.source)})" if g.first.source else "")
+            f" at {_code(_short(g.where(), _PATH_SHOWN))}"
+            + (f" ({_code(g.first.source)})" if g.first.source else "")
             for g in groups[:_SHOWN]
         ]
         lines += _left_out(len(groups), label)
@@ -207,13 +227,32 @@ def render_diff_markdown(diff: ReportDiff, old: str, new: str) -> str:
     for group in changed[:_SHOWN]:
         _before, after, what = group.first
         lines.append(
-            f"- changed: {_code(after.operation)} {_code(after.kind)} at {_code(group.where())}"
+            f"- changed: {_code(after.operation)} {_code(after.kind)} "
+            f"at {_code(_short(group.where(), _PATH_SHOWN))}"
             + (f" ({_code(after.source)})" if after.source else "")
             + f": {_cell('; '.join(what))}"
             + (" (the first of them)" if group.count > 1 else "")
         )
     lines += _left_out(len(changed), "changed")
-    return "\n".join(lines) + "\n"
+    return _bounded(lines, "`report diff --format json` lists all")
+
+
+def _bounded(lines: list[str], where_all: str) -> str:
+    """The lines, cut at the last whole line within MARKDOWN_LIMIT characters, with a note."""
+    text = "\n".join(lines) + "\n"
+    if len(text) <= MARKDOWN_LIMIT:
+        return text
+    kept: list[str] = []
+    size = 0
+    for line in lines:
+        size += len(line) + 1
+        if size > MARKDOWN_LIMIT - 200:
+            break
+        kept.append(line)
+    note = (
+        f"_…cut here to fit a pull-request comment ({MARKDOWN_LIMIT:,} characters); {where_all}._"
+    )
+    return "\n".join([*kept, "", note]) + "\n"
 
 
 def _left_out(places: int, label: str) -> list[str]:
