@@ -505,6 +505,18 @@ def test_report_diff_compares_a_scan_s_observed_values_as_a_set(
     ((_, _, what),) = shrank.changed
     assert what == ["count: 2 -> 1", f"no longer observed: {maybe}"]
     assert shrank.worse(Severity.INFO) == []
+    # Past the values a scan kept, a value not in the earlier list may have been seen there:
+    # said, not failed on; and one missing from a later list that was cut is not "fixed".
+    cut = scan(maybe, delete).model_copy(deep=True)
+    cut.findings[0].more_observed_values = True
+    unsure = diff_reports(cut, scan(maybe, delete, '"hold"'))
+    ((_, _, what),) = unsure.changed
+    assert 'observed, maybe not for the first time: "hold"' in what[-1]
+    assert unsure.worse(Severity.INFO) == []
+    shown_first = scan(maybe, maybe).model_copy(deep=True)  # "delete" past what it kept
+    shown_first.findings[0].more_observed_values = True
+    later = diff_reports(scan(maybe, delete), shown_first)
+    assert not any("no longer" in change for _, _, what in later.changed for change in what)
 
 
 def test_report_diff_matches_one_drift_across_an_array_that_grew(

@@ -23,9 +23,10 @@ import pytest
 from aliconform import ContractSet, scan
 from aliconform.bench import build_corpus
 from aliconform.cli import main
+from aliconform.drift.findings import Severity
 from aliconform.drift.waivers import DriftPolicy, load_policy
 from aliconform.errors import AliconformError
-from aliconform.report import scan_report
+from aliconform.report import diff_reports, scan_report
 from aliconform.scan import UnreadableLimit, generalise, scan_file
 from aliconform.secrets import scan_secrets
 
@@ -607,8 +608,10 @@ def test_a_scan_lists_the_distinct_values_it_observed_the_earliest_first(
         printed = capsys.readouterr().out
         data = json.loads((out / "drift.json").read_text("utf-8"))
         (enum,) = [f for f in data["findings"] if f["kind"] == "undocumented-enum-value"]
-        assert enum["observed_values"] == expected
-        assert enum["more_observed_values"] is True
+        # all twelve kept (an enum's values are the drift), the first ten shown
+        assert enum["observed_values"][:10] == expected
+        assert len(enum["observed_values"]) == 12
+        assert enum["more_observed_values"] is False
         assert enum["observed"] == expected[0]
         shown = ", ".join(expected) + ", …"
         assert f"(observed {shown})" in " ".join(printed.split())
@@ -881,6 +884,35 @@ def test_the_same_drift_in_two_payload_variants_is_two_findings(
         ("Results.Result[].Data(OCR).details", "new", 1),
     ]
     assert len({f.id for f in report.findings}) == 2
+
+
+def test_report_diff_of_scans_compares_every_undocumented_value_they_saw(
+    tmp_path: Path, contracts: ContractSet
+) -> None:
+    """Twelve new values, in another order, are the same twelve (no --fail-on); a thirteenth
+    is a new drift, even past the ten values a row shows."""
+    operation, raw = next(
+        item for item in build_corpus(10) if item[0] == "GetImageModerationResult"
+    )
+
+    def scanned(name: str, values: list[str]) -> Any:
+        capture = tmp_path / f"{name}.jsonl"
+        with capture.open("w", encoding="utf-8") as stream:
+            for value in values:
+                body = json.loads(raw)
+                body["ModerationResult"]["Suggestion"] = value
+                stream.write(json.dumps({"operation": operation, "body": body}) + "\n")
+        return scan_report(scan_file(capture, workers=1), contracts, DriftPolicy())
+
+    twelve = [f"v{index:02}" for index in range(12)]
+    first = scanned("a", twelve)
+    (row,) = [f for f in first.findings if f.kind == "undocumented-enum-value"]
+    assert sorted(row.observed_values) == [f'"{value}"' for value in twelve]
+    assert diff_reports(first, scanned("b", twelve[::-1])).worse(Severity.BREAKING) == []
+    grown = diff_reports(first, scanned("c", [*twelve, "delete"]))
+    ((_, after, what),) = grown.changed
+    assert any(change.startswith("observed:") and "delete" in change for change in what)
+    assert grown.worse(Severity.BREAKING) == [after]
 
 
 def test_a_scan_of_more_distinct_findings_than_it_names_names_the_same_ones_every_time(

@@ -43,7 +43,13 @@ from aliconform.cassettes.scrub import scrub_body, scrub_finding, scrub_observed
 from aliconform.contracts import ContractSet, load_contracts
 from aliconform.drift.engine import check_body, compiled, sent_parameters
 from aliconform.drift.excerpt import ExcerptLine, response_excerpt
-from aliconform.drift.findings import Finding, escape_unprintable, excerpt, generalise
+from aliconform.drift.findings import (
+    VALUE_KINDS,
+    Finding,
+    escape_unprintable,
+    excerpt,
+    generalise,
+)
 from aliconform.errors import AliconformError
 
 __all__ = [
@@ -64,6 +70,10 @@ _BATCH_LINES = 500
 _BATCH_BYTES = 8 * 1024 * 1024
 _EXAMPLES = 3
 _OBSERVED = 10
+# Where the value is the drift (VALUE_KINDS), enough to hold every value a real capture sees, so
+# that `report diff` compares whole sets: ten kept of twelve made two scans of one capture in
+# another order differ, and hid a thirteenth value.
+_OBSERVED_VALUES = 100
 _MAX_EXAMPLE_BODY = 32 * 1024
 _MAX_SKIPPED_SHOWN = 20
 MAX_LINE_BYTES = 64 * 1024 * 1024  # a longer line is skipped as unreadable, never held whole
@@ -89,9 +99,13 @@ class Aggregate:
     # would no longer be JSON, and its excerpt would be raw text with nothing marked.
     excerpt: tuple[ExcerptLine, ...] | None = None
     # The distinct observed values (scrubbed), each with the line it was first seen on: the
-    # new enum values, say, not only the first. At most _OBSERVED, the earliest first.
+    # new enum values, say, not only the first. At most values_kept, the earliest first.
     observed: dict[str, int] = field(default_factory=dict)
     more_observed: bool = False  # distinct values past those kept
+
+    @property
+    def values_kept(self) -> int:
+        return _OBSERVED_VALUES if self.finding.kind in VALUE_KINDS else _OBSERVED
 
     def note(self, finding: Finding, number: int) -> None:
         """Keep the occurrence's observed value, if it is new and there is room for it."""
@@ -100,7 +114,7 @@ class Aggregate:
         value = scrub_observed(finding) or ""
         if value in self.observed:
             return
-        if len(self.observed) < _OBSERVED:
+        if len(self.observed) < self.values_kept:
             self.observed[value] = number
         else:
             self.more_observed = True
@@ -113,13 +127,14 @@ class Aggregate:
         self.last = max(self.last, other.last)
         self.examples = sorted({*self.examples, *other.examples})[:_EXAMPLES]
         # Earliest first, whatever order the batches finish in. A batch keeps a value only if
-        # fewer than _OBSERVED others came before it there, so none of the earliest is lost.
+        # fewer than values_kept others came before it there, so none of the earliest is lost.
         lines = {**other.observed, **self.observed}
         for value, number in other.observed.items():
             lines[value] = min(number, lines[value])
         ordered = sorted(lines.items(), key=lambda item: item[1])
-        self.observed = dict(ordered[:_OBSERVED])
-        self.more_observed = self.more_observed or other.more_observed or len(ordered) > _OBSERVED
+        kept = self.values_kept
+        self.observed = dict(ordered[:kept])
+        self.more_observed = self.more_observed or other.more_observed or len(ordered) > kept
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 __all__ = [
+    "VALUE_KINDS",
     "Finding",
     "Kind",
     "Severity",
@@ -51,6 +52,15 @@ class Kind(StrEnum):
     UNDOCUMENTED_CONTENT_TYPE = "undocumented-content-type"
     SCHEMA_VIOLATION = "schema-violation"
     CHECK_FAILED = "check-failed"
+
+
+#: Kinds whose observed value is the drift itself (a new enum value, error code or variant):
+#: another value at the same place is another drift, which code handling the first does not
+#: handle. For the other kinds the observed value changes from response to response (an id, a
+#: time) without anything being worse.
+VALUE_KINDS = frozenset(
+    {Kind.UNDOCUMENTED_ENUM_VALUE, Kind.UNDOCUMENTED_ERROR_CODE, Kind.UNDOCUMENTED_VARIANT}
+)
 
 
 class Severity(StrEnum):

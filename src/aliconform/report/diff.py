@@ -17,7 +17,7 @@ from typing import Any
 from deepdiff import DeepDiff
 from pydantic import ValidationError
 
-from aliconform.drift.findings import Severity
+from aliconform.drift.findings import VALUE_KINDS, Severity
 from aliconform.errors import AliconformError
 from aliconform.report.grouping import group_findings
 from aliconform.report.model import WRITTEN_ALWAYS, DriftReport, ReportFinding, place_key
@@ -127,11 +127,8 @@ def load_report(path: Path) -> DriftReport:
 
 _COMPARED = ("severity", "status", "waiver", "message", "count")
 # Kinds whose observed value is the drift itself: another value at the same place is another
-# drift, even though it is the same finding (same kind, place and source). For the others the
-# observed value changes with every run (an id, a time) without anything having got worse.
-_VALUE_KINDS = frozenset(
-    {"undocumented-enum-value", "undocumented-error-code", "undocumented-variant"}
-)
+# drift, even though it is the same finding (same kind, place and source).
+_VALUE_KINDS = frozenset(kind.value for kind in VALUE_KINDS)
 
 
 def diff_reports(old: DriftReport, new: DriftReport) -> ReportDiff:
@@ -188,9 +185,17 @@ def _changes(before: list[ReportFinding], after: list[ReportFinding]) -> list[st
     ]
     if _representative(after).kind in _VALUE_KINDS:
         seen, now = _observed(before), _observed(after)
-        if now - seen:
+        # A scan keeps so many values; past them, a value not kept may have been seen.
+        all_seen = not any(f.more_observed_values for f in before)
+        all_now = not any(f.more_observed_values for f in after)
+        if now - seen and all_seen:
             what.append(f"observed: {_listed(seen)} -> {_listed(now)}")
-        elif seen - now:
+        elif now - seen:
+            what.append(
+                f"observed, maybe not for the first time: {_listed(now - seen)} (the earlier "
+                f"report kept {len(seen)} of the values it saw)"
+            )
+        elif seen - now and all_now:
             what.append(f"no longer observed: {_listed(seen - now)}")
     return what
 

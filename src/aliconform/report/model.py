@@ -152,17 +152,19 @@ class ReportFinding(_Model):
     observed_values: list[str] = Field(
         default_factory=list,
         description="Scan: the distinct observed values when there were several (the new enum "
-        "values, say), the earliest first; at most 10",
+        "values, say), the earliest first; at most 10, or 100 where the value is the drift (an "
+        "undocumented enum value, error code or variant)",
     )
     more_observed_values: bool = Field(
         default=False, description="Scan: distinct values were observed past observed_values"
     )
 
-    def observed_summary(self) -> str | None:
-        """The observed value, or the distinct ones of a scan joined ("Weird", "Odd", …)."""
+    def observed_summary(self, limit: int = 10) -> str | None:
+        """The observed value, or the first distinct ones of a scan joined ("Weird", "Odd", …)."""
         if not self.observed_values:
             return self.observed
-        return ", ".join(self.observed_values) + (", …" if self.more_observed_values else "")
+        more = self.more_observed_values or len(self.observed_values) > limit
+        return ", ".join(self.observed_values[:limit]) + (", …" if more else "")
 
 
 def distinct_observed(findings: Iterable[ReportFinding], limit: int) -> tuple[list[str], bool]:
