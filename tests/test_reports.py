@@ -519,6 +519,20 @@ def test_report_diff_compares_a_scan_s_observed_values_as_a_set(
     assert not any("no longer" in change for _, _, what in later.changed for change in what)
 
 
+def test_report_diff_sees_no_change_where_only_the_observed_time_moved(
+    cassettes_copy: Path, contracts: ContractSet
+) -> None:
+    """An invariant's message quotes the times it compared: a recording a second later is the
+    same drift, not a changed one, or every live re-recording would list changes."""
+    before = _report(cassettes_copy, contracts)
+    path = cassettes_copy / "ice" / "QueryIProductionJob" / "doc-example-success.yaml"
+    edit_response_body(path, lambda body: body.replace("14:50:25Z", "14:50:26Z"))
+    after = _report(cassettes_copy, contracts)
+    moved = [f for f in after.findings if "14:50:26Z" in f.message]
+    assert moved  # the message did change
+    assert diff_reports(before, after).changed == []
+
+
 def test_report_diff_matches_one_drift_across_an_array_that_grew(
     report_pair: tuple[Path, Path],
 ) -> None:
