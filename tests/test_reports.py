@@ -571,6 +571,20 @@ def test_report_diff_markdown_shows_response_text_in_code_spans(
     assert f"<code>/{key}</code>" in rendered
 
 
+def test_a_report_with_members_a_later_version_added_is_read(
+    report_pair: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """format_version changes only when a member is removed or changes meaning: a reader
+    ignores one it does not know, and the published schema allows it."""
+    data = json.loads(report_pair[1].read_text("utf-8"))
+    data["added_later"] = {"anything": 1}
+    data["findings"][0]["added_later"] = True
+    newer = tmp_path / "newer.json"
+    newer.write_text(json.dumps(data), "utf-8")
+    assert diff_reports(load_report(report_pair[1]), load_report(newer)).changed == []
+    Draft202012Validator(DriftReport.model_json_schema()).validate(data)
+
+
 def test_report_diff_rejects_a_file_that_is_not_a_report(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -659,6 +673,40 @@ def _replace_status(cassettes: Path, replacement: str) -> None:
     """Drift one cassette's response: its Status (and what follows) spelled as given."""
     path = cassettes / "imm" / "GetImageModerationResult" / "doc-example-success.yaml"
     edit_response_body(path, lambda body: body.replace('"Status": "Succeeded"', replacement))
+
+
+def test_a_finding_whose_waiver_lapsed_says_so_in_every_report(
+    cassettes_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Known drift whose waiver expired is new again, and fails; but a reader must tell it
+    from drift never seen before."""
+    _replace_status(cassettes_copy, '"Status": "Weird"')
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "format_version: 1\nextends: aliconform\nwaivers:\n"
+        "  - id: weird-status\n    operation: GetImageModerationResult\n"
+        "    kind: undocumented-enum-value\n    path: /Status\n"
+        "    reason: the service said Weird for a while\n    expires: 2020-01-01\n",
+        "utf-8",
+    )
+    out = tmp_path / "r"
+    argv = [
+        "replay",
+        "--cassettes",
+        str(cassettes_copy),
+        "--policy",
+        str(policy),
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 1
+    assert "(waiver weird-status expired)" in " ".join(capsys.readouterr().out.split())
+    (finding,) = [f for f in load_report(out / "drift.json").findings if f.path == "/Status"]
+    assert (finding.status, finding.lapsed_waiver) == ("new", "weird-status")
+    assert "(waiver weird-status expired)" in (out / "drift.html").read_text("utf-8")
+    assert "(waiver `weird-status` expired)" in (out / "summary.md").read_text("utf-8")
+    others = [f for f in load_report(out / "drift.json").findings if f.path != "/Status"]
+    assert all(f.lapsed_waiver is None for f in others)
 
 
 def test_junit_stays_well_formed_with_control_characters_in_a_response(

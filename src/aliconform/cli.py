@@ -753,6 +753,8 @@ def _print_summary(report: Any) -> None:
             text += f" (observed {finding.observed_summary()})"
         shown = escape(text)
         repeat = " (as in the documentation lint, counted once)" if finding.repeats else ""
+        if finding.lapsed_waiver:  # known drift, not drift never seen before
+            repeat += escape(f" (waiver {finding.lapsed_waiver} expired)")
         out.print(
             f"[red]breaking[/red] {shown} [dim]({escape(str(finding.source))}){repeat}[/dim]",
             highlight=False,

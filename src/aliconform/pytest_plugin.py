@@ -574,7 +574,7 @@ def _describe(
             lines.append(f"  w {shown}{where} (waived by {waiver.id})")
             continue
         mark = "x" if finding.severity in failing else "-"
-        lapsed = next((w for w in verdict.expired if w.matches(finding)), None)
+        lapsed = verdict.lapsed(finding)
         note = f" (waiver {lapsed.id} expired on {lapsed.expires})" if lapsed else ""
         lines.append(f"  {mark} {shown}{where}{note}")
     return "\n".join(lines)

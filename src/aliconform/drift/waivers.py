@@ -250,6 +250,11 @@ class Verdict:
     def new_breaking(self) -> list[Finding]:
         return [f for f in self.new if f.severity is Severity.BREAKING]
 
+    def lapsed(self, finding: Finding) -> Waiver | None:
+        """The expired waiver that would have accepted a new finding: known drift whose waiver
+        lapsed, not drift never seen before."""
+        return next((w for w in self.expired if w.matches(finding)), None)
+
     @property
     def passed(self) -> bool:
         return not self.new_breaking

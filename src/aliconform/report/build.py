@@ -100,10 +100,16 @@ def build_report(
     where each distinct finding was seen."""
     scope = operations if waiver_scope is None else waiver_scope
     verdict = judge(data.findings, policy, operations=scope, today=(now or _now()).date())
-    rows = [(f, None) for f in verdict.new] + [(f, w.id) for f, w in verdict.waived]
+    # (finding, the waiver accepting it, the expired one that would have)
+    rows: list[tuple[Finding, Waiver | None, Waiver | None]]
+    rows = [(f, None, verdict.lapsed(f)) for f in verdict.new]
+    rows += [(f, w, None) for f, w in verdict.waived]
     excerpted = _first_at_each_place()
     with secret_redactor() as redact:
-        findings = [_finding(f, waiver, data, counts, excerpted(f), redact) for f, waiver in rows]
+        findings = [
+            _finding(f, waiver, lapsed, data, counts, excerpted(f), redact)
+            for f, waiver, lapsed in rows
+        ]
     _make_ids_unique(findings)  # before repeats point at ids
     findings = _mark_repeats(findings, data)
     findings.sort(
@@ -179,7 +185,8 @@ def _first_at_each_place() -> Callable[[Finding], bool]:
 
 def _finding(
     finding: Finding,
-    waiver: str | None,
+    waiver: Waiver | None,
+    lapsed: Waiver | None,
     data: ReportInput,
     counts: Mapping[str, Occurrences] | None,
     with_excerpt: bool,
@@ -204,7 +211,8 @@ def _finding(
         id=key,
         section=section,
         status="waived" if waiver else "new",
-        waiver=waiver,
+        waiver=waiver.id if waiver else None,
+        lapsed_waiver=lapsed.id if lapsed else None,
         operation=finding.operation,
         kind=finding.kind.value,
         severity=finding.severity,

@@ -53,7 +53,9 @@ class Row:
 
 
 def finding_rows(findings: list[ReportFinding]) -> list[Row]:
-    groups = group_findings(findings, lambda f: f, also=lambda f: (f.status, f.waiver, f.repeats))
+    groups = group_findings(
+        findings, lambda f: f, also=lambda f: (f.status, f.waiver, f.lapsed_waiver, f.repeats)
+    )
     rows = []
     for group in groups:
         first = group.first

@@ -79,8 +79,9 @@ def _row(group: Group[ReportFinding], report: DriftReport) -> str:
     expected = _short(_as_text(finding.expected), 80)
     values, more = distinct_observed(group.items, 10)  # a row per place: every value seen there
     observed = ", ".join(values) + (", …" if more else "")
+    lapsed = f" (waiver {_code(finding.lapsed_waiver)} expired)" if finding.lapsed_waiver else ""
     return (
-        f"| {finding.severity.value} | {_cell(finding.operation)} | {_code(finding.kind, in_table=True)} "
+        f"| {finding.severity.value}{lapsed} | {_cell(finding.operation)} | {_code(finding.kind, in_table=True)} "
         f"| {_code(_short(group.where(), _PATH_SHOWN), in_table=True)} | {_cell(expected)} "
         f"| {_code(_short(observed, 120), in_table=True) if observed else ''} | {source} |"
     )

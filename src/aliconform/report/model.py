@@ -2,7 +2,9 @@
 
 `drift.json` is this model serialised; its JSON Schema is `DriftReport.model_json_schema()`
 (`aliconform report schema`). Consumers should check `format` and `format_version`; the version
-changes only when a field is removed or changes meaning.
+changes only when a field is removed or changes meaning. A field added within a version is
+ignored by a reader that does not know it (this one included, reading a newer report), so the
+models and the schema leave members they do not name open.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ Section = Literal["replay", "documentation", "check", "scan", "fuzz"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
 
 class ExcerptLineModel(_Model):
@@ -115,6 +117,11 @@ class ReportFinding(_Model):
     section: Section
     status: Literal["new", "waived"]
     waiver: str | None = None
+    lapsed_waiver: str | None = Field(
+        default=None,
+        description="A new finding that an expired waiver would have accepted: that waiver's id "
+        "(known drift whose waiver lapsed, not drift never seen before)",
+    )
     operation: str
     kind: str
     severity: Severity
@@ -332,7 +339,7 @@ def _require_written(schema: dict[str, Any]) -> None:
 
 
 class DriftReport(_Model):
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_require_written)
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_require_written)
 
     format: Literal["aliconform-drift-report"] = "aliconform-drift-report"
     format_version: Literal[1] = 1

@@ -49,9 +49,10 @@ def check_report_directory(directory: Path, what: str = "the reports") -> None:
 
 
 def _unwritable(directory: Path, exc: OSError, what: str = "the reports") -> str:
-    # A rename's error names the temporary file first, the file it was to replace second.
-    named = exc.filename2 or exc.filename
-    which = f"{Path(named).name}: " if named and not str(named).endswith(".partial") else ""
+    # A rename's error names the temporary file first, the file it was to replace second; a
+    # hidden name is a temporary or a probe of ours, which means nothing to the reader.
+    named = Path(str(exc.filename2 or exc.filename or "")).name
+    which = f"{named}: " if named and not named.startswith(".") else ""
     return f"cannot write {what} to {directory}: {which}{exc.strerror or exc}"
 
 
