@@ -1290,6 +1290,45 @@ def test_deriving_again_rewrites_only_what_changed(
     assert removed.is_file()
 
 
+def test_deriving_removes_the_cassette_of_an_example_the_contract_lost(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Renamed or deleted from the contract, an example's cassette would go on being replayed
+    as the documentation's. Only derived cassettes are removed: a recording, or a doc-* file
+    without a derived provenance, stays."""
+    shutil.copytree(REPO / "contracts", tmp_path / "contracts")
+    cassettes = tmp_path / "cassettes"
+    argv = ["cassettes", "derive", "--cassettes", str(cassettes), "--contracts"]
+    argv += [str(tmp_path / "contracts"), "--operation", "GetImageModerationResult"]
+    assert main(argv) == 0
+    directory = cassettes / "imm" / "GetImageModerationResult"
+    old = directory / "doc-example-success.yaml"
+    recording = directory / "live-success.yaml"
+    shutil.copy(old, recording)
+    sidecar = old.with_name("doc-example-success.provenance.yaml").read_text("utf-8")
+    recording.with_name("live-success.provenance.yaml").write_text(
+        sidecar.replace("origin: documentation", "origin: live").replace(
+            "scenario: doc-example-success", "scenario: live-success"
+        ),
+        "utf-8",
+    )
+    unknown = directory / "doc-mine.yaml"  # no provenance: not known to be derived
+    shutil.copy(old, unknown)
+    contract = tmp_path / "contracts" / "imm" / "GetImageModerationResult.yaml"
+    text = contract.read_text("utf-8")
+    contract.write_text(text.replace("  - name: success", "  - name: sample-success"), "utf-8")
+    capsys.readouterr()
+    assert main(argv) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"removed {old} (and its provenance)" in out
+    assert ", 1 removed" in out
+    assert not old.exists()
+    assert not old.with_name("doc-example-success.provenance.yaml").exists()
+    assert (directory / "doc-example-sample-success.yaml").is_file()
+    assert recording.is_file()
+    assert unknown.is_file()
+
+
 def test_a_derived_request_is_shaped_by_the_sdk() -> None:
     request = load_cassette(MODERATION / "doc-example-success.yaml").interactions[0].request
     headers = {k.lower(): v[0] for k, v in request.headers.items()}

@@ -1135,9 +1135,16 @@ def cassettes_derive(
     )
     for ref in derived.written:
         out.print(f"wrote {ref.shown}", markup=False, highlight=False)
+    for ref in derived.removed:
+        out.print(
+            f"removed {ref.shown} (and its provenance): the contract no longer has its example",
+            markup=False,
+            highlight=False,
+        )
     out.print(
         f"{len(derived.written)} written, {len(derived.unchanged)} unchanged "
-        "(the same but for the request's clock: left as they were)",
+        "(the same but for the request's clock: left as they were)"
+        + (f", {len(derived.removed)} removed" if derived.removed else ""),
         highlight=False,
     )
 

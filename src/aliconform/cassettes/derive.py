@@ -33,6 +33,7 @@ from aliconform.cassettes.envelope import error_envelope, fill_message
 from aliconform.cassettes.matching import rpc_vcr
 from aliconform.cassettes.scrub import scrub_request, scrub_response
 from aliconform.cassettes.store import (
+    PROVENANCE_SUFFIX,
     CassetteFile,
     CassetteRef,
     DocumentationOrigin,
@@ -69,6 +70,7 @@ class DerivedCassettes:
 
     written: list[CassetteRef] = field(default_factory=list)
     unchanged: list[CassetteRef] = field(default_factory=list)
+    removed: list[CassetteRef] = field(default_factory=list)  # of examples the contract lost
 
 
 @dataclass(frozen=True)
@@ -293,14 +295,40 @@ def derive_documentation_cassettes(
         for contract in contracts.values():
             if operations is not None and contract.operation not in operations:
                 continue
+            made = set()
             for scenario in documentation_scenarios(contract, region):
                 ref, cassette, provenance = _derive(contract, scenario, server, root, region, now)
+                made.add(ref.path)
                 if _as_on_disk(ref, cassette, provenance):
                     derived.unchanged.append(ref)
                 else:
                     write_cassette(ref.path, cassette, provenance)
                     derived.written.append(ref)
+            directory = root / contract.product / contract.operation
+            derived.removed += _remove_underived(root, directory, made)
     return derived
+
+
+def _remove_underived(root: Path, directory: Path, made: set[Path]) -> list[CassetteRef]:
+    """The documentation-derived cassettes in directory that this derivation did not make (an
+    example renamed or deleted from the contract), removed with their provenance: left, they
+    would go on being replayed as the documentation's. Only those whose provenance says they
+    were derived; a recording is never touched."""
+    removed = []
+    for path in sorted(directory.glob("doc-*.yaml")):
+        if path in made or path.name.endswith(PROVENANCE_SUFFIX):
+            continue
+        ref = CassetteRef(path, directory.parent.name, directory.name, path.stem, root=root)
+        try:
+            provenance = load_provenance(ref)
+        except AliconformError:
+            continue  # unreadable: not ours to judge
+        if provenance is None or provenance.origin != "documentation":
+            continue
+        path.unlink()
+        ref.provenance_path.unlink(missing_ok=True)
+        removed.append(ref)
+    return removed
 
 
 # The request's clock and the SDK's self-description: different on every derivation.
