@@ -1195,6 +1195,9 @@ def test_html_shows_one_drift_across_a_long_array_as_one_row_and_counts_every_fi
     ]
     assert detail.count("<code>/ModerationResult/Frames/BlockFrames/") == 20
     assert "and 280 more" in detail
+    # the search finds a pointer the console printed, past the 20 the detail lists
+    (row,) = [tag for tag in re.findall(r'<tr class="finding"[^>]*>', table) if "/offset" in tag]
+    assert "/moderationresult/frames/blockframes/299/offset" in row
     observed = re.search(r"<dt>observed</dt><dd>(.*?)</dd>", detail, re.S)
     assert observed is not None
     assert observed.group(1).count("<code>") == 10

@@ -29,6 +29,9 @@ from aliconform.report.model import (
 __all__ = ["render_html"]
 
 POINTERS_SHOWN = 20  # pointers a row lists in its detail; drift.json has every one
+# What the search reads of a row: every pointer and observed value, not only those shown (a
+# pointer the console printed must be found), within a bound that keeps the page loadable.
+SEARCHABLE_CHARACTERS = 100_000
 OBSERVED_SHOWN = 10  # distinct observed values a row lists, as a scan keeps
 
 
@@ -46,6 +49,7 @@ class Row:
     observed: list[str]
     more_observed: bool
     lines: tuple[int, int] | None  # for scans: the first and last line any of them was seen on
+    searchable: str = ""  # lowercase: every pointer and observed value, for the search box
 
     @property
     def more_pointers(self) -> int:
@@ -62,13 +66,16 @@ def finding_rows(findings: list[ReportFinding]) -> list[Row]:
         observed, more_observed = distinct_observed(group.items, OBSERVED_SHOWN)
         seen = [item for item in group.items if item.first_seen is not None]
         where = group.where() if group.count == 1 else shown_path(group.pattern, group.about)
+        pointers = sorted(group.paths, key=path_order)
+        every_value, _ = distinct_observed(group.items, len(group.items) * 100)
+        searchable = " ".join([where, *pointers, *every_value])[:SEARCHABLE_CHARACTERS].lower()
         rows.append(
             Row(
                 finding=first,
                 findings=group.count,
                 occurrences=sum(item.count for item in group.items),
                 where=where,
-                pointers=sorted(group.paths, key=path_order)[:POINTERS_SHOWN],
+                pointers=pointers[:POINTERS_SHOWN],
                 observed=observed,
                 more_observed=more_observed,
                 lines=(
@@ -77,6 +84,7 @@ def finding_rows(findings: list[ReportFinding]) -> list[Row]:
                 )
                 if seen
                 else None,
+                searchable=searchable,
             )
         )
     return rows
