@@ -903,6 +903,28 @@ def test_the_replay_suite_fails_a_broken_cassette_in_its_own_test(tmp_path: Path
     assert "cassettes/imm/stray.yaml" in result.stdout
 
 
+def test_cassettes_with_odd_names_are_replayed_and_shown_escaped(
+    cassettes_copy: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A name with bytes that are not UTF-8 crashed vcrpy; one with an escape character
+    reached the terminal and summary.md raw."""
+    directory = os.fsencode(cassettes_copy / "imm" / "GetImageModerationResult")
+    source = directory + b"/doc-example-success.yaml"
+    for name in (b"bad\xff.yaml", b"esc\x1b[31m.yaml"):
+        shutil.copyfile(source, directory + b"/" + name)
+    out = tmp_path / "r"
+    code = main(["replay", "--cassettes", str(cassettes_copy), "--out", str(out), *_POLICY])
+    printed = capsys.readouterr().out
+    assert code == 0
+    summary = (out / "summary.md").read_text("utf-8")
+    for text in (printed, summary):
+        assert "\x1b" not in text
+    assert "bad\\xff.yaml" in printed
+    assert "esc\\x1b[31m.yaml" in " ".join(printed.split())
+    sources = {s["id"] for s in json.loads((out / "drift.json").read_text("utf-8"))["sources"]}
+    assert any("bad\\xff.yaml#0" in source for source in sources)
+
+
 def test_a_cassette_changed_behind_its_provenance_is_noticed(
     cassettes_copy: Path, contracts: ContractSet
 ) -> None:

@@ -46,6 +46,7 @@ from aliconform.drift.excerpt import ExcerptLine, response_excerpt
 from aliconform.drift.findings import (
     VALUE_KINDS,
     Finding,
+    displayed,
     escape_unprintable,
     excerpt,
     generalise,
@@ -487,13 +488,6 @@ def _overflow(key: AggregateKey, aggregate: Aggregate) -> tuple[AggregateKey, Ag
 
 #: The path that names standard input, as most command-line tools read it.
 STDIN = Path("-")
-
-
-def displayed(path: Path | str) -> str:
-    """A file name as reports and the console can show it: bytes that are not UTF-8 (which
-    Python keeps as lone surrogates, and no report can be written with) as \\xff, other
-    unprintable characters as their escapes."""
-    return escape_unprintable(os.fsencode(path).decode("utf-8", "backslashreplace"))
 
 
 def _batches(stream: IO[bytes]) -> Iterator[tuple[int, list[bytes], int]]:

@@ -8,7 +8,10 @@ against the operation's contract by the drift engine.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,7 +233,12 @@ def _play(
     ref: CassetteRef, cassette: CassetteFile
 ) -> Iterator[tuple[Interaction, requests.Response]]:
     recorder = rpc_vcr(record_mode="none")
-    with recorder.use_cassette(str(ref.path)), block_network(), requests.Session() as session:
+    with (
+        _playable_copy(ref.path) as path,
+        recorder.use_cassette(path),
+        block_network(),
+        requests.Session() as session,
+    ):
         session.trust_env = False  # offline: no proxy, CA bundle or .netrc of the environment's
         for index, interaction in enumerate(cassette.interactions):
             request = interaction.request
@@ -247,6 +255,21 @@ def _play(
                     f"interactions[{index}]: cannot be played back: {what}"
                 ) from exc
             yield interaction, response
+
+
+@contextlib.contextmanager
+def _playable_copy(path: Path) -> Iterator[str]:
+    """The cassette's path as vcrpy can take it: a name with bytes that are not UTF-8 (which
+    vcrpy puts in a class name, and Python cannot) is played from a copy."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        with tempfile.TemporaryDirectory(prefix="aliconform-replay-") as scratch:
+            copy = Path(scratch) / "cassette.yaml"
+            shutil.copyfile(path, copy)
+            yield str(copy)
+        return
+    yield str(path)
 
 
 _NOT_ITSELF = (

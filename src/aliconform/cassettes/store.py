@@ -36,6 +36,7 @@ from vcr.serializers import yamlserializer
 from aliconform.contracts.loader import validate_document
 from aliconform.contracts.model import Product
 from aliconform.contracts.yamlsource import display_path, read_yaml
+from aliconform.drift.findings import displayed
 from aliconform.errors import CassetteError, ContractIssue
 
 __all__ = [
@@ -210,13 +211,14 @@ class CassetteRef:
         """The path from the cassettes directory's name on (cassettes/imm/...), the same in any
         checkout, so that findings keep their identity between runs and machines."""
         if self.root is None:
-            return display_path(self.path)
-        return (Path(self.root.name) / self.path.relative_to(self.root)).as_posix()
+            return self.shown
+        return displayed((Path(self.root.name) / self.path.relative_to(self.root)).as_posix())
 
     @property
     def shown(self) -> str:
-        """The path as it can be opened from the working directory, for the console."""
-        return display_path(self.path)
+        """The path as it can be opened from the working directory, for the console (a name
+        with bytes that are not UTF-8, or an escape character, shown escaped)."""
+        return displayed(display_path(self.path))
 
 
 def discover_cassettes(root: Path) -> list[CassetteRef]:

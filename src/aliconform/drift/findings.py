@@ -8,9 +8,11 @@ happened), the contract location of the field, what was expected and what was ob
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -18,6 +20,7 @@ __all__ = [
     "Finding",
     "Kind",
     "Severity",
+    "displayed",
     "escape_unprintable",
     "excerpt",
     "generalise",
@@ -168,6 +171,13 @@ def escape_unprintable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else _escaped(ch) for ch in text)
+
+
+def displayed(path: Path | str) -> str:
+    """A file name as reports and the console can show it: bytes that are not UTF-8 (which
+    Python keeps as lone surrogates, and no report can be written with) as \\xff, other
+    unprintable characters as their escapes."""
+    return escape_unprintable(os.fsencode(path).decode("utf-8", "backslashreplace"))
 
 
 def _escaped(ch: str) -> str:
