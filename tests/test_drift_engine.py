@@ -463,6 +463,18 @@ def test_error_bodies(contracts: ContractSet) -> None:
         "Message": "JobId is mandatory for this action.",
     }
     assert check_response("QuerySmarttagJob", missing, 400, contracts=contracts) == []
+    # Missing{ParameterName} stands for the operation's own parameters (and the signing ones):
+    # GetImageModerationResult takes no JobId, and MissingFoo names nothing at all
+    for code, documented in [
+        ("MissingJobId", False),
+        ("MissingFoo", False),
+        ("MissingTaskId", True),
+        ("MissingSignatureNonce", True),
+    ]:
+        found = check_response(
+            "GetImageModerationResult", {**missing, "Code": code}, 400, contracts=contracts
+        )
+        assert (kinds(found) == []) is documented, (code, found)
     odd = {"RequestId": "r", "Code": "Throttling.User", "Message": "m", "Retry": 1}
     throttled = check_response("QuerySmarttagJob", odd, 429, contracts=contracts)
     assert kinds(throttled) == [

@@ -338,7 +338,14 @@ def test_create_parameters_are_checked(
     assert (info.value.status_code, info.value.code) == (400, code)
     assert len(twin.store) == tasks
     query = CREATES[operation].query
-    assert not _findings(contracts, query, twin.log[-1].body, 400)
+    findings = _findings(contracts, query, twin.log[-1].body, 400)
+    parameter = code.removeprefix("Missing")
+    if parameter != code and parameter not in contracts[query].request.parameters:
+        # The product's Missing{ParameterName}, for a parameter of the create call alone: not
+        # a code the query's own answers can carry.
+        assert findings == {("undocumented-error-code", "/Code")}
+    else:
+        assert not findings
 
 
 def _v3_headers(action: str, version: str = "2020-09-30", **more: str) -> dict[str, str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -527,12 +528,19 @@ class ErrorCode(_Strict):
         return {self.http_status, *claimed}
 
 
-def code_pattern(code: str) -> str | None:
+def code_pattern(code: str, values: Mapping[str, Iterable[str]] | None = None) -> str | None:
     """The regular expression of the codes a templated code stands for
-    (`Missing{ParameterName}` matches MissingTaskId); None for a literal code."""
+    (`Missing{ParameterName}` matches MissingTaskId); None for a literal code. A placeholder
+    whose values are given stands for those alone (an operation's own parameter names: its
+    MissingJobId is not documented where it takes no JobId); else for any name."""
+
+    def stand_in(match: re.Match[str]) -> str:
+        names = sorted((values or {}).get(match[1], ()))
+        return f"(?:{'|'.join(map(re.escape, names))})" if names else "[A-Za-z0-9]+"
+
     if "{" not in code:
         return None
-    return "^" + re.sub(r"\\\{[A-Za-z]+\\\}", "[A-Za-z0-9]+", re.escape(code)) + "$"
+    return "^" + re.sub(r"\\\{([A-Za-z]+)\\\}", stand_in, re.escape(code)) + "$"
 
 
 class ErrorsSpec(_Strict):
@@ -599,6 +607,11 @@ class Contract(_Strict):
     def location(self, key_path: tuple[str | int, ...]) -> str:
         """'file:line' of a key in the contract file (the nearest enclosing key if not found)."""
         return _location(self._path, self._positions, key_path)
+
+    def placeholder_values(self) -> dict[str, list[str]]:
+        """What each placeholder of a templated error code can stand for in this operation's
+        answers: {ParameterName}, a parameter it takes (its own or a signing one)."""
+        return {"ParameterName": sorted({*self.request.parameters, *SIGNING_PARAMETERS})}
 
     def error_codes(self) -> dict[str, ErrorCode]:
         """Every error code the operation can return: included groups, then its own."""

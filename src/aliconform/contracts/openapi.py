@@ -107,7 +107,7 @@ def _operation(contract: Contract, schemas: dict[str, Any]) -> dict[str, Any]:
         }
     }
     for status, codes in sorted(_codes_by_status(contract).items()):
-        responses[str(status)] = _error_response(envelope, codes)
+        responses[str(status)] = _error_response(envelope, codes, contract.placeholder_values())
     return {
         "operationId": contract.operation,
         "summary": contract.summary,
@@ -171,10 +171,14 @@ def _codes_by_status(contract: Contract) -> dict[int, dict[str, ErrorCode]]:
     return grouped
 
 
-def _error_response(envelope: str, codes: dict[str, ErrorCode]) -> dict[str, Any]:
+def _error_response(
+    envelope: str, codes: dict[str, ErrorCode], values: dict[str, list[str]]
+) -> dict[str, Any]:
     names = sorted(codes)
     literal = [name for name in names if code_pattern(name) is None]
-    patterns = [{"type": "string", "pattern": p} for name in names if (p := code_pattern(name))]
+    patterns = [
+        {"type": "string", "pattern": p} for name in names if (p := code_pattern(name, values))
+    ]
     code: dict[str, Any] = {"enum": literal}
     if patterns:  # templated codes (Missing{ParameterName}) stand for a family of codes
         code = {"anyOf": [code, *patterns]}

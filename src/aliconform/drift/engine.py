@@ -50,10 +50,11 @@ class CompiledContract:
     @classmethod
     def build(cls, contract: Contract) -> CompiledContract:
         codes = contract.error_codes()
+        values = contract.placeholder_values()
         templates = [
             (re.compile(pattern), code)
             for code in codes
-            if (pattern := code_pattern(code)) is not None
+            if (pattern := code_pattern(code, values)) is not None
         ]
         statuses = {200}
         for code in codes.values():

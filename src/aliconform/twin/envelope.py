@@ -9,12 +9,14 @@ templates come from the contract's error codes and are filled the way derive fil
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from aliconform.cassettes.envelope import error_envelope, fill_message
 from aliconform.contracts import Contract
+from aliconform.contracts.model import ErrorCode, code_pattern
 from aliconform.drift.engine import compiled
 
 __all__ = [
@@ -50,11 +52,21 @@ def documented_error(
     code may be an instance of a template (MissingTaskId for Missing{ParameterName}). A code the
     contract does not document is a mistake in the twin, not in the request: KeyError.
     """
-    found = compiled(contract).lookup_code(code)
+    found = compiled(contract).lookup_code(code) or _any_instance(contract, code)
     if found is None:
         raise KeyError(f"{contract.operation}: {code} is not a documented error code")
     _, spec = found
     return ApiError(spec.http_status, code, fill_message(spec.message or "", parameter) + detail)
+
+
+def _any_instance(contract: Contract, code: str) -> tuple[str, ErrorCode] | None:
+    """A template's code for a parameter the query does not take: a create call's errors are
+    answered with its paired query's codes (MissingInput for Missing{ParameterName})."""
+    for name, spec in contract.error_codes().items():
+        pattern = code_pattern(name)
+        if pattern is not None and re.match(pattern, code):
+            return name, spec
+    return None
 
 
 def new_request_id() -> str:
