@@ -131,6 +131,22 @@ def test_findings_alike_in_every_part_of_their_id_still_have_one_each(
     assert len(set(cases)) == len(cases)
 
 
+def test_new_findings_come_before_waived_ones_whatever_their_severity(
+    contracts: ContractSet, tmp_path: Path
+) -> None:
+    """The committed cassettes: waived breaking contradictions of the documentation, and one
+    new warning; the warning is what a reader must see first, in every table."""
+    report = _report(REPO / "cassettes", contracts)
+    statuses = [f.status for f in report.findings]
+    assert "waived" in statuses
+    assert statuses == sorted(statuses)
+    assert any(f.status == "waived" and f.severity is Severity.BREAKING for f in report.findings)
+    page = write_reports(report, tmp_path).html.read_text("utf-8")
+    first_row = re.search(r'<tr class="finding"[^>]*data-status="(\w+)"', page)
+    assert first_row is not None
+    assert first_row.group(1) == "new"
+
+
 def test_report_counts_per_operation_add_up(contracts: ContractSet) -> None:
     report = _report(REPO / "cassettes", contracts)
     counted = [f for f in report.findings if not f.repeats]

@@ -112,8 +112,10 @@ def build_report(
         ]
     _make_ids_unique(findings)  # before repeats point at ids
     findings = _mark_repeats(findings, data)
+    # New before waived, then by severity: a new warning is read before an accepted breaking
+    # contradiction of the documentation.
     findings.sort(
-        key=lambda f: (-f.severity.rank, f.status != "new", f.operation, path_order(f.path))
+        key=lambda f: (f.status != "new", -f.severity.rank, f.operation, path_order(f.path))
     )
     sources = [_with_counts(source, findings) for source in data.sources]
     return DriftReport(
