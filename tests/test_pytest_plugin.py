@@ -576,6 +576,16 @@ def test_the_marker_replays_a_committed_cassette_to_the_official_sdk(
                 requests.get("https://example.com/", timeout=5)
 
             @pytest.mark.aliconform_cassette(CASSETTE)
+            def test_in_a_task_group():
+                import requests
+
+                try:
+                    requests.get("https://example.com/", timeout=5)
+                except Exception as exc:
+                    caught = exc
+                raise ExceptionGroup("tasks", [caught])  # as a task group does: no context
+
+            @pytest.mark.aliconform_cassette(CASSETTE)
             def test_credentials_fetched():
                 import requests
 
@@ -597,7 +607,7 @@ def test_the_marker_replays_a_committed_cassette_to_the_official_sdk(
         )
     )
     result = sandbox.runpytest("-v")
-    result.assert_outcomes(passed=4, failed=4)
+    result.assert_outcomes(passed=4, failed=5)
     result.stdout.fnmatch_lines(
         [
             "*test_recorded PASSED*",
@@ -617,6 +627,7 @@ def test_the_marker_replays_a_committed_cassette_to_the_official_sdk(
     assert "allow_playback_repeats=True" in advice["test_asked_twice"]
     assert "record_mode" not in advice["test_asked_twice"]
     assert "no RPC call to a method and URL it never recorded" in advice["test_another_host"]
+    assert "no RPC call to a method and URL it never recorded" in advice["test_in_a_task_group"]
     # refused by the cassette (never sent), with what to do instead
     assert "fetches credentials" in advice["test_credentials_fetched"]
     assert "monkeypatch.setenv()" in advice["test_credentials_fetched"]
@@ -714,10 +725,14 @@ def test_a_wrong_marker_is_an_error_that_says_what_is_wrong(sandbox: pytest.Pyte
         @pytest.mark.aliconform_cassette("cassettes/imm/GetImageModerationResult/doc-example-success.yaml", record_mode="all")
         def test_recording_asked_for():
             pass
+
+        @pytest.mark.aliconform_cassette("cassettes/imm/GetImageModerationResult")
+        def test_a_directory():
+            pass
         """
     )
     result = sandbox.runpytest()
-    result.assert_outcomes(errors=3)
+    result.assert_outcomes(errors=4)
     result.stdout.fnmatch_lines(
         [
             "*@pytest.mark.aliconform_cassette: no cassette at "
@@ -727,6 +742,8 @@ def test_a_wrong_marker_is_an_error_that_says_what_is_wrong(sandbox: pytest.Pyte
             "cassette path, not ()",
             "*@pytest.mark.aliconform_cassette(path, allow_playback_repeats=False): "
             "no option record_mode",
+            "*@pytest.mark.aliconform_cassette: cassettes/imm/GetImageModerationResult is a "
+            "directory (*); name one cassette file in it, <scenario>.yaml",
         ]
     )
 

@@ -539,7 +539,7 @@ def check(
         # check reads one body; a capture is scan's, and every line of it would be one finding
         shown = "standard input" if source == "<stdin>" else source
         err.print(
-            f"{shown} holds one JSON document per line, with operation and body: a capture. "
+            f"{shown} holds JSON documents with operation and body, one per line: a capture. "
             f"`aliconform scan {'-' if source == '<stdin>' else shlex.quote(source)}` checks it.",
             markup=False,
         )
@@ -547,10 +547,9 @@ def check(
 
 
 def _is_capture(body: bytes) -> bool:
-    """Whether a body given to check is a capture's first lines (what scan reads)."""
-    first, _, rest = body.lstrip().partition(b"\n")
-    if not rest.strip():
-        return False
+    """Whether a body given to check is a capture's first lines (what scan reads), one line
+    included: no response of these operations has operation and body at its top."""
+    first = body.lstrip().partition(b"\n")[0]
     try:
         line = json.loads(first)
     except ValueError:

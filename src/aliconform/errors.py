@@ -98,7 +98,8 @@ class SdkUnavailableError(AliconformError):
 
 def error_chain(error: BaseException) -> Iterator[BaseException]:
     """The error and every error behind it: causes, contexts, the SDK's unchained
-    `inner_exception` and urllib3's `reason`."""
+    `inner_exception`, urllib3's `reason`, and the errors an exception group holds (a task
+    group's)."""
     seen: set[int] = set()
     pending: list[BaseException] = [error]
     while pending:
@@ -112,6 +113,7 @@ def error_chain(error: BaseException) -> Iterator[BaseException]:
             current.__context__,
             getattr(current, "inner_exception", None),
             getattr(current, "reason", None),
+            *(current.exceptions if isinstance(current, BaseExceptionGroup) else ()),
         ):
             if isinstance(linked, BaseException):
                 pending.append(linked)

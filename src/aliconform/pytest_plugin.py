@@ -620,6 +620,12 @@ def _marker_arguments(marker: pytest.Mark, root: Path) -> tuple[Path, dict[str, 
         )
     given = Path(marker.args[0]).expanduser()
     path = given if given.is_absolute() else root / given
+    if path.is_dir():
+        pytest.fail(
+            f"@pytest.mark.{MARKER}: {given} is a directory ({path}); name one cassette file "
+            "in it, <scenario>.yaml",
+            pytrace=False,
+        )
     if not path.is_file():
         pytest.fail(
             f"@pytest.mark.{MARKER}: no cassette at {given} (looked at {path})"
