@@ -35,6 +35,7 @@ from aliconform.report import (
     writer,
 )
 from aliconform.report.build import EXCERPTS_PER_PLACE
+from aliconform.report.html import finding_rows
 from aliconform.report.markdown import render_diff_markdown
 from aliconform.report.model import ReportFinding
 from conftest import edit_response_body
@@ -1088,6 +1089,15 @@ def test_many_undocumented_keys_of_one_object_keep_few_excerpts(
     in_labels = [f for f in report.findings if f.path.startswith("/Labels/") and f.source]
     assert len(in_labels) > EXCERPTS_PER_PLACE
     assert [bool(f.excerpt) for f in in_labels].count(True) == EXCERPTS_PER_PLACE
+    # Past KEYS_PER_OBJECT keys, the root's are one row (a row each made 20,000 rows); the
+    # labels' two keys stay a row each, named.
+    rows = finding_rows([f for f in report.findings if f.section == "replay"])
+    places = {row.where.split(" (")[0] for row in rows if row.finding.kind == "undocumented-field"}
+    assert places == {"/*", "/Labels/*/Extra", "/Labels/*/Other"}
+    (root,) = [row for row in rows if row.where == "/*"]
+    assert root.findings == 40
+    assert root.pointers[:2] == ["/Extra000", "/Extra001"]
+    assert "/extra017" in root.searchable
 
 
 def test_report_diff_shows_a_place_per_line_and_stays_short(
@@ -1099,7 +1109,9 @@ def test_report_diff_shows_a_place_per_line_and_stays_short(
     def drifted(body: str) -> str:
         data = json.loads(body)
         data["Labels"] = [dict(data["Labels"][0], LabelLevel="one") for _ in range(300)]
-        data.update({f"Surprise{i}": i for i in range(30)})  # 30 places, one new key each
+        # 30 places, one new key each: 15 in the root object, 15 in the first label
+        data.update({f"Surprise{i}": i for i in range(15)})
+        data["Labels"][0].update({f"Surprise{i}": i for i in range(15, 30)})
         return json.dumps(data)
 
     edit_response_body(path, drifted)
