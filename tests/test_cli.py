@@ -168,6 +168,15 @@ def test_names_with_brackets_are_printed_as_written(
     assert f"wrote {cassettes}/imm/GetImageModerationResult/" in out
     code, out, _ = run(capsys, "cassettes", "list", *argv)
     assert (code, "c[/red]" in out) == (0, True)
+    # a problem's path in the verdict line, a file written by openapi
+    misplaced = cassettes / "[v2]" / "y.yaml"
+    misplaced.parent.mkdir()
+    misplaced.write_text("interactions: []\n", "utf-8")
+    code, out, _ = run(capsys, "replay", *argv, "--out", str(tmp_path / "rr"))
+    assert code == 2
+    assert "[v2]/y.yaml" in " ".join(out.split())
+    code, _, err = run(capsys, "openapi", "--out", str(tmp_path / "[/red].json"))
+    assert (code, "[/red].json" in err) == (0, True)
 
 
 @pytest.mark.parametrize("operation", ["GetImageModerationResult", "GetVideoModerationResult"])

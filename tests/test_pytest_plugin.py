@@ -415,6 +415,13 @@ def test_what_the_plugin_scrubs_beyond_a_test_s_failure(
 
         raise RuntimeError("no client for " + os.environ["ALIBABA_CLOUD_ACCESS_KEY_SECRET"])
         """,
+        test_import_error="""
+        import os
+
+        value = "cB1nT4vR7zL2qWm9xK"[::-1]  # the secret itself is not in the source
+        key = os.environ["ALIBABA_CLOUD_ACCESS_KEY_SECRET"]
+        raise ImportError(f"no client: Config(access_key_secret='{value}') or {key}")
+        """,
         test_values="""
         import logging
         import os
@@ -433,15 +440,45 @@ def test_what_the_plugin_scrubs_beyond_a_test_s_failure(
         """,
     )
     result = sandbox.runpytest(
-        "-l", "-o", "log_cli=true", "--log-cli-level=WARNING", "--continue-on-collection-errors"
+        "-l",
+        "-o",
+        "log_cli=true",
+        "--log-cli-level=WARNING",
+        "--log-file=run.log",
+        "--continue-on-collection-errors",
     )
-    result.assert_outcomes(passed=1, failed=2, errors=1)
+    result.assert_outcomes(passed=1, failed=2, errors=2)
     output = result.stdout.str()
-    for planted in (secret, secret[:8], "Qp4mZ8xW", "Rt7yH3jK", key_id, "c2lnbmVk"):
+    for planted in (secret, secret[:8], "Qp4mZ8xW", "Rt7yH3jK", key_id, "c2lnbmVk", "9mWq2Lz7"):
         assert planted not in output, planted
     assert "Absolute URI: ?AccessKeyId=" in output  # the record is shown, scrubbed
+    logged = (sandbox.path / "run.log").read_text("utf-8")
+    assert "Absolute URI: ?AccessKeyId=" in logged
+    assert key_id not in logged
+    assert "c2lnbmVk" not in logged
     assert "'next_token': 'page-2'" in output
     result.stdout.fnmatch_lines(["ERROR test_import.py - RuntimeError: no client for *"])
+
+
+@pytest.mark.parametrize(
+    ("shown", "expected"),
+    [
+        ("accessTokenString='abc'", "accessTokenString='***'"),
+        ("OAuthTokenSigningKey='abc'", "OAuthTokenSigningKey='***'"),
+        ("bearer_tokens='abc'", "bearer_tokens='***'"),
+        ("tokenizer_secret='s'", "tokenizer_secret='***'"),
+        ("Config(security_token='abcdefgh') is None", "Config(security_token='***') is None"),
+        ("{'AccessKeySecret': bytearray(b'Rt7y')}", "{'AccessKeySecret': '***'}"),
+        ("next_token='page-2'", "next_token='page-2'"),
+        ("{'NextToken': 'page-2'}", "{'NextToken': 'page-2'}"),
+        ("tokenizer='bert'", "tokenizer='bert'"),
+        ("max_tokens='512'", "max_tokens='512'"),
+    ],
+)
+def test_which_names_are_credentials(shown: str, expected: str) -> None:
+    from aliconform.pytest_plugin import _without_named_secrets
+
+    assert _without_named_secrets(shown) == expected
 
 
 def test_the_contracts_come_from_the_option_the_ini_file_or_the_default(

@@ -548,6 +548,14 @@ def test_report_diff_sees_no_change_where_only_the_observed_time_moved(
     moved = [f for f in after.findings if "14:50:26Z" in f.message]
     assert moved  # the message did change
     assert diff_reports(before, after).changed == []
+    # An invariant's expected value comes from the exchange (the JobId a job echoes): another
+    # recording's is no change either; another kind's expected is the contract's, and is one.
+    for kind, changes in (("invariant-violation", 0), ("type-mismatch", 1)):
+        echoed = after.model_copy(deep=True)
+        echoed.findings[0].kind = kind
+        later = echoed.model_copy(deep=True)
+        later.findings[0].expected = "job-2222"
+        assert len(diff_reports(echoed, later).changed) == changes, kind
 
 
 def test_report_diff_matches_one_drift_across_an_array_that_grew(
@@ -724,6 +732,10 @@ def test_a_finding_whose_waiver_lapsed_says_so_in_every_report(
     assert "(waiver `weird-status` expired)" in (out / "summary.md").read_text("utf-8")
     others = [f for f in load_report(out / "drift.json").findings if f.path != "/Status"]
     assert all(f.lapsed_waiver is None for f in others)
+    # Added within format_version 1: written only when a waiver lapsed, so that a reader
+    # from before it (which refuses a member it does not know) reads every other report.
+    written = json.loads((out / "drift.json").read_text("utf-8"))["findings"]
+    assert [f["path"] for f in written if "lapsed_waiver" in f] == ["/Status"]
 
 
 def test_junit_stays_well_formed_with_control_characters_in_a_response(

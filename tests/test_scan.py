@@ -886,6 +886,22 @@ def test_the_same_drift_in_two_payload_variants_is_two_findings(
     assert len({f.id for f in report.findings}) == 2
 
 
+def test_a_scan_finding_outside_payload_variants_keeps_the_id_earlier_releases_gave_it(
+    tmp_path: Path, contracts: ContractSet
+) -> None:
+    """Ids are what tools outside track a finding by (issues, links): the field joins the id
+    only where it names a payload variant."""
+    operation, raw = next(
+        item for item in build_corpus(10) if item[0] == "GetImageModerationResult"
+    )
+    body = {**json.loads(raw), "RequestId": 5}
+    capture = tmp_path / "one.jsonl"
+    capture.write_text(json.dumps({"operation": operation, "body": body}) + "\n", "utf-8")
+    report = scan_report(scan_file(capture, workers=1), contracts, DriftPolicy())
+    (finding,) = [f for f in report.findings if f.kind == "type-mismatch"]
+    assert (finding.field, finding.id) == ("RequestId", "71c76071b437963e")
+
+
 def test_report_diff_of_scans_compares_every_undocumented_value_they_saw(
     tmp_path: Path, contracts: ContractSet
 ) -> None:

@@ -227,6 +227,7 @@ def show(operation: Operation, directory: ContractsDir = None) -> None:
     out.print(
         f"documentation: {doc.file} '{doc.title}', last updated {doc.last_updated or 'not shown'}"
         + (f" ({display_path(page)})" if page is not None else ""),
+        markup=False,
         highlight=False,
     )
     out.print(f"sdk: {sdk.package} {sdk.version} {sdk.response_model}")
@@ -267,13 +268,13 @@ def show(operation: Operation, directory: ContractsDir = None) -> None:
     if contract.invariants:
         out.print("\n[bold]Invariants[/bold]")
         for inv in contract.invariants:
-            out.print(f"  {inv.id} ({inv.kind}): {inv.description}")
+            out.print(f"  {inv.id} ({inv.kind}): {inv.description}", markup=False)
     codes = contract.error_codes()
     out.print(
         f"\n[bold]Errors[/bold] (envelope {contract.errors.envelope}; groups {', '.join(contract.errors.include) or 'none'}): {len(codes)} codes"
     )
     for code, spec in contract.errors.codes.items():
-        out.print(f"  {spec.http_status} {code}: {spec.message or ''}")
+        out.print(f"  {spec.http_status} {code}: {spec.message or ''}", markup=False)
 
 
 def _parent(path: str) -> str:
@@ -424,6 +425,7 @@ def scenarios_check(scenarios_file: ScenariosFile = None, directory: ContractsDi
     operations = sorted({item.operation for item in loaded})
     out.print(
         f"{scenarios_file}: {len(loaded)} scenarios valid, for {', '.join(operations)}",
+        markup=False,
         highlight=False,
     )
 
@@ -779,7 +781,7 @@ def _print_summary(report: Any) -> None:
                 highlight=False,
             )
     colour = "green" if report.verdict.passed else "red"
-    out.print(f"[{colour}]{report.verdict.headline}[/{colour}]", highlight=False)
+    out.print(f"[{colour}]{escape(report.verdict.headline)}[/{colour}]", highlight=False)
 
 
 def _print_provenance_problems(report: Any) -> None:
@@ -792,7 +794,8 @@ def _print_provenance_problems(report: Any) -> None:
     )
     for cassette, problem in list(problems)[:20]:
         out.print(
-            f"[yellow]provenance[/yellow] {escape(cassette or '')}: {problem}", highlight=False
+            f"[yellow]provenance[/yellow] {escape(cassette or '')}: {escape(problem)}",
+            highlight=False,
         )
     if len(problems) > 20:
         out.print(f"[yellow]provenance[/yellow] …and {len(problems) - 20} more in the reports")
@@ -1323,6 +1326,7 @@ def _check_target(
         err.print(
             f"note: {product} has no documented endpoint in region '{target.region}': "
             f"{names} skipped ({alternatives})",
+            markup=False,
             highlight=False,
         )
     return served
@@ -1374,7 +1378,10 @@ def _print_plan(
             line += f" -> {escape(str(where))}"
         out.print(line, highlight=False)
         if not target.serves(contract):
-            out.print(f"  skipped: no {contract.product} endpoint in region '{target.region}'")
+            out.print(
+                f"  skipped: no {contract.product} endpoint in region '{target.region}'",
+                markup=False,
+            )
             continue
         host, protocol = target.host_and_protocol(contract)
         steps = []
@@ -1396,14 +1403,19 @@ def _print_plan(
                 highlight=False,
             )
             if resolved.missing:
-                out.print(f"  skipped unless set: {', '.join(resolved.missing)}", highlight=False)
+                out.print(
+                    f"  skipped unless set: {', '.join(resolved.missing)}",
+                    markup=False,
+                    highlight=False,
+                )
         if item.poll is not None:
             out.print(
                 f"  poll until {item.poll.field} is {' or '.join(item.poll.terminal)}",
+                markup=False,
                 highlight=False,
             )
         if item.expect_error:
-            out.print(f"  expects error {item.expect_error}", highlight=False)
+            out.print(f"  expects error {item.expect_error}", markup=False, highlight=False)
 
 
 def _run_recording(
@@ -1496,7 +1508,7 @@ def openapi(
         sys.stdout.write(text)
         return
     _write_file(out_file, text)
-    err.print(f"wrote {out_file}", highlight=False)
+    err.print(f"wrote {out_file}", markup=False, highlight=False)
 
 
 def _write_file(out_file: Path, text: str) -> None:
@@ -1748,6 +1760,7 @@ def twin(
         err.print(
             f"twin on {endpoint} (access key id {shown_id}, {secret_note}); "
             f"drift: {drift or 'none'}; faults: {faults or 'none'}",
+            markup=False,
             highlight=False,
         )
 

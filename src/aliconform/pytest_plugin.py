@@ -199,10 +199,14 @@ def pytest_make_collect_report(
 def pytest_sessionstart(session: pytest.Session) -> None:
     # Live logging (log_cli) writes each record as it is made, before any report exists: vcrpy
     # logs a request's URI at debug level, a V2 call's key id, token and signature in it.
+    # So does a log file (--log-file), written as the records come.
     plugin = session.config.pluginmanager.get_plugin("logging-plugin")
-    handler = getattr(plugin, "log_cli_handler", None)
-    if isinstance(handler, logging.Handler):
-        handler.addFilter(_scrub_live_record)
+    handlers = [getattr(plugin, "log_cli_handler", None)]
+    if session.config.getoption("log_file", None) or session.config.getini("log_file"):
+        handlers.append(getattr(plugin, "log_file_handler", None))
+    for handler in handlers:
+        if isinstance(handler, logging.Handler):
+            handler.addFilter(_scrub_live_record)
 
 
 def _scrub_live_record(record: logging.LogRecord) -> bool:
@@ -238,6 +242,12 @@ def _scrub_failure(report: pytest.TestReport | pytest.CollectReport) -> None:
     with scrubbing_known_secrets(*secrets):
         report.longrepr = _scrubbed(report.longrepr, scrub)
         _redact_named_values(report.longrepr)
+        # pytest's text of an ImportError at collection (a CollectErrorRepr around a str, or
+        # the str): no structure tells source lines from values, so named values go anywhere.
+        if isinstance(report.longrepr, str):
+            report.longrepr = _without_named_secrets(report.longrepr)
+        elif isinstance(text := getattr(report.longrepr, "longrepr", None), str):
+            report.longrepr.longrepr = _without_named_secrets(scrub(text))  # type: ignore[union-attr]
         report.sections = [
             (title, _without_named_secrets(scrub(content))) for title, content in report.sections
         ]
@@ -247,30 +257,41 @@ def _scrub_failure(report: pytest.TestReport | pytest.CollectReport) -> None:
 # credentials file, another variable, a literal): a local (`secret = '...'`, as --showlocals
 # prints the SDK's signing frames), a keyword in a repr (`access_key_secret='...'`) or a dict key
 # (`'AccessKeySecret': '...'`). Only a quoted text is replaced: None and numbers say nothing.
-# A token that is a position, not a credential (NextToken pages Alibaba Cloud's list calls),
-# and a tokenizer or a count of tokens, keep their values: a diff of them must stay readable.
-_CREDENTIAL_NAME = (
-    r"(?![A-Za-z_]*(?:next|page|continuation|resume|start)_?token(?![A-Za-z_]))"
-    r"[A-Za-z_]*(?:secret|token(?!s|i[sz]|_?(?:count|type|len))|passw(?:or)?d|signature)"
-    r"[A-Za-z_]*"
-)
+_CREDENTIAL_NAME = r"[A-Za-z_]*(?:secret|token|passw(?:or)?d|signature)[A-Za-z_]*"
 _NAMED_SECRET = re.compile(
     rf"(?P<head>(?:^|(?<=[\s(,]))(?P<name>{_CREDENTIAL_NAME})\s*=\s*"
     rf"|(?P<key>'{_CREDENTIAL_NAME}'|\"{_CREDENTIAL_NAME}\")\s*:\s*)"
     # a text, or bytes: b'...', bytearray(b'...')
-    r"(?P<value>(?:bytearray\()?[bB]?(?:'[^'\n]+'|\"[^\"\n]+\")\)?)",
+    r"(?P<value>bytearray\([bB]?(?:'[^'\n]+'|\"[^\"\n]+\")\)|[bB]?(?:'[^'\n]+'|\"[^\"\n]+\"))",
     re.IGNORECASE | re.MULTILINE,
 )
+# Names with "token" in them that are no credential, whole: a position (NextToken pages Alibaba
+# Cloud's list calls), a tokenizer, a count or limit of tokens. Their values stay, for a diff
+# of them to be read; a name that also says secret, password or signature is still one.
+_NOT_A_CREDENTIAL = re.compile(
+    r"[a-z_]*(?:(?:next|page|continuation|resume|start)_?token|tokeni[sz](?:er|e|ed|ation)s?"
+    r"|(?:max|min|num|total|n)_?tokens|tokens?_?(?:count|type|len|length|limit)s?)",
+    re.IGNORECASE,
+)
+_STILL_A_CREDENTIAL = re.compile(r"secret|passw|signature", re.IGNORECASE)
 # What a credential's name has in it: a text without any of these has no named secret, and is
 # not searched (a test's captured output can be megabytes).
 _CREDENTIAL_WORDS = ("secret", "token", "passw", "signature")
+
+
+def _is_credential_name(name: str) -> bool:
+    name = name.strip("'\"")
+    return not _NOT_A_CREDENTIAL.fullmatch(name) or bool(_STILL_A_CREDENTIAL.search(name))
 
 
 def _without_named_secrets(text: str) -> str:
     lowered = text.lower()
     if not any(word in lowered for word in _CREDENTIAL_WORDS):
         return text
-    return _NAMED_SECRET.sub(lambda m: f"{m['head']}'***'", text)
+    return _NAMED_SECRET.sub(
+        lambda m: f"{m['head']}'***'" if _is_credential_name(m["name"] or m["key"]) else m[0],
+        text,
+    )
 
 
 def _redact_named_values(value: Any) -> None:
@@ -282,7 +303,12 @@ def _redact_named_values(value: Any) -> None:
         value.lines = [_without_named_secrets(line) for line in value.lines]
     elif kind == "ReprFuncArgs":
         value.args = [
-            (name, "'***'" if _CREDENTIAL_ARGUMENT.fullmatch(name) else _without_named(shown))
+            (
+                name,
+                "'***'"
+                if _CREDENTIAL_ARGUMENT.fullmatch(name) and _is_credential_name(name)
+                else _without_named(shown),
+            )
             for name, shown in value.args
         ]
     elif kind == "ReprEntry":

@@ -135,9 +135,10 @@ def rpc_vcr(**options: Any) -> vcr.VCR:
     """A vcrpy VCR set up for RPC calls: our matchers, scrubbing hooks, replay-only by default.
 
     Recording must be asked for: pass record_mode="once", "new_episodes" or "all". The
-    credential chain's own exchanges (instance metadata, STS) are never recorded (replaying,
-    never sent either: they are refused as misses), and a cassette is saved atomically: a
-    failed save leaves the previous file as it was.
+    credential chain's own exchanges (instance metadata, STS) are never recorded (in record
+    mode none, never sent either: they are refused as misses; in a recording mode they go to
+    the network, which the SDK needs, even where an existing cassette is only played back), and
+    a cassette is saved atomically: a failed save leaves the previous file as it was.
     """
     replaying = RecordMode(options.setdefault("record_mode", "none")) is RecordMode.NONE
     options.setdefault("match_on", RPC_MATCH_ON)

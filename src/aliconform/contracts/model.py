@@ -507,7 +507,9 @@ Invariant = Annotated[
 
 class ErrorCode(_Strict):
     """One documented error code. A code may contain {Placeholder} parts (Missing{ParameterName})
-    that stand for any name made of letters and digits."""
+    that stand for a name: {ParameterName} for one of the operation's own parameters or a signing
+    one (an answer about a parameter the operation does not take is not documented for it), any
+    other placeholder for any name made of letters and digits."""
 
     http_status: int = Field(ge=400, le=599)
     message: str | None = None

@@ -16,7 +16,13 @@ import re
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from aliconform.drift.findings import Finding, Severity, generalise
 
@@ -76,10 +82,11 @@ def finding_key(finding: Finding, section: str) -> str:
         finding.rule or "",
         source,
     ]
-    if section in _AGGREGATED and finding.path and finding.field:
+    if section in _AGGREGATED and (variant := _variant(finding.path, finding.field)):
         # A pointer into a JSON-string payload does not name its variant; an aggregate over
         # many responses is one per variant (as a response's own source tells them apart).
-        parts.append(finding.field)
+        # Only then: every other finding keeps the id it had.
+        parts.append(variant)
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
 
 
@@ -96,9 +103,19 @@ def place_key(finding: ReportFinding) -> tuple[str, ...]:
         finding.rule or "",
         source,
     )
-    if finding.section in _AGGREGATED and finding.path and finding.field:
-        place += (finding.field,)  # the variant, as finding_key
+    if finding.section in _AGGREGATED and (variant := _variant(finding.path, finding.field)):
+        place += (variant,)  # as finding_key
     return place
+
+
+# A payload variant in a contract field's path: Data(ASR); (json) marks a payload without any.
+_VARIANT = re.compile(r"\((?!json\))[^()]+\)")
+
+
+def _variant(path: str, field: str | None) -> str | None:
+    """The contract field of a finding inside a payload variant (its path alone does not say
+    which), else None."""
+    return field if path and field and _VARIANT.search(field) else None
 
 
 # "cassette <directory>/<product>/<Operation>/<scenario>.yaml#<index>", alone or in parentheses
@@ -120,7 +137,7 @@ class ReportFinding(_Model):
     lapsed_waiver: str | None = Field(
         default=None,
         description="A new finding that an expired waiver would have accepted: that waiver's id "
-        "(known drift whose waiver lapsed, not drift never seen before)",
+        "(known drift whose waiver lapsed, not drift never seen before); written only then",
     )
     operation: str
     kind: str
@@ -165,6 +182,15 @@ class ReportFinding(_Model):
     more_observed_values: bool = Field(
         default=False, description="Scan: distinct values were observed past observed_values"
     )
+
+    @model_serializer(mode="wrap")
+    def _without_unlapsed(self, write: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Added within format_version 1: written only when a waiver lapsed, so that a reader
+        # from before it (which refuses members it does not know) reads every other report.
+        data: dict[str, Any] = write(self)
+        if data.get("lapsed_waiver") is None:
+            data.pop("lapsed_waiver", None)
+        return data
 
     def observed_summary(self, limit: int = 10) -> str | None:
         """The observed value, or the first distinct ones of a scan joined ("Weird", "Odd", …)."""
