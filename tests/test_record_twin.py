@@ -809,11 +809,12 @@ def test_a_poll_that_times_out_says_what_it_did_and_keeps_the_states_it_saw(
     account: None, fast_scenarios: Path, tmp_path: Path
 ) -> None:
     """A job that never finishes: the message counts the queries sent and the time taken (it
-    gives up before a wait that would end past the timeout), and the report shows the states."""
+    gives up before a wait that would end past the timeout), and the report shows the states.
+    The timeout leaves room for a slow machine to send a second query in it."""
     data = yaml.safe_load(fast_scenarios.read_text("utf-8"))
     for scenario in data["scenarios"]:
         if "poll" in scenario:
-            scenario["poll"].update(interval="20ms", max_interval="20ms", timeout="100ms")
+            scenario["poll"].update(interval="20ms", max_interval="20ms", timeout="1500ms")
     fast_scenarios.write_text(yaml.safe_dump(data, sort_keys=False), "utf-8")
     only = ("--check", "--scenario", "live-lifecycle", "--operation", "QuerySmarttagJob")
     out = tmp_path / "r"
@@ -825,8 +826,7 @@ def test_a_poll_that_times_out_says_what_it_did_and_keeps_the_states_it_saw(
     said = re.search(r"still Processing after (\d+) queries in ([\d.]+)s; the next", row["message"])
     assert said is not None, row["message"]
     assert int(said[1]) >= 2
-    assert float(said[2]) <= 0.1
-    assert "0.02s later, would pass the poll timeout of 0.1s" in row["message"]
+    assert "0.02s later, would pass the poll timeout of 1.5s" in row["message"]
 
 
 def test_a_recording_in_a_pipe_counts_the_skipped_scenarios_too(
