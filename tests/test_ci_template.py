@@ -356,6 +356,10 @@ def test_record_job_uploads_its_report_and_summary_always(report_files: ReportFi
     assert re.search(rf"\[\s+-[fs]\s+{re.escape(summary_file)}\s+\]", str(step["run"])), (
         f"job {name}: the step summary should test that {summary_file} exists"
     )
+    # the summary is the report too: shown only once the report's secret scan passed
+    assert "steps.report-scan.outcome" in str(step.get("env")) + str(step.get("if")), (
+        f"job {name}: the step summary must wait for the report's secret scan"
+    )
 
 
 def test_pull_request_job_takes_the_recorded_cassettes() -> None:
