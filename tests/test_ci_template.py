@@ -458,6 +458,21 @@ def test_record_job_provides_what_the_scenarios_read() -> None:
         )
 
 
+def test_record_job_warns_of_each_lifecycle_variable_left_unset() -> None:
+    """With them unset, every lifecycle scenario skips, the error probes alone are recorded,
+    and the job passes: the run's page must say why so little was recorded."""
+    _, lifecycle, _ = _scenario_variables()
+    scenarios = SCENARIOS.read_text("utf-8")
+    needed = {name for name in lifecycle if f"${{{name}:-" not in scenarios}  # no default
+    assert needed, "the lifecycle scenarios read variables without a default"
+    _, job = _record_job()
+    (check,) = [s for s in _steps(job) if s.get("name") == "Check the configuration"]
+    script = str(check.get("run"))
+    assert "::warning::" in script
+    unnamed = sorted(name for name in needed if name not in script)
+    assert not unnamed, f"the configuration check does not warn of {unnamed}"
+
+
 def test_workflow_comments_say_what_to_configure() -> None:
     _, _, required = _scenario_variables()
     header = "\n".join(
