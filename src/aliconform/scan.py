@@ -50,6 +50,7 @@ from aliconform.drift.findings import (
     escape_unprintable,
     excerpt,
     generalise,
+    variant_field,
 )
 from aliconform.errors import AliconformError
 
@@ -84,7 +85,7 @@ MAX_LINE_BYTES = 64 * 1024 * 1024  # a longer line is skipped as unreadable, nev
 MAX_DISTINCT = 500
 _OVERFLOW_PATH = "/…"
 
-#: What a scan aggregates by: operation, kind, path (indices as '*'), rule, contract field.
+#: What a scan aggregates by: operation, kind, path (indices as '*'), rule, payload variant.
 AggregateKey = tuple[str, str, str, str, str]
 
 
@@ -279,11 +280,13 @@ def _check_batch(start: int, lines: list[bytes], source: str) -> BatchResult:
             continue
         result.interactions += 1
         result.operations[operation] = result.operations.get(operation, 0) + 1
-        # Scrubbed once per line, when a finding first needs it: scrubbing reads the whole
-        # body, and one body can hold hundreds of findings.
-        example = functools.cache(functools.partial(_scrubbed_example, body))
-        for finding in check_body(entry, body, status, headers, request=request):
-            _add(result, finding, number, example, source)
+        findings = check_body(entry, body, status, headers, request=request)
+        if findings:  # most lines have none
+            # Scrubbed once per line, when a finding first needs it: scrubbing reads the whole
+            # body, and one body can hold hundreds of findings.
+            example = functools.cache(functools.partial(_scrubbed_example, body))
+            for finding in findings:
+                _add(result, finding, number, example, source)
     return result
 
 
@@ -419,9 +422,10 @@ def _add(
     result: BatchResult, finding: Finding, number: int, example: Callable[[], bytes], source: str
 ) -> None:
     pattern = generalise(finding.path)
-    # The field too: a pointer into a JSON-string payload does not say which variant it is
-    # in (ASR or OCR results), and waivers and overrides can name one.
-    key = (finding.operation, finding.kind.value, pattern, finding.rule or "", finding.field or "")
+    # The variant too: a pointer into a JSON-string payload does not say which it is in (ASR or
+    # OCR results), and waivers and overrides can name one. As the report's ids tell them apart.
+    variant = variant_field(finding.path, finding.field) or ""
+    key = (finding.operation, finding.kind.value, pattern, finding.rule or "", variant)
     if not result.has_room(key):
         # Unbounded variety (a new key name on every line, say) must not grow memory.
         key, finding = _overflow_finding(key, finding)

@@ -27,6 +27,7 @@ __all__ = [
     "path_order",
     "pointer_join",
     "shown_path",
+    "variant_field",
 ]
 
 
@@ -171,6 +172,16 @@ def escape_unprintable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else _escaped(ch) for ch in text)
+
+
+# A payload variant in a contract field's path: Data(ASR); (json) marks a payload without any.
+_VARIANT = re.compile(r"\((?!json\))[^()]+\)")
+
+
+def variant_field(path: str, field: str | None) -> str | None:
+    """The contract field of a finding inside a payload variant, whose pointer alone does not
+    say which (ASR or OCR results), else None: what tells aggregates, ids and places apart."""
+    return field if path and field and _VARIANT.search(field) else None
 
 
 def displayed(path: Path | str) -> str:

@@ -24,7 +24,7 @@ from pydantic import (
     model_serializer,
 )
 
-from aliconform.drift.findings import Finding, Severity, generalise
+from aliconform.drift.findings import Finding, Severity, generalise, variant_field
 
 __all__ = [
     "REPORT_FORMAT",
@@ -82,7 +82,7 @@ def finding_key(finding: Finding, section: str) -> str:
         finding.rule or "",
         source,
     ]
-    if section in _AGGREGATED and (variant := _variant(finding.path, finding.field)):
+    if section in _AGGREGATED and (variant := variant_field(finding.path, finding.field)):
         # A pointer into a JSON-string payload does not name its variant; an aggregate over
         # many responses is one per variant (as a response's own source tells them apart).
         # Only then: every other finding keeps the id it had.
@@ -103,19 +103,9 @@ def place_key(finding: ReportFinding) -> tuple[str, ...]:
         finding.rule or "",
         source,
     )
-    if finding.section in _AGGREGATED and (variant := _variant(finding.path, finding.field)):
+    if finding.section in _AGGREGATED and (variant := variant_field(finding.path, finding.field)):
         place += (variant,)  # as finding_key
     return place
-
-
-# A payload variant in a contract field's path: Data(ASR); (json) marks a payload without any.
-_VARIANT = re.compile(r"\((?!json\))[^()]+\)")
-
-
-def _variant(path: str, field: str | None) -> str | None:
-    """The contract field of a finding inside a payload variant (its path alone does not say
-    which), else None."""
-    return field if path and field and _VARIANT.search(field) else None
 
 
 # "cassette <directory>/<product>/<Operation>/<scenario>.yaml#<index>", alone or in parentheses
